@@ -1,0 +1,509 @@
+// The hand-written part of the addon: handles and their lifetime, argument checks, data copies
+// in and out, generators and their state, autograd mode, threads, build facts. The repetitive
+// op bindings are generated into ops.generated.cc from ops.table.
+#include "binding.h"
+
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+
+namespace cts {
+
+// Type tags let every call verify that an External really is one of ours before touching it.
+static const napi_type_tag kTensorTag = {0x6b2c3f1a9d4e4c21ULL, 0x8f7a55e0c3b1d902ULL};
+static const napi_type_tag kGeneratorTag = {0x1d9e6a3b7c2f4e85ULL, 0xa4c0b7d2e9f13567ULL};
+
+static std::atomic<int64_t> gLiveTensors{0};
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+static std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsNumber()) return "number " + std::to_string(v.As<Napi::Number>().DoubleValue());
+  if (v.IsBoolean()) return "boolean";
+  if (v.IsString()) return "string";
+  if (v.IsArray()) return "array";
+  if (v.IsExternal()) return "native handle of another kind";
+  if (v.IsFunction()) return "function";
+  return "object";
+}
+
+[[noreturn]] static void fail(const char* name, const std::string& expected, const Napi::Value& got) {
+  throw ArgumentError(std::string("argument '") + name + "' must be " + expected + ", got " + describe(got));
+}
+
+void checkArgCount(const Napi::CallbackInfo& info, size_t n, const char* op) {
+  if (info.Length() != n)
+    throw ArgumentError("expected " + std::to_string(n) + " arguments, got " + std::to_string(info.Length()));
+  (void)op;
+}
+
+static TensorBox* tensorBox(const Napi::Value& v, const char* name) {
+  if (!v.IsExternal() || !v.As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag)) fail(name, "a tensor", v);
+  TensorBox* box = v.As<Napi::External<TensorBox>>().Data();
+  if (!box->alive) throw ArgumentError(std::string("argument '") + name + "' is a disposed tensor");
+  return box;
+}
+
+const at::Tensor& argTensor(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  return tensorBox(info[i], name)->tensor;
+}
+
+c10::optional<at::Tensor> argOptTensor(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return c10::nullopt;
+  return tensorBox(info[i], name)->tensor;
+}
+
+std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (!info[i].IsArray()) fail(name, "an array of tensors", info[i]);
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) {
+    Napi::Value v = a.Get(k);
+    if (!v.IsExternal() || !v.As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag))
+      fail(name, "an array of tensors (element " + std::to_string(k) + ")", v);
+    out.push_back(tensorBox(v, name)->tensor);
+  }
+  return out;
+}
+
+static int64_t toInt(const Napi::Value& v, const char* name) {
+  if (!v.IsNumber()) fail(name, "an integer", v);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740992.0) fail(name, "an integer", v);
+  return static_cast<int64_t>(d);
+}
+
+int64_t argInt(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) { return toInt(info[i], name); }
+
+c10::optional<int64_t> argOptInt(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return c10::nullopt;
+  return toInt(info[i], name);
+}
+
+std::vector<int64_t> argIntList(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (!info[i].IsArray()) fail(name, "an array of integers", info[i]);
+  Napi::Array a = info[i].As<Napi::Array>();
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t k = 0; k < a.Length(); k++) out[k] = toInt(a.Get(k), name);
+  return out;
+}
+
+double argDouble(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (!info[i].IsNumber()) fail(name, "a number", info[i]);
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+c10::optional<double> argOptDouble(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return c10::nullopt;
+  return argDouble(info, i, op, name);
+}
+
+bool argBool(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (!info[i].IsBoolean()) fail(name, "a boolean", info[i]);
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+at::ScalarType argDtype(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  int64_t code = toInt(info[i], name);
+  switch (code) {
+    case static_cast<int64_t>(at::kByte):
+    case static_cast<int64_t>(at::kChar):
+    case static_cast<int64_t>(at::kShort):
+    case static_cast<int64_t>(at::kInt):
+    case static_cast<int64_t>(at::kLong):
+    case static_cast<int64_t>(at::kHalf):
+    case static_cast<int64_t>(at::kFloat):
+    case static_cast<int64_t>(at::kDouble):
+    case static_cast<int64_t>(at::kBool):
+    case static_cast<int64_t>(at::kBFloat16):
+      return static_cast<at::ScalarType>(code);
+    default:
+      throw ArgumentError(std::string("argument '") + name + "' is not a supported dtype code: " + std::to_string(code));
+  }
+}
+
+at::Device argDevice(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (!info[i].IsString()) fail(name, "a device string such as 'cpu' or 'cuda:0'", info[i]);
+  std::string s = info[i].As<Napi::String>().Utf8Value();
+  try {
+    at::Device d(s);
+    if (d.is_cuda() && !at::hasCUDA())
+      throw ArgumentError(std::string("argument '") + name + "': device '" + s + "' asked for, but this libtorch has no CUDA (or no GPU is visible)");
+    if (!d.is_cpu() && !d.is_cuda())
+      throw ArgumentError(std::string("argument '") + name + "': only 'cpu' and 'cuda[:N]' devices are supported, got '" + s + "'");
+    return d;
+  } catch (const c10::Error&) {
+    throw ArgumentError(std::string("argument '") + name + "' is not a device string: '" + s + "'");
+  }
+}
+
+GeneratorBox* argGenerator(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsExternal() || !v.As<Napi::External<GeneratorBox>>().CheckTypeTag(&kGeneratorTag)) fail(name, "a generator", v);
+  return v.As<Napi::External<GeneratorBox>>().Data();
+}
+
+c10::optional<at::Generator> argOptGenerator(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return c10::nullopt;
+  return argGenerator(info, i, op, name)->generator;
+}
+
+std::string argString(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+  if (!info[i].IsString()) fail(name, "a string", info[i]);
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handles
+
+Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
+  auto* box = new TensorBox{std::move(t), true};
+  gLiveTensors.fetch_add(1, std::memory_order_relaxed);
+  // The finalizer is only a backstop: dispose() normally frees the tensor long before.
+  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env, TensorBox* b) {
+    if (b->alive) gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
+    delete b;
+  });
+  ext.TypeTag(&kTensorTag);
+  return ext;
+}
+
+Napi::Value wrapTensorList(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  Napi::Array a = Napi::Array::New(env, ts.size());
+  for (size_t k = 0; k < ts.size(); k++) a.Set(static_cast<uint32_t>(k), wrapTensor(env, ts[k]));
+  return a;
+}
+
+static Napi::Value wrapGenerator(Napi::Env env, at::Generator g) {
+  auto ext = Napi::External<GeneratorBox>::New(env, new GeneratorBox{std::move(g)},
+                                                [](Napi::Env, GeneratorBox* b) { delete b; });
+  ext.TypeTag(&kGeneratorTag);
+  return ext;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers used by ops.table
+
+at::Tensor dropoutWithGenerator(const at::Tensor& input, double p, bool train, const c10::optional<at::Generator>& gen) {
+  if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("argument 'p' must be in [0, 1), got " + std::to_string(p));
+  if (!train || p == 0.0) return input;
+  // The mask comes from the given generator, so two passes that restore the same generator
+  // state see the same mask (spec section 4: shared dropout masks for student and teacher).
+  at::Tensor keep = at::empty_like(input).bernoulli_(1.0 - p, gen);
+  return input * keep * (1.0 / (1.0 - p));
+}
+
+at::Tensor attentionForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask) {
+  if (q.dim() < 2 || k.dim() != q.dim() || v.dim() != q.dim())
+    throw ArgumentError("query, key and value must have the same rank (at least 2)");
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, mask);
+#else
+  double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
+  if (mask) {
+    if (mask->scalar_type() == at::kBool) scores = scores.masked_fill(mask->logical_not(), -std::numeric_limits<double>::infinity());
+    else scores = scores + *mask;
+  }
+  return at::matmul(at::softmax(scores, -1), v);
+#endif
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-written entry points
+
+#define ENTRY(NAME) static Napi::Value NAME(const Napi::CallbackInfo& info)
+
+ENTRY(dispose) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "dispose");
+  if (!info[0].IsExternal() || !info[0].As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag)) fail("tensor", "a tensor", info[0]);
+  TensorBox* box = info[0].As<Napi::External<TensorBox>>().Data();
+  if (!box->alive) return Napi::Boolean::New(env, false);
+  box->alive = false;
+  box->tensor = at::Tensor();  // frees the storage now when this was its last reference
+  gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
+  return Napi::Boolean::New(env, true);
+  GUARD_END("dispose")
+}
+
+ENTRY(liveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(gLiveTensors.load())); }
+
+ENTRY(shape) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "shape");
+  const at::Tensor& t = argTensor(info, 0, "shape", "tensor");
+  Napi::Array a = Napi::Array::New(env, t.dim());
+  for (int64_t d = 0; d < t.dim(); d++) a.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
+  return a;
+  GUARD_END("shape")
+}
+
+ENTRY(dtype) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "dtype");
+  return Napi::Number::New(env, static_cast<double>(argTensor(info, 0, "dtype", "tensor").scalar_type()));
+  GUARD_END("dtype")
+}
+
+ENTRY(device) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "device");
+  return Napi::String::New(env, argTensor(info, 0, "device", "tensor").device().str());
+  GUARD_END("device")
+}
+
+
+// fromBuffer(bytes: ArrayBufferView, dtype, shape, device): copies the bytes into a new tensor.
+ENTRY(fromBuffer) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 4, "fromBuffer");
+  if (!info[0].IsTypedArray() && !info[0].IsDataView() && !info[0].IsBuffer())
+    fail("data", "a TypedArray, Buffer or DataView", info[0]);
+  at::ScalarType dtype = argDtype(info, 1, "fromBuffer", "dtype");
+  std::vector<int64_t> shape = argIntList(info, 2, "fromBuffer", "shape");
+  at::Device device = argDevice(info, 3, "fromBuffer", "device");
+  const uint8_t* src = nullptr;
+  size_t nbytes = 0;
+  if (info[0].IsTypedArray()) {
+    auto ta = info[0].As<Napi::TypedArray>();
+    src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    nbytes = ta.ByteLength();
+  } else {
+    auto dv = info[0].As<Napi::DataView>();
+    src = static_cast<const uint8_t*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
+    nbytes = dv.ByteLength();
+  }
+  int64_t numel = 1;
+  for (int64_t s : shape) {
+    if (s < 0) throw ArgumentError("argument 'shape' has a negative size " + std::to_string(s));
+    if (s > 0 && numel > std::numeric_limits<int64_t>::max() / s) throw ArgumentError("argument 'shape' is too large");
+    numel *= s;
+  }
+  size_t want = static_cast<size_t>(numel) * c10::elementSize(dtype);
+  if (want != nbytes)
+    throw ArgumentError("shape [" + c10::Join(", ", shape) + "] of " + std::string(c10::toString(dtype)) + " needs " +
+                        std::to_string(want) + " bytes, the data has " + std::to_string(nbytes));
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+  if (nbytes) std::memcpy(t.data_ptr(), src, nbytes);
+  if (!device.is_cpu()) t = t.to(device);
+  return wrapTensor(env, std::move(t));
+  GUARD_END("fromBuffer")
+}
+
+// toBuffer(tensor): a new ArrayBuffer with the tensor's values, contiguous, in its dtype.
+ENTRY(toBuffer) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "toBuffer");
+  at::Tensor t = argTensor(info, 0, "toBuffer", "tensor").detach().to(at::kCPU).contiguous();
+  size_t nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, nbytes);
+  if (nbytes) std::memcpy(buf.Data(), t.data_ptr(), nbytes);
+  return buf;
+  GUARD_END("toBuffer")
+}
+
+ENTRY(scalarTensor) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 3, "scalarTensor");
+  double v = argDouble(info, 0, "scalarTensor", "value");
+  at::ScalarType dtype = argDtype(info, 1, "scalarTensor", "dtype");
+  at::Device device = argDevice(info, 2, "scalarTensor", "device");
+  return wrapTensor(env, at::scalar_tensor(v, at::TensorOptions().dtype(dtype).device(device)));
+  GUARD_END("scalarTensor")
+}
+
+// ---- generators ----
+
+static uint64_t argSeed(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  int64_t s = toInt(info[i], name);
+  if (s < 0) throw ArgumentError(std::string("argument '") + name + "' must be a non-negative integer seed");
+  return static_cast<uint64_t>(s);
+}
+
+ENTRY(generatorNew) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 2, "generatorNew");
+  at::Device device = argDevice(info, 0, "generatorNew", "device");
+  uint64_t seed = argSeed(info, 1, "seed");
+  // A fresh generator of the device's kind: clone the default one, then reseed it.
+  at::Generator def = device.is_cpu() ? at::detail::getDefaultCPUGenerator()
+                                      : at::globalContext().defaultGenerator(device);
+  at::Generator g;
+  {
+    std::lock_guard<std::mutex> lock(def.mutex());
+    g = def.clone();
+  }
+  {
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_current_seed(seed);
+  }
+  return wrapGenerator(env, std::move(g));
+  GUARD_END("generatorNew")
+}
+
+ENTRY(defaultGenerator) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "defaultGenerator");
+  at::Device device = argDevice(info, 0, "defaultGenerator", "device");
+  return wrapGenerator(env, device.is_cpu() ? at::detail::getDefaultCPUGenerator() : at::globalContext().defaultGenerator(device));
+  GUARD_END("defaultGenerator")
+}
+
+ENTRY(generatorManualSeed) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 2, "generatorManualSeed");
+  GeneratorBox* g = argGenerator(info, 0, "generatorManualSeed", "generator");
+  uint64_t seed = argSeed(info, 1, "seed");
+  std::lock_guard<std::mutex> lock(g->generator.mutex());
+  g->generator.set_current_seed(seed);
+  return env.Undefined();
+  GUARD_END("generatorManualSeed")
+}
+
+ENTRY(generatorGetState) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "generatorGetState");
+  GeneratorBox* g = argGenerator(info, 0, "generatorGetState", "generator");
+  std::lock_guard<std::mutex> lock(g->generator.mutex());
+  return wrapTensor(env, g->generator.get_state());
+  GUARD_END("generatorGetState")
+}
+
+ENTRY(generatorSetState) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 2, "generatorSetState");
+  GeneratorBox* g = argGenerator(info, 0, "generatorSetState", "generator");
+  const at::Tensor& state = argTensor(info, 1, "generatorSetState", "state");
+  if (state.scalar_type() != at::kByte || state.dim() != 1 || !state.device().is_cpu())
+    throw ArgumentError("argument 'state' must be a 1-D uint8 CPU tensor from generatorGetState");
+  std::lock_guard<std::mutex> lock(g->generator.mutex());
+  g->generator.set_state(state);
+  return env.Undefined();
+  GUARD_END("generatorSetState")
+}
+
+ENTRY(manualSeed) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "manualSeed");
+  uint64_t seed = argSeed(info, 0, "seed");
+  {
+    at::Generator g = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(g.mutex());
+    g.set_current_seed(seed);
+  }
+  if (at::hasCUDA()) {
+    int n = at::detail::getCUDAHooks().getNumGPUs();
+    for (int d = 0; d < n; d++) {
+      at::Generator g = at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d)));
+      std::lock_guard<std::mutex> lock(g.mutex());
+      g.set_current_seed(seed);
+    }
+  }
+  return env.Undefined();
+  GUARD_END("manualSeed")
+}
+
+// ---- autograd mode, threads, build facts ----
+
+ENTRY(setGradEnabled) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "setGradEnabled");
+  bool enabled = argBool(info, 0, "setGradEnabled", "enabled");
+  bool previous = at::GradMode::is_enabled();
+  at::GradMode::set_enabled(enabled);
+  return Napi::Boolean::New(env, previous);
+  GUARD_END("setGradEnabled")
+}
+
+ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
+
+ENTRY(setNumThreads) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "setNumThreads");
+  int64_t n = argInt(info, 0, "setNumThreads", "threads");
+  if (n < 1 || n > 1024) throw ArgumentError("argument 'threads' must be between 1 and 1024, got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return env.Undefined();
+  GUARD_END("setNumThreads")
+}
+
+ENTRY(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+
+ENTRY(cudaSynchronize) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  // Copying one value back waits for every kernel queued on the current stream.
+  if (at::hasCUDA()) (void)at::zeros({1}, at::TensorOptions().device(at::kCUDA)).sum().item();
+  return env.Undefined();
+  GUARD_END("cudaSynchronize")
+}
+
+ENTRY(buildInfo) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  o.Set("cuda", Napi::Boolean::New(env, at::hasCUDA()));
+  o.Set("cudaDeviceCount", Napi::Number::New(env, at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0));
+  o.Set("scaledDotProductAttention", Napi::Boolean::New(env, TORCH_VERSION_MAJOR >= 2));
+  o.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI != 0));
+  o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
+  return o;
+}
+
+#define EXPORT(NAME) exports.Set(#NAME, Napi::Function::New(env, NAME, #NAME))
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  EXPORT(dispose);
+  EXPORT(liveTensors);
+  EXPORT(shape);
+  EXPORT(dtype);
+  EXPORT(device);
+  EXPORT(fromBuffer);
+  EXPORT(toBuffer);
+  EXPORT(scalarTensor);
+  EXPORT(generatorNew);
+  EXPORT(defaultGenerator);
+  EXPORT(generatorManualSeed);
+  EXPORT(generatorGetState);
+  EXPORT(generatorSetState);
+  EXPORT(manualSeed);
+  EXPORT(setGradEnabled);
+  EXPORT(isGradEnabled);
+  EXPORT(setNumThreads);
+  EXPORT(getNumThreads);
+  EXPORT(cudaSynchronize);
+  EXPORT(buildInfo);
+  registerGeneratedOps(env, exports);
+  return exports;
+}
+
+}  // namespace cts
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return cts::init(env, exports); }
+NODE_API_MODULE(consistency_native, InitAddon)

@@ -1,0 +1,75 @@
+/**
+ * The one file that loads the native addon and declares its interface. Nothing else in the
+ * project touches the `.node` file.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TensorHandle, GeneratorHandle } from './handles.js';
+import { type GeneratedOps, generatedOpNames } from './ops.generated.js';
+
+/** Facts about the libtorch the addon was built against. */
+export interface BuildInfo {
+  torchVersion: string;
+  cuda: boolean;
+  cudaDeviceCount: number;
+  scaledDotProductAttention: boolean;
+  cxx11Abi: boolean;
+  parallelInfo: string;
+}
+
+/** The hand-written entry points of native/binding.cc. */
+export interface CoreOps {
+  dispose(t: TensorHandle): boolean;
+  liveTensors(): number;
+  shape(t: TensorHandle): number[];
+  dtype(t: TensorHandle): number;
+  device(t: TensorHandle): string;
+  fromBuffer(data: ArrayBufferView, dtype: number, shape: number[], device: string): TensorHandle;
+  toBuffer(t: TensorHandle): ArrayBuffer;
+  scalarTensor(value: number, dtype: number, device: string): TensorHandle;
+  generatorNew(device: string, seed: number): GeneratorHandle;
+  defaultGenerator(device: string): GeneratorHandle;
+  generatorManualSeed(g: GeneratorHandle, seed: number): void;
+  generatorGetState(g: GeneratorHandle): TensorHandle;
+  generatorSetState(g: GeneratorHandle, state: TensorHandle): void;
+  manualSeed(seed: number): void;
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  setNumThreads(threads: number): void;
+  getNumThreads(): number;
+  cudaSynchronize(): void;
+  buildInfo(): BuildInfo;
+}
+
+export type NativeAddon = CoreOps & GeneratedOps;
+
+function packageRoot(): string {
+  // dist/src/tensor/native.js -> package root three levels up; src/tensor/native.ts -> two.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('consistency-ts: cannot find the package root');
+}
+
+function load(): NativeAddon {
+  const root = packageRoot();
+  const file = process.env.CONSISTENCY_NATIVE_ADDON ?? join(root, 'build', 'Release', 'consistency_native.node');
+  if (!existsSync(file)) {
+    throw new Error(
+      `consistency-ts: the native addon ${file} is not built. Run 'npm install' (or 'npm run build:native'); ` +
+        'it needs libtorch: set LIBTORCH, install torch for python3, or install Debian\'s libtorch-dev (scripts/setup.sh).',
+    );
+  }
+  const addon = createRequire(import.meta.url)(file) as NativeAddon;
+  const missing = generatedOpNames.filter((n) => typeof (addon as unknown as Record<string, unknown>)[n] !== 'function');
+  if (missing.length > 0)
+    throw new Error(`consistency-ts: the native addon is older than its op table (missing ${missing.slice(0, 5).join(', ')}); run 'npm run build:native'`);
+  return addon;
+}
+
+/** The loaded addon. */
+export const native: NativeAddon = load();
