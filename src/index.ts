@@ -8,3 +8,4 @@ export {
   type LoadedSafetensors, type SafetensorsHeader, type TensorInfo,
 } from './io/safetensors.js';
 export { writeFileAtomic } from './io/atomic.js';
+export * from './nn/index.js';
