@@ -1792,6 +1792,36 @@ static Napi::Value op_maxPool2d(const Napi::CallbackInfo& info) {
   GUARD_END("maxPool2d")
 }
 
+static Napi::Value op_avgPool2dFull(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 6, "avgPool2dFull");
+  const at::Tensor& input = argTensor(info, 0, "avgPool2dFull", "input");
+  std::vector<int64_t> kernel = argIntList(info, 1, "avgPool2dFull", "kernel");
+  std::vector<int64_t> stride = argIntList(info, 2, "avgPool2dFull", "stride");
+  std::vector<int64_t> padding = argIntList(info, 3, "avgPool2dFull", "padding");
+  bool ceilMode = argBool(info, 4, "avgPool2dFull", "ceilMode");
+  bool countIncludePad = argBool(info, 5, "avgPool2dFull", "countIncludePad");
+  return wrapTensor(env, at::avg_pool2d(input, kernel, stride, padding, ceilMode, countIncludePad));
+  GUARD_END("avgPool2dFull")
+}
+
+static Napi::Value op_batchNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 8, "batchNorm");
+  const at::Tensor& input = argTensor(info, 0, "batchNorm", "input");
+  c10::optional<at::Tensor> weight = argOptTensor(info, 1, "batchNorm", "weight");
+  c10::optional<at::Tensor> bias = argOptTensor(info, 2, "batchNorm", "bias");
+  c10::optional<at::Tensor> runningMean = argOptTensor(info, 3, "batchNorm", "runningMean");
+  c10::optional<at::Tensor> runningVar = argOptTensor(info, 4, "batchNorm", "runningVar");
+  bool training = argBool(info, 5, "batchNorm", "training");
+  double momentum = argDouble(info, 6, "batchNorm", "momentum");
+  double eps = argDouble(info, 7, "batchNorm", "eps");
+  return wrapTensor(env, at::batch_norm(input, weight, bias, runningMean, runningVar, training, momentum, eps, false));
+  GUARD_END("batchNorm")
+}
+
 static Napi::Value op_adaptiveAvgPool2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
@@ -2095,6 +2125,8 @@ void registerGeneratedOps(Napi::Env env, Napi::Object exports) {
   exports.Set("logSoftmax", Napi::Function::New(env, op_logSoftmax, "logSoftmax"));
   exports.Set("avgPool2d", Napi::Function::New(env, op_avgPool2d, "avgPool2d"));
   exports.Set("maxPool2d", Napi::Function::New(env, op_maxPool2d, "maxPool2d"));
+  exports.Set("avgPool2dFull", Napi::Function::New(env, op_avgPool2dFull, "avgPool2dFull"));
+  exports.Set("batchNorm", Napi::Function::New(env, op_batchNorm, "batchNorm"));
   exports.Set("adaptiveAvgPool2d", Napi::Function::New(env, op_adaptiveAvgPool2d, "adaptiveAvgPool2d"));
   exports.Set("upsampleNearest2d", Napi::Function::New(env, op_upsampleNearest2d, "upsampleNearest2d"));
   exports.Set("upsampleBilinear2d", Napi::Function::New(env, op_upsampleBilinear2d, "upsampleBilinear2d"));
