@@ -9,3 +9,24 @@ export {
 } from './io/safetensors.js';
 export { writeFileAtomic } from './io/atomic.js';
 export * from './nn/index.js';
+
+// The consistency method: schedules and scalings (spec sections 1-3), presets.
+export {
+  karrasSigmas, ictDiscretizationSteps, ctDiscretizationSteps, ctTeacherEmaRate, lognormalLevelProbabilities,
+  uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices,
+  type KarrasOptions, type CurriculumOptions, type TeacherEmaOptions, type LognormalOptions,
+} from './method/schedules.js';
+export { consistencyScalings, pseudoHuberC, type NoiseEmbedding, type ScalingOptions, type ConsistencyScalings } from './method/scalings.js';
+export { erf, erfc } from './method/erf.js';
+export {
+  methodPreset, levelSchedule, METHOD_NAMES, type MethodConfig, type MethodOverrides, type LevelSchedule, type MethodName,
+  type TeacherKind, type CurriculumKind, type LevelsKind, type WeightingKind, type MetricKind, type CurriculumConfig,
+  type LevelsConfig, type MetricConfig,
+} from './method/presets.js';
+
+// Data and images.
+export {
+  loadDataset, DATASET_NAMES, type DatasetName, type LoadDatasetOptions, DataError, type ImageDataset, type Split,
+  BatchLoader, type Batch, type LoaderState, loadMnist, loadFashionMnist, loadCifar10, loadImagenet64, loadImageFolder,
+} from './data/index.js';
+export { encodePng, writePng, makeGrid, gridPng, writeGridPng, renderPlot, plotPng, writePlotPng, type GridOptions, type PlotSeries, type PlotOptions } from './image/index.js';
