@@ -1,0 +1,75 @@
+/**
+ * The trainer's view of pieces written elsewhere (networks, optimizers, samplers), behind small
+ * interfaces so the loop does not depend on their internals.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import type { Generator } from '../tensor/random.js';
+import type { NetworkConfig } from '../networks/config.js';
+import type { ImageNetwork } from '../networks/network.js';
+import { SongUNet } from '../networks/song-unet.js';
+import { DhariwalUNet } from '../networks/dhariwal-unet.js';
+import type { OptimizerConfig } from './config.js';
+import type { JsonObject } from './json.js';
+import { Adam } from '../optim/adam.js';
+import { RAdam } from '../optim/radam.js';
+import type { AdamFamily } from '../optim/optimizer.js';
+
+/** Builds the raw network F of a config, initialized from `generator` (or left uninitialized for loading). */
+export function networkFromConfig(config: NetworkConfig, o: { generator?: Generator; device?: string; uninitialized?: boolean } = {}): ImageNetwork {
+  const opts = {
+    ...(o.generator !== undefined && { generator: o.generator }),
+    ...(o.device !== undefined && { device: o.device }),
+    ...(o.uninitialized === true && { values: 'uninitialized' as const }),
+  };
+  return config.architecture === 'song' ? new SongUNet(config, opts) : new DhariwalUNet(config, opts);
+}
+
+/** What the training loop needs from an optimizer. */
+export interface TrainOptimizer {
+  /** Applies one update from the parameters' accumulated gradients, with learning rate `lr`. */
+  step(lr: number): void;
+  /** The state as named tensors (for checkpoints). */
+  stateTensors(): Map<string, Tensor>;
+  /** The state's non-tensor part (for checkpoints). */
+  stateJson(): JsonObject;
+  /** Restores both parts. */
+  loadState(tensors: Map<string, Tensor>, json: JsonObject): void;
+  dispose(): void;
+}
+
+/** Creates the optimizer a config names over `params` (by name). */
+export type OptimizerFactory = (params: Map<string, Tensor>, config: OptimizerConfig) => TrainOptimizer;
+
+/** The optimizers of src/optim (Adam, RAdam) behind the trainer's interface. */
+export const defaultOptimizerFactory: OptimizerFactory = (params, config) => {
+  const common = { lr: config.lr, betas: [config.beta1, config.beta2] as [number, number], eps: config.eps };
+  const opt: AdamFamily = config.kind === 'radam' ? new RAdam(params, common) : new Adam(params, common);
+  let scalars: Tensor[] = [];
+  const releaseScalars = (): void => {
+    for (const t of scalars) t.dispose();
+    scalars = [];
+  };
+  return {
+    step(lr) {
+      opt.lr = lr;
+      opt.step();
+    },
+    stateTensors() {
+      releaseScalars();
+      const state = opt.stateDict();
+      // The step counts are new scalars (the moments are the optimizer's own): freed at the next call.
+      for (const [k, t] of state) if (k.startsWith('step.')) scalars.push(t);
+      return state;
+    },
+    stateJson() {
+      return { kind: config.kind };
+    },
+    loadState(tensors) {
+      opt.loadStateDict(tensors);
+    },
+    dispose() {
+      releaseScalars();
+      opt.dispose();
+    },
+  };
+};

@@ -1,0 +1,90 @@
+/**
+ * Sample grids during training: images from FIXED noise (the same at every snapshot, so the
+ * grids show how one set of samples evolves), drawn with the EMA weights in one step and in two
+ * steps (spec section 6), and the loss curve as a PNG.
+ */
+import { writeFileAtomic } from '../io/atomic.js';
+import { gridPng } from '../image/grid.js';
+import { plotPng } from '../image/plot.js';
+import { Generator } from '../tensor/random.js';
+import { randn, tensor, cat } from '../tensor/creation.js';
+import { keep, tidy } from '../tensor/scope.js';
+import { sampleMultistep, sampleOneStep } from '../method/samplers.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { ConsistencyDenoiser, type ConsistencyNetwork } from '../method/denoiser.js';
+import type { MethodConfig } from '../method/presets.js';
+import type { NoiseEmbedding } from '../method/scalings.js';
+
+/** The noise and labels every sample grid of a run starts from. */
+export interface FixedNoise {
+  /** z for the first step, [n, C, H, W]. */
+  z1: Tensor;
+  /** Seed of the generator of the second step's noise. */
+  secondSeed: number;
+  /** Class labels 0, 1, 2, ... (cycling), or null for unconditional networks. */
+  labels: Tensor | null;
+}
+
+/** The offset added to the run's seed for the sample noise (independent of the training draws). */
+const SAMPLE_SEED_OFFSET = 982_451_653;
+
+/** Draws the fixed sample noise of a run from its seed (on the CPU, so every device gets the same). */
+export function fixedNoise(seed: number, count: number, shape: [number, number, number], numClasses: number, device: string): FixedNoise {
+  return keep(
+    tidy(() => {
+      const g = new Generator(seed + SAMPLE_SEED_OFFSET, 'cpu');
+      const z1 = randn([count, ...shape], { generator: g, device: 'cpu' }).to({ device });
+      const labels = numClasses > 0 ? tensor(BigInt64Array.from({ length: count }, (_, i) => BigInt(i % numClasses)), [count], { device }) : null;
+      return { z1, secondSeed: seed + SAMPLE_SEED_OFFSET + 1, labels };
+    }),
+  );
+}
+
+/**
+ * Draws the fixed noise in one step and in two steps (levels [sigma_max, secondSigma], the second
+ * step's noise from a generator seeded the same way every time) and returns the images, one-step
+ * first: [2n, C, H, W] floats in [-1, 1].
+ */
+export function oneAndTwoStepSamples(
+  network: ConsistencyNetwork,
+  method: MethodConfig,
+  noiseEmbedding: NoiseEmbedding,
+  noise: FixedNoise,
+  secondSigma: number,
+): Float32Array {
+  const model = new ConsistencyDenoiser(network, { sigmaMin: method.sigmaMin, sigmaData: method.sigmaData, noiseEmbedding });
+  const options = noise.labels ? { classLabels: noise.labels } : {};
+  return tidy(() => {
+    const one = sampleOneStep(model, noise.z1, { ...options, sigmaMax: method.sigmaMax });
+    const generator = new Generator(noise.secondSeed, noise.z1.device);
+    const two = sampleMultistep(model, noise.z1, [method.sigmaMax, secondSigma], generator, options);
+    return cat([one, two], 0).toFloat32Array();
+  });
+}
+
+/**
+ * PNG bytes of a grid: the one-step samples as a square block on the left, the two-step samples
+ * of the same noise in the same places on the right, with a blank column between the blocks.
+ */
+export function samplesGridPng(images: Float32Array, count: number, shape: [number, number, number]): Uint8Array {
+  const [C, H, W] = shape;
+  const per = C * H * W;
+  if (images.length !== 2 * count * per) throw new RangeError(`samplesGridPng: expected ${2 * count} images of ${C}x${H}x${W}, got ${images.length / per}`);
+  const side = Math.ceil(Math.sqrt(count));
+  const rows = Math.ceil(count / side);
+  const columns = 2 * side + 1;
+  const tiles = new Float32Array(rows * columns * per).fill(1);
+  for (let i = 0; i < count; i++) {
+    const r = Math.floor(i / side);
+    const c = i % side;
+    tiles.set(images.subarray(i * per, (i + 1) * per), (r * columns + c) * per);
+    tiles.set(images.subarray((count + i) * per, (count + i + 1) * per), (r * columns + side + 1 + c) * per);
+  }
+  return gridPng(tiles, { count: rows * columns, channels: C, height: H, width: W, columns });
+}
+
+/** Writes the loss curve (log-scale y) as a PNG, atomically. */
+export function writeLossCurve(path: string, steps: number[], losses: number[], title: string): void {
+  if (steps.length === 0) return;
+  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }));
+}
