@@ -108,6 +108,21 @@ c10::optional<double> argOptDouble(const Napi::CallbackInfo& info, size_t i, con
   return argDouble(info, i, op, name);
 }
 
+// JS numbers do not say whether they are ints or floats. An integral value becomes an integer
+// Scalar, as Python passes `2` in `t + 2`, so int64 tensors stay int64 (a double Scalar would
+// promote them to float32); other values, -0 and integers beyond 2^53 stay doubles.
+at::Scalar argScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  double d = argDouble(info, i, op, name);
+  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740992.0 && !(d == 0.0 && std::signbit(d)))
+    return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+
+c10::optional<at::Scalar> argOptScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return c10::nullopt;
+  return argScalar(info, i, op, name);
+}
+
 bool argBool(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
   if (!info[i].IsBoolean()) fail(name, "a boolean", info[i]);
   return info[i].As<Napi::Boolean>().Value();

@@ -65,6 +65,8 @@ c10::optional<int64_t> argOptInt(const Napi::CallbackInfo& info, size_t i, const
 std::vector<int64_t> argIntList(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 double argDouble(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 c10::optional<double> argOptDouble(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+at::Scalar argScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+c10::optional<at::Scalar> argOptScalar(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 bool argBool(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 at::ScalarType argDtype(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 at::Device argDevice(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);

@@ -30,7 +30,7 @@ static Napi::Value op_full(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 4, "full");
   std::vector<int64_t> size = argIntList(info, 0, "full", "size");
-  double value = argDouble(info, 1, "full", "value");
+  at::Scalar value = argScalar(info, 1, "full", "value");
   at::ScalarType dtype = argDtype(info, 2, "full", "dtype");
   at::Device device = argDevice(info, 3, "full", "device");
   return wrapTensor(env, at::full(size, value, at::TensorOptions().dtype(dtype).device(device)));
@@ -146,7 +146,7 @@ static Napi::Value op_fullLike(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "fullLike");
   const at::Tensor& self = argTensor(info, 0, "fullLike", "self");
-  double value = argDouble(info, 1, "fullLike", "value");
+  at::Scalar value = argScalar(info, 1, "fullLike", "value");
   return wrapTensor(env, at::full_like(self, value));
   GUARD_END("fullLike")
 }
@@ -299,7 +299,7 @@ static Napi::Value op_addScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "addScalar");
   const at::Tensor& self = argTensor(info, 0, "addScalar", "self");
-  double other = argDouble(info, 1, "addScalar", "other");
+  at::Scalar other = argScalar(info, 1, "addScalar", "other");
   return wrapTensor(env, at::add(self, other));
   GUARD_END("addScalar")
 }
@@ -319,7 +319,7 @@ static Napi::Value op_subScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "subScalar");
   const at::Tensor& self = argTensor(info, 0, "subScalar", "self");
-  double other = argDouble(info, 1, "subScalar", "other");
+  at::Scalar other = argScalar(info, 1, "subScalar", "other");
   return wrapTensor(env, at::sub(self, other));
   GUARD_END("subScalar")
 }
@@ -329,7 +329,7 @@ static Napi::Value op_rsubScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "rsubScalar");
   const at::Tensor& self = argTensor(info, 0, "rsubScalar", "self");
-  double other = argDouble(info, 1, "rsubScalar", "other");
+  at::Scalar other = argScalar(info, 1, "rsubScalar", "other");
   return wrapTensor(env, at::rsub(self, other));
   GUARD_END("rsubScalar")
 }
@@ -349,7 +349,7 @@ static Napi::Value op_mulScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "mulScalar");
   const at::Tensor& self = argTensor(info, 0, "mulScalar", "self");
-  double other = argDouble(info, 1, "mulScalar", "other");
+  at::Scalar other = argScalar(info, 1, "mulScalar", "other");
   return wrapTensor(env, at::mul(self, other));
   GUARD_END("mulScalar")
 }
@@ -369,7 +369,7 @@ static Napi::Value op_divScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "divScalar");
   const at::Tensor& self = argTensor(info, 0, "divScalar", "self");
-  double other = argDouble(info, 1, "divScalar", "other");
+  at::Scalar other = argScalar(info, 1, "divScalar", "other");
   return wrapTensor(env, at::div(self, other));
   GUARD_END("divScalar")
 }
@@ -379,8 +379,8 @@ static Napi::Value op_rdivScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "rdivScalar");
   const at::Tensor& self = argTensor(info, 0, "rdivScalar", "self");
-  double other = argDouble(info, 1, "rdivScalar", "other");
-  return wrapTensor(env, at::reciprocal(self).mul_(other));
+  at::Scalar other = argScalar(info, 1, "rdivScalar", "other");
+  return wrapTensor(env, at::reciprocal(self).mul(other));
   GUARD_END("rdivScalar")
 }
 
@@ -399,7 +399,7 @@ static Napi::Value op_powScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "powScalar");
   const at::Tensor& self = argTensor(info, 0, "powScalar", "self");
-  double exponent = argDouble(info, 1, "powScalar", "exponent");
+  at::Scalar exponent = argScalar(info, 1, "powScalar", "exponent");
   return wrapTensor(env, at::pow(self, exponent));
   GUARD_END("powScalar")
 }
@@ -409,8 +409,8 @@ static Napi::Value op_rpowScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "rpowScalar");
   const at::Tensor& self = argTensor(info, 0, "rpowScalar", "self");
-  double base = argDouble(info, 1, "rpowScalar", "base");
-  return wrapTensor(env, at::pow(at::Scalar(base), self));
+  at::Scalar base = argScalar(info, 1, "rpowScalar", "base");
+  return wrapTensor(env, at::pow(base, self));
   GUARD_END("rpowScalar")
 }
 
@@ -629,9 +629,9 @@ static Napi::Value op_clamp(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 3, "clamp");
   const at::Tensor& self = argTensor(info, 0, "clamp", "self");
-  c10::optional<double> min = argOptDouble(info, 1, "clamp", "min");
-  c10::optional<double> max = argOptDouble(info, 2, "clamp", "max");
-  return wrapTensor(env, at::clamp(self, min ? c10::optional<at::Scalar>(*min) : c10::nullopt, max ? c10::optional<at::Scalar>(*max) : c10::nullopt));
+  c10::optional<at::Scalar> min = argOptScalar(info, 1, "clamp", "min");
+  c10::optional<at::Scalar> max = argOptScalar(info, 2, "clamp", "max");
+  return wrapTensor(env, at::clamp(self, min, max));
   GUARD_END("clamp")
 }
 
@@ -672,7 +672,7 @@ static Napi::Value op_eqScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "eqScalar");
   const at::Tensor& self = argTensor(info, 0, "eqScalar", "self");
-  double other = argDouble(info, 1, "eqScalar", "other");
+  at::Scalar other = argScalar(info, 1, "eqScalar", "other");
   return wrapTensor(env, at::eq(self, other));
   GUARD_END("eqScalar")
 }
@@ -692,7 +692,7 @@ static Napi::Value op_neScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "neScalar");
   const at::Tensor& self = argTensor(info, 0, "neScalar", "self");
-  double other = argDouble(info, 1, "neScalar", "other");
+  at::Scalar other = argScalar(info, 1, "neScalar", "other");
   return wrapTensor(env, at::ne(self, other));
   GUARD_END("neScalar")
 }
@@ -712,7 +712,7 @@ static Napi::Value op_ltScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "ltScalar");
   const at::Tensor& self = argTensor(info, 0, "ltScalar", "self");
-  double other = argDouble(info, 1, "ltScalar", "other");
+  at::Scalar other = argScalar(info, 1, "ltScalar", "other");
   return wrapTensor(env, at::lt(self, other));
   GUARD_END("ltScalar")
 }
@@ -732,7 +732,7 @@ static Napi::Value op_leScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "leScalar");
   const at::Tensor& self = argTensor(info, 0, "leScalar", "self");
-  double other = argDouble(info, 1, "leScalar", "other");
+  at::Scalar other = argScalar(info, 1, "leScalar", "other");
   return wrapTensor(env, at::le(self, other));
   GUARD_END("leScalar")
 }
@@ -752,7 +752,7 @@ static Napi::Value op_gtScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "gtScalar");
   const at::Tensor& self = argTensor(info, 0, "gtScalar", "self");
-  double other = argDouble(info, 1, "gtScalar", "other");
+  at::Scalar other = argScalar(info, 1, "gtScalar", "other");
   return wrapTensor(env, at::gt(self, other));
   GUARD_END("gtScalar")
 }
@@ -772,7 +772,7 @@ static Napi::Value op_geScalar(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "geScalar");
   const at::Tensor& self = argTensor(info, 0, "geScalar", "self");
-  double other = argDouble(info, 1, "geScalar", "other");
+  at::Scalar other = argScalar(info, 1, "geScalar", "other");
   return wrapTensor(env, at::ge(self, other));
   GUARD_END("geScalar")
 }
@@ -830,7 +830,7 @@ static Napi::Value op_maskedFill(const Napi::CallbackInfo& info) {
   checkArgCount(info, 3, "maskedFill");
   const at::Tensor& self = argTensor(info, 0, "maskedFill", "self");
   const at::Tensor& mask = argTensor(info, 1, "maskedFill", "mask");
-  double value = argDouble(info, 2, "maskedFill", "value");
+  at::Scalar value = argScalar(info, 2, "maskedFill", "value");
   return wrapTensor(env, at::masked_fill(self, mask, value));
   GUARD_END("maskedFill")
 }
@@ -1400,7 +1400,7 @@ static Napi::Value op_pad(const Napi::CallbackInfo& info) {
   checkArgCount(info, 3, "pad");
   const at::Tensor& self = argTensor(info, 0, "pad", "self");
   std::vector<int64_t> pad = argIntList(info, 1, "pad", "pad");
-  double value = argDouble(info, 2, "pad", "value");
+  at::Scalar value = argScalar(info, 2, "pad", "value");
   return wrapTensor(env, at::constant_pad_nd(self, pad, value));
   GUARD_END("pad")
 }
@@ -1469,7 +1469,7 @@ static Napi::Value op_fill_(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "fill_");
   const at::Tensor& self = argTensor(info, 0, "fill_", "self");
-  double value = argDouble(info, 1, "fill_", "value");
+  at::Scalar value = argScalar(info, 1, "fill_", "value");
   self.fill_(value); return env.Undefined();
   GUARD_END("fill_")
 }
@@ -1480,7 +1480,7 @@ static Napi::Value op_add_(const Napi::CallbackInfo& info) {
   checkArgCount(info, 3, "add_");
   const at::Tensor& self = argTensor(info, 0, "add_", "self");
   const at::Tensor& other = argTensor(info, 1, "add_", "other");
-  double alpha = argDouble(info, 2, "add_", "alpha");
+  at::Scalar alpha = argScalar(info, 2, "add_", "alpha");
   self.add_(other, alpha); return env.Undefined();
   GUARD_END("add_")
 }
@@ -1490,7 +1490,7 @@ static Napi::Value op_addScalar_(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "addScalar_");
   const at::Tensor& self = argTensor(info, 0, "addScalar_", "self");
-  double other = argDouble(info, 1, "addScalar_", "other");
+  at::Scalar other = argScalar(info, 1, "addScalar_", "other");
   self.add_(other); return env.Undefined();
   GUARD_END("addScalar_")
 }
@@ -1520,7 +1520,7 @@ static Napi::Value op_mulScalar_(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "mulScalar_");
   const at::Tensor& self = argTensor(info, 0, "mulScalar_", "self");
-  double other = argDouble(info, 1, "mulScalar_", "other");
+  at::Scalar other = argScalar(info, 1, "mulScalar_", "other");
   self.mul_(other); return env.Undefined();
   GUARD_END("mulScalar_")
 }
@@ -1540,7 +1540,7 @@ static Napi::Value op_divScalar_(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 2, "divScalar_");
   const at::Tensor& self = argTensor(info, 0, "divScalar_", "self");
-  double other = argDouble(info, 1, "divScalar_", "other");
+  at::Scalar other = argScalar(info, 1, "divScalar_", "other");
   self.div_(other); return env.Undefined();
   GUARD_END("divScalar_")
 }
@@ -1594,9 +1594,9 @@ static Napi::Value op_clamp_(const Napi::CallbackInfo& info) {
   GUARD_BEGIN
   checkArgCount(info, 3, "clamp_");
   const at::Tensor& self = argTensor(info, 0, "clamp_", "self");
-  c10::optional<double> min = argOptDouble(info, 1, "clamp_", "min");
-  c10::optional<double> max = argOptDouble(info, 2, "clamp_", "max");
-  self.clamp_(min ? c10::optional<at::Scalar>(*min) : c10::nullopt, max ? c10::optional<at::Scalar>(*max) : c10::nullopt); return env.Undefined();
+  c10::optional<at::Scalar> min = argOptScalar(info, 1, "clamp_", "min");
+  c10::optional<at::Scalar> max = argOptScalar(info, 2, "clamp_", "max");
+  self.clamp_(min, max); return env.Undefined();
   GUARD_END("clamp_")
 }
 

@@ -18,6 +18,8 @@ const ARG = {
   'int[]': { cpp: (i, n, op) => `std::vector<int64_t> ${n} = argIntList(info, ${i}, "${op}", "${n}");`, ts: 'number[]' },
   'f64': { cpp: (i, n, op) => `double ${n} = argDouble(info, ${i}, "${op}", "${n}");`, ts: 'number' },
   'f64?': { cpp: (i, n, op) => `c10::optional<double> ${n} = argOptDouble(info, ${i}, "${op}", "${n}");`, ts: 'number | null' },
+  'scalar': { cpp: (i, n, op) => `at::Scalar ${n} = argScalar(info, ${i}, "${op}", "${n}");`, ts: 'number' },
+  'scalar?': { cpp: (i, n, op) => `c10::optional<at::Scalar> ${n} = argOptScalar(info, ${i}, "${op}", "${n}");`, ts: 'number | null' },
   'bool': { cpp: (i, n, op) => `bool ${n} = argBool(info, ${i}, "${op}", "${n}");`, ts: 'boolean' },
   'dtype': { cpp: (i, n, op) => `at::ScalarType ${n} = argDtype(info, ${i}, "${op}", "${n}");`, ts: 'number' },
   'device': { cpp: (i, n, op) => `at::Device ${n} = argDevice(info, ${i}, "${op}", "${n}");`, ts: 'string' },
