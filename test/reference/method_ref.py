@@ -9,6 +9,8 @@ the metric on the whole sample, and lambda(sigma_i).
 
 The network is the tiny conv net of test/method-nets.ts (TinyConvNet) written again here.
 
+`method_ref.py power-ema S1 S2 ...` prints EDM2's power-EMA exponents gamma for sigma_rel values.
+
 Input (stdin): JSON {"cases": [...]} where each case names safetensors files (weights, data) and the
 method settings. For each case it writes <out> (safetensors: loss, distances, grad.<param>) and
 prints one JSON line per case. Safetensors are read and written with struct + json (F32 and I64).
@@ -163,7 +165,23 @@ def run_case(case):
     return {"name": case["name"], "loss": loss.item(), "weights": weights, "sigmaTeacher": s_teacher, "sigmaStudent": s_student}
 
 
+def power_ema_gammas(sigma_rels):
+    """EDM2's power-function EMA exponent for each sigma_rel: the largest real root of
+    gamma^3 + 7 gamma^2 + (16 - sigma_rel^-2) gamma + (12 - sigma_rel^-2) (numpy.roots)."""
+    import numpy as np
+
+    out = []
+    for s in sigma_rels:
+        t = s**-2
+        roots = np.roots([1, 7, 16 - t, 12 - t])
+        out.append(float(max(r.real for r in roots if abs(r.imag) < 1e-9)))
+    return out
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "power-ema":
+        print(json.dumps(power_ema_gammas([float(v) for v in sys.argv[2:]])))
+        return
     spec = json.load(sys.stdin)
     torch.set_num_threads(1)
     for case in spec["cases"]:
