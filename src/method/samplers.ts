@@ -1,0 +1,108 @@
+/**
+ * Sampling from a consistency model (spec section 6; after k-diffusion's samplers: each takes the
+ * model, the starting noise, the levels and its noise source, and returns images).
+ *
+ * One step:  x = f(sigma_max z, sigma_max).
+ * Multistep with levels t_1 > t_2 > ... (t_1 usually sigma_max): x = f(t_1 z, t_1), then for each
+ * later t: x = x + sqrt(t^2 - sigma_min^2) z', x = f(x, t). The final output is clipped to [-1, 1].
+ */
+import type { Tensor } from '../tensor/tensor.js';
+import { randnLike } from '../tensor/creation.js';
+import { noGrad } from '../tensor/autograd.js';
+import { tidy } from '../tensor/scope.js';
+import type { Generator } from '../tensor/random.js';
+import type { ConsistencyDenoiser } from './denoiser.js';
+
+/** The second level of 2-step sampling (spec section 5): 0.821 on CIFAR-10, 1.526 on ImageNet 64x64. */
+export const TWO_STEP_SECOND_LEVEL = { cifar10: 0.821, imagenet64: 1.526 } as const;
+
+/**
+ * The levels of iCT's 2-step sampling: [sigma_max, 0.821] (CIFAR-10) or [sigma_max, 1.526] (ImageNet 64x64).
+ *
+ * @example twoStepLevels() // [80, 0.821]
+ */
+export function twoStepLevels(dataset: keyof typeof TWO_STEP_SECOND_LEVEL = 'cifar10', sigmaMax = 80): number[] {
+  const second = TWO_STEP_SECOND_LEVEL[dataset];
+  if (second === undefined) throw new RangeError(`twoStepLevels: dataset must be one of ${Object.keys(TWO_STEP_SECOND_LEVEL).join(', ')}, got ${String(dataset)}`);
+  if (!(sigmaMax > second)) throw new RangeError(`twoStepLevels: sigmaMax must be > ${second}, got ${sigmaMax}`);
+  return [sigmaMax, second];
+}
+
+/** Options shared by the samplers and the editing functions. */
+export interface SamplerOptions {
+  /** Class labels for a class-conditional network. */
+  classLabels?: Tensor;
+}
+
+/** Options of {@link multistepLoop}. */
+export interface MultistepLoopOptions extends SamplerOptions {
+  /** Applied after every f (editing: put the known pixels back). */
+  project?: (x: Tensor) => Tensor;
+}
+
+/** Checks that levels are a non-empty, strictly decreasing list of finite numbers >= sigma_min. */
+export function checkLevels(fn: string, levels: readonly number[], sigmaMin: number): void {
+  if (!Array.isArray(levels) || levels.length === 0) throw new RangeError(`${fn}: levels must be a non-empty array of noise levels, got ${String(levels)}`);
+  levels.forEach((t, i) => {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < sigmaMin) throw new RangeError(`${fn}: levels[${i}] must be a finite number >= sigmaMin=${sigmaMin}, got ${t}`);
+    if (i > 0 && !(t < levels[i - 1]!)) throw new RangeError(`${fn}: levels must decrease strictly, got levels[${i - 1}]=${levels[i - 1]} then levels[${i}]=${t}`);
+  });
+}
+
+/**
+ * The multistep loop of consistency sampling (Song et al. 2023, Algorithms 1 and 4), unclipped:
+ * x = project(f(xStart, t_1)); then for each later t: x = project(f(x + sqrt(t^2 - sigma_min^2) z, t)),
+ * z drawn from `generator`. `xStart` is the noisy starting point at level t_1 (e.g. t_1 z).
+ */
+export function multistepLoop(
+  model: ConsistencyDenoiser,
+  xStart: Tensor,
+  levels: readonly number[],
+  generator: Generator | undefined,
+  options: MultistepLoopOptions = {},
+): Tensor {
+  checkLevels('multistepLoop', levels, model.sigmaMin);
+  if (levels.length > 1 && generator === undefined) throw new RangeError('multistepLoop: more than one level needs a generator for the fresh noise');
+  const project = options.project ?? ((x: Tensor) => x);
+  const sigmaMin = model.sigmaMin;
+  return noGrad(() => {
+    let x = tidy(() => project(model.forward(xStart, levels[0]!, options.classLabels)));
+    for (const t of levels.slice(1)) {
+      const next = tidy(() => {
+        const z = randnLike(x, generator);
+        const noisy = x.add(z.mul(Math.sqrt(t * t - sigmaMin * sigmaMin)));
+        return project(model.forward(noisy, t, options.classLabels));
+      });
+      if (x !== xStart) x.dispose();
+      x = next;
+    }
+    return x;
+  });
+}
+
+/**
+ * Multistep consistency sampling (Song et al. 2023, Algorithm 1): x = f(t_1 z, t_1), then noise
+ * back up to each later level and denoise; output clipped to [-1, 1].
+ *
+ * @param z the starting noise z ~ N(0, I), [N, ...].
+ * @param levels t_1 > t_2 > ..., e.g. twoStepLevels().
+ * @param generator the noise source of the later steps (unused with one level).
+ * @example sampleMultistep(model, randn([16, 3, 32, 32], { generator: g }), twoStepLevels(), g)
+ */
+export function sampleMultistep(model: ConsistencyDenoiser, z: Tensor, levels: readonly number[], generator: Generator | undefined, options: SamplerOptions = {}): Tensor {
+  checkLevels('sampleMultistep', levels, model.sigmaMin);
+  return tidy(() => {
+    const x = multistepLoop(model, z.mul(levels[0]!), levels, generator, options);
+    return x.clamp(-1, 1);
+  });
+}
+
+/**
+ * One-step consistency sampling (Song et al. 2023, Algorithm 1 with one level): x = f(sigma_max z, sigma_max),
+ * clipped to [-1, 1].
+ *
+ * @example sampleOneStep(model, randn([16, 3, 32, 32], { generator: g }))
+ */
+export function sampleOneStep(model: ConsistencyDenoiser, z: Tensor, options: SamplerOptions & { sigmaMax?: number } = {}): Tensor {
+  return sampleMultistep(model, z, [options.sigmaMax ?? 80], undefined, options);
+}
