@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -27,7 +28,12 @@ static std::atomic<int64_t> gLiveTensors{0};
 static std::string describe(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
-  if (v.IsNumber()) return "number " + std::to_string(v.As<Napi::Number>().DoubleValue());
+  if (v.IsNumber()) {
+    // %.15g prints 2.5 as "2.5" (std::to_string would say "2.500000").
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.15g", v.As<Napi::Number>().DoubleValue());
+    return std::string("number ") + buf;
+  }
   if (v.IsBoolean()) return "boolean";
   if (v.IsString()) return "string";
   if (v.IsArray()) return "array";

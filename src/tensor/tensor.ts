@@ -166,27 +166,27 @@ export class Tensor implements ScopedResource {
 
   // ---- arithmetic (a number broadcasts as a scalar) ----
   add(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.addScalar(this.handle, other) : native.add(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.addScalar(this.handle, other) : native.add(this.handle, operand(other, 'add', 'other')));
   }
   sub(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.subScalar(this.handle, other) : native.sub(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.subScalar(this.handle, other) : native.sub(this.handle, operand(other, 'sub', 'other')));
   }
   /** other - this */
   rsub(other: number): Tensor {
     return new Tensor(native.rsubScalar(this.handle, other));
   }
   mul(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.mulScalar(this.handle, other) : native.mul(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.mulScalar(this.handle, other) : native.mul(this.handle, operand(other, 'mul', 'other')));
   }
   div(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.divScalar(this.handle, other) : native.div(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.divScalar(this.handle, other) : native.div(this.handle, operand(other, 'div', 'other')));
   }
   /** other / this */
   rdiv(other: number): Tensor {
     return new Tensor(native.rdivScalar(this.handle, other));
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return new Tensor(typeof exponent === 'number' ? native.powScalar(this.handle, exponent) : native.pow(this.handle, exponent.handle));
+    return new Tensor(typeof exponent === 'number' ? native.powScalar(this.handle, exponent) : native.pow(this.handle, operand(exponent, 'pow', 'exponent')));
   }
   /** base ** this */
   rpow(base: number): Tensor {
@@ -237,22 +237,22 @@ export class Tensor implements ScopedResource {
 
   // ---- comparison ----
   eq(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.eqScalar(this.handle, other) : native.eq(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.eqScalar(this.handle, other) : native.eq(this.handle, operand(other, 'eq', 'other')));
   }
   ne(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.neScalar(this.handle, other) : native.ne(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.neScalar(this.handle, other) : native.ne(this.handle, operand(other, 'ne', 'other')));
   }
   lt(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.ltScalar(this.handle, other) : native.lt(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.ltScalar(this.handle, other) : native.lt(this.handle, operand(other, 'lt', 'other')));
   }
   le(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.leScalar(this.handle, other) : native.le(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.leScalar(this.handle, other) : native.le(this.handle, operand(other, 'le', 'other')));
   }
   gt(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.gtScalar(this.handle, other) : native.gt(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.gtScalar(this.handle, other) : native.gt(this.handle, operand(other, 'gt', 'other')));
   }
   ge(other: TensorOrScalar): Tensor {
-    return new Tensor(typeof other === 'number' ? native.geScalar(this.handle, other) : native.ge(this.handle, other.handle));
+    return new Tensor(typeof other === 'number' ? native.geScalar(this.handle, other) : native.ge(this.handle, operand(other, 'ge', 'other')));
   }
   logicalNot(): Tensor { return new Tensor(native.logicalNot(this.handle)); }
   logicalAnd(other: Tensor): Tensor { return new Tensor(native.logicalAnd(this.handle, other.handle)); }
@@ -362,18 +362,18 @@ export class Tensor implements ScopedResource {
   /** this += alpha * other (or += other when a number) */
   add_(other: TensorOrScalar, alpha = 1): this {
     if (typeof other === 'number') native.addScalar_(this.handle, other);
-    else native.add_(this.handle, other.handle, alpha);
+    else native.add_(this.handle, operand(other, 'add_'), alpha);
     return this;
   }
   sub_(other: Tensor): this { native.sub_(this.handle, other.handle); return this; }
   mul_(other: TensorOrScalar): this {
     if (typeof other === 'number') native.mulScalar_(this.handle, other);
-    else native.mul_(this.handle, other.handle);
+    else native.mul_(this.handle, operand(other, 'mul_'));
     return this;
   }
   div_(other: TensorOrScalar): this {
     if (typeof other === 'number') native.divScalar_(this.handle, other);
-    else native.div_(this.handle, other.handle);
+    else native.div_(this.handle, operand(other, 'div_'));
     return this;
   }
   /** this += value * t1 * t2 */
@@ -406,6 +406,16 @@ export class Tensor implements ScopedResource {
   }
   /** Drops the accumulated gradient (PyTorch's zero_grad(set_to_none=True)). */
   clearGrad(): void { native.clearGrad(this.handle); }
+}
+
+/**
+ * The handle of a tensor operand of a method that also takes numbers: anything else (a string, a
+ * plain object) is named in the error instead of reaching the addon as 'undefined'.
+ */
+function operand(value: unknown, op: string, arg = 'other'): TensorHandle {
+  if (value instanceof Tensor) return value.handle;
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  throw new TypeError(`${op}: argument '${arg}' must be a Tensor or a number, got ${got}`);
 }
 
 export function toDims(d: number | number[]): number[] {
