@@ -147,17 +147,22 @@ export class TrainStepWorkload {
     this.adam = new InlineAdam(this.net.parameters(), lr);
   }
 
-  /** One training step; returns its wall time (ms) and the loss before the update. */
-  step(): { ms: number; loss: number } {
+  /** One training step; returns its wall and process CPU times (ms) and the loss before the update. */
+  step(): { ms: number; cpuMs: number; loss: number } {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     this.adam.zeroGrad();
-    const loss = tidy(() => {
-      const l = nnf.mseLoss(this.net.forward(this.x), this.target);
-      l.backward();
-      return l.item();
-    });
+    // The forward's intermediates are released before backward (the autograd graph keeps what it
+    // needs), as Python drops them when forward returns; holding them through backward raised
+    // the peak memory by ~300 MB and cost fresh page faults every step.
+    const loss = tidy(() => nnf.mseLoss(this.net.forward(this.x), this.target));
+    loss.backward();
+    const value = loss.item();
+    loss.dispose();
     this.adam.step();
-    return { ms: performance.now() - t0, loss };
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
+    return { ms, cpuMs: (cpu.user + cpu.system) / 1000, loss: value };
   }
 
   /** The weights, input and target, for the Python side to start from the same place. */
@@ -194,14 +199,21 @@ export function smallOpChain(length: number): number {
 // ---------------------------------------------------------------------------------------------
 // The interleaved comparison
 
+/** Times of a block of steps (wall and process CPU, ms). */
+interface StepTimes {
+  ms: number[];
+  cpuMs: number[];
+}
+
 interface StepsReply {
   ms: number[];
+  cpu_ms: number[];
   losses: number[];
 }
 
 /** Engine benchmark options (defaults: 10 timed steps per side, 2 warm-up, threads 1 then 2). */
 export interface EngineBenchOptions extends BenchOptions {
-  /** Steps per block; blocks of TS and Python alternate. */
+  /** Steps per block (default 1); blocks of TS and Python alternate, the order flipping every round. */
   block?: number;
   /** Small-op chain length (default 10,000) and how many timed chains per side (default = steps). */
   chainLength?: number;
@@ -216,7 +228,7 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
   const steps = o.steps ?? 10;
   const warmup = o.warmup ?? 2;
   const threadCounts = o.threads ?? [1, 2];
-  const block = Math.max(1, Math.min(o.block ?? 2, steps));
+  const block = Math.max(1, Math.min(o.block ?? 1, steps));
   const chainLength = o.chainLength ?? 10_000;
   const chainRepeats = o.chainRepeats ?? Math.max(steps, 10);
   const batch = o.batch ?? 32;
@@ -240,19 +252,20 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
 
     const tsLosses: number[] = [];
     const torchLosses: number[] = [];
-    const tsSteps = (n: number): number[] => {
-      const ms: number[] = [];
+    const tsSteps = (n: number): StepTimes => {
+      const out: StepTimes = { ms: [], cpuMs: [] };
       for (let i = 0; i < n; i++) {
         const r = work.step();
-        ms.push(r.ms);
+        out.ms.push(r.ms);
+        out.cpuMs.push(r.cpuMs);
         tsLosses.push(r.loss);
       }
-      return ms;
+      return out;
     };
-    const torchSteps = async (n: number): Promise<number[]> => {
+    const torchSteps = async (n: number): Promise<StepTimes> => {
       const r = await peer.request<StepsReply>({ op: 'steps', n });
       torchLosses.push(...r.losses);
-      return r.ms;
+      return { ms: r.ms, cpuMs: r.cpu_ms };
     };
 
     for (const threads of threadCounts) {
@@ -261,25 +274,33 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
       if (getNumThreads() !== threads || torchThreads !== threads)
         throw new Error(`engine bench: asked for ${threads} threads, got ts ${getNumThreads()}, torch ${torchThreads}`);
 
-      // ---- training step ----
+      // ---- training step: blocks alternate TS/torch, then torch/TS, ... ----
       tsSteps(warmup);
       await torchSteps(warmup);
-      const tsMs: number[] = [];
-      const torchMs: number[] = [];
-      for (let round = 0; tsMs.length < steps; round++) {
-        const n = Math.min(block, steps - tsMs.length);
+      const ts: StepTimes = { ms: [], cpuMs: [] };
+      const torch: StepTimes = { ms: [], cpuMs: [] };
+      const roundRatios: number[] = [];
+      for (let round = 0; ts.ms.length < steps; round++) {
+        const n = Math.min(block, steps - ts.ms.length);
+        let a: StepTimes;
+        let b: StepTimes;
         if (round % 2 === 0) {
-          tsMs.push(...tsSteps(n));
-          torchMs.push(...(await torchSteps(n)));
+          a = tsSteps(n);
+          b = await torchSteps(n);
         } else {
-          torchMs.push(...(await torchSteps(n)));
-          tsMs.push(...tsSteps(n));
+          b = await torchSteps(n);
+          a = tsSteps(n);
         }
-        log(`[engine] threads ${threads} step round ${round}: ts ${fmt(tsMs.slice(-n))} ms, torch ${fmt(torchMs.slice(-n))} ms`);
+        ts.ms.push(...a.ms);
+        ts.cpuMs.push(...a.cpuMs);
+        torch.ms.push(...b.ms);
+        torch.cpuMs.push(...b.cpuMs);
+        roundRatios.push(sum(a.ms) / sum(b.ms));
+        log(`[engine] threads ${threads} step round ${round}: ts ${fmt(a.ms)} ms (cpu ${fmt(a.cpuMs)}), torch ${fmt(b.ms)} ms (cpu ${fmt(b.cpuMs)})`);
       }
       const lossDiff = maxRelativeDifference(tsLosses, torchLosses);
-      const tsStep = median(tsMs);
-      const torchStep = median(torchMs);
+      const tsStep = median(ts.ms);
+      const torchStep = median(torch.ms);
       emit({
         bench: 'unet-train-step',
         threads,
@@ -288,6 +309,12 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
         ratio: round(tsStep / torchStep, 4),
         target: STEP_TARGET_RATIO,
         meets_target: tsStep / torchStep <= STEP_TARGET_RATIO,
+        // Less sensitive to other load: the median of per-round ratios (neighbouring blocks), and
+        // process CPU time (user + system, all threads) instead of wall time.
+        round_ratio_median: round(median(roundRatios), 4),
+        ts_step_cpu_ms: round(median(ts.cpuMs)),
+        torch_step_cpu_ms: round(median(torch.cpuMs)),
+        cpu_ratio: round(median(ts.cpuMs) / median(torch.cpuMs), 4),
         steps,
         batch,
         params_ts: paramsTs,
@@ -342,6 +369,10 @@ function maxRelativeDifference(a: number[], b: number[]): number {
 
 function sortKeys(o: Record<string, string>): [string, string][] {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 function fmt(ms: number[]): string {

@@ -11,7 +11,8 @@ under the same machine load). Commands:
                                           "x" and the target "target"), makes torch.optim.Adam;
                                           answers the parameter count
   {"op": "threads", "n": N}            -> torch.set_num_threads(N); answers get_num_threads()
-  {"op": "steps", "n": K}              -> K training steps; answers their times (ms) and losses
+  {"op": "steps", "n": K}              -> K training steps; answers their wall and CPU times (ms,
+                                          CPU = user + system of the whole process) and losses
   {"op": "chain", "length": L, "repeats": R}
                                        -> R timed chains of L steps x = x.mul(1.0001).add(0.0001)
                                           on a [16] tensor; answers the times (ms)
@@ -124,8 +125,9 @@ class Peer:
         return {"threads": torch.get_num_threads()}
 
     def steps(self, cmd):
-        times, losses = [], []
+        times, cpu_times, losses = [], [], []
         for _ in range(int(cmd["n"])):
+            c0 = time.process_time()
             t0 = time.perf_counter()
             # zero_grad(set_to_none=True) is PyTorch 2's default; the TS side drops grads too.
             self.optimizer.zero_grad(set_to_none=True)
@@ -134,8 +136,9 @@ class Peer:
             self.optimizer.step()
             value = loss.item()
             times.append((time.perf_counter() - t0) * 1000.0)
+            cpu_times.append((time.process_time() - c0) * 1000.0)
             losses.append(value)
-        return {"ms": times, "losses": losses}
+        return {"ms": times, "cpu_ms": cpu_times, "losses": losses}
 
     def chain(self, cmd):
         length, repeats = int(cmd["length"]), int(cmd["repeats"])
