@@ -9,9 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPythonScript } from './helpers/python.js';
 import { Tensor, randn, rand, Generator, tidy, keep, setNumThreads, liveTensorCount, tensor } from '../src/tensor/index.js';
-import {
-  featureStats, FeatureStatsAccumulator, frechetDistance, frechetDistanceParts, saveFeatureStats, loadFeatureStats, FeatureStatsError,
-} from '../src/metrics/frechet.js';
+import { featureStats, FeatureStatsAccumulator, frechetDistance, frechetDistanceParts, FeatureStatsError } from '../src/metrics/frechet.js';
+import { saveReference, loadReference } from '../src/metrics/reference.js';
 import { inceptionScore } from '../src/metrics/inception-score.js';
 import { precisionRecall } from '../src/metrics/precision-recall.js';
 import { polynomialMmd2, kernelInceptionDistance } from '../src/metrics/kid.js';
@@ -104,14 +103,34 @@ test('Frechet distance refuses statistics of different features', () => {
   assert.throws(() => frechetDistance(s, { ...s, feature: 'b' }), FeatureStatsError);
 });
 
-test('statistics survive a safetensors round trip exactly', () => {
-  const s = featureStats(features(50, 8, 4), 'inception-2015-12-05/pool3');
-  const path = join(dir, 'stats.safetensors');
-  saveFeatureStats(path, s);
-  const back = loadFeatureStats(path);
-  assert.deepEqual(back, s);
+test('reference files keep statistics exactly and features when asked; bad files name themselves', () => {
+  const x = features(50, 8, 4);
+  const a = featureStats(x, 'inception-2015-12-05/pool3');
+  const b = featureStats(x.slice(0, 0, 20), 'other/features');
+  const path = join(dir, 'ref.safetensors');
+  saveReference(path, new Map([['fid', { stats: a, features: x }], ['offline', { stats: b, features: null }]]));
+  const back = loadReference(path);
+  assert.deepEqual([...back.keys()].sort(), ['fid', 'offline']);
+  assert.deepEqual(back.get('fid')!.stats, a);
+  assert.deepEqual(back.get('offline')!.stats, b);
+  assert.equal(back.get('offline')!.features, null);
+  assert.deepEqual(Array.from(back.get('fid')!.features!.toFloat64Array()), Array.from(x.toFloat32Array()));
+  back.get('fid')!.features!.dispose();
+  x.dispose();
   writeFileSync(join(dir, 'bad.safetensors'), 'garbage');
-  assert.throws(() => loadFeatureStats(join(dir, 'bad.safetensors')), /bad\.safetensors/);
+  assert.throws(() => loadReference(join(dir, 'bad.safetensors')), (e: Error) => e instanceof FeatureStatsError && /bad\.safetensors/.test(e.message));
+});
+
+test('numpy .npz statistics (mu, sigma as pytorch-fid saves them) load as the FID set', () => {
+  const path = join(dir, 'stats.npz');
+  runPythonScript('test/reference/fid_ref.py', [], JSON.stringify({ arrays: {}, tasks: [{ name: 'n', kind: 'npz', path, dim: 6 }] }));
+  const set = loadReference(path).get('fid')!;
+  assert.equal(set.stats.dim, 6);
+  assert.equal(set.stats.feature, 'inception-2015-12-05/pool3');
+  // fid_ref.py writes mu = 0.5 * arange(6) and sigma = I + 0.25 * outer(1, arange(6)) + its transpose.
+  assert.deepEqual(Array.from(set.stats.mu), [0, 0.5, 1, 1.5, 2, 2.5]);
+  assert.equal(set.stats.sigma[0 * 6 + 1], 0.25);
+  assert.equal(set.stats.sigma[1 * 6 + 1], 1.5);
 });
 
 test('Inception score equals the numpy reference (10 splits)', () => {

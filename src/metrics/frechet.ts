@@ -10,13 +10,12 @@
  * tr(M^(1/2)) = sum sqrt(max(eig(M), 0)) for M = S1^(1/2) S2 S1^(1/2) (same trace as sqrtm(S1 S2),
  * since the two matrices are similar).
  *
- * Statistics are saved as safetensors files (mu [D], sigma [D, D], float64; metadata says which
- * features and how many samples) so a dataset's reference statistics are computed once.
+ * Statistics are saved with the reference files of src/metrics/reference.ts, so a dataset's
+ * reference statistics are computed once.
  */
 import { Tensor } from '../tensor/tensor.js';
 import { tensor, eigh } from '../tensor/creation.js';
 import { tidy, keep } from '../tensor/scope.js';
-import { loadSafetensors, saveSafetensors, SafetensorsError } from '../io/safetensors.js';
 
 /** A Gaussian fit of N feature vectors of dimension D. */
 export interface FeatureStats {
@@ -156,41 +155,3 @@ export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
   if (a.feature !== b.feature) throw new FeatureStatsError(`frechetDistance: statistics of '${a.feature}' features cannot be compared with '${b.feature}' features`);
   return frechetDistanceParts(a, b).distance;
 }
-
-/** Writes statistics as safetensors: mu [D], sigma [D, D] (float64), metadata feature + count. */
-export function saveFeatureStats(path: string, stats: FeatureStats, extraMetadata: Record<string, string> = {}): void {
-  const mu = tensor(stats.mu, [stats.dim], { device: 'cpu' });
-  const sigma = tensor(stats.sigma, [stats.dim, stats.dim], { device: 'cpu' });
-  try {
-    saveSafetensors(path, { mu, sigma }, { ...extraMetadata, format: 'consistency-ts feature stats', feature: stats.feature, count: String(stats.count) });
-  } finally {
-    mu.dispose();
-    sigma.dispose();
-  }
-}
-
-/** Reads statistics written by saveFeatureStats. */
-export function loadFeatureStats(path: string): FeatureStats {
-  let loaded;
-  try {
-    loaded = loadSafetensors(path, { device: 'cpu' });
-  } catch (err) {
-    if (err instanceof SafetensorsError) throw new FeatureStatsError(err.message);
-    throw err;
-  }
-  const { tensors, metadata } = loaded;
-  try {
-    const mu = tensors.get('mu');
-    const sigma = tensors.get('sigma');
-    if (!mu || !sigma) throw new FeatureStatsError(`${path}: not a feature-statistics file (needs tensors 'mu' and 'sigma')`);
-    const d = mu.shape[0]!;
-    if (mu.rank !== 1 || sigma.shape.join(',') !== `${d},${d}`) throw new FeatureStatsError(`${path}: mu [${mu.shape.join(', ')}] and sigma [${sigma.shape.join(', ')}] do not fit together`);
-    const feature = metadata.feature;
-    if (!feature) throw new FeatureStatsError(`${path}: metadata does not say which features these statistics describe`);
-    const count = Number(metadata.count ?? '0');
-    return { feature, count, dim: d, mu: mu.toFloat64Array(), sigma: sigma.toFloat64Array() };
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
-}
-

@@ -14,6 +14,9 @@ import { loadSafetensors } from '../io/safetensors.js';
 import { loadTorchCheckpoint } from '../io/torch-checkpoint.js';
 import { FidInceptionV3 } from './inception.js';
 
+/** pool3 of TF inception-2015-12-05 (what FID uses). */
+export const FID_FEATURE = 'inception-2015-12-05/pool3';
+
 export const FID_WEIGHTS_URL = 'https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth';
 export const FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 /** The SHA-256 prefix in the file name (torch.hub's hash convention). */
@@ -144,9 +147,22 @@ export interface LoadFidInceptionOptions extends ResolveWeightsOptions {
   device?: string;
 }
 
+/** A loaded FID Inception and the name of its pool3 features. */
+export interface LoadedFidInception {
+  net: FidInceptionV3;
+  /**
+   * 'inception-2015-12-05/pool3' with pytorch-fid's weights; with any other weights file the name
+   * also carries that file's SHA-256 prefix, so statistics of different weights never compare.
+   */
+  feature: string;
+  weightsPath: string;
+}
+
 /** The FID Inception network with pytorch-fid's weights (resolved, downloaded if needed, loaded). */
-export async function loadFidInception(o: LoadFidInceptionOptions = {}): Promise<FidInceptionV3> {
+export async function loadFidInception(o: LoadFidInceptionOptions = {}): Promise<LoadedFidInception> {
   const path = await resolveFidWeights(o);
+  const hash = sha256Prefix(path, 8);
+  const feature = hash === FID_WEIGHTS_SHA256_PREFIX ? FID_FEATURE : `${FID_FEATURE}@weights-sha256-${hash}`;
   const state = loadInceptionWeights(path, { device: 'cpu' });
   const net = new FidInceptionV3({ device: 'cpu' });
   try {
@@ -158,5 +174,5 @@ export async function loadFidInception(o: LoadFidInceptionOptions = {}): Promise
     for (const t of state.values()) t.dispose();
   }
   if (o.device && o.device !== 'cpu') net.to(o.device);
-  return net;
+  return { net, feature, weightsPath: path };
 }

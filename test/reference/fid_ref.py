@@ -9,6 +9,8 @@ Tasks (each {"name", "kind", ...}):
   is         {"logits", "splits"}    -> {"mean", "std", "splits"}  softmax, KL to the split's marginal
   pr         {"real", "fake", "k"}   -> {"precision", "recall"}    k-NN manifolds, radius = k-th neighbour (self = 0-th)
   mmd        {"x", "y"}              -> float, unbiased MMD^2 with kernel (x.y/d + 1)^3
+  npz        {"path", "dim"}         -> writes path with mu = 0.5 arange(dim) (float64) and
+                                        sigma = I + 0.25 (1 a^T + a 1^T) with a = arange(dim) (float32)
 """
 import json
 import sys
@@ -93,6 +95,12 @@ def main():
             out[t["name"]] = precision_recall(arrays[t["real"]], arrays[t["fake"]], t["k"])
         elif kind == "mmd":
             out[t["name"]] = mmd(arrays[t["x"]], arrays[t["y"]])
+        elif kind == "npz":
+            d = t["dim"]
+            a = np.arange(d, dtype=np.float64)
+            sigma = np.eye(d) + 0.25 * (np.outer(np.ones(d), a) + np.outer(a, np.ones(d)))
+            np.savez(t["path"], mu=0.5 * a, sigma=sigma.astype(np.float32))
+            out[t["name"]] = None
         else:
             raise SystemExit("unknown task kind " + kind)
     json.dump(out, sys.stdout)
