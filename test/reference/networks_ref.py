@@ -15,7 +15,8 @@ weights fits both this script and the TypeScript networks:
 The configuration is the same JSON object the TypeScript side uses (camelCase keys, see
 src/networks/config.ts). Commands (all read and write safetensors files):
 
-  count  CONFIG_JSON                  print {"parameters": N, "buffers": M} (no forward pass)
+  count  CONFIG_JSON                  print {"parameters": N, "buffers": M} (no forward pass);
+                                     given a JSON array of configs, prints an array
   run    CONFIG_JSON WEIGHTS INPUTS OUT
          INPUTS holds x, noise_labels, optional class_labels (one-hot float) and upstream.
          OUT gets out_train (train mode), out_eval (eval mode) and grad.<name> for every
@@ -444,12 +445,16 @@ def build(cfg):
 # ---------------------------------------------------------------------------------------------
 # Commands
 
-def cmd_count(cfg):
-    with torch.device('meta') if hasattr(torch, 'device') and hasattr(torch.device, '__enter__') else _nullctx():
+def count_one(cfg):
+    with torch.device('meta') if hasattr(torch.device, '__enter__') else _nullctx():
         net = build(cfg)
-    n = sum(p.numel() for p in net.parameters())
-    b = sum(t.numel() for t in net.buffers())
-    print(json.dumps({'parameters': n, 'buffers': b}))
+    out = {'parameters': sum(p.numel() for p in net.parameters()), 'buffers': sum(t.numel() for t in net.buffers())}
+    del net
+    return out
+
+
+def cmd_count(cfg):
+    print(json.dumps([count_one(c) for c in cfg] if isinstance(cfg, list) else count_one(cfg)))
 
 
 class _nullctx:
