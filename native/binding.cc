@@ -25,6 +25,14 @@ static std::atomic<int64_t> gLiveTensors{0};
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
+// A tensor handle is a plain JS object tagged as ours that wraps a TensorBox (napi_wrap). Unlike
+// an External, its wrap can be removed at dispose(): the box and Node's bookkeeping for it are
+// freed at once instead of waiting for a garbage collection and an event-loop turn, so loops that
+// create and dispose many tensors keep a flat memory footprint.
+static bool isTensorHandle(const Napi::Value& v) {
+  return v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kTensorTag);
+}
+
 static std::string describe(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
@@ -37,7 +45,7 @@ static std::string describe(const Napi::Value& v) {
   if (v.IsBoolean()) return "boolean";
   if (v.IsString()) return "string";
   if (v.IsArray()) return "array";
-  if (v.IsExternal()) return "native handle of another kind";
+  if (v.IsExternal() || isTensorHandle(v)) return "native handle of another kind";
   if (v.IsFunction()) return "function";
   return "object";
 }
@@ -52,11 +60,14 @@ void checkArgCount(const Napi::CallbackInfo& info, size_t n, const char* op) {
   (void)op;
 }
 
-static TensorBox* tensorBox(const Napi::Value& v, const char* name) {
-  if (!v.IsExternal() || !v.As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag)) fail(name, "a tensor", v);
-  TensorBox* box = v.As<Napi::External<TensorBox>>().Data();
-  if (!box->alive) throw ArgumentError(std::string("argument '") + name + "' is a disposed tensor");
-  return box;
+/** The box of a live tensor handle; `what` names the expectation in the error. */
+static TensorBox* tensorBox(const Napi::Value& v, const char* name, const std::string& what = "a tensor") {
+  if (!isTensorHandle(v)) fail(name, what, v);
+  void* data = nullptr;
+  // dispose() removed the wrap: the handle is still tagged, but has nothing to unwrap.
+  if (napi_unwrap(v.Env(), v, &data) != napi_ok || data == nullptr)
+    throw ArgumentError(std::string("argument '") + name + "' is a disposed tensor");
+  return static_cast<TensorBox*>(data);
 }
 
 const at::Tensor& argTensor(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
@@ -74,10 +85,7 @@ std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, 
   std::vector<at::Tensor> out;
   out.reserve(a.Length());
   for (uint32_t k = 0; k < a.Length(); k++) {
-    Napi::Value v = a.Get(k);
-    if (!v.IsExternal() || !v.As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag))
-      fail(name, "an array of tensors (element " + std::to_string(k) + ")", v);
-    out.push_back(tensorBox(v, name)->tensor);
+    out.push_back(tensorBox(a.Get(k), name, "an array of tensors (element " + std::to_string(k) + ")")->tensor);
   }
   return out;
 }
@@ -187,16 +195,22 @@ std::string argString(const Napi::CallbackInfo& info, size_t i, const char*, con
 // ---------------------------------------------------------------------------------------------
 // Handles
 
+// The finalizer is only a backstop for handles never disposed: dispose() removes the wrap first.
+static void finalizeTensorBox(napi_env, void* data, void*) {
+  gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
+  delete static_cast<TensorBox*>(data);
+}
+
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
-  auto* box = new TensorBox{std::move(t), true};
+  Napi::Object handle = Napi::Object::New(env);
+  handle.TypeTag(&kTensorTag);
+  auto* box = new TensorBox{std::move(t)};
+  if (napi_wrap(env, handle, box, finalizeTensorBox, nullptr, nullptr) != napi_ok) {
+    delete box;
+    throw std::runtime_error("cannot create a tensor handle");
+  }
   gLiveTensors.fetch_add(1, std::memory_order_relaxed);
-  // The finalizer is only a backstop: dispose() normally frees the tensor long before.
-  auto ext = Napi::External<TensorBox>::New(env, box, [](Napi::Env, TensorBox* b) {
-    if (b->alive) gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
-    delete b;
-  });
-  ext.TypeTag(&kTensorTag);
-  return ext;
+  return handle;
 }
 
 Napi::Value wrapTensorList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -249,11 +263,12 @@ ENTRY(dispose) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
   checkArgCount(info, 1, "dispose");
-  if (!info[0].IsExternal() || !info[0].As<Napi::External<TensorBox>>().CheckTypeTag(&kTensorTag)) fail("tensor", "a tensor", info[0]);
-  TensorBox* box = info[0].As<Napi::External<TensorBox>>().Data();
-  if (!box->alive) return Napi::Boolean::New(env, false);
-  box->alive = false;
-  box->tensor = at::Tensor();  // frees the storage now when this was its last reference
+  if (!isTensorHandle(info[0])) fail("tensor", "a tensor", info[0]);
+  void* data = nullptr;
+  // Already disposed: the wrap is gone.
+  if (napi_remove_wrap(env, info[0], &data) != napi_ok || data == nullptr) return Napi::Boolean::New(env, false);
+  auto* box = static_cast<TensorBox*>(data);
+  delete box;  // frees the storage now when this was its last reference
   gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
   return Napi::Boolean::New(env, true);
   GUARD_END("dispose")

@@ -11,10 +11,9 @@
 
 namespace cts {
 
-/** One tensor owned by JS. dispose() empties `tensor` at once; the struct itself goes with the GC. */
+/** One tensor owned by JS, wrapped in its handle object; dispose() unwraps and deletes it at once. */
 struct TensorBox {
   at::Tensor tensor;
-  bool alive = true;
 };
 
 /** One random generator owned by JS. */
