@@ -5,7 +5,9 @@
 //   2. the torch that `python3` imports (its bundled headers and libraries; a CUDA PyTorch
 //      gives GPU support);
 //   3. the system's (Debian's libtorch-dev: /usr/include/torch, /usr/lib/<arch>/libtorch.so).
-// Flags: --force rebuilds even when the addon is newer than its sources.
+// Flags: --force rebuilds even when the addon is newer than its sources; --find-libtorch only
+// looks for libtorch and prints what it found as JSON (builds nothing).
+// CONSISTENCY_NO_SYSTEM_LIBTORCH=1 skips way 3 (lets a test see the message when all ways fail).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +20,7 @@ const outDir = join(root, 'build', 'Release');
 const output = join(outDir, 'consistency_native.node');
 const sources = ['native/binding.cc', 'native/ops.generated.cc'];
 const force = process.argv.includes('--force');
+const findOnly = process.argv.includes('--find-libtorch');
 
 function log(msg) {
   process.stderr.write(`consistency-ts native: ${msg}\n`);
@@ -75,11 +78,12 @@ function findLibtorch() {
   let arch = 'x86_64-linux-gnu';
   try { arch = run('gcc', ['-print-multiarch']) || arch; } catch { /* keep default */ }
   const sysLib = `/usr/lib/${arch}`;
-  if (existsSync('/usr/include/ATen/ATen.h') && existsSync(join(sysLib, 'libtorch.so'))) {
+  if (process.env.CONSISTENCY_NO_SYSTEM_LIBTORCH === '1') tried.push('the system libtorch is skipped (CONSISTENCY_NO_SYSTEM_LIBTORCH=1)');
+  else if (existsSync('/usr/include/ATen/ATen.h') && existsSync(join(sysLib, 'libtorch.so'))) {
     // Debian's python3-torch (for /usr/bin/python3) uses this same libtorch.
     return { how: 'system libtorch (Debian libtorch-dev)', includes: ['/usr/include', '/usr/include/torch/csrc/api/include'], lib: sysLib, abi: abiFromLibrary(sysLib), python: '/usr/bin/python3' };
   }
-  tried.push('no system libtorch (/usr/include/ATen/ATen.h, libtorch.so)');
+  else tried.push('no system libtorch (/usr/include/ATen/ATen.h, libtorch.so)');
   throw new Error([
     'libtorch was not found. Provide it in one of three ways:',
     '  1. set LIBTORCH to an unzipped libtorch (or a torch package folder with include/ and lib/);',
@@ -105,6 +109,10 @@ function compile(args) {
 }
 
 async function main() {
+  if (findOnly) {
+    console.log(JSON.stringify(findLibtorch()));
+    return;
+  }
   if (!force && upToDate()) {
     log('addon is up to date');
     return;

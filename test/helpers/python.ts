@@ -20,13 +20,17 @@ let cached: string | null = null;
 export function torchPython(): string {
   if (cached) return cached;
   const candidates: string[] = [];
+  // An explicit TORCH_PYTHON is the only candidate: falling back silently to another Python
+  // would hide the mistake.
   if (process.env.TORCH_PYTHON) candidates.push(process.env.TORCH_PYTHON);
-  const info = join(repoRoot, 'build', 'libtorch.json');
-  if (existsSync(info)) {
-    const p = (JSON.parse(readFileSync(info, 'utf8')) as { python?: string | null }).python;
-    if (p) candidates.push(p);
+  else {
+    const info = join(repoRoot, 'build', 'libtorch.json');
+    if (existsSync(info)) {
+      const p = (JSON.parse(readFileSync(info, 'utf8')) as { python?: string | null }).python;
+      if (p) candidates.push(p);
+    }
+    candidates.push('python3', '/usr/bin/python3');
   }
-  candidates.push('python3', '/usr/bin/python3');
   const tried: string[] = [];
   for (const c of candidates) {
     const r = spawnSync(c, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });

@@ -1,0 +1,107 @@
+/**
+ * The native build: the committed generated files match the op table (scripts/gen-ops.mjs), the
+ * loaded addon has every op of the table, and missing prerequisites fail with messages that say
+ * how to provide them (libtorch discovery of scripts/build-native.mjs with all three sources
+ * hidden, the Python torch of the reference tests, the addon file itself). The failing cases run
+ * in child processes with a prepared environment; nothing here builds the addon.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { native } from '../src/tensor/index.js';
+import { generatedOpNames } from '../src/tensor/ops.generated.js';
+import { repoRoot } from './helpers/python.js';
+
+interface Generated { cc: string; ts: string; count: number }
+
+test('native/ops.generated.cc and src/tensor/ops.generated.ts are what gen-ops.mjs makes from native/ops.table', async () => {
+  const gen = (await import(pathToFileURL(join(repoRoot, 'scripts', 'gen-ops.mjs')).href)) as { generate: () => Generated };
+  const { cc, ts, count } = gen.generate();
+  const hint = "run 'node scripts/gen-ops.mjs' and commit the result";
+  assert.equal(readFileSync(join(repoRoot, 'native', 'ops.generated.cc'), 'utf8'), cc, `native/ops.generated.cc is stale: ${hint}`);
+  assert.equal(readFileSync(join(repoRoot, 'src', 'tensor', 'ops.generated.ts'), 'utf8'), ts, `src/tensor/ops.generated.ts is stale: ${hint}`);
+  const tableOps = readFileSync(join(repoRoot, 'native', 'ops.table'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.trim().startsWith('#'))
+    .map((l) => l.split(' | ')[0]!.trim());
+  assert.equal(count, tableOps.length);
+  assert.deepEqual([...generatedOpNames], tableOps, 'one generated op per table line, in table order');
+});
+
+test('the loaded addon exports every op of the table and says what it was built against', () => {
+  const exported = native as unknown as Record<string, unknown>;
+  const missing = generatedOpNames.filter((n) => typeof exported[n] !== 'function');
+  assert.deepEqual(missing, [], 'the addon is older than the table: rebuild it');
+  const info = native.buildInfo();
+  assert.match(info.torchVersion, /^\d+\.\d+\.\d+/);
+  assert.equal(typeof info.cuda, 'boolean');
+});
+
+/** Runs scripts/build-native.mjs --find-libtorch with exactly `env`. */
+function findLibtorch(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-native.mjs'), '--find-libtorch'], { encoding: 'utf8', env, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('libtorch discovery finds a libtorch on this machine', () => {
+  const r = findLibtorch({ ...process.env } as Record<string, string>);
+  assert.equal(r.status, 0, r.stderr);
+  const found = JSON.parse(r.stdout) as { how: string; includes: string[]; lib: string };
+  assert.ok(existsSync(join(found.includes[0]!, 'ATen', 'ATen.h')), `headers at ${found.includes[0]}`);
+  assert.ok(existsSync(join(found.lib, 'libtorch.so')), `libtorch.so in ${found.lib}`);
+});
+
+test('with LIBTORCH empty, no python3 with torch and the system libtorch hidden, discovery fails naming all three ways', () => {
+  const empty = mkdtempSync(join(tmpdir(), 'no-libtorch-'));
+  try {
+    const r = findLibtorch({
+      PATH: empty, // no python3, no gcc
+      LIBTORCH: empty,
+      CONSISTENCY_PYTHON: join(empty, 'python3'),
+      CONSISTENCY_NO_SYSTEM_LIBTORCH: '1',
+      HOME: empty,
+    });
+    assert.equal(r.status, 1, `expected exit 1; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+    assert.equal(r.stdout, '', 'nothing is reported as found');
+    assert.match(r.stderr, /libtorch was not found\. Provide it in one of three ways:/);
+    assert.match(r.stderr, /1\. set LIBTORCH to an unzipped libtorch/);
+    assert.match(r.stderr, /2\. install PyTorch for python3/);
+    assert.match(r.stderr, /3\. install Debian's libtorch-dev/);
+    // And what was tried, one line per way.
+    assert.match(r.stderr, new RegExp(`LIBTORCH=${empty.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} has no include/ATen/ATen.h and lib/libtorch.so`));
+    assert.match(r.stderr, /python3 cannot import torch/);
+    assert.match(r.stderr, /the system libtorch is skipped \(CONSISTENCY_NO_SYSTEM_LIBTORCH=1\)/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('torchPython() with TORCH_PYTHON pointing nowhere fails with a message saying how to get torch', () => {
+  const helper = pathToFileURL(join(repoRoot, 'dist', 'test', 'helpers', 'python.js')).href;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { torchPython } from ${JSON.stringify(helper)}; torchPython();`], {
+    encoding: 'utf8',
+    env: { ...process.env, TORCH_PYTHON: '/nonexistent/bin/python3' },
+    timeout: 60_000,
+  });
+  assert.notEqual(r.status, 0, 'torchPython() must fail');
+  assert.equal(r.signal, null);
+  assert.match(r.stderr, /no Python with torch for the reference tests \(install Debian's python3-torch: apt-get install python3-torch, or set TORCH_PYTHON\)/);
+  assert.match(r.stderr, /\/nonexistent\/bin\/python3: .*ENOENT/);
+});
+
+test('a missing addon file fails at import with the build instructions', () => {
+  const index = pathToFileURL(join(repoRoot, 'dist', 'src', 'tensor', 'index.js')).href;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(index)});`], {
+    encoding: 'utf8',
+    env: { ...process.env, CONSISTENCY_NATIVE_ADDON: '/nonexistent/consistency_native.node' },
+    timeout: 60_000,
+  });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /the native addon \/nonexistent\/consistency_native\.node is not built\. Run 'npm install'/);
+  assert.match(r.stderr, /set LIBTORCH, install torch for python3, or install Debian's libtorch-dev/);
+});
