@@ -263,6 +263,33 @@ export class Trainer {
 
   /** Phases 1-4 of one step. */
   trainStep(k: number, times?: PhaseTimes): { status: 'ok'; loss: number } | { status: 'diverged'; message: string } {
+    let loss = this.accumulateGradients(k, times);
+    let t = performance.now();
+
+    // Phase 3: a non-finite loss stops the run before the weights change.
+    if (this.opts.lossHook) loss = this.opts.lossHook(k + 1, loss);
+    if (!Number.isFinite(loss)) {
+      this.network.zeroGrad();
+      return { status: 'diverged', message: `training diverged: the loss is ${loss} at step ${k + 1}` };
+    }
+
+    // Phase 4: update.
+    const clip = this.config.training.optimizer.gradClip;
+    if (clip !== null) clipGradNorm(this.network, clip);
+    this.optimizer.step(this.learningRate(k));
+    this.network.zeroGrad();
+    this.ema.update(this.network);
+    if (this.teacher) emaUpdate(this.teacher, this.network, this.levels(k).teacherEmaRate);
+    if (times) times.update += performance.now() - t;
+    return { status: 'ok', loss };
+  }
+
+  /**
+   * Phases 1-2 of step k: draws the batch, its levels and noise, and adds the gradient of the
+   * batch's mean loss to the parameters' gradients, one micro-batch at a time (each contributes
+   * size / batch times its own mean). Returns the batch's mean loss.
+   */
+  accumulateGradients(k: number, times?: PhaseTimes): number {
     const B = this.config.training.batch;
     const m = Math.min(this.runtime.microBatch, B);
     let t = performance.now();
@@ -273,7 +300,7 @@ export class Trainer {
       t = now;
     };
 
-    // Phase 1: data and levels.
+    // Phase 1: data, levels for the whole batch (so micro-batching does not change any draw).
     const batch = this.loader.next();
     mark('data');
     const schedule = this.levels(k);
@@ -289,39 +316,24 @@ export class Trainer {
       const z = randn(batch.shape, { generator: this.noiseGenerator, device });
       for (let start = 0; start < B; start += m) {
         const end = Math.min(B, start + m);
+        const whole = end - start === B;
         tidy(() => {
           const res = this.loss.compute({
             network: this.network,
             ...(this.teacher && { teacherNetwork: this.teacher }),
-            x: end - start === B ? x : x.slice(0, start, end),
-            ...(labels && { classLabels: end - start === B ? labels : labels.slice(0, start, end) }),
+            x: whole ? x : x.slice(0, start, end),
+            ...(labels && { classLabels: whole ? labels : labels.slice(0, start, end) }),
             levels: { schedule, indices: indices.slice(start, end) },
-            noise: end - start === B ? z : z.slice(0, start, end),
+            noise: whole ? z : z.slice(0, start, end),
           });
           const share = (end - start) / B;
-          (share === 1 ? res.loss : res.loss.mul(share)).backward();
-          loss += share === 1 ? res.loss.item() : res.loss.item() * share;
+          (whole ? res.loss : res.loss.mul(share)).backward();
+          loss += whole ? res.loss.item() : res.loss.item() * share;
         });
       }
     });
     mark('gradients');
-
-    // Phase 3: a non-finite loss stops the run before the weights change.
-    if (this.opts.lossHook) loss = this.opts.lossHook(k + 1, loss);
-    if (!Number.isFinite(loss)) {
-      this.network.zeroGrad();
-      return { status: 'diverged', message: `training diverged: the loss is ${loss} at step ${k + 1}` };
-    }
-
-    // Phase 4: update.
-    const clip = this.config.training.optimizer.gradClip;
-    if (clip !== null) clipGradNorm(this.network, clip);
-    this.optimizer.step(this.learningRate(k));
-    this.network.zeroGrad();
-    this.ema.update(this.network);
-    if (this.teacher) emaUpdate(this.teacher, this.network, schedule.teacherEmaRate);
-    mark('update');
-    return { status: 'ok', loss };
+    return loss;
   }
 
   /** The checkpoint of the current step as tensors and JSON (tensors are the live ones: do not dispose). */

@@ -1,0 +1,108 @@
+/**
+ * Gradient accumulation: a batch split into micro-batches gives the gradients and the update of
+ * one pass over the whole batch (dropout 0), for iCT and for CT's EMA teacher.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setNumThreads, tidy } from '../src/tensor/index.js';
+import { loadMnist } from '../src/data/index.js';
+import { methodPreset } from '../src/method/presets.js';
+import { Trainer } from '../src/train/trainer.js';
+import { defaultOptimizerFactory } from '../src/train/adapters.js';
+import { runPreset } from '../src/train/run-preset.js';
+import type { RunConfig } from '../src/train/config.js';
+
+setNumThreads(1);
+const dataset = loadMnist({});
+
+function config(method: 'ict' | 'ct'): RunConfig {
+  const c = runPreset('mnist-tiny');
+  assert.ok(c, 'preset mnist-tiny exists');
+  c.network.dropout = 0;
+  c.training.batch = 8;
+  c.training.optimizer.lr = 1e-3;
+  if (method === 'ct') c.method = methodPreset('ct', { metric: { kind: 'l2' } });
+  return c;
+}
+
+function trainer(c: RunConfig, microBatch: number, out: string): Trainer {
+  return new Trainer({
+    config: c,
+    runtime: { out, threads: 1, device: 'cpu', microBatch, checkpointEvery: 1000, sampleEvery: 1000, logEvery: 1000, sampleCount: 4 },
+    dataset,
+    optimizerFactory: defaultOptimizerFactory,
+    progressStream: { write: () => true },
+  });
+}
+
+/** Largest |a - b| relative to the largest |a| over all named tensors, and the largest |a|. */
+function compare(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { maxDiff: number; maxAbs: number } {
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (const [k, va] of a) {
+    const vb = b.get(k)!;
+    assert.equal(va.length, vb.length, k);
+    for (let i = 0; i < va.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(va[i]! - vb[i]!));
+      maxAbs = Math.max(maxAbs, Math.abs(va[i]!));
+    }
+  }
+  return { maxDiff, maxAbs };
+}
+
+function grads(t: Trainer): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, p] of t.network.namedParameters()) {
+    const g = p.grad;
+    assert.ok(g, `${k} has a gradient`);
+    out.set(k, g.toFloat32Array());
+    g.dispose();
+  }
+  return out;
+}
+
+function params(t: Trainer): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, p] of t.network.namedParameters()) out.set(k, tidy(() => p.detach().toFloat32Array()));
+  return out;
+}
+
+for (const method of ['ict', 'ct'] as const) {
+  test(`${method}: micro-batches of 3, 3, 2 give the gradients, loss and update of one batch of 8`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'microbatch-'));
+    try {
+      const c = config(method);
+      const whole = trainer(c, 8, join(dir, 'a'));
+      const split = trainer(c, 3, join(dir, 'b'));
+      const before = params(whole);
+      assert.equal(compare(before, params(split)).maxDiff, 0, 'same initial weights');
+
+      const lossWhole = whole.accumulateGradients(0);
+      const lossSplit = split.accumulateGradients(0);
+      assert.ok(Number.isFinite(lossWhole) && lossWhole > 0);
+      assert.ok(Math.abs(lossWhole - lossSplit) <= 1e-5 * Math.abs(lossWhole), `loss ${lossWhole} vs ${lossSplit}`);
+      const g = compare(grads(whole), grads(split));
+      assert.ok(g.maxAbs > 0, 'gradients are not all zero');
+      assert.ok(g.maxDiff <= 1e-4 * g.maxAbs, `gradients differ by ${g.maxDiff} (largest ${g.maxAbs})`);
+
+      // A second micro-batch size and the full step: the same parameters afterwards.
+      const split2 = trainer(c, 5, join(dir, 'c'));
+      const whole2 = trainer(c, 8, join(dir, 'd'));
+      for (let k = 0; k < 2; k++) {
+        assert.equal(whole2.trainStep(k).status, 'ok');
+        assert.equal(split2.trainStep(k).status, 'ok');
+      }
+      const after = params(whole2);
+      const moved = compare(after, before);
+      assert.ok(moved.maxDiff > 1e-4, 'the steps changed the weights');
+      const p = compare(after, params(split2));
+      assert.ok(p.maxDiff <= 1e-5, `parameters differ by ${p.maxDiff} after two steps`);
+      for (const t of [whole, split, split2, whole2]) t.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
