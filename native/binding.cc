@@ -60,9 +60,9 @@ void checkArgCount(const Napi::CallbackInfo& info, size_t n, const char* op) {
   (void)op;
 }
 
-/** The box of a live tensor handle; `what` names the expectation in the error. */
-static TensorBox* tensorBox(const Napi::Value& v, const char* name, const std::string& what = "a tensor") {
-  if (!isTensorHandle(v)) fail(name, what, v);
+/** The box of a live tensor handle. */
+static TensorBox* tensorBox(const Napi::Value& v, const char* name) {
+  if (!isTensorHandle(v)) fail(name, "a tensor", v);
   void* data = nullptr;
   // dispose() removed the wrap: the handle is still tagged, but has nothing to unwrap.
   if (napi_unwrap(v.Env(), v, &data) != napi_ok || data == nullptr)
@@ -85,7 +85,9 @@ std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, 
   std::vector<at::Tensor> out;
   out.reserve(a.Length());
   for (uint32_t k = 0; k < a.Length(); k++) {
-    out.push_back(tensorBox(a.Get(k), name, "an array of tensors (element " + std::to_string(k) + ")")->tensor);
+    Napi::Value v = a.Get(k);
+    if (!isTensorHandle(v)) fail(name, "an array of tensors (element " + std::to_string(k) + ")", v);
+    out.push_back(tensorBox(v, name)->tensor);
   }
   return out;
 }
