@@ -9,6 +9,9 @@ Tasks (each {"name", "kind", ...}):
   is         {"logits", "splits"}    -> {"mean", "std", "splits"}  softmax, KL to the split's marginal
   pr         {"real", "fake", "k"}   -> {"precision", "recall"}    k-NN manifolds, radius = k-th neighbour (self = 0-th)
   mmd        {"x", "y"}              -> float, unbiased MMD^2 with kernel (x.y/d + 1)^3
+  fid_eigh   {"x", "y"}              -> float, Frechet distance of the features' numpy mean/cov, with
+                                        the trace term from numpy.linalg.eigh (fast at D = 2048)
+  npz_u8     {"path", "raw", "shape"} -> writes path with arr_0 = the raw uint8 file in that shape
   npz        {"path", "dim"}         -> writes path with mu = 0.5 arange(dim) (float64) and
                                         sigma = I + 0.25 (1 a^T + a 1^T) with a = arange(dim) (float32)
 """
@@ -32,6 +35,17 @@ def frechet(mu1, sigma1, mu2, sigma2):
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def fid_eigh(x, y):
+    mu1, mu2 = x.mean(axis=0), y.mean(axis=0)
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    w, v = np.linalg.eigh(s1)
+    root = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = root @ s2 @ root
+    tr = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    d = mu1 - mu2
+    return float(d @ d + np.trace(s1) + np.trace(s2) - 2 * tr)
 
 
 def inception_score(logits, splits):
@@ -95,6 +109,11 @@ def main():
             out[t["name"]] = precision_recall(arrays[t["real"]], arrays[t["fake"]], t["k"])
         elif kind == "mmd":
             out[t["name"]] = mmd(arrays[t["x"]], arrays[t["y"]])
+        elif kind == "fid_eigh":
+            out[t["name"]] = fid_eigh(arrays[t["x"]], arrays[t["y"]])
+        elif kind == "npz_u8":
+            np.savez(t["path"], arr_0=np.fromfile(t["raw"], dtype=np.uint8).reshape(t["shape"]))
+            out[t["name"]] = None
         elif kind == "npz":
             d = t["dim"]
             a = np.arange(d, dtype=np.float64)

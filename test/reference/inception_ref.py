@@ -1,7 +1,7 @@
 """PyTorch reference of the FID Inception network (pytorch-fid's port of TF inception-2015-12-05).
 
 usage: inception_ref.py OUT_DIR [--seed S] [--batch B] [--height H] [--width W]
-           [--bench REPEATS --threads T]
+           [--load-weights PTH] [--images-u8 FILE --shape N,C,H,W] [--threads T]
 
 Builds the network (torchvision's Inception-v3 layout and parameter names, with pytorch-fid's FID
 changes: average pools that exclude padding in the A, C and first E blocks, a max pool in the
@@ -11,14 +11,16 @@ writes:
   OUT_DIR/images.f32    B x 3 x H x W images in [0, 1], float32 little-endian
   OUT_DIR/pool.f32      B x 2048 pool3 features of the images
   OUT_DIR/logits.f32    B x 1008 fc logits (with bias)
-With --bench it instead times the forward pass on B random images REPEATS times and prints
-JSON {"seconds": [...]} (no files but weights are written).
+  OUT_DIR/logits_unbiased.f32  B x 1008 pool3 @ fc.weight^T (no bias; what the Inception score uses)
+With --load-weights PTH the weights come from PTH instead (nothing random is drawn for them, and
+weights.pth is not written); with --images-u8 FILE --shape N,C,H,W the images are that raw uint8
+NCHW file divided by 255 (C = 1 is repeated to 3 channels).
 """
 import argparse
 import json
 import os
-import time
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -197,34 +199,35 @@ def main():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--height", type=int, default=40)
     ap.add_argument("--width", type=int, default=56)
-    ap.add_argument("--bench", type=int, default=0)
+    ap.add_argument("--load-weights", default=None)
+    ap.add_argument("--images-u8", default=None)
+    ap.add_argument("--shape", default=None)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
     net = FidInception().eval()
-    g = randomize(net, a.seed)
-    images = torch.rand(a.batch, 3, a.height, a.width, generator=g)
-    if a.bench > 0:
-        net = net.to(a.device)
-        images = images.to(a.device)
-        seconds = []
-        with torch.no_grad():
-            for _ in range(a.bench):
-                t0 = time.perf_counter()
-                pool, _ = net(images)
-                pool.cpu()
-                seconds.append(time.perf_counter() - t0)
-        print(json.dumps({"seconds": seconds}))
-        return
-    torch.save(net.state_dict(), os.path.join(a.out, "weights.pth"), _use_new_zipfile_serialization=False)
+    g = torch.Generator().manual_seed(a.seed)
+    if a.load_weights:
+        net.load_state_dict(torch.load(a.load_weights))
+    else:
+        g = randomize(net, a.seed)
+        torch.save(net.state_dict(), os.path.join(a.out, "weights.pth"), _use_new_zipfile_serialization=False)
+    if a.images_u8:
+        shape = [int(v) for v in a.shape.split(",")]
+        images = torch.from_numpy(np.fromfile(a.images_u8, dtype=np.uint8).reshape(shape)).float() / 255
+        if images.shape[1] == 1:
+            images = images.repeat(1, 3, 1, 1)
+    else:
+        images = torch.rand(a.batch, 3, a.height, a.width, generator=g)
     with torch.no_grad():
         pool, logits = net(images)
+        unbiased = pool @ net.fc.weight.t()
     images.numpy().astype("<f4").tofile(os.path.join(a.out, "images.f32"))
     pool.numpy().astype("<f4").tofile(os.path.join(a.out, "pool.f32"))
     logits.numpy().astype("<f4").tofile(os.path.join(a.out, "logits.f32"))
+    unbiased.numpy().astype("<f4").tofile(os.path.join(a.out, "logits_unbiased.f32"))
     print(json.dumps({"pool_abs_max": float(pool.abs().max()), "logits_abs_max": float(logits.abs().max()),
                       "parameters": sum(p.numel() for p in net.parameters())}))
 
