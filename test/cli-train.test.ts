@@ -1,0 +1,137 @@
+/**
+ * `consistency train` input errors (exit 2, one line, nothing on disk changed) and divergence
+ * (exit 1 naming the step, the last good checkpoint kept, no NaN weights written).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from './helpers/python.js';
+import { readCheckpoint, disposeCheckpoint, nonFiniteTensors } from '../src/train/checkpoint.js';
+import { readMetrics } from '../src/train/metrics-log.js';
+
+const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const tiny = ['--preset', 'mnist-tiny', '--batch', '4', '--threads', '1', '--sample-every', '1000', '--samples', '4'];
+
+function consistency(...args: string[]): { status: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+/** Every file under dir with its bytes and modification time. */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else out.set(p, `${st.mtimeMs}:${readFileSync(p).toString('base64')}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
+  return lines[0]!;
+}
+
+test('usage errors exit 2 with one line and write nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-'));
+  try {
+    const out = join(dir, 'run');
+    const cases: Array<[string[], RegExp]> = [
+      [['--bogus', '--out', out], /unknown flag --bogus/],
+      [['--out', out, '--preset', 'no-such-preset'], /unknown preset 'no-such-preset'/],
+      [['--out', out, '--lr', 'fast'], /--lr must be a number/],
+      [['--out', out, '--method', 'sgd'], /--method must be one of ict, ct/],
+      [['--out', out, '--ema', '1.5'], /--ema must be in \[0, 1\)/],
+      [['--out', out, '--p-std', '-1'], /--p-std must be a finite number > 0/],
+      [['--out', out, '--s0', '20', '--s1', '10'], /--s1 must be an integer >= --s0=20/],
+      [['--out', out, '--metric', 'lpips'], /--metric lpips needs a pretrained LPIPS network/],
+      [['--preset', 'mnist-tiny'], /--out is required/],
+      [['--out', out, '--dataset', 'cifar10', '--data', join(dir, 'missing.tar.gz')], /missing\.tar\.gz: CIFAR-10 data not found/],
+      [['--out', out, '--resume'], /has no checkpoint\.safetensors to continue from/],
+    ];
+    for (const [args, message] of cases) {
+      const r = consistency('train', ...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(oneLine(r.stderr), message);
+      assert.equal(existsSync(out), false, `${args.join(' ')} created ${out}`);
+    }
+    const help = consistency('train', '--help');
+    assert.equal(help.status, 0);
+    for (const flag of ['--preset', '--data', '--out', '--resume', '--method', '--teacher', '--metric', '--curriculum', '--levels', '--weighting', '--p-mean', '--p-std', '--s0', '--s1', '--mu0', '--sigma-min', '--sigma-max', '--steps', '--batch', '--micro-batch', '--lr', '--optimizer', '--ema', '--dropout', '--seed', '--threads', '--device'])
+      assert.ok(help.stdout.includes(`  ${flag} `), `--help lists ${flag}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an existing run: refusing to overwrite, a resume with other settings names the differing fields, a corrupt checkpoint; nothing changes on disk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-'));
+  try {
+    const out = join(dir, 'run');
+    const first = consistency('train', ...tiny, '--steps', '4', '--out', out);
+    assert.equal(first.status, 0, first.stderr);
+    assert.match(first.stdout, /^samples: .*step-0000004\.png$/m);
+    const before = snapshot(out);
+
+    let r = consistency('train', ...tiny, '--steps', '4', '--out', out);
+    assert.equal(r.status, 2);
+    assert.match(oneLine(r.stderr), /already holds a run \(checkpoint at step 4\); pass --resume/);
+
+    r = consistency('train', ...tiny, '--steps', '8', '--lr', '0.01', '--s1', '80', '--out', out, '--resume');
+    assert.equal(r.status, 2);
+    const line = oneLine(r.stderr);
+    assert.match(line, /another configuration/);
+    for (const field of ['training.steps', 'training.optimizer.lr', 'method.curriculum.s1']) assert.ok(line.includes(field), `names ${field}: ${line}`);
+    assert.ok(!line.includes('training.batch'), 'does not name equal fields');
+    assert.deepEqual(snapshot(out), before);
+
+    // Runtime settings may change on resume; a finished run resumed has nothing left to do.
+    r = consistency('train', ...tiny, '--steps', '4', '--out', out, '--resume', '--log-every', '3', '--micro-batch', '2');
+    assert.equal(r.status, 0, r.stderr);
+
+    const ckpt = join(out, 'checkpoint.safetensors');
+    const bytes = readFileSync(ckpt);
+    const corrupt = Buffer.from(bytes);
+    corrupt[corrupt.length - 10] = corrupt[corrupt.length - 10]! ^ 0xff;
+    writeFileSync(ckpt, corrupt);
+    const corruptState = snapshot(out);
+    r = consistency('train', ...tiny, '--steps', '4', '--out', out, '--resume');
+    assert.equal(r.status, 2);
+    assert.match(oneLine(r.stderr), /corrupt checkpoint/);
+    assert.deepEqual(snapshot(out), corruptState);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a learning rate of 1e30 makes the loss non-finite: exit 1 naming the step, the last good checkpoint kept', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-'));
+  try {
+    const out = join(dir, 'run');
+    const r = consistency('train', ...tiny, '--steps', '10', '--checkpoint-every', '1', '--lr', '1e30', '--out', out);
+    assert.equal(r.status, 1, r.stderr);
+    const m = /training diverged: (?:the loss is (?:NaN|Infinity|-Infinity) at step (\d+)|NaN or infinite weights after step (\d+))/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    const badStep = Number(m[1] ?? m[2]);
+    assert.ok(badStep >= 2 && badStep <= 10, `step ${badStep}`);
+    assert.match(r.stderr, /the last good checkpoint is .*checkpoint\.safetensors/);
+    const ckpt = readCheckpoint(out, { device: 'cpu' });
+    // The checkpoint is from before the failing step and holds only finite numbers.
+    assert.equal(ckpt.step, badStep - 1);
+    assert.deepEqual(nonFiniteTensors(ckpt.groups), []);
+    disposeCheckpoint(ckpt);
+    const logged = readMetrics(join(out, 'metrics.jsonl'));
+    assert.ok(logged.every((rec) => Number.isFinite(rec.loss as number)), 'no non-finite loss was logged');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
