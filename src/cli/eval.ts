@@ -18,7 +18,7 @@ import { readSafetensorsHeader } from '../io/safetensors.js';
 import { loadFidInception } from '../metrics/inception-weights.js';
 import { OfflineFeatureNet } from '../metrics/offline.js';
 import { openImageSource, type ImageBatchSource } from '../metrics/images.js';
-import { generateImages } from '../metrics/generate.js';
+import { generateImages, type GeneratedBatch } from '../metrics/generate.js';
 import { loadReference, saveReference, type FeatureSet } from '../metrics/reference.js';
 import {
   METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures,
@@ -51,18 +51,26 @@ const FLAGS: FlagSpecs = {
   quiet: { kind: 'boolean', help: 'no progress lines on stderr' },
 };
 
-/** Generated batches in [-1, 1] as an image source in [0, 1]. */
-function checkpointSource(ckpt: string, n: number, steps: number): ImageBatchSource {
+/**
+ * Generated batches in [-1, 1] as an image source in [0, 1]. The first batch is drawn at once, so
+ * a checkpoint that cannot be sampled fails before any reference features are computed.
+ */
+async function startCheckpointSource(ckpt: string, n: number, steps: number, batch: number): Promise<ImageBatchSource> {
+  const it = generateImages(ckpt, n, steps, batch)[Symbol.asyncIterator]();
+  const first = await it.next();
+  const toUnit = (b: GeneratedBatch) => {
+    const t = tensor(b.data, b.shape, { device: 'cpu' });
+    const unit = t.add(1).mul(0.5).clamp(0, 1);
+    t.dispose();
+    return unit;
+  };
   return {
     label: `${ckpt} (${n} samples, ${steps} step${steps === 1 ? '' : 's'})`,
     count: n,
-    async *batches(batchSize: number) {
-      for await (const b of generateImages(ckpt, n, steps, batchSize)) {
-        const t = tensor(b.data, b.shape, { device: 'cpu' });
-        const unit = t.add(1).mul(0.5).clamp(0, 1);
-        t.dispose();
-        yield unit;
-      }
+    async *batches() {
+      if (first.done) return;
+      yield toUnit(first.value);
+      for (let r = await it.next(); !r.done; r = await it.next()) yield toUnit(r.value);
     },
   };
 }
@@ -126,6 +134,9 @@ async function run(argv: string[]): Promise<number> {
   const needs = featureNeeds(metrics);
   const started = performance.now();
 
+  // The samples first: a checkpoint that cannot be sampled fails before any slow work.
+  const samples = images !== undefined ? await openImageSource(images, { limit, data: str(f, 'data'), warn }) : await startCheckpointSource(ckpt!, n, steps, batch);
+
   // ---- the reference: a saved file, or images to run through the networks ----
   let reference: Map<string, FeatureSet> | null = null;
   let refImages: ImageBatchSource | null = null;
@@ -135,7 +146,6 @@ async function run(argv: string[]): Promise<number> {
   } else {
     refImages = await openImageSource(refSpec, { limit, data: str(f, 'data'), warn });
   }
-  const samples = images !== undefined ? await openImageSource(images, { limit, data: str(f, 'data'), warn }) : checkpointSource(ckpt!, n, steps);
 
   // ---- the networks ----
   const nets: FeatureNetworks = {};
