@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""The Python torch side of bench/networks.ts: a long-lived peer that runs timed training steps
+of a preset's network (the reference implementation in test/reference/networks_ref.py) on
+command, one JSON command per line on stdin, one JSON answer per line on stdout.
+
+  {"op": "hello"}                       -> torch version, thread environment, pid
+  {"op": "init", "config": {...}, "weights": PATH, "data": PATH, "lr": LR, "threads": N}
+                                        -> builds the network, loads the TS side's weights
+                                           (strict), and its data (x, z, sigma_student,
+                                           sigma_teacher, weight); torch.optim.Adam(lr);
+                                           answers the parameter count
+  {"op": "loss0"}                       -> the loss in eval mode without an update (both sides
+                                           must agree: same network, weights and loss)
+  {"op": "steps", "n": K}               -> K training steps; wall and CPU ms, losses
+  {"op": "rss"}                         -> peak resident set of this process (getrusage, KiB)
+  {"op": "quit"}
+
+A training step, the same on both sides: f(x, s) = c_skip x + c_out F(c_in x, 0.25 ln s)
+(spec section 1); student = f(x + s_student z, s_student) with gradients, teacher =
+f(x + s_teacher z, s_teacher) without, both with the same dropout masks (the RNG state is
+restored between them, spec section 4); loss = mean(weight * pseudo-Huber(student, teacher));
+backward; Adam.
+"""
+import json
+import math
+import os
+import resource
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'reference'))
+import networks_ref as ref  # noqa: E402
+
+SIGMA_MIN, SIGMA_DATA = 0.002, 0.5
+
+
+def f_theta(net, x_t, s):
+    s4 = s.reshape(-1, 1, 1, 1)
+    c_skip = SIGMA_DATA ** 2 / ((s4 - SIGMA_MIN) ** 2 + SIGMA_DATA ** 2)
+    c_out = SIGMA_DATA * (s4 - SIGMA_MIN) / torch.sqrt(SIGMA_DATA ** 2 + s4 ** 2)
+    c_in = 1 / torch.sqrt(s4 ** 2 + SIGMA_DATA ** 2)
+    return c_skip * x_t + c_out * net(c_in * x_t, 0.25 * torch.log(s), None)
+
+
+class Peer:
+    def __init__(self):
+        self.net = None
+
+    def hello(self, _cmd):
+        env = {k: v for k, v in os.environ.items() if k.startswith(('OMP_', 'MKL_', 'KMP_', 'GOMP_', 'OPENBLAS_'))}
+        return {'torch': torch.__version__, 'pid': os.getpid(), 'env': env}
+
+    def init(self, cmd):
+        torch.set_num_threads(int(cmd['threads']))
+        self.net = ref.build(cmd['config'])
+        ref.load_strict(self.net, ref.load_tensors(cmd['weights']))
+        d = ref.load_tensors(cmd['data'])
+        self.x, self.z = d['x'], d['z']
+        self.s_student, self.s_teacher, self.weight = d['sigma_student'], d['sigma_teacher'], d['weight']
+        self.c = 0.00054 * math.sqrt(self.x[0].numel())
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=float(cmd['lr']))
+        return {'params': sum(p.numel() for p in self.net.parameters()), 'threads': torch.get_num_threads()}
+
+    def loss(self):
+        state = torch.get_rng_state()
+        student = f_theta(self.net, self.x + self.s_student.reshape(-1, 1, 1, 1) * self.z, self.s_student)
+        torch.set_rng_state(state)
+        with torch.no_grad():
+            teacher = f_theta(self.net, self.x + self.s_teacher.reshape(-1, 1, 1, 1) * self.z, self.s_teacher)
+        sq = (student - teacher).square().flatten(1).sum(1)
+        return (self.weight * (torch.sqrt(sq + self.c ** 2) - self.c)).mean()
+
+    def loss0(self, _cmd):
+        self.net.eval()
+        with torch.no_grad():
+            value = float(self.loss())
+        self.net.train()
+        return {'loss': value}
+
+    def steps(self, cmd):
+        self.net.train()
+        times, cpu, losses = [], [], []
+        for _ in range(int(cmd['n'])):
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss()
+            loss.backward()
+            self.opt.step()
+            losses.append(float(loss))
+            times.append((time.perf_counter() - t0) * 1000.0)
+            cpu.append((time.process_time() - c0) * 1000.0)
+        return {'ms': times, 'cpu_ms': cpu, 'losses': losses}
+
+    def rss(self, _cmd):
+        return {'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def main():
+    peer = Peer()
+    handlers = {'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'rss': peer.rss}
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            cmd = json.loads(line)
+            if cmd.get('op') == 'quit':
+                break
+            handler = handlers.get(cmd.get('op'))
+            if handler is None:
+                raise ValueError(f"unknown op {cmd.get('op')!r}")
+            reply = handler(cmd)
+        except Exception as e:  # answered, so the TS side reports it with the command
+            reply = {'error': f'{type(e).__name__}: {e}'}
+        sys.stdout.write(json.dumps(reply) + '\n')
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()
