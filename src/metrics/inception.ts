@@ -239,11 +239,14 @@ class FcLayer extends Module {
   }
 }
 
+type MixedBlock = InceptionA | InceptionB | InceptionC | InceptionD | InceptionE;
+
 export class FidInceptionV3 extends Module {
   /** The input side length the network was trained at. */
   static readonly inputSize = 299;
-  readonly stem: BasicConv2d[];
-  readonly mixed: Module[];
+  readonly stem: [BasicConv2d, BasicConv2d, BasicConv2d, BasicConv2d, BasicConv2d];
+  readonly mixed: MixedBlock[];
+  readonly fc: FcLayer;
   constructor(o: InceptionInitOptions = {}) {
     super();
     const m = <M extends Module>(name: string, mod: M): M => this.registerModule(name, mod);
@@ -267,8 +270,7 @@ export class FidInceptionV3 extends Module {
       m('Mixed_7b', new InceptionE(1280, 'avg', o)),
       m('Mixed_7c', new InceptionE(2048, 'max', o)),
     ];
-    const fc = new FcLayer(2048, 1008, o);
-    m('fc', fc);
+    this.fc = m('fc', new FcLayer(2048, 1008, o));
     this.eval();
   }
 
@@ -282,19 +284,19 @@ export class FidInceptionV3 extends Module {
       const s = FidInceptionV3.inputSize;
       let x = F.interpolate(images.toDtype('float32'), { size: [s, s], mode: 'bilinear', alignCorners: false });
       x = x.mul(2).sub(1);
-      const [c1a, c2a, c2b, c3b, c4a] = this.stem as [BasicConv2d, BasicConv2d, BasicConv2d, BasicConv2d, BasicConv2d];
+      const [c1a, c2a, c2b, c3b, c4a] = this.stem;
       x = F.maxPool2d(c2b.forward(c2a.forward(c1a.forward(x))), 3, 2);
       x = F.maxPool2d(c4a.forward(c3b.forward(x)), 3, 2);
-      for (const block of this.mixed) x = (block as InceptionA).forward(x);
+      for (const block of this.mixed) x = block.forward(x);
       const pool = F.adaptiveAvgPool2d(x, 1).flatten(1);
-      const logits = options.logits ? (this.children().get('fc') as FcLayer).forward(pool) : null;
+      const logits = options.logits ? this.fc.forward(pool) : null;
       return { pool, logits };
     }));
   }
 
   /** fc.weight [1008, 2048] and fc.bias [1008] (the original IS code uses the weight only). */
-  get fcWeight(): Tensor { return (this.children().get('fc') as FcLayer).weight; }
-  get fcBias(): Tensor { return (this.children().get('fc') as FcLayer).bias; }
+  get fcWeight(): Tensor { return this.fc.weight; }
+  get fcBias(): Tensor { return this.fc.bias; }
 
   /**
    * Loads the pytorch-fid state dict (names as in torchvision's Inception3; BatchNorm step
