@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <deque>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,26 +17,80 @@
 
 namespace cts {
 
-// Type tags let every call verify that an External really is one of ours before touching it.
-static const napi_type_tag kTensorTag = {0x6b2c3f1a9d4e4c21ULL, 0x8f7a55e0c3b1d902ULL};
+// A type tag lets every call verify that a generator External really is one of ours.
 static const napi_type_tag kGeneratorTag = {0x1d9e6a3b7c2f4e85ULL, 0xa4c0b7d2e9f13567ULL};
 
 static std::atomic<int64_t> gLiveTensors{0};
 
 // ---------------------------------------------------------------------------------------------
-// Arguments
+// Tensor handles
+//
+// Tensors live in a table per Node environment (main thread or worker). A JS tensor handle is a
+// number: 2^52 + generation * 2^24 + slot index (generation 28 bits, index 24 bits), an integer
+// that a double holds exactly. Creating a handle allocates at most a heap number: no object, no
+// type tag, no Node-API reference or weak handle for the garbage collector to track; checking
+// one is a table lookup. (Handles as napi_wrap'ed tagged objects cost about a third of the time
+// of a small op, bench/engine.ts small-op chain.) Numbers below 2^52 are never handles, so a
+// stray number argument fails as "must be a tensor"; the generation goes up each time a slot is
+// freed, so a disposed handle fails as disposed even after its slot is reused.
+// dispose() frees the tensor at once. The garbage-collection backstop for tensors never disposed
+// is on the JS side (src/tensor/tensor.ts), and the whole table goes with its environment.
 
-// A tensor handle is a plain JS object tagged as ours that wraps a TensorBox (napi_wrap). Unlike
-// an External, its wrap can be removed at dispose(): the box and Node's bookkeeping for it are
-// freed at once instead of waiting for a garbage collection and an event-loop turn, so loops that
-// create and dispose many tensors keep a flat memory footprint.
-static bool isTensorHandle(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().CheckTypeTag(&kTensorTag);
+static constexpr uint64_t kSlotBits = 24;
+static constexpr uint64_t kSlotMask = (1ULL << kSlotBits) - 1;
+static constexpr uint64_t kGenerationMask = (1ULL << 28) - 1;
+static constexpr double kHandleBase = 4503599627370496.0;  // 2^52
+static constexpr double kHandleEnd = 9007199254740992.0;   // 2^53
+
+struct TensorTable {
+  struct Slot {
+    at::Tensor tensor;
+    uint32_t generation = 0;  // 28 bits, wrapping
+    bool live = false;
+  };
+  std::deque<Slot> slots;  // a deque: references to slots stay valid while it grows
+  std::vector<uint32_t> freeSlots;
+
+  ~TensorTable() {
+    for (const Slot& s : slots)
+      if (s.live) gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
+  }
+};
+
+static TensorTable& tensorTable(napi_env env) {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok || data == nullptr) throw std::runtime_error("the addon's tensor table is missing");
+  return *static_cast<TensorTable*>(data);
 }
+
+enum class HandleState { NotAHandle, Disposed, Live };
+
+/** What `v` is: a live tensor handle (then `*out` is its slot, `*outIndex` its index), a
+ *  disposed one, or no handle. */
+static bool inHandleRange(double d) { return d >= kHandleBase && d < kHandleEnd; }
+
+static HandleState lookupHandle(napi_env env, napi_value v, TensorTable::Slot** out, uint32_t* outIndex = nullptr) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !inHandleRange(d)) return HandleState::NotAHandle;
+  const uint64_t code = static_cast<uint64_t>(d - kHandleBase);  // exact: every double in range is an integer
+  TensorTable& table = tensorTable(env);
+  const uint64_t index = code & kSlotMask;
+  const uint32_t generation = static_cast<uint32_t>(code >> kSlotBits);
+  if (index >= table.slots.size()) return HandleState::NotAHandle;
+  TensorTable::Slot& slot = table.slots[index];
+  if (!slot.live || slot.generation != generation) return HandleState::Disposed;
+  *out = &slot;
+  if (outIndex) *outIndex = static_cast<uint32_t>(index);
+  return HandleState::Live;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
 
 static std::string describe(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
+  if (v.IsNumber() && inHandleRange(v.As<Napi::Number>().DoubleValue())) return "native handle of another kind";  // a tensor handle
   if (v.IsNumber()) {
     // %.15g prints 2.5 as "2.5" (std::to_string would say "2.500000").
     char buf[32];
@@ -45,7 +100,7 @@ static std::string describe(const Napi::Value& v) {
   if (v.IsBoolean()) return "boolean";
   if (v.IsString()) return "string";
   if (v.IsArray()) return "array";
-  if (v.IsExternal() || isTensorHandle(v)) return "native handle of another kind";
+  if (v.IsExternal()) return "native handle of another kind";
   if (v.IsFunction()) return "function";
   return "object";
 }
@@ -60,23 +115,26 @@ void checkArgCount(const Napi::CallbackInfo& info, size_t n, const char* op) {
   (void)op;
 }
 
-/** The box of a live tensor handle. */
-static TensorBox* tensorBox(const Napi::Value& v, const char* name) {
-  if (!isTensorHandle(v)) fail(name, "a tensor", v);
-  void* data = nullptr;
-  // dispose() removed the wrap: the handle is still tagged, but has nothing to unwrap.
-  if (napi_unwrap(v.Env(), v, &data) != napi_ok || data == nullptr)
-    throw ArgumentError(std::string("argument '") + name + "' is a disposed tensor");
-  return static_cast<TensorBox*>(data);
+/** The tensor of a live handle; `what` is the expectation named when `v` is no handle. */
+static const at::Tensor& tensorOf(const Napi::Value& v, const char* name, const char* what = "a tensor") {
+  TensorTable::Slot* slot = nullptr;
+  switch (lookupHandle(v.Env(), v, &slot)) {
+    case HandleState::Live:
+      return slot->tensor;
+    case HandleState::Disposed:
+      throw ArgumentError(std::string("argument '") + name + "' is a disposed tensor");
+    default:
+      fail(name, what, v);
+  }
 }
 
 const at::Tensor& argTensor(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
-  return tensorBox(info[i], name)->tensor;
+  return tensorOf(info[i], name);
 }
 
 c10::optional<at::Tensor> argOptTensor(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
   if (info[i].IsNull() || info[i].IsUndefined()) return c10::nullopt;
-  return tensorBox(info[i], name)->tensor;
+  return tensorOf(info[i], name);
 }
 
 std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
@@ -85,9 +143,8 @@ std::vector<at::Tensor> argTensorList(const Napi::CallbackInfo& info, size_t i, 
   std::vector<at::Tensor> out;
   out.reserve(a.Length());
   for (uint32_t k = 0; k < a.Length(); k++) {
-    Napi::Value v = a.Get(k);
-    if (!isTensorHandle(v)) fail(name, "an array of tensors (element " + std::to_string(k) + ")", v);
-    out.push_back(tensorBox(v, name)->tensor);
+    const std::string what = "an array of tensors (element " + std::to_string(k) + ")";
+    out.push_back(tensorOf(a.Get(k), name, what.c_str()));
   }
   return out;
 }
@@ -197,22 +254,28 @@ std::string argString(const Napi::CallbackInfo& info, size_t i, const char*, con
 // ---------------------------------------------------------------------------------------------
 // Handles
 
-// The finalizer is only a backstop for handles never disposed: dispose() removes the wrap first.
-static void finalizeTensorBox(napi_env, void* data, void*) {
-  gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
-  delete static_cast<TensorBox*>(data);
-}
-
 Napi::Value wrapTensor(Napi::Env env, at::Tensor t) {
-  Napi::Object handle = Napi::Object::New(env);
-  handle.TypeTag(&kTensorTag);
-  auto* box = new TensorBox{std::move(t)};
-  if (napi_wrap(env, handle, box, finalizeTensorBox, nullptr, nullptr) != napi_ok) {
-    delete box;
+  TensorTable& table = tensorTable(env);
+  uint32_t index;
+  if (!table.freeSlots.empty()) {
+    index = table.freeSlots.back();
+    table.freeSlots.pop_back();
+  } else {
+    if (table.slots.size() > kSlotMask) throw std::runtime_error("more than 16,777,215 live tensors: dispose some (tidy)");
+    index = static_cast<uint32_t>(table.slots.size());
+    table.slots.emplace_back();
+  }
+  TensorTable::Slot& slot = table.slots[index];
+  const uint64_t code = (static_cast<uint64_t>(slot.generation) << kSlotBits) | index;
+  napi_value handle;
+  if (napi_create_double(env, kHandleBase + static_cast<double>(code), &handle) != napi_ok) {
+    table.freeSlots.push_back(index);
     throw std::runtime_error("cannot create a tensor handle");
   }
+  slot.tensor = std::move(t);
+  slot.live = true;
   gLiveTensors.fetch_add(1, std::memory_order_relaxed);
-  return handle;
+  return Napi::Value(env, handle);
 }
 
 Napi::Value wrapTensorList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -265,12 +328,16 @@ ENTRY(dispose) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
   checkArgCount(info, 1, "dispose");
-  if (!isTensorHandle(info[0])) fail("tensor", "a tensor", info[0]);
-  void* data = nullptr;
-  // Already disposed: the wrap is gone.
-  if (napi_remove_wrap(env, info[0], &data) != napi_ok || data == nullptr) return Napi::Boolean::New(env, false);
-  auto* box = static_cast<TensorBox*>(data);
-  delete box;  // frees the storage now when this was its last reference
+  TensorTable::Slot* slot = nullptr;
+  uint32_t index = 0;
+  HandleState state = lookupHandle(env, info[0], &slot, &index);
+  if (state == HandleState::NotAHandle) fail("tensor", "a tensor", info[0]);
+  if (state == HandleState::Disposed) return Napi::Boolean::New(env, false);
+  TensorTable& table = tensorTable(env);
+  slot->tensor = at::Tensor();  // frees the storage now when this was its last reference
+  slot->live = false;
+  slot->generation = (slot->generation + 1) & kGenerationMask;  // every handle to this slot is now a disposed one
+  table.freeSlots.push_back(index);
   gLiveTensors.fetch_sub(1, std::memory_order_relaxed);
   return Napi::Boolean::New(env, true);
   GUARD_END("dispose")
@@ -517,6 +584,9 @@ ENTRY(buildInfo) {
 #define EXPORT(NAME) exports.Set(#NAME, Napi::Function::New(env, NAME, #NAME))
 
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  // The tensor table of this environment; it (and every tensor still in it) goes with the env.
+  if (napi_set_instance_data(env, new TensorTable(), [](napi_env, void* data, void*) { delete static_cast<TensorTable*>(data); }, nullptr) != napi_ok)
+    throw Napi::Error::New(env, "consistency_native: cannot set up the tensor table");
   EXPORT(dispose);
   EXPORT(liveTensors);
   EXPORT(shape);

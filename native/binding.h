@@ -11,11 +11,6 @@
 
 namespace cts {
 
-/** One tensor owned by JS, wrapped in its handle object; dispose() unwraps and deletes it at once. */
-struct TensorBox {
-  at::Tensor tensor;
-};
-
 /** One random generator owned by JS. */
 struct GeneratorBox {
   at::Generator generator;

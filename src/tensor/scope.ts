@@ -10,6 +10,11 @@ export interface ScopedResource {
   /** Set by keep(): never released by a scope. */
   kept: boolean;
   readonly isDisposed: boolean;
+  /**
+   * Called once no scope owns the resource (made outside every scope, kept, or returned out of
+   * the outermost scope), so it can arm its garbage-collection backstop; scopes own the rest.
+   */
+  unscoped?(): void;
 }
 
 const scopes: ScopedResource[][] = [];
@@ -18,12 +23,14 @@ const scopes: ScopedResource[][] = [];
 export function track(r: ScopedResource): void {
   const top = scopes[scopes.length - 1];
   if (top) top.push(r);
+  else r.unscoped?.();
 }
 
 /** Marks a tensor (or every tensor in a structure) as owned by the caller, not by any scope. */
 export function keep<T>(value: T): T {
   visit(value, (r) => {
     r.kept = true;
+    r.unscoped?.();
   });
   return value;
 }
@@ -80,7 +87,11 @@ export function tidy<T>(fn: () => T): T {
   visit(result, (r) => returned.add(r));
   release(scope, returned);
   const parent = scopes[scopes.length - 1];
-  if (parent) for (const r of returned) if (!r.kept) parent.push(r);
+  for (const r of returned) {
+    if (r.kept) continue;
+    if (parent) parent.push(r);
+    else r.unscoped?.();
+  }
   return result;
 }
 

@@ -22,16 +22,34 @@ function dimIndex(dim: number, rank: number, op: string): number {
   return d;
 }
 
+/**
+ * The garbage-collection backstop: frees the native tensor of a Tensor that became unreachable
+ * without dispose(). Only tensors that no tidy scope owns are registered (made outside any
+ * scope, kept, or returned out of the outermost one): a scope holds its tensors until it
+ * disposes them, so registering those would only cost time (about 1 us a tensor).
+ */
+const backstop = new FinalizationRegistry<TensorHandle>((handle) => {
+  native.dispose(handle);
+});
+
 export class Tensor implements ScopedResource {
   readonly [scopedMarker] = true as const;
   kept = false;
   #handle: TensorHandle | null;
   #shape: number[] | null = null;
+  #registered = false;
 
   /** Wraps a native handle; use the creation functions instead of calling this. */
   constructor(handle: TensorHandle) {
     this.#handle = handle;
     track(this);
+  }
+
+  /** Called when no scope owns this tensor any more: from now on the GC backstop covers it. */
+  unscoped(): void {
+    if (this.#registered || this.#handle === null) return;
+    backstop.register(this, this.#handle, this);
+    this.#registered = true;
   }
 
   /** The native handle (throws if disposed). */
@@ -49,6 +67,10 @@ export class Tensor implements ScopedResource {
     if (this.#handle === null) return;
     native.dispose(this.#handle);
     this.#handle = null;
+    if (this.#registered) {
+      backstop.unregister(this);
+      this.#registered = false;
+    }
   }
 
   [Symbol.dispose](): void {
