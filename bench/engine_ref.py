@@ -16,6 +16,8 @@ under the same machine load). Commands:
   {"op": "chain", "length": L, "repeats": R}
                                        -> R timed chains of L steps x = x.mul(1.0001).add(0.0001)
                                           on a [16] tensor; answers the times (ms)
+  {"op": "dump", "path": PATH}         -> writes every parameter, in state_dict order, as raw
+                                          little-endian float32 (for exact comparisons in tests)
   {"op": "quit"}
 
 Any failure answers {"error": message} and the peer keeps going; stdin closing ends it.
@@ -140,6 +142,12 @@ class Peer:
             losses.append(value)
         return {"ms": times, "cpu_ms": cpu_times, "losses": losses}
 
+    def dump(self, cmd):
+        with open(cmd["path"], "wb") as f:
+            for p in self.net.parameters():
+                f.write(p.detach().contiguous().numpy().astype("<f4").tobytes())
+        return {"params": sum(p.numel() for p in self.net.parameters())}
+
     def chain(self, cmd):
         length, repeats = int(cmd["length"]), int(cmd["repeats"])
         times = []
@@ -154,7 +162,8 @@ class Peer:
 
 def main():
     peer = Peer()
-    handlers = {"hello": peer.hello, "init": peer.init, "threads": peer.threads, "steps": peer.steps, "chain": peer.chain}
+    handlers = {"hello": peer.hello, "init": peer.init, "threads": peer.threads, "steps": peer.steps, "chain": peer.chain,
+                "dump": peer.dump}
     for line in sys.stdin:
         line = line.strip()
         if not line:
