@@ -35,7 +35,7 @@ function readPng(path: string): { width: number; height: number; data: Buffer } 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cli-sample-'));
   run = join(dir, 'run');
-  const r = consistency('train', '--preset', 'mnist-tiny', '--steps', '6', '--batch', '4', '--threads', '1', '--samples', '4', '--out', run);
+  const r = consistency('train', '--preset', 'mnist-quick', '--steps', '6', '--batch', '4', '--threads', '1', '--samples', '4', '--out', run);
   assert.equal(r.status, 0, r.stderr);
 });
 

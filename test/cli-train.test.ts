@@ -13,7 +13,7 @@ import { readCheckpoint, disposeCheckpoint, nonFiniteTensors } from '../src/trai
 import { readMetrics } from '../src/train/metrics-log.js';
 
 const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const tiny = ['--preset', 'mnist-tiny', '--batch', '4', '--threads', '1', '--sample-every', '1000', '--samples', '4'];
+const tiny = ['--preset', 'mnist-quick', '--batch', '4', '--threads', '1', '--sample-every', '1000', '--samples', '4'];
 
 function consistency(...args: string[]): { status: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -54,7 +54,7 @@ test('usage errors exit 2 with one line and write nothing', () => {
       [['--out', out, '--p-std', '-1'], /--p-std must be a finite number > 0/],
       [['--out', out, '--s0', '20', '--s1', '10'], /--s1 must be an integer >= --s0=20/],
       [['--out', out, '--metric', 'lpips'], /--metric lpips needs a pretrained LPIPS network/],
-      [['--preset', 'mnist-tiny'], /--out is required/],
+      [['--preset', 'mnist-quick'], /--out is required/],
       [['--out', out, '--dataset', 'cifar10', '--data', join(dir, 'missing.tar.gz')], /missing\.tar\.gz: CIFAR-10 data not found/],
       [['--out', out, '--resume'], /has no checkpoint\.safetensors to continue from/],
     ];

@@ -19,8 +19,8 @@ setNumThreads(1);
 const dataset = loadMnist({});
 
 function config(method: 'ict' | 'ct'): RunConfig {
-  const c = runPreset('mnist-tiny');
-  assert.ok(c, 'preset mnist-tiny exists');
+  const c = runPreset('mnist-quick');
+  assert.ok(c, 'preset mnist-quick exists');
   c.network.dropout = 0;
   c.training.batch = 8;
   c.training.optimizer.lr = 1e-3;

@@ -1,7 +1,7 @@
 /**
  * Stopping and resuming through the command line: a run stopped by SIGINT (exit 130) or SIGTERM
  * (exit 143) saves a checkpoint after the current step; `--resume` continues it, and every later
- * step's loss equals, bit for bit, the loss of a run that never stopped (1 thread, mnist-tiny).
+ * step's loss equals, bit for bit, the loss of a run that never stopped (1 thread, mnist-quick).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +14,7 @@ import { readMetrics } from '../src/train/metrics-log.js';
 import { readCheckpointConfig } from '../src/train/checkpoint.js';
 
 const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const common = ['--preset', 'mnist-tiny', '--steps', '30', '--batch', '8', '--threads', '1', '--checkpoint-every', '7', '--sample-every', '1000', '--samples', '4', '--dropout', '0.1'];
+const common = ['--preset', 'mnist-quick', '--steps', '30', '--batch', '8', '--threads', '1', '--checkpoint-every', '7', '--sample-every', '1000', '--samples', '4', '--dropout', '0.1'];
 
 function train(args: string[]): { status: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });

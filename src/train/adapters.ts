@@ -6,22 +6,20 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Generator } from '../tensor/random.js';
 import type { NetworkConfig } from '../networks/config.js';
 import type { ImageNetwork } from '../networks/network.js';
-import { SongUNet } from '../networks/song-unet.js';
-import { DhariwalUNet } from '../networks/dhariwal-unet.js';
+import { createNetwork } from '../networks/build.js';
 import type { OptimizerConfig } from './config.js';
 import type { JsonObject } from './json.js';
 import { Adam } from '../optim/adam.js';
 import { RAdam } from '../optim/radam.js';
 import type { AdamFamily } from '../optim/optimizer.js';
 
-/** Builds the raw network F of a config, initialized from `generator` (or left uninitialized for loading). */
+/** Builds the raw network F of a config (src/networks/build.ts), initialized from a CPU `generator` or left uninitialized for loading. */
 export function networkFromConfig(config: NetworkConfig, o: { generator?: Generator; device?: string; uninitialized?: boolean } = {}): ImageNetwork {
-  const opts = {
+  return createNetwork(config, {
     ...(o.generator !== undefined && { generator: o.generator }),
     ...(o.device !== undefined && { device: o.device }),
-    ...(o.uninitialized === true && { values: 'uninitialized' as const }),
-  };
-  return config.architecture === 'song' ? new SongUNet(config, opts) : new DhariwalUNet(config, opts);
+    values: o.uninitialized === true ? 'uninitialized' : 'random',
+  });
 }
 
 /** What the training loop needs from an optimizer. */

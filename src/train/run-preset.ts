@@ -1,41 +1,56 @@
 /**
- * The starting RunConfig of a named preset (network, method, data, optimizer settings).
- * TEMPORARY: a small internal table until src/networks/presets.ts lands; then this file maps
- * its Preset objects instead.
+ * The starting RunConfig of a named preset: the network, data and optimizer settings of
+ * src/networks/presets.ts, plus what a Preset does not carry and training needs:
+ * - the method config (src/method/presets.ts) with per-preset changes for the short CPU runs
+ *   (a curriculum sized for a few thousand steps instead of the paper's 400k);
+ * - random horizontal flips: on for CIFAR-10 (as EDM and iCT train it), off for digits and for
+ *   ImageNet 64 (class-conditional, trained without flips in the consistency-models code).
  */
-import { methodPreset } from '../method/presets.js';
-import type { SongUNetConfig } from '../networks/config.js';
+import { methodPreset, type MethodOverrides } from '../method/presets.js';
+import { PRESET_NAMES, resolvePreset, type Preset } from '../networks/presets.js';
 import type { RunConfig } from './config.js';
 
-const smallSong = (res: number, channels: number, labelDim: number, modelChannels: number, mult: number[]): SongUNetConfig => ({
-  architecture: 'song', imgResolution: res, inChannels: channels, outChannels: channels, labelDim, modelChannels, channelMult: mult,
-  channelMultEmb: 4, numBlocks: 1, attnResolutions: [], dropout: 0, dropoutMaxResolution: null,
-  embeddingType: 'fourier', fourierScale: 0.02, channelMultNoise: 2, encoderType: 'standard', decoderType: 'standard', resampleFilter: [1, 1],
-});
-
-const TABLE: Record<string, () => RunConfig> = {
-  'mnist-tiny': () => ({
-    preset: 'mnist-tiny', network: smallSong(28, 1, 0, 8, [1, 2]), noiseEmbedding: 'fourier',
-    method: methodPreset('ict', { curriculum: { s0: 10, s1: 40 } }),
-    data: { dataset: 'mnist', path: null, pad32: false, flip: false, size: null, limit: null },
-    training: { steps: 50, batch: 8, optimizer: { kind: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmupSteps: 0, gradClip: null }, emaRate: 0.99, seed: 0 },
-    sampling: { secondSigma: 0.821 },
-  }),
-  'mnist-quick': () => ({
-    preset: 'mnist-quick', network: smallSong(28, 1, 0, 32, [1, 2, 2]), noiseEmbedding: 'fourier',
-    method: methodPreset('ict', { curriculum: { s0: 10, s1: 80 } }),
-    data: { dataset: 'mnist', path: null, pad32: false, flip: false, size: null, limit: null },
-    training: { steps: 2000, batch: 32, optimizer: { kind: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmupSteps: 0, gradClip: null }, emaRate: 0.995, seed: 0 },
-    sampling: { secondSigma: 0.821 },
-  }),
+/**
+ * Changes to the paper's method settings per preset. The paper's curriculum (s1 = 1280 over
+ * 400k steps) leaves a run of a few thousand steps at N <= 40, where it has no time to converge;
+ * short runs use fewer final levels.
+ */
+const METHOD_OVERRIDES: Partial<Record<string, MethodOverrides>> = {
+  'mnist-quick': { curriculum: { s0: 10, s1: 40 } },
+  'mnist-tiny': { curriculum: { s0: 10, s1: 80 } },
+  'cifar10-cpu': { curriculum: { s0: 10, s1: 320 } },
 };
 
 /** The preset names. */
 export function runPresetNames(): string[] {
-  return Object.keys(TABLE);
+  return [...PRESET_NAMES];
+}
+
+/** Maps a Preset to the run config it starts. */
+export function runConfigFromPreset(p: Preset): RunConfig {
+  const pad = p.data.padding;
+  if (pad !== 0 && !(pad === 2 && p.data.dataset === 'mnist'))
+    throw new RangeError(`preset '${p.name}': padding ${pad} is not supported (only MNIST 28 -> 32 with 2 pixels per side)`);
+  const t = p.training;
+  return {
+    preset: p.name,
+    network: structuredClone(p.network),
+    noiseEmbedding: p.noiseEmbedding,
+    method: methodPreset(p.method, METHOD_OVERRIDES[p.name] ?? {}),
+    data: { dataset: p.data.dataset, path: null, pad32: pad === 2, flip: p.data.dataset === 'cifar10', size: null, limit: null },
+    training: {
+      steps: t.iterations,
+      batch: t.batchSize,
+      optimizer: { kind: t.optimizer, lr: t.learningRate, beta1: t.adamBetas[0], beta2: t.adamBetas[1], eps: 1e-8, warmupSteps: t.warmupIterations, gradClip: null },
+      emaRate: t.emaRate,
+      seed: 0,
+    },
+    sampling: { secondSigma: t.twoStepSigma },
+  };
 }
 
 /** The RunConfig of a preset, or undefined for an unknown name. */
 export function runPreset(name: string): RunConfig | undefined {
-  return TABLE[name]?.();
+  if (!(PRESET_NAMES as readonly string[]).includes(name)) return undefined;
+  return runConfigFromPreset(resolvePreset(name));
 }

@@ -136,7 +136,7 @@ export class Trainer {
     }
     const device = runtime.device;
     const seed = config.training.seed;
-    this.network = networkFromConfig(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device: 'cpu' });
+    this.network = networkFromConfig(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device });
     this.network.to(device);
     this.network.train();
     this.dropoutGenerator = new Generator(seedOf(seed, DROPOUT_STREAM), device);
