@@ -113,7 +113,7 @@ test('eval --images PNGs --ref images.npz: FID, IS, precision/recall, KID equal 
   const saved = join(dir, 'ref-stats.safetensors');
   const r = cli([
     '--images', pngDir, '--ref', join(dir, 'ref.npz'), '--metrics', 'fid,is,pr,kid', '--inception-weights', join(dir, 'w', 'weights.pth'),
-    '--batch', '5', '--kid-subsets', '2', '--kid-subset-size', String(N), '--save-ref', saved, '--threads', '2', '--quiet',
+    '--batch', '5', '--kid-subsets', '2', '--kid-subset-size', String(N), '--save-ref', saved, '--threads', '1', '--quiet',
   ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /not pytorch-fid's weights/); // random weights: warned, and the feature name says so
@@ -130,7 +130,7 @@ test('eval --images PNGs --ref images.npz: FID, IS, precision/recall, KID equal 
   assert.match((out.features as Record<string, string>).fid!, /^inception-2015-12-05\/pool3@weights-sha256-[0-9a-f]{8}$/);
 
   // The saved reference gives the same FID without the reference images (same batch size and threads: same float32 sums).
-  const again = cli(['--images', pngDir, '--ref', saved, '--metrics', 'fid', '--inception-weights', join(dir, 'w', 'weights.pth'), '--batch', '5', '--threads', '2', '--quiet']);
+  const again = cli(['--images', pngDir, '--ref', saved, '--metrics', 'fid', '--inception-weights', join(dir, 'w', 'weights.pth'), '--batch', '5', '--threads', '1', '--quiet']);
   assert.equal(again.status, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { fid: number }).fid, out.fid);
 });

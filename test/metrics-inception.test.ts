@@ -14,7 +14,7 @@ import { tensor, setNumThreads, liveTensorCount, tidy } from '../src/tensor/inde
 import { FidInceptionV3, avgPool2dExcludePad } from '../src/metrics/inception.js';
 import { loadInceptionWeights, sha256Prefix, FID_WEIGHTS_FILE, resolveFidWeights, InceptionWeightsError } from '../src/metrics/inception-weights.js';
 
-setNumThreads(2);
+setNumThreads(1);
 
 const dir = mkdtempSync(join(tmpdir(), 'inception-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

@@ -26,7 +26,7 @@ import { featureStats, frechetDistance } from '../src/metrics/frechet.js';
 import { kernelInceptionDistance } from '../src/metrics/kid.js';
 import { loadCifar10 } from '../src/data/cifar10.js';
 
-setNumThreads(2);
+setNumThreads(1);
 
 const CIFAR_ARCHIVE = join(repoRoot, '..', 'shared', 'data', 'cifar10', 'cifar-10-binary.tar.gz');
 

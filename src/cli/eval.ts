@@ -143,6 +143,16 @@ async function run(argv: string[]): Promise<number> {
   if (isReferenceFile(refSpec) || (await isNpzStats(refSpec))) {
     if (str(f, 'saveRef') !== undefined) throw new UsageError(`${NAME}: --save-ref needs an image source as --ref, and ${refSpec} is already a reference file`);
     reference = loadReference(refSpec);
+    // Check what the metrics need before any slow work.
+    const has = (set: string, features: boolean) => reference!.has(set) && (!features || reference!.get(set)!.features !== null);
+    const missing = [
+      needs.fid && !has('fid', needs.fidFeatures) ? `the FID Inception ${needs.fidFeatures ? 'features (for pr/kid)' : 'statistics'}` : '',
+      needs.offline && !has('offline', needs.offlineFeatures) ? `the offline mixed5 ${needs.offlineFeatures ? 'features (for kid-mixed5)' : 'statistics'}` : '',
+    ].filter(Boolean);
+    if (missing.length) {
+      disposeFeatures(reference);
+      throw new UsageError(`${NAME}: ${refSpec} lacks ${missing.join(' and ')} that --metrics ${metrics.join(',')} need; make it with --save-ref (and --ref-features), or pass the reference images as --ref`);
+    }
   } else {
     refImages = await openImageSource(refSpec, { limit, data: str(f, 'data'), warn });
   }
