@@ -30,3 +30,7 @@ export {
   BatchLoader, type Batch, type LoaderState, loadMnist, loadFashionMnist, loadCifar10, loadImagenet64, loadImageFolder,
 } from './data/index.js';
 export { encodePng, writePng, makeGrid, gridPng, writeGridPng, renderPlot, plotPng, writePlotPng, type GridOptions, type PlotSeries, type PlotOptions } from './image/index.js';
+
+// Sample quality: FID network, Frechet distance, IS, precision/recall, KID, offline FD-mixed5.
+export * from './metrics/index.js';
+export { loadTorchCheckpoint, parseTorchCheckpoint, TorchCheckpointError, type TorchCheckpointOptions } from './io/torch-checkpoint.js';
