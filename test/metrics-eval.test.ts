@@ -142,7 +142,7 @@ test('eval usage errors exit 2 with one line', () => {
     [['--images', dir, '--ref', 'r', '--metrics', 'fid,bogus'], /unknown metric 'bogus'/],
     [['--images', dir, '--ref', 'r', '--steps', '3'], /--steps must be 1 or 2/],
     [['--images', join(dir, 'nope'), '--ref', join(dir, 'nope2')], /nope: not found/],
-    [['--ckpt', join(dir, 'model.ckpt'), '--ref', 'cifar10-train', '--n', '10'], /sampling from a checkpoint is not available yet/],
+    [['--ckpt', join(dir, 'model.ckpt'), '--ref', 'cifar10-train', '--n', '10'], /model\.ckpt: no such checkpoint file or run directory/],
   ];
   for (const [args, message] of cases) {
     const r = cli(args);

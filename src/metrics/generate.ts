@@ -1,9 +1,11 @@
 /**
  * The seam between evaluation and sampling: `consistency eval --ckpt FILE --n N --steps 1|2`
  * draws its images through `generateImages`. The sampler and the checkpoint format live
- * elsewhere (src/method, src/train); until they are wired here this throws a clear error, and
- * evaluation of image files (--images) works without it.
+ * elsewhere (src/method, src/train/generate.ts); evaluation of image files (--images) works
+ * without them.
  */
+
+import { generateImagesFromCheckpoint } from '../train/generate.js';
 
 /** One batch of generated images. */
 export interface GeneratedBatch {
@@ -20,13 +22,9 @@ export class GenerationUnavailableError extends Error {
 
 /**
  * Samples `n` images from the EMA weights of checkpoint `ckptPath` with `steps` sampling steps
- * (1, or 2 with the second noise level of spec section 5), `batch` at a time.
+ * (1, or 2 with the second noise level of spec section 5), `batch` at a time, on the default
+ * device. A missing or corrupt checkpoint is a CheckpointError (exit code 2).
  */
 export async function* generateImages(ckptPath: string, n: number, steps: number, batch: number): AsyncIterable<GeneratedBatch> {
-  void n;
-  void steps;
-  void batch;
-  throw new GenerationUnavailableError(
-    `consistency eval --ckpt ${ckptPath}: sampling from a checkpoint is not available yet in this build; sample with 'consistency sample' and evaluate the images with --images`,
-  );
+  yield* generateImagesFromCheckpoint(ckptPath, n, steps, batch);
 }

@@ -7,6 +7,7 @@ import { Generator as TorchGenerator } from '../tensor/random.js';
 import { randn, tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import { sampleMultistep } from '../method/samplers.js';
+import { getDefaultDevice } from '../tensor/device.js';
 import { loadModel, samplingLevels, type LoadedModel } from './load-model.js';
 
 export interface SampleOptions {
@@ -62,10 +63,16 @@ export function sampleImages(model: LoadedModel, o: SampleOptions): Float32Array
   return out;
 }
 
+/** One batch of generated images: float32 NCHW values in [-1, 1]. */
+export interface ImageBatch {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
 /**
  * Streams `n` images from a checkpoint file or run directory, `steps` sampling steps each
- * (1: [sigma_max]; 2: [sigma_max, the run's second level]), `batch` per network pass, on the
- * default device, with the EMA weights.
+ * (1: [sigma_max]; 2: [sigma_max, the run's second level]), `batch` per network pass, with the
+ * EMA weights, on `device` (default: the default device).
  */
 export async function* generateImagesFromCheckpoint(
   ckptPath: string,
@@ -73,12 +80,15 @@ export async function* generateImagesFromCheckpoint(
   steps: number,
   batch: number,
   options: { seed?: number; device?: string } = {},
-): AsyncGenerator<Float32Array> {
-  const model = loadModel(ckptPath, options.device !== undefined ? { device: options.device } : {});
+): AsyncGenerator<ImageBatch> {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImages: n must be an integer >= 1, got ${n}`);
+  if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImages: batch must be an integer >= 1, got ${batch}`);
+  const model = loadModel(ckptPath, { device: options.device ?? getDefaultDevice() });
   try {
     const levels = samplingLevels(model.config, steps);
-    for (const images of sampleBatches(model, { count: n, levels, seed: options.seed ?? 0, batch })) {
-      yield images;
+    const [C, H, W] = model.shape;
+    for (const data of sampleBatches(model, { count: n, levels, seed: options.seed ?? 0, batch })) {
+      yield { data, shape: [data.length / (C * H * W), C, H, W] };
       // Give the event loop a turn between batches.
       await new Promise<void>((r) => setImmediate(r));
     }
