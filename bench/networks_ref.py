@@ -33,6 +33,10 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'reference'))
 import networks_ref as ref  # noqa: E402
 
+# Upsample as the TS side does (the same values as EDM's transposed convolution; see
+# networks_ref.UPSAMPLE), so both sides run the same ops.
+ref.UPSAMPLE = 'polyphase'
+
 SIGMA_MIN, SIGMA_DATA = 0.002, 0.5
 
 

@@ -20,6 +20,7 @@ import { Generator, liveTensorCount, noGrad, randint, randn, setNumThreads, tidy
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { StateDictError } from '../src/nn/module.js';
 import { UNetBlock } from '../src/nn/unet-block.js';
+import { ResampleConv2d } from '../src/nn/resample-conv2d.js';
 import type { NetworkConfig, SongUNetConfig, DhariwalUNetConfig } from '../src/networks/config.js';
 import { PRESET_NAMES, resolvePreset } from '../src/networks/presets.js';
 import { buildNetwork, countParameters, createNetwork } from '../src/networks/build.js';
@@ -419,6 +420,9 @@ test('forward checks its inputs and names the problem', () => {
     assert.throws(() => createNetwork({ ...ADM_SMALL, channelsPerHead: 20 }), /channelsPerHead 20 does not divide the 64 channels at 8x8/);
     assert.throws(() => createNetwork({ ...SONG_SMALL, dropout: 1 }), /dropout must be a number in \[0, 1\)/);
     assert.throws(() => buildNetwork('nope'), /unknown preset 'nope'/);
+    assert.throws(() => new ResampleConv2d(4, 4, 3, { mode: 'xavier_uniform' }, { up: true, fused: true }), /fused resampling is only for downsampling/);
+    assert.throws(() => new ResampleConv2d(4, 4, 0, { mode: 'xavier_uniform' }, { down: true, resampleFilter: [1, 2, 1] }), /even, non-zero number of taps/);
+    assert.throws(() => createNetwork({ ...SONG_SMALL, resampleFilter: [1, 2, 1] }), /resampleFilter must be of even length/);
   } finally {
     song.dispose();
     adm.dispose();

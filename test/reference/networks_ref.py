@@ -128,6 +128,28 @@ def fir_kernel(taps):
     return (f / f.sum()).reshape(1, 1, len(taps), len(taps))
 
 
+# How non-fused 2x upsampling is computed: 'transposed' (a grouped transposed convolution, as
+# EDM writes it; what the tests compare against) or 'polyphase' (the same values from shifted,
+# weighted copies, as src/nn/resample-conv2d.ts computes them; bench/networks_ref.py uses it so
+# both sides of the benchmark run the same ops).
+UPSAMPLE = 'transposed'
+
+
+def polyphase_up(x, taps, padding):
+    gains = [2 * t / sum(taps) for t in taps]
+    for d in (2, 3):
+        n = x.shape[d]
+        phases = [[(gains[j], (r + padding - j) // 2) for j in range(len(taps)) if (j - r - padding) % 2 == 0] for r in (0, 1)]
+        offsets = [o for ph in phases for _, o in ph]
+        lo, hi = max(0, -min(offsets)), max(0, max(offsets))
+        xp = tf.pad(x, [lo, hi] if d == 3 else [0, 0, lo, hi])
+        ys = [sum(xp.narrow(d, lo + o, n) * g for g, o in ph) for ph in phases]
+        shape = list(x.shape)
+        shape[d] *= 2
+        x = torch.stack(ys, d + 1).reshape(shape)
+    return x
+
+
 class ResampleConv(torch.nn.Module):
     """A k x k convolution (k = 0: none) with optional 2x FIR up- or downsampling around it.
 
@@ -140,6 +162,7 @@ class ResampleConv(torch.nn.Module):
                  mode='xavier_uniform', gain=1.0, bias_gain=0.0):
         super().__init__()
         self.cin, self.cout, self.up, self.down, self.fused = cin, cout, up, down, fused
+        self.taps = list(taps)
         fi, fo = cin * k * k, cout * k * k
         self.weight = torch.nn.Parameter(make_weight([cout, cin, k, k], mode, fi, fo, gain)) if k else None
         self.bias = torch.nn.Parameter(make_weight([cout], mode, fi, fo, bias_gain)) if k and bias else None
@@ -159,7 +182,9 @@ class ResampleConv(torch.nn.Module):
             x = tf.conv2d(x, w, padding=wp + fp)
             x = tf.conv2d(x, f.repeat(self.cout, 1, 1, 1), groups=self.cout, stride=2)
         else:
-            if self.up:
+            if self.up and UPSAMPLE == 'polyphase':
+                x = polyphase_up(x, self.taps, fp)
+            elif self.up:
                 x = tf.conv_transpose2d(x, (f * 4).repeat(self.cin, 1, 1, 1), groups=self.cin, stride=2, padding=fp)
             if self.down:
                 x = tf.conv2d(x, f.repeat(self.cin, 1, 1, 1), groups=self.cin, stride=2, padding=fp)
