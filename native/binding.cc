@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <deque>
 #include <cmath>
 #include <cstdio>
@@ -15,12 +16,17 @@
 #include <limits>
 #include <mutex>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace cts {
 
 // A type tag lets every call verify that a generator External really is one of ours.
 static const napi_type_tag kGeneratorTag = {0x1d9e6a3b7c2f4e85ULL, 0xa4c0b7d2e9f13567ULL};
 
 static std::atomic<int64_t> gLiveTensors{0};
+static bool gMallocTuned = false;  // see "Heap tuning" below
 
 // ---------------------------------------------------------------------------------------------
 // Tensor handles
@@ -578,12 +584,40 @@ ENTRY(buildInfo) {
   o.Set("scaledDotProductAttention", Napi::Boolean::New(env, TORCH_VERSION_MAJOR >= 2));
   o.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI != 0));
   o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
+  o.Set("mallocTuned", Napi::Boolean::New(env, gMallocTuned));
   return o;
 }
 
 #define EXPORT(NAME) exports.Set(#NAME, Napi::Function::New(env, NAME, #NAME))
 
+// ---------------------------------------------------------------------------------------------
+// Heap tuning
+//
+// libtorch's CPU tensors come from malloc. glibc's dynamic thresholds let a training step's
+// freed activations (8-16 MB each for the bench U-Net) land at the top of the heap and be
+// trimmed back to the OS at the end of the step, so the next step faults every page in again:
+// 8k-35k page faults and 20-90 ms of system time per step in bench/engine.ts, varying run to
+// run. Fixed thresholds keep blocks up to 32 MB (glibc's own dynamic maximum) on the heap and
+// return its top only past 512 MB: no faults in steady state. Skipped when the user set malloc
+// options (MALLOC_*_ or GLIBC_TUNABLES) or CONSISTENCY_MALLOC_TUNING=0.
+
+static void tuneMalloc() {
+#if defined(__GLIBC__)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* optOut = std::getenv("CONSISTENCY_MALLOC_TUNING");
+    const char* tunables = std::getenv("GLIBC_TUNABLES");
+    if (optOut && std::string(optOut) == "0") return;
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") || std::getenv("MALLOC_TOP_PAD_") ||
+        (tunables && std::strstr(tunables, "glibc.malloc.")))
+      return;
+    gMallocTuned = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 512 << 20) == 1;
+  });
+#endif
+}
+
 static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  tuneMalloc();
   // The tensor table of this environment; it (and every tensor still in it) goes with the env.
   if (napi_set_instance_data(env, new TensorTable(), [](napi_env, void* data, void*) { delete static_cast<TensorTable*>(data); }, nullptr) != napi_ok)
     throw Napi::Error::New(env, "consistency_native: cannot set up the tensor table");

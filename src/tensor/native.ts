@@ -17,6 +17,8 @@ export interface BuildInfo {
   scaledDotProductAttention: boolean;
   cxx11Abi: boolean;
   parallelInfo: string;
+  /** True when the addon fixed glibc's malloc thresholds at load (see native/binding.cc, "Heap tuning"). */
+  mallocTuned: boolean;
 }
 
 /** The hand-written entry points of native/binding.cc. */
