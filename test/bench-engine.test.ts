@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { TrainStepWorkload, smallOpChain } from '../bench/engine.js';
 import { TorchPeer, threadEnv } from '../bench/torch_peer.js';
 import { median } from '../bench/stats.js';
 import { resolveBenchmarkNames } from '../bench/registry.js';
+import { repoRoot } from './helpers/python.js';
 import { setNumThreads } from '../src/tensor/device.js';
 import { liveTensorCount } from '../src/tensor/index.js';
 
@@ -77,4 +79,21 @@ test('median and benchmark names', () => {
   assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception']);
   assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception']);
   assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, all\)/);
+});
+
+test('consistency bench and bench/run.js refuse bad flags with one line and exit code 2', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['dist/src/cli/main.js', 'bench', '--steps', '0'], /^consistency bench: --steps must be at least 1; got 0$/],
+    [['dist/src/cli/main.js', 'bench', '--threads', '1,x'], /^consistency bench: --threads must be positive integers separated by commas; got '1,x'$/],
+    [['dist/src/cli/main.js', 'bench', '--which', 'nope'], /^consistency bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, all\)$/],
+    [['dist/bench/run.js', 'nope'], /^consistency bench: --which: unknown benchmark 'nope'/],
+    [['dist/bench/run.js', 'engine', '--bogus', '1'], /^consistency bench: unknown flag --bogus/],
+  ];
+  for (const [args, message] of cases) {
+    const r = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}, stderr ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr.trim(), message, args.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  }
 });
