@@ -135,3 +135,45 @@ test('a learning rate of 1e30 makes the loss non-finite: exit 1 naming the step,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('CIFAR-10 from an archive whose MD5 is not the official one: a warning, flips on, training runs; image folders must match the network', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-'));
+  try {
+    // A CIFAR-10-format archive with 4 random records per batch file.
+    const batches = join(dir, 'src', 'cifar-10-batches-bin');
+    spawnSync('mkdir', ['-p', batches]);
+    let seed = 1;
+    const record = (): Buffer => {
+      const b = Buffer.alloc(3073);
+      b[0] = seed % 10;
+      for (let i = 1; i < b.length; i++) b[i] = (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+      return b;
+    };
+    for (const name of ['data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5', 'test_batch'])
+      writeFileSync(join(batches, `${name}.bin`), Buffer.concat([record(), record(), record(), record()]));
+    const archive = join(dir, 'cifar-10-binary.tar.gz');
+    const tar = spawnSync('tar', ['czf', archive, '-C', join(dir, 'src'), 'cifar-10-batches-bin']);
+    assert.equal(tar.status, 0, String(tar.stderr));
+
+    const out = join(dir, 'run');
+    const r = consistency('train', '--preset', 'cifar10-cpu', '--data', archive, '--steps', '1', '--batch', '2', '--threads', '1', '--samples', '1', '--out', out);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /warning: .*cifar-10-binary\.tar\.gz: MD5 [0-9a-f]{32} differs from the official CIFAR-10 archive's c32a1d4ab5d03f1284b67883e8d87530/);
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { config: { data: { dataset: string; flip: boolean; path: string } } };
+    assert.equal(saved.config.data.dataset, 'cifar10');
+    assert.equal(saved.config.data.flip, true);
+    assert.equal(saved.config.data.path, archive);
+
+    // RGB images from a folder do not fit a one-channel MNIST network: exit 2 before writing.
+    const pngs = join(dir, 'pngs');
+    spawnSync('mkdir', ['-p', pngs]);
+    const grid = join(out, 'samples', 'step-0000001.png');
+    writeFileSync(join(pngs, 'a.png'), readFileSync(grid));
+    const bad = consistency('train', '--preset', 'mnist-quick', '--dataset', 'folder', '--data', pngs, '--out', join(dir, 'run2'));
+    assert.equal(bad.status, 2);
+    assert.match(oneLine(bad.stderr), /images are 3x28x28, but the network of preset 'mnist-quick' takes 1x28x28|images are 3x32x32, but the network of preset 'mnist-quick' takes 1x32x32/);
+    assert.equal(existsSync(join(dir, 'run2')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

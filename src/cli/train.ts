@@ -17,7 +17,7 @@ import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type Me
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
 import { CHECKPOINT_FILE, readCheckpoint, readCheckpointConfig, type Checkpoint } from '../train/checkpoint.js';
 import { diffRunConfigs, type RunConfig, type RuntimeConfig } from '../train/config.js';
-import { Trainer, TrainSetupError } from '../train/trainer.js';
+import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.js';
 import { defaultOptimizerFactory } from '../train/adapters.js';
 import { runPreset, runPresetNames } from '../train/run-preset.js';
 import { formatDuration } from '../train/progress.js';
@@ -66,7 +66,7 @@ const FLAGS: FlagSpecs = {
   seed: { kind: 'int', help: 'seed of initialization, data order, noise, levels, dropout (default 0)' },
   'second-sigma': { kind: 'number', help: 'second level of 2-step sample grids (0.821)' },
   limit: { kind: 'int', help: 'use at most this many training images (folders, ImageNet64)' },
-  'image-size': { kind: 'int', help: 'image folders: resize to this side length' },
+  'image-size': { kind: 'int', help: "image folders: resize to this side length (default: the network's resolution)" },
   // Runtime (may change on --resume).
   threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
   device: { kind: 'string', help: 'cpu, cuda or cuda:N (default cpu)' },
@@ -159,6 +159,10 @@ export function resolveRunConfig(base: RunConfig, f: ParsedFlags, notes: string[
   if (flipGiven) c.data.flip = f.flip === true;
   if (num(f, 'limit') !== undefined) c.data.limit = num(f, 'limit')!;
   if (num(f, 'imageSize') !== undefined) c.data.size = num(f, 'imageSize')!;
+  // Image folders are resized to the network's resolution unless told otherwise.
+  if (c.data.dataset === 'folder' && c.data.size === null) c.data.size = c.network.imgResolution;
+  // MNIST-shaped presets pad 28 -> 32 the same way for Fashion-MNIST.
+  if (c.data.dataset !== 'mnist' && c.data.dataset !== 'fashion-mnist') c.data.pad32 = false;
   const t = c.training;
   const o = t.optimizer;
   checkRange('steps', num(f, 'steps'), (x) => x >= 1, 'an integer >= 1');
@@ -274,6 +278,12 @@ async function run(argv: string[]): Promise<number> {
   });
 
   // Phase 3: the trainer (a mismatch between data and network is exit code 2; still nothing written).
+  try {
+    checkDataFitsConfig(config, dataset);
+  } catch (e) {
+    if (e instanceof TrainSetupError) fail(e.message);
+    throw e;
+  }
   if (resume) checkpoint = readCheckpoint(checkpointPath, { device: runtime.device });
   mkdirSync(out, { recursive: true });
   let trainer: Trainer;

@@ -89,6 +89,21 @@ export class TrainSetupError extends Error {
   readonly exitCode = 2;
 }
 
+/** Throws a TrainSetupError when the dataset's images or labels do not fit the config's network. */
+export function checkDataFitsConfig(config: RunConfig, dataset: ImageDataset): void {
+  const [C, H, W] = imageShape(config);
+  if (dataset.channels !== C || dataset.height !== H || dataset.width !== W) {
+    throw new TrainSetupError(
+      `the ${dataset.name} images are ${dataset.channels}x${dataset.height}x${dataset.width}, but the network of preset '${config.preset}' takes ${C}x${H}x${W}`,
+    );
+  }
+  if (config.network.labelDim > 0 && (!dataset.labels || dataset.numClasses > config.network.labelDim)) {
+    throw new TrainSetupError(
+      `preset '${config.preset}' is class-conditional (${config.network.labelDim} classes) but ${dataset.name} ${dataset.labels ? `has ${dataset.numClasses} classes` : 'has no labels'}`,
+    );
+  }
+}
+
 function seedOf(seed: number, stream: number): number {
   return deriveState(seed, stream)[0];
 }
@@ -123,17 +138,7 @@ export class Trainer {
     this.config = config;
     this.runtime = runtime;
     this.shape = imageShape(config);
-    const [C, H, W] = this.shape;
-    if (dataset.channels !== C || dataset.height !== H || dataset.width !== W) {
-      throw new TrainSetupError(
-        `the ${dataset.name} images are ${dataset.channels}x${dataset.height}x${dataset.width}, but the network of preset '${config.preset}' takes ${C}x${H}x${W}`,
-      );
-    }
-    if (config.network.labelDim > 0 && (!dataset.labels || dataset.numClasses > config.network.labelDim)) {
-      throw new TrainSetupError(
-        `preset '${config.preset}' is class-conditional (${config.network.labelDim} classes) but ${dataset.name} ${dataset.labels ? `has ${dataset.numClasses} classes` : 'has no labels'}`,
-      );
-    }
+    checkDataFitsConfig(config, dataset);
     const device = runtime.device;
     const seed = config.training.seed;
     this.network = networkFromConfig(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device });
