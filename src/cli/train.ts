@@ -26,7 +26,7 @@ const NAME = 'consistency train';
 const USAGE = `${NAME} --preset NAME [--data PATH] --out DIR [flags]   |   ${NAME} --out DIR --resume [flags]`;
 const SUMMARY = 'train a consistency model (iCT; CT with --method ct) with checkpoints, metrics, sample grids';
 
-const FLAGS: FlagSpecs = {
+export const TRAIN_FLAGS: FlagSpecs = {
   preset: { kind: 'string', help: `starting settings: ${runPresetNames().join(', ')} (default mnist-quick)` },
   data: { kind: 'string', help: 'where the images are: CIFAR-10 archive or folder, IDX folder, .npz folder, image folder' },
   dataset: { kind: 'string', help: "the dataset (default: the preset's)", choices: DATASET_NAMES },
@@ -222,10 +222,10 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
 
 async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, FLAGS));
+    console.log(helpText(USAGE, SUMMARY, TRAIN_FLAGS));
     return 0;
   }
-  const f = parseFlags(NAME, argv, FLAGS);
+  const f = parseFlags(NAME, argv, TRAIN_FLAGS);
   if (f._.length > 0) fail(`unexpected argument '${f._[0]}' (see '${NAME} --help')`);
   const out = resolve(str(f, 'out')!);
   const checkpointPath = join(out, CHECKPOINT_FILE);
