@@ -178,24 +178,30 @@ async function benchPreset(preset: string, threads: number, o: { steps: number; 
   }
 }
 
+/** The presets measured by default. */
+export const BENCH_PRESETS = ['mnist-quick', 'cifar10-cpu'] as const;
+
+/** Runs the measurement for `presets` (default both). */
+export async function runTrainBench(options: BenchOptions, emit: (r: BenchRecord) => void, log: (l: string) => void, presets: readonly string[] = BENCH_PRESETS): Promise<void> {
+  const threads = options.threads ?? [getNumThreads()];
+  for (const preset of presets) {
+    const small = preset.startsWith('mnist');
+    const steps = options.steps ?? (small ? 10 : 3);
+    const warmup = options.warmup ?? (small ? 2 : 1);
+    for (const t of threads) {
+      log(`[bench train] ${preset}, ${t} thread(s): ${warmup} warm-up + 2 x ${steps} steps`);
+      emit(await benchPreset(preset, t, { steps, warmup }, log));
+    }
+  }
+}
+
 const bench: Benchmark = {
   summary: 'training images/s of mnist-quick and cifar10-cpu and the share of each step outside libtorch (target < 10%)',
-  async run(options: BenchOptions, emit, log) {
-    const threads = options.threads ?? [getNumThreads()];
-    for (const preset of ['mnist-quick', 'cifar10-cpu']) {
-      const small = preset.startsWith('mnist');
-      const steps = options.steps ?? (small ? 10 : 3);
-      const warmup = options.warmup ?? (small ? 2 : 1);
-      for (const t of threads) {
-        log(`[bench train] ${preset}, ${t} thread(s): ${warmup} warm-up + 2 x ${steps} steps`);
-        emit(await benchPreset(preset, t, { steps, warmup }, log));
-      }
-    }
-  },
+  run: (options, emit, log) => runTrainBench(options, emit, log),
 };
 export default bench;
 
-// `node dist/bench/train.js [--steps N] [--warmup N] [--threads 1,2]` runs it directly.
+// `node dist/bench/train.js [--steps N] [--warmup N] [--threads 1,2] [--presets mnist-quick,cifar10-cpu]` runs it directly.
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const arg = (name: string): string | undefined => {
     const i = process.argv.indexOf(`--${name}`);
@@ -204,7 +210,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const steps = arg('steps');
   const warmup = arg('warmup');
   const threads = arg('threads');
-  await bench.run(
+  const presets = arg('presets')?.split(',');
+  await runTrainBench(
     {
       ...(steps !== undefined && { steps: Number(steps) }),
       ...(warmup !== undefined && { warmup: Number(warmup) }),
@@ -212,5 +219,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
     (r) => console.log(JSON.stringify(r)),
     (l) => console.error(l),
+    presets ?? BENCH_PRESETS,
   );
+  console.error('[bench train] done');
 }

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, helpText, num, parseFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
-import { checkDevice, setDefaultDevice, setNumThreads } from '../tensor/device.js';
+import { checkDevice, getNumThreads, setDefaultDevice, setNumThreads } from '../tensor/device.js';
 import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type MethodOverrides } from '../method/presets.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
 import { CHECKPOINT_FILE, readCheckpoint, readCheckpointConfig, type Checkpoint } from '../train/checkpoint.js';
@@ -210,7 +210,7 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
   }
   return {
     out,
-    threads: num(f, 'threads') ?? 0,
+    threads: num(f, 'threads') ?? getNumThreads(),
     device,
     microBatch: Math.min(num(f, 'microBatch') ?? config.training.batch, config.training.batch),
     checkpointEvery: num(f, 'checkpointEvery') ?? 500,
@@ -263,7 +263,7 @@ async function run(argv: string[]): Promise<number> {
     config = resolveRunConfig(base, f, notes, flipGiven);
   }
   const runtime = resolveRuntime(f, config, out);
-  if (runtime.threads > 0) setNumThreads(runtime.threads);
+  setNumThreads(runtime.threads);
   setDefaultDevice(runtime.device);
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
 
