@@ -1,0 +1,19 @@
+/** Training from the command line and from code: the trainer loop, checkpoints, progress, metrics log, sampling from checkpoints. */
+export {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_FILE, CheckpointError, resolveCheckpointPath, nonFiniteTensors,
+  serializeCheckpoint, writeCheckpoint, readCheckpoint, readCheckpointConfig, disposeCheckpoint, checkpointGroup,
+  type Checkpoint,
+} from './checkpoint.js';
+export { isJsonObject, diffJson, getPath, type JsonValue, type JsonObject } from './json.js';
+export { ProgressBar, formatDuration, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions } from './progress.js';
+export { MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord } from './metrics-log.js';
+export {
+  diffRunConfigs, runConfigToJson, imageShape,
+  type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
+} from './config.js';
+export { networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory } from './adapters.js';
+export { Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, type TrainerOptions, type TrainOutcome, type PhaseTimes } from './trainer.js';
+export { fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise } from './samples.js';
+export { loadModel, samplingLevels, type LoadedModel, type WeightsKind } from './load-model.js';
+export { sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch } from './generate.js';
+export { runPreset, runPresetNames, runConfigFromPreset } from './run-preset.js';
