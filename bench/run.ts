@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `npm run bench` = `node dist/bench/run.js [engine|networks|inception|all ...] [flags]`: runs the
+ * `npm run bench` = `node dist/bench/run.js [engine|networks|inception|train|all ...] [flags]`: runs the
  * named benchmarks (default: engine) with the flags of `consistency bench` (--steps, --warmup,
  * --threads); one JSON line per result on stdout, progress on stderr.
  */

@@ -7,11 +7,11 @@ import type { Command } from './command.js';
 import { UsageError, helpText, list, num, parseFlags, type FlagSpecs } from './args.js';
 
 const NAME = 'consistency bench';
-const USAGE = `${NAME} [--which engine|networks|inception|all] [--steps N] [--warmup N] [--threads 1,2]`;
+const USAGE = `${NAME} [--which engine|networks|inception|train|all] [--steps N] [--warmup N] [--threads 1,2]`;
 const SUMMARY = 'time the engine against Python torch (training step, per-op overhead); JSON lines on stdout';
 
 const FLAGS: FlagSpecs = {
-  which: { kind: 'list', help: 'benchmarks to run, comma-separated: engine, networks, inception or all', default: 'engine' },
+  which: { kind: 'list', help: 'benchmarks to run, comma-separated: engine, networks, inception, train or all', default: 'engine' },
   steps: { kind: 'int', help: 'timed steps per side after warm-up; medians are over these (default 10)' },
   warmup: { kind: 'int', help: 'untimed warm-up steps per side (default 2)' },
   threads: { kind: 'list', help: 'intra-op thread counts to run in turn, comma-separated (default 1,2)' },
