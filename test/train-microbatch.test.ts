@@ -16,7 +16,7 @@ import { runPreset } from '../src/train/run-preset.js';
 import type { RunConfig } from '../src/train/config.js';
 
 setNumThreads(1);
-const dataset = loadMnist({});
+const dataset = loadMnist({ pad32: runPreset('mnist-quick')!.data.pad32 });
 
 function config(method: 'ict' | 'ct'): RunConfig {
   const c = runPreset('mnist-quick');
