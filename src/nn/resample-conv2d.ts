@@ -54,7 +54,9 @@ export class ResampleConv2d extends Module {
     this.taps = [...taps];
     this.filterSize = taps.length;
     if (this.up || this.down) {
-      // A buffer, as in EDM's state dicts: [1, 1, k, k], sum 1.
+      // A buffer, as in EDM's state dicts: [1, 1, k, k], sum 1. Downsampling convolves with it;
+      // upsampling uses the same taps directly (firUpsample2x), so a loaded buffer must hold
+      // this filter (it always does: EDM stores the same constant).
       const k = taps.length;
       const sum = taps.reduce((a, b) => a + b, 0);
       const f = new Float32Array(k * k);
