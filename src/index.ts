@@ -34,3 +34,6 @@ export { encodePng, writePng, makeGrid, gridPng, writeGridPng, renderPlot, plotP
 // Sample quality: FID network, Frechet distance, IS, precision/recall, KID, offline FD-mixed5.
 export * from './metrics/index.js';
 export { loadTorchCheckpoint, parseTorchCheckpoint, TorchCheckpointError, type TorchCheckpointOptions } from './io/torch-checkpoint.js';
+
+// Networks: NCSN++ (SongUNet), ADM (DhariwalUNet), presets.
+export * from './networks/index.js';
