@@ -121,6 +121,7 @@ export abstract class AdamFamily implements Optimizer {
       if (!step || !m || !v) problems.push(`'${name}' needs step, exp_avg and exp_avg_sq`);
       else {
         if (step.size !== 1) problems.push(`'${STEP + name}' must hold one value, got [${step.shape.join(', ')}]`);
+        else if (!Number.isSafeInteger(step.item()) || step.item() < 0) problems.push(`'${STEP + name}' must be an integer >= 0, got ${step.item()}`);
         for (const [k, t] of [[EXP_AVG + name, m], [EXP_AVG_SQ + name, v]] as const)
           if (t.shape.join(',') !== p.shape.join(',')) problems.push(`'${k}' must be [${p.shape.join(', ')}], got [${t.shape.join(', ')}]`);
       }
@@ -136,7 +137,6 @@ export abstract class AdamFamily implements Optimizer {
         const p = this.params.get(name)!;
         const copy = (t: Tensor): Tensor => keep(zerosLike(p).copy_(t));
         const step = state.get(STEP + name)!.item();
-        if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`${this.name}.loadStateDict: '${STEP + name}' must be an integer >= 0, got ${step}`);
         this.state.set(name, { step, expAvg: copy(state.get(EXP_AVG + name)!), expAvgSq: copy(state.get(EXP_AVG_SQ + name)!) });
       }
     });
