@@ -37,3 +37,25 @@ export { loadTorchCheckpoint, parseTorchCheckpoint, TorchCheckpointError, type T
 
 // Networks: NCSN++ (SongUNet), ADM (DhariwalUNet), presets.
 export * from './networks/index.js';
+
+// The consistency method: consistency function, metrics, loss, EMA, training step, samplers, editing.
+export { ConsistencyDenoiser, type ConsistencyNetwork, type DenoiserOptions, type SigmaInput } from './method/denoiser.js';
+export {
+  pseudoHuberDistance, squaredL2Distance, l1Distance, sampleDistance, METRIC_KINDS,
+  type SampleDistance, type LearnedMetric, type SampleDistanceOptions,
+} from './method/metrics.js';
+export {
+  ConsistencyLoss, type ConsistencyLossOptions, type ConsistencyLossInputs, type ConsistencyLossResult, type ScheduledLevels, type ExplicitLevels,
+} from './method/loss.js';
+export { ExponentialMovingAverage, emaUpdate, emaRate, powerEmaGamma, type EmaSchedule } from './method/ema.js';
+export { trainStep, type TrainContext, type TrainBatch, type TrainStepResult, type TrainableNetwork } from './method/train-step.js';
+export {
+  sampleOneStep, sampleMultistep, multistepLoop, twoStepLevels, TWO_STEP_SECOND_LEVEL, checkLevels, type SamplerOptions, type MultistepLoopOptions,
+} from './method/samplers.js';
+export { inpaint, colorize, superResolve, slerp, interpolateNoises, colorTransform, LUMA_WEIGHTS } from './method/editing.js';
+
+// Optimizers.
+export { Adam, type AdamOptions } from './optim/adam.js';
+export { RAdam, type RAdamOptions } from './optim/radam.js';
+export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.js';
+export { clipGradNorm, gradNorm } from './optim/clip.js';
