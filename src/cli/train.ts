@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, helpText, num, parseFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
-import { checkDevice, getNumThreads, setDefaultDevice, setNumThreads } from '../tensor/device.js';
+import { checkDevice, setDefaultDevice } from '../tensor/device.js';
 import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type MethodOverrides } from '../method/presets.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
 import { CHECKPOINT_FILE, readCheckpoint, readCheckpointConfig, type Checkpoint } from '../train/checkpoint.js';
@@ -68,7 +68,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   limit: { kind: 'int', help: 'use at most this many training images (folders, ImageNet64)' },
   'image-size': { kind: 'int', help: "image folders: resize to this side length (default: the network's resolution)" },
   // Runtime (may change on --resume).
-  threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
+  threads: { kind: 'int', help: 'libtorch threads; fixed threads make runs bit-reproducible (default: automatic, 1 or all cores, whichever steps faster on this machine now)' },
   device: { kind: 'string', help: 'cpu, cuda or cuda:N (default cpu)' },
   'checkpoint-every': { kind: 'int', help: 'save a checkpoint every M steps (default 500)' },
   'sample-every': { kind: 'int', help: 'write a sample grid and the loss curve every S steps (default 500)' },
@@ -210,7 +210,7 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
   }
   return {
     out,
-    threads: num(f, 'threads') ?? getNumThreads(),
+    threads: num(f, 'threads') ?? 0,
     device,
     microBatch: Math.min(num(f, 'microBatch') ?? config.training.batch, config.training.batch),
     checkpointEvery: num(f, 'checkpointEvery') ?? 500,
@@ -263,7 +263,6 @@ async function run(argv: string[]): Promise<number> {
     config = resolveRunConfig(base, f, notes, flipGiven);
   }
   const runtime = resolveRuntime(f, config, out);
-  setNumThreads(runtime.threads);
   setDefaultDevice(runtime.device);
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
 
@@ -296,7 +295,8 @@ async function run(argv: string[]): Promise<number> {
   process.stderr.write(
     `${resume ? `resuming ${config.preset} at step ${trainer.step}` : `training ${config.preset}`}: ${config.method.method}, ` +
       `${(trainer.network.parameterCount() / 1e6).toFixed(2)}M parameters, ${dataset.name} ${dataset.count} images ${dataset.channels}x${dataset.height}x${dataset.width}, ` +
-      `batch ${config.training.batch}${runtime.microBatch < config.training.batch ? ` (micro-batches of ${runtime.microBatch})` : ''}, ${config.training.steps} steps, run directory ${out}\n`,
+      `batch ${config.training.batch}${runtime.microBatch < config.training.batch ? ` (micro-batches of ${runtime.microBatch})` : ''}, ${config.training.steps} steps, ` +
+      `${runtime.threads === 0 ? 'threads automatic' : `${runtime.threads} thread${runtime.threads > 1 ? 's' : ''}`}, run directory ${out}\n`,
   );
 
   // Phase 4: train; signals finish the current step, save and exit.

@@ -74,7 +74,7 @@ export interface RunConfig {
 export interface RuntimeConfig {
   /** The run directory. */
   out: string;
-  /** libtorch intra-op threads. */
+  /** libtorch intra-op threads; 0 = automatic (1 or all cores, whichever steps faster; src/train/threads.ts). */
   threads: number;
   /** 'cpu', 'cuda', 'cuda:N'. */
   device: string;

@@ -39,6 +39,9 @@ import { ProgressBar, formatLoss, type ProgressStream } from './progress.js';
 import { fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise } from './samples.js';
 import { networkFromConfig, type OptimizerFactory, type TrainOptimizer } from './adapters.js';
 import { clipGradNorm } from '../optim/clip.js';
+import { ThreadTuner } from './threads.js';
+import { setNumThreads } from '../tensor/device.js';
+import { availableParallelism } from 'node:os';
 
 /** Streams of the run seed (deriveState(seed, stream)) for each random source. */
 const INIT_STREAM = 10;
@@ -233,11 +236,18 @@ export class Trainer {
     writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`));
     removeStaleTemporaries(runtime.out);
     const times = this.opts.phaseTimes;
+    // threads 0: choose between 1 and all cores from measured step times (src/train/threads.ts).
+    const tuner = runtime.threads === 0 ? new ThreadTuner({ maxThreads: availableParallelism() }) : null;
+    if (!tuner) setNumThreads(runtime.threads);
     let lastLoss = Number.NaN;
     while (this.step < K) {
       if (this.stopSignal) return this.interrupt();
       const k = this.step;
+      const threads = tuner ? tuner.next() : runtime.threads;
+      if (tuner) setNumThreads(threads);
+      const stepStart = performance.now();
       const result = this.trainStep(k, times);
+      tuner?.record(threads, performance.now() - stepStart);
       if (result.status === 'diverged') {
         this.progress.finish();
         return { status: 'diverged', step: k + 1, message: result.message, checkpoint: this.lastCheckpoint() };
@@ -248,7 +258,7 @@ export class Trainer {
       // Phase 5: record.
       const t0 = performance.now();
       const N = this.levels(k).N;
-      this.metrics.append({ step: this.step, loss: lastLoss, levels: N, lr: this.learningRate(k) });
+      this.metrics.append({ step: this.step, loss: lastLoss, levels: N, lr: this.learningRate(k), threads });
       this.progress.update({ step: this.step, loss: lastLoss, levels: N });
       if (this.step % runtime.checkpointEvery === 0 && this.step < K) {
         const saved = this.saveCheckpoint();
