@@ -10,12 +10,13 @@
  * (`$CONSISTENCY_CACHE` or `~/.cache/consistency-ts`) and downloaded there if absent.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { DataError, describeError, warnToStderr, type ImageDataset, type Split, type WarnFn } from './types.js';
 import { readFileOrThrow, statOrNull } from './fsutil.js';
 import { parseTarBytes } from './tar.js';
+import { downloadVerified, DownloadError } from '../io/download.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -78,41 +79,15 @@ export function resolveCifar10Path(data: string): Cifar10Source {
 /** Downloads `url` to `dest` (via a .part file) and checks its MD5; failures are DataErrors. */
 export async function downloadCifar10(url: string, dest: string, log: (m: string) => void): Promise<void> {
   const advice = `pass --data with the path to ${CIFAR10_ARCHIVE} or its extracted folder`;
-  const part = `${dest}.part`;
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(new Error('no response within 60 s')), 60_000);
+  log(`downloading ${url} to ${dest}`);
   try {
-    mkdirSync(dirname(dest), { recursive: true });
-    log(`downloading ${url} to ${dest}`);
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: ctrl.signal });
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    const hash = createHash('md5');
-    const out = createWriteStream(part);
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        hash.update(chunk);
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      }
-    } finally {
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    }
-    const md5 = hash.digest('hex');
-    if (md5 !== CIFAR10_MD5) {
-      rmSync(part, { force: true });
-      throw new DataError(`${url}: downloaded file has MD5 ${md5}, expected ${CIFAR10_MD5}; ${advice}`);
-    }
-    renameSync(part, dest);
+    await downloadVerified(url, dest, {
+      algorithm: 'md5',
+      check: (md5) => (md5 === CIFAR10_MD5 ? null : `${url}: downloaded file has MD5 ${md5}, expected ${CIFAR10_MD5}; ${advice}`),
+    });
   } catch (err) {
-    rmSync(part, { force: true });
-    if (err instanceof DataError) throw err;
-    const cause = (err as { cause?: unknown }).cause;
-    const why = cause ? `${describeError(err)}: ${describeError(cause)}` : describeError(err);
-    throw new DataError(`could not download ${url} (${why}); ${advice}`);
+    if (err instanceof DownloadError && err.digestMismatch) throw new DataError(err.message);
+    throw new DataError(`could not download ${url} (${describeError(err)}); ${advice}`);
   }
 }
 

@@ -6,13 +6,14 @@
  * downloaded or cached file must match them.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Tensor } from '../tensor/tensor.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import { loadTorchCheckpoint } from '../io/torch-checkpoint.js';
 import { FidInceptionV3 } from './inception.js';
+import { downloadVerified, DownloadError } from '../io/download.js';
 
 /** pool3 of TF inception-2015-12-05 (what FID uses). */
 export const FID_FEATURE = 'inception-2015-12-05/pool3';
@@ -100,40 +101,18 @@ export async function resolveFidWeights(o: ResolveWeightsOptions = {}): Promise<
 }
 
 async function download(url: string, dest: string, log: (m: string) => void): Promise<void> {
-  const part = `${dest}.part-${process.pid}`;
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(new Error('no response within 60 s')), 60_000);
+  log(`downloading the FID Inception weights from ${url} to ${dest}`);
   try {
-    mkdirSync(dirname(dest), { recursive: true });
-    log(`downloading the FID Inception weights from ${url} to ${dest}`);
-    let res: Response;
-    try {
-      res = await fetch(url, { signal: ctrl.signal });
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    const hash = createHash('sha256');
-    const out = createWriteStream(part);
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        hash.update(chunk);
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-      }
-    } finally {
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    }
-    const digest = hash.digest('hex');
-    if (!digest.startsWith(FID_WEIGHTS_SHA256_PREFIX)) {
-      throw new InceptionWeightsError(`${url}: the downloaded file's SHA-256 starts ${digest.slice(0, 8)}, expected ${FID_WEIGHTS_SHA256_PREFIX}; ${advice}`);
-    }
-    renameSync(part, dest);
+    await downloadVerified(url, dest, {
+      algorithm: 'sha256',
+      check: (digest) =>
+        digest.startsWith(FID_WEIGHTS_SHA256_PREFIX)
+          ? null
+          : `${url}: the downloaded file's SHA-256 starts ${digest.slice(0, 8)}, expected ${FID_WEIGHTS_SHA256_PREFIX}; ${advice}`,
+    });
   } catch (err) {
-    rmSync(part, { force: true });
-    if (err instanceof InceptionWeightsError) throw err;
-    const cause = (err as { cause?: unknown }).cause;
-    const why = [err, cause].filter(Boolean).map((e) => (e instanceof Error ? e.message : String(e))).join(': ');
-    throw new InceptionWeightsError(`could not download the FID Inception weights (${why}); ${advice}`);
+    if (err instanceof DownloadError && err.digestMismatch) throw new InceptionWeightsError(err.message);
+    throw new InceptionWeightsError(`could not download the FID Inception weights (${(err as Error).message}); ${advice}`);
   }
 }
 
