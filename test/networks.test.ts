@@ -253,14 +253,14 @@ test('CPU presets have the sizes the project asks for', () => {
   for (const n of ['mnist-tiny', 'mnist-quick']) {
     const p = resolvePreset(n);
     assert.equal(p.network.inChannels, 1);
-    assert.equal(p.network.imgResolution, 32);
-    assert.equal(p.data.resolution, 28 + 2 * p.data.padding, `${n}: 28x28 digits padded to the network's input`);
+    assert.equal(p.network.imgResolution, p.data.resolution);
+    assert.equal(p.data.resolution, 28 + 2 * p.data.padding, `${n}: 28x28 digits (padded or not) are the network's input`);
   }
-  // mnist-quick attends only at 8x8 (the decoder's first block at the lowest resolution).
+  // mnist-quick (28x28) attends only at 7x7 (the decoder's first block at the lowest resolution).
   const quickNet = buildNetwork('mnist-quick', { values: 'uninitialized' });
   try {
     const attending = [...quickNet.namedParameters().keys()].filter((k) => k.endsWith('.qkv.weight'));
-    assert.deepEqual(attending, ['dec.8x8_in0.qkv.weight']);
+    assert.deepEqual(attending, ['dec.7x7_in0.qkv.weight']);
   } finally {
     quickNet.dispose();
   }
