@@ -24,6 +24,7 @@ function config(method: 'ict' | 'ct'): RunConfig {
   c.network.dropout = 0;
   c.training.batch = 8;
   c.training.optimizer.lr = 1e-3;
+  c.training.optimizer.warmupSteps = 0; // a full-size first update, so the comparison sees real weight changes
   if (method === 'ct') c.method = methodPreset('ct', { metric: { kind: 'l2' } });
   return c;
 }
