@@ -59,3 +59,21 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { RAdam, type RAdamOptions } from './optim/radam.js';
 export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.js';
 export { clipGradNorm, gradNorm } from './optim/clip.js';
+
+// Training from code: the trainer loop, run configs, checkpoints, progress, metrics log, sampling
+// from checkpoints. (src/train's JsonValue/JsonObject stay internal: metrics exports a JsonValue.)
+export {
+  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_FILE, CheckpointError, resolveCheckpointPath, nonFiniteTensors,
+  serializeCheckpoint, writeCheckpoint, readCheckpoint, readCheckpointConfig, disposeCheckpoint, checkpointGroup,
+  type Checkpoint,
+  ProgressBar, formatDuration, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions,
+  MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord,
+  diffRunConfigs, runConfigToJson, imageShape,
+  type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
+  networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
+  Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, type TrainerOptions, type TrainOutcome, type PhaseTimes,
+  fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise,
+  loadModel, samplingLevels, type LoadedModel, type WeightsKind,
+  sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,
+  runPreset, runPresetNames, runConfigFromPreset,
+} from './train/index.js';
