@@ -118,6 +118,20 @@ export function helpText(usage: string, summary: string, specs: FlagSpecs): stri
   return lines.join('\n');
 }
 
+/**
+ * The start of a subcommand's run(): for --help or -h prints the help text and returns null (the
+ * command then exits 0); otherwise parses `argv`, where a positional argument is a UsageError.
+ */
+export function parseCommandFlags(command: string, usage: string, summary: string, argv: readonly string[], specs: FlagSpecs): ParsedFlags | null {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText(usage, summary, specs));
+    return null;
+  }
+  const flags = parseFlags(command, argv, specs);
+  if (flags._.length > 0) throw new UsageError(`${command}: unexpected argument '${flags._[0]}' (see '${command} --help')`);
+  return flags;
+}
+
 /** Reads a value that parseFlags stored, with its type. */
 export function str(flags: ParsedFlags, key: string): string | undefined {
   const v = flags[key];

@@ -4,7 +4,7 @@
  * whose workload is a training step (forward, backward, Adam) of a small U-Net.
  */
 import type { Command } from './command.js';
-import { UsageError, helpText, list, num, parseFlags, type FlagSpecs } from './args.js';
+import { UsageError, list, num, parseCommandFlags, type FlagSpecs } from './args.js';
 
 const NAME = 'consistency bench';
 const USAGE = `${NAME} [--which engine|networks|inception|train|all] [--steps N] [--warmup N] [--threads 1,2]`;
@@ -18,12 +18,8 @@ const FLAGS: FlagSpecs = {
 };
 
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, FLAGS));
-    return 0;
-  }
-  const flags = parseFlags(NAME, argv, FLAGS);
-  if (flags._.length > 0) throw new UsageError(`${NAME}: unexpected argument '${flags._[0]}' (see '${NAME} --help')`);
+  const flags = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
+  if (!flags) return 0;
   const which = list(flags, 'which') ?? (typeof flags.which === 'string' ? [flags.which] : ['engine']);
   const steps = num(flags, 'steps');
   const warmup = num(flags, 'warmup');

@@ -4,7 +4,7 @@
  * drawn, so the 300M-parameter ADM costs little), and its data and training settings.
  */
 import type { Command } from './command.js';
-import { UsageError, bool, helpText, parseFlags, str, type FlagSpecs } from './args.js';
+import { bool, parseCommandFlags, str, type FlagSpecs } from './args.js';
 import { PRESET_NAMES, resolvePreset, type Preset } from '../networks/presets.js';
 import { countParameters } from '../networks/build.js';
 
@@ -18,12 +18,8 @@ const FLAGS: FlagSpecs = {
 };
 
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, FLAGS));
-    return 0;
-  }
-  const flags = parseFlags(NAME, argv, FLAGS);
-  if (flags._.length > 0) throw new UsageError(`${NAME}: unexpected argument '${flags._[0]}' (see '${NAME} --help')`);
+  const flags = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
+  if (!flags) return 0;
   const preset = resolvePreset(str(flags, 'preset')!);
   const { parameters, buffers } = countParameters(preset.network);
 

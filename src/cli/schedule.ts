@@ -3,7 +3,7 @@
  * training step (spec sections 2-4), as a table or as one JSON object.
  */
 import type { Command } from './command.js';
-import { UsageError, bool, helpText, num, parseFlags, str, type FlagSpecs } from './args.js';
+import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
 import { METHOD_NAMES, levelSchedule, methodPreset, type LevelSchedule, type MethodName, type MethodOverrides } from '../method/presets.js';
 
 const NAME = 'consistency schedule';
@@ -25,12 +25,8 @@ const FLAGS: FlagSpecs = {
 };
 
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, FLAGS));
-    return 0;
-  }
-  const flags = parseFlags(NAME, argv, FLAGS);
-  if (flags._.length > 0) throw new UsageError(`${NAME}: unexpected argument '${flags._[0]}' (see '${NAME} --help')`);
+  const flags = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
+  if (!flags) return 0;
   const totalSteps = num(flags, 'totalSteps')!;
   const step = num(flags, 'step')!;
   if (totalSteps <= 0) throw new UsageError(`${NAME}: --total-steps must be a positive integer; got ${totalSteps}`);

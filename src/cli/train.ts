@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
-import { UsageError, bool, helpText, num, parseFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
+import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
 import { checkDevice, setDefaultDevice } from '../tensor/device.js';
 import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type MethodOverrides } from '../method/presets.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
@@ -221,12 +221,8 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
 }
 
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, TRAIN_FLAGS));
-    return 0;
-  }
-  const f = parseFlags(NAME, argv, TRAIN_FLAGS);
-  if (f._.length > 0) fail(`unexpected argument '${f._[0]}' (see '${NAME} --help')`);
+  const f = parseCommandFlags(NAME, USAGE, SUMMARY, argv, TRAIN_FLAGS);
+  if (!f) return 0;
   const out = resolve(str(f, 'out')!);
   const checkpointPath = join(out, CHECKPOINT_FILE);
   const resume = bool(f, 'resume');
