@@ -8,8 +8,8 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { UsageError, helpText, list, num, parseFlags, str, type FlagSpecs } from './args.js';
-import { checkDevice, setDefaultDevice, setNumThreads } from '../tensor/device.js';
+import { UsageError, list, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
+import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags } from './common.js';
 import { Generator } from '../tensor/random.js';
 import { randn, tensor, cat, ones, zerosLike, where } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -21,8 +21,7 @@ import { centerCropResize } from '../image/resize.js';
 import { decodeImage, loadDataset, DataError } from '../data/index.js';
 import { readFileOrThrow } from '../data/fsutil.js';
 import { colorize, inpaint, interpolateNoises, superResolve, LUMA_WEIGHTS } from '../method/editing.js';
-import { loadModel, samplingLevels, type LoadedModel } from '../train/load-model.js';
-import { parseSigmas } from './sample.js';
+import type { LoadedModel } from '../train/load-model.js';
 
 const NAME = 'consistency edit';
 const USAGE = `${NAME} --ckpt FILE_OR_RUN_DIR --task inpaint|colorize|superres|interpolate [--input IMG,...] [--n 8] [--mask center] [--factor 2] --out grid.png`;
@@ -50,8 +49,7 @@ const FLAGS: FlagSpecs = {
   class: { kind: 'int', help: 'class label for class-conditional models (default: the images\' labels or cycling)' },
   seed: { kind: 'int', help: 'seed of the noise', default: 0 },
   weights: { kind: 'string', help: 'which weights to use', choices: ['ema', 'model'], default: 'ema' },
-  device: { kind: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
-  threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
+  ...RUNTIME_FLAGS,
 };
 
 function fail(message: string): never {
@@ -123,12 +121,8 @@ export function inpaintMask(kind: MaskKind, H: number, W: number): Float32Array 
 }
 
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, FLAGS));
-    return 0;
-  }
-  const f = parseFlags(NAME, argv, FLAGS);
-  if (f._.length > 0) fail(`unexpected argument '${f._[0]}' (see '${NAME} --help')`);
+  const f = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
+  if (!f) return 0;
   const task = str(f, 'task') as EditTask;
   const out = resolve(str(f, 'out')!);
   if (!out.toLowerCase().endsWith('.png')) fail(`--out must name a .png file; got ${out}`);
@@ -142,25 +136,12 @@ async function run(argv: string[]): Promise<number> {
   if (alphas < 2) fail(`--alphas must be an integer >= 2; got ${alphas}`);
   if (num(f, 'steps')! < 1) fail(`--steps must be an integer >= 1; got ${num(f, 'steps')}`);
   if (num(f, 'seed')! < 0) fail(`--seed must be an integer >= 0; got ${num(f, 'seed')}`);
-  const threads = num(f, 'threads');
-  if (threads !== undefined) {
-    if (threads < 1) fail(`--threads must be an integer >= 1; got ${threads}`);
-    setNumThreads(threads);
-  }
-  const device = str(f, 'device')!;
-  try {
-    checkDevice(device);
-  } catch (e) {
-    fail(`--device: ${(e as Error).message}`);
-  }
-  setDefaultDevice(device);
 
-  const model = loadModel(str(f, 'ckpt')!, { device, weights: str(f, 'weights') as 'ema' | 'model' });
+  const { model, device } = loadModelFromFlags(NAME, f);
   try {
     const { config } = model;
     const [C, H, W] = model.shape;
-    const sigmaValues = list(f, 'sigmas');
-    const levels = sigmaValues ? parseSigmas(sigmaValues, config.method.sigmaMin, NAME) : samplingLevels(config, num(f, 'steps')!);
+    const levels = levelsFromFlags(NAME, f, config, num(f, 'steps')!);
     if (task === 'colorize' && C !== 3) fail(`--task colorize needs a model of RGB images; this one makes ${C}-channel images`);
     if (task === 'superres' && (H % factor !== 0 || W % factor !== 0)) fail(`--factor ${factor} must divide the image size ${H}x${W}`);
     const classes = config.network.labelDim;

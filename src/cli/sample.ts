@@ -5,11 +5,10 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { UsageError, helpText, list, num, parseFlags, str, type FlagSpecs } from './args.js';
-import { checkDevice, setDefaultDevice, setNumThreads } from '../tensor/device.js';
+import { UsageError, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
+import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags } from './common.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { gridPng } from '../image/grid.js';
-import { loadModel, samplingLevels, type WeightsKind } from '../train/load-model.js';
 import { sampleImages } from '../train/generate.js';
 
 const NAME = 'consistency sample';
@@ -27,32 +26,16 @@ const FLAGS: FlagSpecs = {
   batch: { kind: 'int', help: 'images per network pass', default: 64 },
   columns: { kind: 'int', help: 'images per grid row (default: a square grid)' },
   weights: { kind: 'string', help: 'which weights to sample with', choices: ['ema', 'model'], default: 'ema' },
-  device: { kind: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
-  threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
+  ...RUNTIME_FLAGS,
 };
 
 function fail(message: string): never {
   throw new UsageError(`${NAME}: ${message}`);
 }
 
-/** Parses --sigmas: finite, strictly decreasing, >= sigma_min. */
-export function parseSigmas(values: string[], sigmaMin: number, command: string): number[] {
-  const sigmas = values.map((v) => Number(v));
-  sigmas.forEach((s, i) => {
-    if (!Number.isFinite(s) || s < sigmaMin) throw new UsageError(`${command}: --sigmas values must be numbers >= sigma_min=${sigmaMin}; got '${values[i]}'`);
-    if (i > 0 && !(s < sigmas[i - 1]!)) throw new UsageError(`${command}: --sigmas must decrease strictly; got ${sigmas[i - 1]} then ${s}`);
-  });
-  if (sigmas.length === 0) throw new UsageError(`${command}: --sigmas needs at least one level`);
-  return sigmas;
-}
-
 async function run(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    console.log(helpText(USAGE, SUMMARY, FLAGS));
-    return 0;
-  }
-  const f = parseFlags(NAME, argv, FLAGS);
-  if (f._.length > 0) fail(`unexpected argument '${f._[0]}' (see '${NAME} --help')`);
+  const f = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
+  if (!f) return 0;
   const out = resolve(str(f, 'out')!);
   if (!out.toLowerCase().endsWith('.png')) fail(`--out must name a .png file; got ${out}`);
   const n = num(f, 'n')!;
@@ -64,24 +47,11 @@ async function run(argv: string[]): Promise<number> {
   if (num(f, 'seed')! < 0) fail(`--seed must be an integer >= 0; got ${num(f, 'seed')}`);
   const columns = num(f, 'columns');
   if (columns !== undefined && columns < 1) fail(`--columns must be an integer >= 1; got ${columns}`);
-  const threads = num(f, 'threads');
-  if (threads !== undefined) {
-    if (threads < 1) fail(`--threads must be an integer >= 1; got ${threads}`);
-    setNumThreads(threads);
-  }
-  const device = str(f, 'device')!;
-  try {
-    checkDevice(device);
-  } catch (e) {
-    fail(`--device: ${(e as Error).message}`);
-  }
-  setDefaultDevice(device);
 
-  const model = loadModel(str(f, 'ckpt')!, { device, weights: str(f, 'weights') as WeightsKind });
+  const { model } = loadModelFromFlags(NAME, f);
   try {
     const { config } = model;
-    const sigmaValues = list(f, 'sigmas');
-    const levels = sigmaValues ? parseSigmas(sigmaValues, config.method.sigmaMin, NAME) : samplingLevels(config, steps);
+    const levels = levelsFromFlags(NAME, f, config, steps);
     if (levels[0]! > config.method.sigmaMax) fail(`--sigmas: the first level ${levels[0]} is above the model's sigma_max ${config.method.sigmaMax}`);
     const classes = config.network.labelDim;
     const cls = num(f, 'class');

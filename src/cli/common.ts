@@ -1,0 +1,61 @@
+/**
+ * What the commands that run a trained network share: the --threads and --device flags and their
+ * checks, loading --ckpt with --weights, and the sampling levels from --sigmas or --steps.
+ * (Kept apart from args.ts because it loads the native addon.)
+ */
+import { UsageError, list, num, str, type FlagSpecs, type ParsedFlags } from './args.js';
+import { checkDevice, setDefaultDevice, setNumThreads } from '../tensor/device.js';
+import { loadModel, samplingLevels, type LoadedModel, type WeightsKind } from '../train/load-model.js';
+import type { RunConfig } from '../train/config.js';
+
+/** --device and --threads as `sample` and `edit` declare them (the last flags of their help). */
+export const RUNTIME_FLAGS: FlagSpecs = {
+  device: { kind: 'string', help: 'cpu, cuda or cuda:N', default: 'cpu' },
+  threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
+};
+
+/** Sets libtorch's threads to --threads when it is given; below 1 is `<command>: --threads must be <want>; got N`. */
+export function applyThreadsFlag(command: string, threads: number | undefined, want = 'an integer >= 1'): void {
+  if (threads === undefined) return;
+  if (threads < 1) throw new UsageError(`${command}: --threads must be ${want}; got ${threads}`);
+  setNumThreads(threads);
+}
+
+/** Checks a --device value; one this libtorch cannot use is a UsageError naming the flag. */
+export function checkDeviceFlag(command: string, device: string): void {
+  try {
+    checkDevice(device);
+  } catch (e) {
+    throw new UsageError(`${command}: --device: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Applies --threads, checks --device and makes it the default device, then loads --ckpt (with
+ * --weights) on it: how `sample` and `edit` start.
+ */
+export function loadModelFromFlags(command: string, f: ParsedFlags): { model: LoadedModel; device: string } {
+  applyThreadsFlag(command, num(f, 'threads'));
+  const device = str(f, 'device')!;
+  checkDeviceFlag(command, device);
+  setDefaultDevice(device);
+  const model = loadModel(str(f, 'ckpt')!, { device, weights: str(f, 'weights') as WeightsKind });
+  return { model, device };
+}
+
+/** Parses --sigmas: finite, strictly decreasing, >= sigma_min. */
+export function parseSigmas(values: string[], sigmaMin: number, command: string): number[] {
+  const sigmas = values.map((v) => Number(v));
+  sigmas.forEach((s, i) => {
+    if (!Number.isFinite(s) || s < sigmaMin) throw new UsageError(`${command}: --sigmas values must be numbers >= sigma_min=${sigmaMin}; got '${values[i]}'`);
+    if (i > 0 && !(s < sigmas[i - 1]!)) throw new UsageError(`${command}: --sigmas must decrease strictly; got ${sigmas[i - 1]} then ${s}`);
+  });
+  if (sigmas.length === 0) throw new UsageError(`${command}: --sigmas needs at least one level`);
+  return sigmas;
+}
+
+/** The levels to sample with: --sigmas when given, else the top `steps` levels of the run's schedule. */
+export function levelsFromFlags(command: string, f: ParsedFlags, config: RunConfig, steps: number): number[] {
+  const sigmaValues = list(f, 'sigmas');
+  return sigmaValues ? parseSigmas(sigmaValues, config.method.sigmaMin, command) : samplingLevels(config, steps);
+}
