@@ -11,7 +11,7 @@
  */
 import type { Command } from './command.js';
 import { parseFlags, helpText, UsageError, str, num, list, bool, type FlagSpecs } from './args.js';
-import { setNumThreads } from '../tensor/device.js';
+import { applyThreadsFlag } from './common.js';
 import { cudaAvailable } from '../tensor/device.js';
 import { tensor } from '../tensor/creation.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
@@ -121,11 +121,7 @@ async function run(argv: string[]): Promise<number> {
   if (limit !== undefined && limit < 2) throw new UsageError(`${NAME}: --limit must be at least 2; got ${limit}`);
   const device = str(f, 'device')!;
   if (device === 'cuda' && !cudaAvailable()) throw new UsageError(`${NAME}: --device cuda, but this build of libtorch sees no CUDA device`);
-  const threads = num(f, 'threads');
-  if (threads !== undefined) {
-    if (threads < 1) throw new UsageError(`${NAME}: --threads must be at least 1; got ${threads}`);
-    setNumThreads(threads);
-  }
+  applyThreadsFlag(NAME, num(f, 'threads'), 'at least 1');
   const quiet = bool(f, 'quiet');
   const log = (m: string) => {
     if (!quiet) process.stderr.write(`${m}\n`);

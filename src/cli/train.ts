@@ -12,7 +12,8 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
-import { checkDevice, setDefaultDevice } from '../tensor/device.js';
+import { checkDeviceFlag } from './common.js';
+import { setDefaultDevice } from '../tensor/device.js';
 import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type MethodOverrides } from '../method/presets.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
 import { CHECKPOINT_FILE, readCheckpoint, readCheckpointConfig, type Checkpoint } from '../train/checkpoint.js';
@@ -203,11 +204,7 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
   checkRange('log-every', num(f, 'logEvery'), (x) => x >= 1, 'an integer >= 1');
   checkRange('samples', num(f, 'samples'), (x) => x >= 1 && x <= 1024, 'an integer in [1, 1024]');
   const device = str(f, 'device') ?? 'cpu';
-  try {
-    checkDevice(device);
-  } catch (e) {
-    fail(`--device: ${(e as Error).message}`);
-  }
+  checkDeviceFlag(NAME, device);
   return {
     out,
     threads: num(f, 'threads') ?? 0,
