@@ -13,64 +13,13 @@
  * training must agree: the check that both compute the same step. (In training mode the dropout
  * masks come from different generators, so later losses differ.)
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, torchPython } from '../test/helpers/python.js';
+import { repoRoot } from '../test/helpers/python.js';
 import type { Benchmark, BenchOptions, BenchRecord } from './registry.js';
-import { threadEnv } from './torch_peer.js';
+import { LinePeer, TorchPeer, threadEnv } from './torch_peer.js';
 import { median, round } from './stats.js';
-
-/** A child process answering one JSON line per JSON-line command. */
-class LinePeer {
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #pending: { command: string; resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
-  #stderrTail = '';
-  #exited: Error | null = null;
-
-  constructor(readonly label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
-    this.#child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stderr.setEncoding('utf8');
-    this.#child.stderr.on('data', (chunk: string) => {
-      this.#stderrTail = (this.#stderrTail + chunk).slice(-4000);
-    });
-    createInterface({ input: this.#child.stdout }).on('line', (line) => {
-      const p = this.#pending.shift();
-      if (!p) return;
-      try {
-        const reply = JSON.parse(line) as Record<string, unknown>;
-        if (typeof reply.error === 'string') p.reject(new Error(`${label}: ${p.command} failed: ${reply.error}`));
-        else p.resolve(reply);
-      } catch {
-        p.reject(new Error(`${label}: answered ${p.command} with a line that is not JSON: ${line.slice(0, 200)}`));
-      }
-    });
-    const fail = (why: string) => {
-      this.#exited = new Error(`${label}: ${why}${this.#stderrTail ? `\n${this.#stderrTail.trim()}` : ''}`);
-      for (const p of this.#pending.splice(0)) p.reject(new Error(`${this.#exited.message}\n(while running ${p.command})`));
-    };
-    this.#child.on('error', (e) => fail(`could not start ${command}: ${e.message}`));
-    this.#child.on('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
-  }
-
-  request<T = Record<string, unknown>>(command: Record<string, unknown> & { op: string }): Promise<T> {
-    if (this.#exited) return Promise.reject(this.#exited);
-    const text = JSON.stringify(command);
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ command: text, resolve: resolve as (v: Record<string, unknown>) => void, reject });
-      this.#child.stdin.write(text + '\n');
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.#exited) return;
-    const ended = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-    this.#child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
-    await ended;
-  }
-}
 
 interface StepsReply {
   ms: number[];
@@ -100,9 +49,8 @@ export async function runNetworksBench(o: BenchOptions, emit: (r: BenchRecord) =
 
 async function runWorkload(preset: string, batch: number, steps: number, warmup: number, threads: number, log: (l: string) => void): Promise<BenchRecord> {
   const dir = mkdtempSync(join(tmpdir(), 'consistency-bench-networks-'));
-  const pyEnv = { ...process.env, PYTHONPATH: [join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
   const ts = new LinePeer('bench/networks_worker', process.execPath, [join(repoRoot, 'dist', 'bench', 'networks_worker.js')]);
-  const py = new LinePeer('bench/networks_ref.py', torchPython(), ['-u', join(repoRoot, 'bench', 'networks_ref.py')], pyEnv);
+  const py = new TorchPeer('bench/networks_ref.py');
   try {
     const hello = await py.request<{ torch: string; env: Record<string, string> }>({ op: 'hello' });
     const init = await ts.request<{ params: number; threads: number; weights: string; data: string; config: unknown; lr: number }>({

@@ -1,6 +1,6 @@
 /**
  * A long-lived Python torch process that benchmarks talk to over stdin/stdout, one JSON line per
- * command and per answer. Keeping one process alive lets a benchmark alternate blocks of
+ * command and per answer (TorchPeer; LinePeer is the same protocol with any child process). Keeping one process alive lets a benchmark alternate blocks of
  * TypeScript work with blocks of the same work in Python, so both are timed under the same
  * (noisy, shared) machine load. The Python is the one the reference tests use (torchPython():
  * $TORCH_PYTHON, else build/libtorch.json's interpreter, ...), whose libtorch the addon links.
@@ -20,29 +20,25 @@ export function threadEnv(env: NodeJS.ProcessEnv = process.env): Record<string, 
   return out;
 }
 
-export class TorchPeer {
+/** A child process answering one JSON line per JSON-line command; `label` names it in errors. */
+export class LinePeer {
   readonly #child: ChildProcessWithoutNullStreams;
   readonly #pending: { command: string; resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
   #stderrTail = '';
   #exited: Error | null = null;
 
-  /** Starts `script` (relative to the repository root) with the reference Python. */
-  constructor(readonly script: string, args: string[] = []) {
-    const python = torchPython();
-    // The child inherits this process's environment unchanged (OMP_* included), plus the
-    // project's private Python packages on PYTHONPATH as runPythonScript adds them.
-    const env = { ...process.env, PYTHONPATH: [join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
-    this.#child = spawn(python, ['-u', join(repoRoot, script), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(readonly label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+    this.#child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (chunk: string) => {
       this.#stderrTail = (this.#stderrTail + chunk).slice(-4000);
     });
     createInterface({ input: this.#child.stdout }).on('line', (line) => this.#answer(line));
     const fail = (why: string) => {
-      this.#exited = new Error(`${script}: ${why}${this.#stderrTail ? `\n${this.#stderrTail.trim()}` : ''}`);
+      this.#exited = new Error(`${label}: ${why}${this.#stderrTail ? `\n${this.#stderrTail.trim()}` : ''}`);
       for (const p of this.#pending.splice(0)) p.reject(new Error(`${this.#exited.message}\n(while running ${p.command})`));
     };
-    this.#child.on('error', (e) => fail(`could not start ${python}: ${e.message}`));
+    this.#child.on('error', (e) => fail(`could not start ${command}: ${e.message}`));
     this.#child.on('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`})`));
   }
 
@@ -53,10 +49,10 @@ export class TorchPeer {
     try {
       reply = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      p.reject(new Error(`${this.script}: answered ${p.command} with a line that is not JSON: ${line.slice(0, 200)}`));
+      p.reject(new Error(`${this.label}: answered ${p.command} with a line that is not JSON: ${line.slice(0, 200)}`));
       return;
     }
-    if (typeof reply.error === 'string') p.reject(new Error(`${this.script}: ${p.command} failed: ${reply.error}`));
+    if (typeof reply.error === 'string') p.reject(new Error(`${this.label}: ${p.command} failed: ${reply.error}`));
     else p.resolve(reply);
   }
 
@@ -76,5 +72,16 @@ export class TorchPeer {
     const ended = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
     this.#child.stdin.end(JSON.stringify({ op: 'quit' }) + '\n');
     await ended;
+  }
+}
+
+/** A Python script of the repository run by the reference Python, as a LinePeer. */
+export class TorchPeer extends LinePeer {
+  /** Starts `script` (relative to the repository root) with the reference Python. */
+  constructor(readonly script: string, args: string[] = []) {
+    // The child inherits this process's environment unchanged (OMP_* included), plus the
+    // project's private Python packages on PYTHONPATH as runPythonScript adds them.
+    const env = { ...process.env, PYTHONPATH: [join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
+    super(script, torchPython(), ['-u', join(repoRoot, script), ...args], env);
   }
 }
