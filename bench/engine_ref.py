@@ -26,15 +26,15 @@ with strict=True); the optimizer is torch.optim.Adam itself, the reference the T
 Adam has to match.
 """
 import json
-import os
 import struct
-import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import peer_common
 
 
 class ResBlock(nn.Module):
@@ -105,9 +105,7 @@ class Peer:
         self.target = None
 
     def hello(self, _cmd):
-        env = {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "MKL_", "KMP_", "GOMP_", "OPENBLAS_"))}
-        return {"torch": torch.__version__, "pid": os.getpid(), "env": env, "threads": torch.get_num_threads(),
-                "parallel_info": torch.__config__.parallel_info()}
+        return {**peer_common.hello(), "threads": torch.get_num_threads(), "parallel_info": torch.__config__.parallel_info()}
 
     def init(self, cmd):
         tensors = load_safetensors(cmd["weights"])
@@ -162,24 +160,8 @@ class Peer:
 
 def main():
     peer = Peer()
-    handlers = {"hello": peer.hello, "init": peer.init, "threads": peer.threads, "steps": peer.steps, "chain": peer.chain,
-                "dump": peer.dump}
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-            if cmd.get("op") == "quit":
-                break
-            handler = handlers.get(cmd.get("op"))
-            if handler is None:
-                raise ValueError(f"unknown op {cmd.get('op')!r}")
-            reply = handler(cmd)
-        except Exception as e:  # the TS side reports it with the command that failed
-            reply = {"error": f"{type(e).__name__}: {e}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+    peer_common.serve({"hello": peer.hello, "init": peer.init, "threads": peer.threads, "steps": peer.steps, "chain": peer.chain,
+                       "dump": peer.dump})
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ One JSON command per line on stdin, one JSON answer per line on stdout:
 
 Any failure answers {"error": message}; stdin closing ends the peer.
 """
-import json
 import os
 import sys
 import time
@@ -22,10 +21,10 @@ import time
 import numpy as np
 import torch
 
+import peer_common
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
 from inception_ref import FidInception  # noqa: E402
-
-THREAD_ENV_PREFIXES = ("OMP_", "MKL_", "KMP_", "GOMP_", "OPENBLAS_")
 
 
 class Peer:
@@ -34,8 +33,7 @@ class Peer:
         self.images = None
 
     def hello(self, _cmd):
-        env = {k: v for k, v in os.environ.items() if k.startswith(THREAD_ENV_PREFIXES)}
-        return {"torch": torch.__version__, "pid": os.getpid(), "env": env}
+        return peer_common.hello()
 
     def init(self, cmd):
         net = FidInception().eval()
@@ -62,20 +60,7 @@ class Peer:
 
 def main():
     peer = Peer()
-    handlers = {"hello": peer.hello, "init": peer.init, "threads": peer.threads, "run": peer.run}
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-            if cmd.get("op") == "quit":
-                break
-            reply = handlers[cmd["op"]](cmd)
-        except Exception as e:  # answer the error and keep serving
-            reply = {"error": "%s: %s" % (type(e).__name__, e)}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+    peer_common.serve({"hello": peer.hello, "init": peer.init, "threads": peer.threads, "run": peer.run})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ f(x + s_teacher z, s_teacher) without, both with the same dropout masks (the RNG
 restored between them, spec section 4); loss = mean(weight * pseudo-Huber(student, teacher));
 backward; Adam.
 """
-import json
 import math
 import os
 import resource
@@ -29,6 +28,8 @@ import sys
 import time
 
 import torch
+
+import peer_common
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'reference'))
 import networks_ref as ref  # noqa: E402
@@ -53,8 +54,7 @@ class Peer:
         self.net = None
 
     def hello(self, _cmd):
-        env = {k: v for k, v in os.environ.items() if k.startswith(('OMP_', 'MKL_', 'KMP_', 'GOMP_', 'OPENBLAS_'))}
-        return {'torch': torch.__version__, 'pid': os.getpid(), 'env': env}
+        return peer_common.hello()
 
     def init(self, cmd):
         torch.set_num_threads(int(cmd['threads']))
@@ -104,23 +104,7 @@ class Peer:
 
 def main():
     peer = Peer()
-    handlers = {'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'rss': peer.rss}
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            cmd = json.loads(line)
-            if cmd.get('op') == 'quit':
-                break
-            handler = handlers.get(cmd.get('op'))
-            if handler is None:
-                raise ValueError(f"unknown op {cmd.get('op')!r}")
-            reply = handler(cmd)
-        except Exception as e:  # answered, so the TS side reports it with the command
-            reply = {'error': f'{type(e).__name__}: {e}'}
-        sys.stdout.write(json.dumps(reply) + '\n')
-        sys.stdout.flush()
+    peer_common.serve({'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'rss': peer.rss})
 
 
 if __name__ == '__main__':
