@@ -1,9 +1,11 @@
 /**
  * What the commands that run a trained network share: the --threads and --device flags and their
- * checks, loading --ckpt with --weights, and the sampling levels from --sigmas or --steps.
- * (Kept apart from args.ts because it loads the native addon.)
+ * checks, loading --ckpt with --weights, the sampling levels from --sigmas or --steps, and the
+ * PNG named by --out. (Kept apart from args.ts because it loads the native addon.)
  */
+import { resolve } from 'node:path';
 import { UsageError, list, num, str, type FlagSpecs, type ParsedFlags } from './args.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { checkDevice, setDefaultDevice, setNumThreads } from '../tensor/device.js';
 import { loadModel, samplingLevels, type LoadedModel, type WeightsKind } from '../train/load-model.js';
 import type { RunConfig } from '../train/config.js';
@@ -58,4 +60,18 @@ export function parseSigmas(values: string[], sigmaMin: number, command: string)
 export function levelsFromFlags(command: string, f: ParsedFlags, config: RunConfig, steps: number): number[] {
   const sigmaValues = list(f, 'sigmas');
   return sigmaValues ? parseSigmas(sigmaValues, config.method.sigmaMin, command) : samplingLevels(config, steps);
+}
+
+/** --out as an absolute path; one that does not end in .png is a UsageError. */
+export function pngOutFlag(command: string, f: ParsedFlags): string {
+  const out = resolve(str(f, 'out')!);
+  if (!out.toLowerCase().endsWith('.png')) throw new UsageError(`${command}: --out must name a .png file; got ${out}`);
+  return out;
+}
+
+/** Writes the PNG to `out` (atomically), `note` as a line on stderr, and the path on stdout. */
+export function writePngOut(out: string, png: Uint8Array, note: string): void {
+  writeFileAtomic(out, png);
+  process.stderr.write(`${note}\n`);
+  console.log(out);
 }

@@ -6,16 +6,14 @@
  * is given (masked / gray / low-resolution), and the result. For 'interpolate' each row is one
  * pair of noises, interpolated from left to right.
  */
-import { resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, list, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
-import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags } from './common.js';
+import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
 import { Generator } from '../tensor/random.js';
 import { randn, tensor, cat, ones, zerosLike, where } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import { avgPool2d, interpolate } from '../tensor/functional.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { gridPng } from '../image/grid.js';
 import { centerCropResize } from '../image/resize.js';
 import { decodeImage, loadDataset, DataError } from '../data/index.js';
@@ -124,8 +122,7 @@ async function run(argv: string[]): Promise<number> {
   const f = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
   if (!f) return 0;
   const task = str(f, 'task') as EditTask;
-  const out = resolve(str(f, 'out')!);
-  if (!out.toLowerCase().endsWith('.png')) fail(`--out must name a .png file; got ${out}`);
+  const out = pngOutFlag(NAME, f);
   const n = num(f, 'n')!;
   const factor = num(f, 'factor')!;
   const alphas = num(f, 'alphas')!;
@@ -193,9 +190,7 @@ async function run(argv: string[]): Promise<number> {
       });
       png = gridPng(images, { count: 3 * count, channels: C, height: H, width: W, columns: count });
     }
-    writeFileAtomic(out, png);
-    process.stderr.write(`${task} with ${model.file} (step ${model.step}), levels [${levels.join(', ')}]\n`);
-    console.log(out);
+    writePngOut(out, png, `${task} with ${model.file} (step ${model.step}), levels [${levels.join(', ')}]`);
     return 0;
   } finally {
     model.dispose();

@@ -3,11 +3,9 @@
  * [--seed S] --out grid.png`: draws images from a trained checkpoint (EMA weights by default) in
  * one or more steps (spec section 6) and writes them as one PNG grid.
  */
-import { resolve } from 'node:path';
 import type { Command } from './command.js';
-import { UsageError, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
-import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags } from './common.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { UsageError, num, parseCommandFlags, type FlagSpecs } from './args.js';
+import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
 import { gridPng } from '../image/grid.js';
 import { sampleImages } from '../train/generate.js';
 
@@ -36,8 +34,7 @@ function fail(message: string): never {
 async function run(argv: string[]): Promise<number> {
   const f = parseCommandFlags(NAME, USAGE, SUMMARY, argv, FLAGS);
   if (!f) return 0;
-  const out = resolve(str(f, 'out')!);
-  if (!out.toLowerCase().endsWith('.png')) fail(`--out must name a .png file; got ${out}`);
+  const out = pngOutFlag(NAME, f);
   const n = num(f, 'n')!;
   const batch = num(f, 'batch')!;
   const steps = num(f, 'steps')!;
@@ -61,9 +58,8 @@ async function run(argv: string[]): Promise<number> {
     }
     const images = sampleImages(model, { count: n, levels, seed: num(f, 'seed')!, batch, ...(cls !== undefined && { classLabel: cls }) });
     const [C, H, W] = model.shape;
-    writeFileAtomic(out, gridPng(images, { count: n, channels: C, height: H, width: W, ...(columns !== undefined && { columns }) }));
-    process.stderr.write(`${n} samples from ${model.file} (step ${model.step}) with levels [${levels.join(', ')}]\n`);
-    console.log(out);
+    const png = gridPng(images, { count: n, channels: C, height: H, width: W, ...(columns !== undefined && { columns }) });
+    writePngOut(out, png, `${n} samples from ${model.file} (step ${model.step}) with levels [${levels.join(', ')}]`);
     return 0;
   } finally {
     model.dispose();
