@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { repoRoot, runPythonScript } from './helpers/python.js';
+import { xorshift32 } from './helpers/xorshift.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -23,15 +24,7 @@ const W = 36;
 
 /** Deterministic pseudo-random bytes (xorshift32), smoothed a little so images are not pure noise. */
 function images(seed: number, n: number): Uint8Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
+  const next = xorshift32(seed);
   const out = new Uint8Array(n * 3 * H * W);
   for (let i = 0; i < n; i++) {
     const base = [next(), next(), next()];

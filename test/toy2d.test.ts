@@ -19,6 +19,7 @@ import { ConsistencyLoss } from '../src/method/loss.js';
 import { ExponentialMovingAverage } from '../src/method/ema.js';
 import { methodPreset, type MethodConfig } from '../src/method/presets.js';
 import { sampleOneStep } from '../src/method/samplers.js';
+import { xorshift32 } from './helpers/xorshift.js';
 import { trainStep, type TrainContext } from '../src/method/train-step.js';
 import { Adam } from '../src/optim/adam.js';
 
@@ -104,19 +105,6 @@ function slicedWasserstein(a: Float32Array, b: Float32Array, directions = 128): 
   return total / directions;
 }
 
-/** A small seeded uniform generator for the level indices. */
-function levelRng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    // xorshift32
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 interface ToyResult {
   swd: number;
@@ -170,7 +158,7 @@ function trainToy(config: MethodConfig, seed: number): ToyResult {
     optimizer: new Adam(net, { lr: LR }),
     ema: new ExponentialMovingAverage(net, { kind: 'power', sigmaRel: 0.05 }),
     totalSteps: STEPS,
-    levelRng: levelRng(seed + 3),
+    levelRng: xorshift32(seed + 3),
     noiseGenerator: new Generator(seed + 4),
     maxGradNorm: 10,
   };
