@@ -12,8 +12,8 @@
  *
  * Why ours and not an npm library (README, "Libraries"): the callers are synchronous and yauzl
  * reads through callbacks and streams only; fflate's unzipSync needs the whole file in memory,
- * checks no CRC-32, allocates each member's declared size and loops forever on a malformed zip64
- * extra field; neither checks member data against its CRC-32.
+ * allocates each member's declared uncompressed size up front and accepts a member whose CRC-32
+ * is wrong; yauzl does not check member data against its CRC-32 either.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { constants as zc, inflateRawSync } from 'node:zlib';
