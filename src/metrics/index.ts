@@ -16,7 +16,7 @@ export {
 export type { ResolveWeightsOptions, LoadFidInceptionOptions, LoadedFidInception } from './inception-weights.js';
 export { saveReference, loadReference, loadNpzStats } from './reference.js';
 export type { FeatureSet } from './reference.js';
-export { openImageSource, arraySource, datasetSource, uint8ToUnitImages, isNhwc, parseDatasetSplit } from './images.js';
+export { openImageSource, arraySource, datasetSource, uint8ToUnitImages, generatedToUint8, isNhwc, parseDatasetSplit } from './images.js';
 export type { ImageBatchSource, OpenImagesOptions } from './images.js';
 export { METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures } from './evaluate.js';
 export type { MetricName, FeatureNeeds, FeatureNetworks, ExtractOptions, ExtractedFeatures, ScoreOptions, Scores } from './evaluate.js';
