@@ -22,6 +22,7 @@ import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.
 import { defaultOptimizerFactory } from '../train/adapters.js';
 import { runPreset, runPresetNames } from '../train/run-preset.js';
 import { formatDuration } from '../train/progress.js';
+import { FileWriteError } from '../io/atomic.js';
 
 const NAME = 'consistency train';
 const USAGE = `${NAME} --preset NAME [--data PATH] --out DIR [flags]   |   ${NAME} --out DIR --resume [flags]`;
@@ -277,12 +278,24 @@ async function run(argv: string[]): Promise<number> {
     throw e;
   }
   if (resume) checkpoint = readCheckpoint(checkpointPath, { device: runtime.device });
-  mkdirSync(out, { recursive: true });
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    // Node's recursive mkdir reports ENOENT under a read-only parent; a plain mkdir gives the real reason.
+    let reason = e;
+    try {
+      mkdirSync(out);
+    } catch (plain) {
+      reason = plain;
+    }
+    fail(FileWriteError.from(out, reason, 'run directory').message);
+  }
   let trainer: Trainer;
   try {
     trainer = new Trainer({ config, runtime, dataset, optimizerFactory: defaultOptimizerFactory, ...(checkpoint && { resume: checkpoint }) });
   } catch (e) {
     if (e instanceof TrainSetupError) fail(e.message);
+    if (e instanceof FileWriteError) return reportWriteFailure(e, out);
     throw e;
   }
   process.stderr.write(
@@ -314,11 +327,32 @@ async function run(argv: string[]): Promise<number> {
         process.stderr.write(`error: ${outcome.message}; ${outcome.checkpoint ? `the last good checkpoint is ${outcome.checkpoint}` : 'no checkpoint was written'}\n`);
         return 1;
     }
+  } catch (e) {
+    if (e instanceof FileWriteError) return reportWriteFailure(e, out);
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     trainer.dispose();
   }
+}
+
+/**
+ * A run directory that cannot be written any more (disk full, read-only): one line naming the
+ * file, the newest checkpoint on disk (atomic writes leave the previous one intact), exit code 1.
+ */
+function reportWriteFailure(e: FileWriteError, out: string): number {
+  const path = join(out, CHECKPOINT_FILE);
+  let kept = 'no checkpoint was written';
+  if (existsSync(path)) {
+    try {
+      kept = `the newest checkpoint is ${path} (step ${readCheckpointConfig(path).step})`;
+    } catch {
+      kept = `${path} is there but unreadable`;
+    }
+  }
+  process.stderr.write(`\nerror: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`);
+  return 1;
 }
 
 const command: Command = { summary: SUMMARY, run };

@@ -86,5 +86,5 @@ export function samplesGridPng(images: Float32Array, count: number, shape: [numb
 /** Writes the loss curve (log-scale y) as a PNG, atomically. */
 export function writeLossCurve(path: string, steps: number[], losses: number[], title: string): void {
   if (steps.length === 0) return;
-  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }));
+  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }), 'loss curve');
 }

@@ -17,7 +17,7 @@
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { FileWriteError, writeFileAtomic } from '../io/atomic.js';
 import { Generator } from '../tensor/random.js';
 import { randn, tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -232,8 +232,12 @@ export class Trainer {
   async run(): Promise<TrainOutcome> {
     const { runtime } = this;
     const K = this.config.training.steps;
-    mkdirSync(join(runtime.out, RUN_FILES.samples), { recursive: true });
-    writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`));
+    try {
+      mkdirSync(join(runtime.out, RUN_FILES.samples), { recursive: true });
+    } catch (e) {
+      throw FileWriteError.from(join(runtime.out, RUN_FILES.samples), e, 'samples folder');
+    }
+    writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
     removeStaleTemporaries(runtime.out);
     const times = this.opts.phaseTimes;
     // threads 0: choose between 1 and all cores from measured step times (src/train/threads.ts).
@@ -424,7 +428,7 @@ export class Trainer {
     const images = oneAndTwoStepSamples(this.evalNetwork, config.method, config.noiseEmbedding, this.sampleNoise, config.sampling.secondSigma);
     const png = samplesGridPng(images, runtime.sampleCount, this.shape);
     const path = join(runtime.out, RUN_FILES.samples, `step-${String(this.step).padStart(7, '0')}.png`);
-    writeFileAtomic(path, png);
+    writeFileAtomic(path, png, 'sample grid');
     const { x, y } = this.metrics.series('loss');
     writeLossCurve(join(runtime.out, RUN_FILES.lossCurve), x, y, `${config.preset}: loss`);
     this.progress.message(`step ${this.step}: samples ${path} (loss ${formatLoss(y[y.length - 1] ?? Number.NaN)})`);
