@@ -232,7 +232,7 @@ async function run(argv: string[]): Promise<number> {
   let config: RunConfig;
   let checkpoint: Checkpoint | undefined;
   if (resume) {
-    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from`);
+    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from (the run stopped before its first checkpoint, or never started); start it again without --resume`);
     const saved = readCheckpointConfig(checkpointPath);
     const savedConfig = saved.config as unknown as RunConfig;
     const presetName = str(f, 'preset');

@@ -239,6 +239,7 @@ export class Trainer {
     }
     writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
     removeStaleTemporaries(runtime.out);
+    removeStaleTemporaries(join(runtime.out, RUN_FILES.samples));
     const times = this.opts.phaseTimes;
     // threads 0: choose between 1 and all cores from measured step times (src/train/threads.ts).
     const tuner = runtime.threads === 0 ? new ThreadTuner({ maxThreads: availableParallelism() }) : null;
