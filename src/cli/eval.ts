@@ -15,15 +15,15 @@ import { applyThreadsFlag } from './common.js';
 import { cudaAvailable } from '../tensor/device.js';
 import { tensor } from '../tensor/creation.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
-import { loadFidInception } from '../metrics/inception-weights.js';
-import { OfflineFeatureNet } from '../metrics/offline.js';
-import { openImageSource, type ImageBatchSource } from '../metrics/images.js';
-import { generateImages, type GeneratedBatch } from '../metrics/generate.js';
-import { loadReference, saveReference, type FeatureSet } from '../metrics/reference.js';
+import { loadFidInception } from '../metrics/feature-nets/inception-weights.js';
+import { OfflineFeatureNet } from '../metrics/feature-nets/offline.js';
+import { openImageSource, type ImageBatchSource } from '../metrics/evaluation/images.js';
+import { generateImagesFromCheckpoint, type ImageBatch } from '../train/generate.js';
+import { loadReference, saveReference, type FeatureSet } from '../metrics/evaluation/reference.js';
 import {
   METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures,
   type MetricName, type FeatureNetworks, type ExtractedFeatures,
-} from '../metrics/evaluate.js';
+} from '../metrics/evaluation/evaluate.js';
 
 const NAME = 'consistency eval';
 const USAGE = `${NAME} (--images DIR_OR_FILE | --ckpt FILE --n N [--steps 1|2]) --ref REF [--metrics fid,is,pr,kid] [flags]`;
@@ -56,9 +56,9 @@ const FLAGS: FlagSpecs = {
  * a checkpoint that cannot be sampled fails before any reference features are computed.
  */
 async function startCheckpointSource(ckpt: string, n: number, steps: number, batch: number): Promise<ImageBatchSource> {
-  const it = generateImages(ckpt, n, steps, batch)[Symbol.asyncIterator]();
+  const it = generateImagesFromCheckpoint(ckpt, n, steps, batch)[Symbol.asyncIterator]();
   const first = await it.next();
-  const toUnit = (b: GeneratedBatch) => {
+  const toUnit = (b: ImageBatch) => {
     const t = tensor(b.data, b.shape, { device: 'cpu' });
     const unit = t.add(1).mul(0.5).clamp(0, 1);
     t.dispose();

@@ -14,13 +14,13 @@
  * pool of Mixed_7c ("pool3", the FID features) and, on request, the 1008 logits.
  * BatchNorm runs in inference mode with the running statistics (eps 0.001).
  */
-import { Module } from '../nn/module.js';
-import { Tensor } from '../tensor/tensor.js';
-import { randn, ones, zeros, cat } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
-import { noGrad } from '../tensor/autograd.js';
-import * as F from '../tensor/functional.js';
-import type { Generator } from '../tensor/random.js';
+import { Module } from '../../nn/module.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { randn, ones, zeros, cat } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/scope.js';
+import { noGrad } from '../../tensor/autograd.js';
+import * as F from '../../tensor/functional.js';
+import type { Generator } from '../../tensor/random.js';
 
 type Pair = [number, number];
 const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);

@@ -9,12 +9,12 @@
  * padding out of the mean; both are reproduced. Intermediate activations are freed as soon as
  * their last consumer has run.
  */
-import { Tensor } from '../tensor/tensor.js';
-import { tensor, cat } from '../tensor/creation.js';
-import { tidy, keep } from '../tensor/scope.js';
-import { noGrad } from '../tensor/autograd.js';
-import * as F from '../tensor/functional.js';
-import type { JsonValue } from './js-literal.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tensor, cat } from '../../tensor/creation.js';
+import { tidy, keep } from '../../tensor/scope.js';
+import { noGrad } from '../../tensor/autograd.js';
+import * as F from '../../tensor/functional.js';
+import type { JsonValue } from '../../util/json.js';
 
 export class KerasModelError extends Error {
   override name = 'KerasModelError';

@@ -1,8 +1,10 @@
 /**
- * The addon has one door: only the tensor layer (src/tensor) talks to native/*.node, the package
- * root does not hand the raw addon out, and every native entry point runs inside the guard that
- * turns C++ exceptions into JS errors naming the op (native/binding.h, GUARD_BEGIN/GUARD_END).
- * The checks read the sources, so a new import or an unguarded entry point fails here.
+ * The layers run one way, checked by reading the sources (a new import that breaks them fails here):
+ * - the addon has one door: only the tensor layer (src/tensor) talks to native/*.node, the package
+ *   root does not hand the raw addon out, and every native entry point runs inside the guard that
+ *   turns C++ exceptions into JS errors naming the op (native/binding.h, GUARD_BEGIN/GUARD_END);
+ * - the shipped program (src/) never imports the benchmarks (bench/), and the metrics do not
+ *   depend on training or the CLI (src/cli/eval.ts joins them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +41,28 @@ test('no module of src/ outside src/tensor imports the native addon', () => {
   assert.deepEqual(offenders, [], 'these files import src/tensor/native.js; call a src/tensor wrapper instead');
   // The pattern does find the imports that are allowed, so an empty list above means something.
   assert.ok(importsNative.test(readFileSync(join(tensorDir, 'tensor.ts'), 'utf8')));
+});
+
+/** The relative module paths a TypeScript source imports or re-exports (static and dynamic). */
+function importedPaths(source: string): string[] {
+  return [...source.matchAll(/(?:from\s*|import\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1] ?? '');
+}
+
+test('src/ does not import bench/, and src/metrics does not import src/train or src/cli', () => {
+  const srcDir = join(repoRoot, 'src');
+  const offenders: string[] = [];
+  for (const f of sourceFiles(srcDir, '.ts')) {
+    for (const p of importedPaths(readFileSync(f, 'utf8'))) {
+      const target = relative(repoRoot, join(f, '..', p));
+      const inMetrics = f.startsWith(join(srcDir, 'metrics') + '/');
+      if (target.startsWith('bench/') || (inMetrics && (target.startsWith('src/train/') || target.startsWith('src/cli/'))))
+        offenders.push(`${relative(repoRoot, f)} -> ${p}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+  // The path reader does see imports: cli/eval.ts imports both metrics and train.
+  const evalImports = importedPaths(readFileSync(join(srcDir, 'cli', 'eval.ts'), 'utf8'));
+  assert.ok(evalImports.some((p) => p.startsWith('../metrics/')) && evalImports.some((p) => p.startsWith('../train/')), evalImports.join(', '));
 });
 
 /** The body of each function `NAME(const Napi::CallbackInfo& info) { ... }` of a C++ source, by name. */
