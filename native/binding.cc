@@ -5,6 +5,7 @@
 
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <torch/version.h>
 
 #include <atomic>
@@ -545,13 +546,13 @@ ENTRY(setGradEnabled) {
   GUARD_BEGIN
   checkArgCount(info, 1, "setGradEnabled");
   bool enabled = argBool(info, 0, "setGradEnabled", "enabled");
-  bool previous = at::GradMode::is_enabled();
-  at::GradMode::set_enabled(enabled);
+  bool previous = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(enabled);
   return Napi::Boolean::New(env, previous);
   GUARD_END("setGradEnabled")
 }
 
-ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
+ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
 
 ENTRY(setNumThreads) {
   Napi::Env env = info.Env();
