@@ -18,11 +18,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, setNumThreads, tidy, keep, randn, Generator, cat, nnf, Tensor, liveTensorCount } from '../src/tensor/index.js';
-import { parseJsLiteral, JsLiteralError } from '../src/metrics/js-literal.js';
-import { decodeWeights, KerasModelError } from '../src/metrics/keras-graph.js';
-import { OfflineFeatureNet, readNsfwjsModel, locateNsfwjsModel, OFFLINE_FEATURE, type NsfwjsModelFiles } from '../src/metrics/offline.js';
-import { featureStats, frechetDistance } from '../src/metrics/frechet.js';
-import { kernelInceptionDistance } from '../src/metrics/kid.js';
+import { parseJsLiteral, JsLiteralError } from '../src/metrics/feature-nets/js-literal.js';
+import { decodeWeights, KerasModelError } from '../src/metrics/feature-nets/keras-graph.js';
+import { OfflineFeatureNet, readNsfwjsModel, locateNsfwjsModel, OFFLINE_FEATURE, type NsfwjsModelFiles } from '../src/metrics/feature-nets/offline.js';
+import { featureStats, frechetDistance } from '../src/metrics/scores/frechet.js';
+import { kernelInceptionDistance } from '../src/metrics/scores/kid.js';
 import { loadFashionMnist } from '../src/data/fashion-mnist.js';
 
 setNumThreads(1);

@@ -19,9 +19,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { tensor, setNumThreads, tidy, keep, randn, Generator, cat, nnf, Tensor, liveTensorCount } from '../../src/tensor/index.js';
-import { OfflineFeatureNet, readNsfwjsModel, locateNsfwjsModel, OFFLINE_FEATURE, type NsfwjsModelFiles } from '../../src/metrics/offline.js';
-import { featureStats, frechetDistance } from '../../src/metrics/frechet.js';
-import { kernelInceptionDistance } from '../../src/metrics/kid.js';
+import { OfflineFeatureNet, readNsfwjsModel, locateNsfwjsModel, OFFLINE_FEATURE, type NsfwjsModelFiles } from '../../src/metrics/feature-nets/offline.js';
+import { featureStats, frechetDistance } from '../../src/metrics/scores/frechet.js';
+import { kernelInceptionDistance } from '../../src/metrics/scores/kid.js';
 import { loadCifar10 } from '../../src/data/cifar10.js';
 import type { ImageDataset } from '../../src/data/types.js';
 
