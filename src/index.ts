@@ -7,7 +7,7 @@ export {
   loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, readSafetensorsHeader, SafetensorsError,
   type LoadedSafetensors, type SafetensorsHeader, type TensorInfo,
 } from './io/safetensors.js';
-export { writeFileAtomic } from './io/atomic.js';
+export { writeFileAtomic, FileWriteError } from './io/atomic.js';
 export { type JsonValue, type JsonObject, isJsonObject } from './util/json.js';
 export { formatDuration } from './util/format-duration.js';
 export * from './nn/index.js';

@@ -351,7 +351,8 @@ function reportWriteFailure(e: FileWriteError, out: string): number {
       kept = `${path} is there but unreadable`;
     }
   }
-  process.stderr.write(`\nerror: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`);
+  // On a terminal the progress bar's line is still open.
+  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}error: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`);
   return 1;
 }
 
