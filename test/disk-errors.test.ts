@@ -20,6 +20,7 @@ import { repoRoot } from './helpers/python.js';
 import { readCheckpoint, disposeCheckpoint, CHECKPOINT_FILE } from '../src/train/checkpoint.js';
 import { readMetrics } from '../src/train/metrics-log.js';
 import { setNumThreads } from '../src/tensor/index.js';
+import { FileWriteError, writeFileAtomic } from '../src/io/atomic.js';
 
 setNumThreads(1);
 
@@ -126,6 +127,35 @@ function preparedRun(): { dir: string; out: string; checkpointBytes: number } {
 }
 after(() => {
   if (prepared) rmSync(prepared.dir, { recursive: true, force: true });
+});
+
+test('writeFileAtomic on a full and on a read-only filesystem: a FileWriteError naming the file and reason, the old file unchanged, no temporary', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'disk-errors-'));
+  const small = join(dir, 'small');
+  try {
+    mountTmpfs(small, 64);
+    const path = join(small, 'data.bin');
+    const old = Uint8Array.from({ length: 20_000 }, (_, i) => i % 251);
+    writeFileAtomic(path, old);
+    const tooBig = new Uint8Array(60 * 1024).fill(7);
+    assert.throws(
+      () => writeFileAtomic(path, [tooBig.subarray(0, 30_000), tooBig.subarray(30_000)], 'test file'),
+      (e: unknown) => e instanceof FileWriteError && e.code === 'ENOSPC' && e.path === path && e.message === `cannot write the test file ${path}: no space left on device (ENOSPC)`,
+    );
+    assert.ok(readFileSync(path).equals(Buffer.from(old)), 'the old file is unchanged');
+    assert.deepEqual(readdirSync(small), ['data.bin'], 'the temporary file is removed');
+
+    assert.equal(run('mount', ['-o', 'remount,ro', small]).status, 0);
+    assert.throws(
+      () => writeFileAtomic(path, Uint8Array.of(1)),
+      (e: unknown) => e instanceof FileWriteError && e.code === 'EROFS' && /^cannot write the file .*data\.bin: read-only file system \(EROFS\)$/.test(e.message),
+    );
+    assert.throws(() => writeFileAtomic(join(small, 'sub', 'new.bin'), Uint8Array.of(1)), (e: unknown) => e instanceof FileWriteError && e.code === 'EROFS');
+    assert.ok(readFileSync(path).equals(Buffer.from(old)));
+  } finally {
+    unmountAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('disk full while writing a checkpoint: one error line, the previous checkpoint intact, no temporary left; --resume finishes once there is space', () => {

@@ -8,7 +8,7 @@
  * anything is written. SIGINT/SIGTERM finish the current step, save a checkpoint and exit with
  * 130/143. A NaN or infinite loss stops with exit code 1, keeping the last good checkpoint.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
@@ -22,7 +22,7 @@ import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.
 import { defaultOptimizerFactory } from '../train/adapters.js';
 import { runPreset, runPresetNames } from '../train/run-preset.js';
 import { formatDuration } from '../train/progress.js';
-import { FileWriteError } from '../io/atomic.js';
+import { FileWriteError, ensureDirectory } from '../io/atomic.js';
 
 const NAME = 'consistency train';
 const USAGE = `${NAME} --preset NAME [--data PATH] --out DIR [flags]   |   ${NAME} --out DIR --resume [flags]`;
@@ -279,16 +279,10 @@ async function run(argv: string[]): Promise<number> {
   }
   if (resume) checkpoint = readCheckpoint(checkpointPath, { device: runtime.device });
   try {
-    mkdirSync(out, { recursive: true });
+    ensureDirectory(out, 'run directory');
   } catch (e) {
-    // Node's recursive mkdir reports ENOENT under a read-only parent; a plain mkdir gives the real reason.
-    let reason = e;
-    try {
-      mkdirSync(out);
-    } catch (plain) {
-      reason = plain;
-    }
-    fail(FileWriteError.from(out, reason, 'run directory').message);
+    if (e instanceof FileWriteError) fail(e.message);
+    throw e;
   }
   let trainer: Trainer;
   try {

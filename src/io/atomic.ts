@@ -1,5 +1,5 @@
 /** Atomic file writes: write a temporary file, fsync it, rename it over the target, fsync the folder. */
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync } from 'node:fs';
+import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, mkdirSync, existsSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 const WRITE_FAILURES: Record<string, string> = {
@@ -34,6 +34,34 @@ export class FileWriteError extends Error {
 }
 
 /**
+ * Creates `dir` and its missing parents; a failure is a FileWriteError with the real reason (Node's
+ * recursive mkdir reports ENOENT under a read-only parent, so the deepest missing folder is made
+ * with a plain mkdir to learn why).
+ */
+export function ensureDirectory(dir: string, what = 'folder'): void {
+  const failure = mkdirFailure(dir);
+  if (failure !== null) throw FileWriteError.from(dir, failure, what);
+}
+
+/** null when `dir` exists or was made; else the system error that explains why not. */
+function mkdirFailure(dir: string): unknown {
+  try {
+    mkdirSync(dir, { recursive: true });
+    return null;
+  } catch (e) {
+    if ((e as { code?: unknown } | null)?.code !== 'ENOENT') return e;
+    let missing = dir;
+    while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing);
+    try {
+      mkdirSync(missing);
+    } catch (plain) {
+      return plain;
+    }
+    return e;
+  }
+}
+
+/**
  * Writes `chunks` to `path` so a crash leaves either the old file or the new one, never a torn one.
  * A failed write (disk full, read-only folder) removes its temporary file, leaves the old file under
  * `path` unchanged and throws a FileWriteError naming `path`.
@@ -41,9 +69,10 @@ export class FileWriteError extends Error {
 export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[], what = 'file'): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
+  const failure = mkdirFailure(dir);
+  if (failure !== null) throw FileWriteError.from(path, failure, what);
   let fd: number | null = null;
   try {
-    mkdirSync(dir, { recursive: true });
     fd = openSync(tmp, 'w');
     for (const c of Array.isArray(chunks) ? chunks : [chunks]) {
       let off = 0;

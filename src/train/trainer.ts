@@ -15,9 +15,9 @@
  * Everything random has its own seeded generator whose state goes into the checkpoint, so a run
  * that is stopped and resumed computes exactly what an uninterrupted run computes.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileWriteError, writeFileAtomic } from '../io/atomic.js';
+import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { Generator } from '../tensor/random.js';
 import { randn, tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -232,11 +232,7 @@ export class Trainer {
   async run(): Promise<TrainOutcome> {
     const { runtime } = this;
     const K = this.config.training.steps;
-    try {
-      mkdirSync(join(runtime.out, RUN_FILES.samples), { recursive: true });
-    } catch (e) {
-      throw FileWriteError.from(join(runtime.out, RUN_FILES.samples), e, 'samples folder');
-    }
+    ensureDirectory(join(runtime.out, RUN_FILES.samples), 'samples folder');
     writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
     removeStaleTemporaries(runtime.out);
     removeStaleTemporaries(join(runtime.out, RUN_FILES.samples));
