@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 
 import { Generator, randn, tidy, setNumThreads, liveTensorCount, dispose } from '../src/tensor/index.js';
 import { ConsistencyLoss } from '../src/method/loss.js';
+import { ConsistencyDenoiser } from '../src/method/denoiser.js';
 import { ExponentialMovingAverage, emaUpdate } from '../src/method/ema.js';
 import { levelSchedule, methodPreset, type MethodConfig } from '../src/method/presets.js';
 import { sampleLevelIndices, ctTeacherEmaRate } from '../src/method/schedules.js';
@@ -71,9 +72,10 @@ for (const [name, config] of [
       const schedule = levelSchedule(config, k, K);
       const byHand = tidy(() => {
         const indices = sampleLevelIndices(schedule.probabilities, 4, twinRng);
-        const out = twinLoss.compute({ network: twin, teacherNetwork: twinTeacher, x: batches[i]!, levels: { schedule, indices }, noiseGenerator: twinNoise });
-        out.loss.backward();
-        return out.loss.item();
+        const out = twinLoss.compute({ student: new ConsistencyDenoiser(twin), teacher: twinTeacher && new ConsistencyDenoiser(twinTeacher), x: batches[i]!, levels: { schedule, indices }, noiseGenerator: twinNoise });
+        const loss = out.losses.mean();
+        loss.backward();
+        return loss.item();
       });
       const norm = clipGradNorm(twin, maxGradNorm);
       twinOpt.step();
@@ -122,7 +124,7 @@ test('trainStep without clipping measures the gradient norm; CT without a teache
   assert.equal(r.emaRate, null);
   assert.equal(r.N, 11);
   const ct: TrainContext = { ...ctx, loss: new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } })) };
-  assert.throws(() => trainStep(ct, { x }, 1), /teacher 'ema' needs a teacherNetwork/);
+  assert.throws(() => trainStep(ct, { x }, 1), /teacher 'ema' needs a teacher \(/);
   assert.throws(() => trainStep(ctx, { x }, 11), /step must be an integer in \[0, totalSteps=10\], got 11/);
   ctx.optimizer.dispose();
   net.dispose();

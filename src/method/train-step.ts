@@ -9,7 +9,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { clipGradNorm, gradNorm } from '../optim/clip.js';
-import type { ConsistencyNetwork } from './denoiser.js';
+import { ConsistencyDenoiser, type ConsistencyNetwork } from './denoiser.js';
 import type { ConsistencyLoss } from './loss.js';
 import { emaUpdate, type ExponentialMovingAverage } from './ema.js';
 import { levelSchedule } from './presets.js';
@@ -70,14 +70,16 @@ export function trainStep(ctx: TrainContext, batch: TrainBatch, step: number): T
 
   // Phase 2: the loss and its gradients (section 4).
   const lossValue = tidy(() => {
-    const { loss } = ctx.loss.compute({
-      network: ctx.network,
-      teacherNetwork: config.teacher === 'ema' ? ctx.teacherNetwork : undefined,
+    const options = { sigmaMin: config.sigmaMin, sigmaData: config.sigmaData };
+    const { losses } = ctx.loss.compute({
+      student: new ConsistencyDenoiser(ctx.network, options),
+      teacher: config.teacher === 'ema' && ctx.teacherNetwork ? new ConsistencyDenoiser(ctx.teacherNetwork, options) : undefined,
       x: batch.x,
       classLabels: batch.classLabels,
       levels: { schedule, rng: ctx.levelRng },
       noiseGenerator: ctx.noiseGenerator,
     });
+    const loss = losses.mean();
     loss.backward();
     return loss.item();
   });

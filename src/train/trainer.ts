@@ -24,6 +24,7 @@ import { tidy } from '../tensor/scope.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ConsistencyLoss } from '../method/loss.js';
+import { ConsistencyDenoiser } from '../method/denoiser.js';
 import { ExponentialMovingAverage, emaUpdate } from '../method/ema.js';
 import { levelSchedule, type LevelSchedule } from '../method/presets.js';
 import { sampleLevelIndices } from '../method/schedules.js';
@@ -121,6 +122,8 @@ export class Trainer {
   readonly optimizer: TrainOptimizer;
   readonly loader: BatchLoader;
   readonly loss: ConsistencyLoss;
+  private readonly student: ConsistencyDenoiser;
+  private readonly teacherDenoiser: ConsistencyDenoiser | undefined;
   /** Optimizer steps completed. */
   step: number;
 
@@ -159,7 +162,10 @@ export class Trainer {
     } else this.teacher = null;
     this.ema = new ExponentialMovingAverage(this.network, { kind: 'fixed', rate: config.training.emaRate });
     this.optimizer = opts.optimizerFactory(this.network.namedParameters(), config.training.optimizer);
-    this.loss = new ConsistencyLoss(config.method, { noiseEmbedding: config.noiseEmbedding });
+    this.loss = new ConsistencyLoss(config.method);
+    const denoiserOptions = { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.noiseEmbedding };
+    this.student = new ConsistencyDenoiser(this.network, denoiserOptions);
+    this.teacherDenoiser = this.teacher ? new ConsistencyDenoiser(this.teacher, denoiserOptions) : undefined;
     this.step = 0;
 
     const metricsPath = join(runtime.out, RUN_FILES.metrics);
@@ -334,16 +340,17 @@ export class Trainer {
         const whole = end - start === B;
         tidy(() => {
           const res = this.loss.compute({
-            network: this.network,
-            ...(this.teacher && { teacherNetwork: this.teacher }),
+            student: this.student,
+            teacher: this.teacherDenoiser,
             x: whole ? x : x.slice(0, start, end),
             ...(labels && { classLabels: whole ? labels : labels.slice(0, start, end) }),
             levels: { schedule, indices: indices.slice(start, end) },
             noise: whole ? z : z.slice(0, start, end),
           });
           const share = (end - start) / B;
-          (whole ? res.loss : res.loss.mul(share)).backward();
-          loss += whole ? res.loss.item() : res.loss.item() * share;
+          const mean = res.losses.mean();
+          (whole ? mean : mean.mul(share)).backward();
+          loss += whole ? mean.item() : mean.item() * share;
         });
       }
     });
