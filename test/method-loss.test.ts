@@ -14,9 +14,9 @@ import { Generator, Tensor, randn, randint, tensor, tidy, noGrad, setNumThreads,
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { ConsistencyLoss, type ConsistencyLossResult } from '../src/method/loss.js';
 import { ConsistencyDenoiser, type ConsistencyNetwork } from '../src/method/denoiser.js';
-import { levelSchedule, methodPreset, type MethodConfig, type MethodOverrides } from '../src/method/presets.js';
+import { methodPreset, type MethodConfig, type MethodOverrides } from '../src/method/presets.js';
 import { pseudoHuberC } from '../src/method/scalings.js';
-import { sampleLevelIndices } from '../src/method/schedules.js';
+import { levelSchedule, sampleLevelIndices } from '../src/method/schedules.js';
 import { runPythonScript } from './helpers/python.js';
 import { RecordingNet, TinyConvNet } from './method-nets.js';
 

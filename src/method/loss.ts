@@ -23,8 +23,8 @@ import { noGrad } from '../tensor/autograd.js';
 import type { Generator } from '../tensor/random.js';
 import type { ConsistencyDenoiser } from './denoiser.js';
 import { sampleDistance, type LearnedMetric, type SampleDistance } from './metrics.js';
-import type { LevelSchedule, MethodConfig } from './presets.js';
-import { sampleLevelIndices } from './schedules.js';
+import type { MethodConfig } from './presets.js';
+import { sampleLevelIndices, type LevelSchedule } from './schedules.js';
 
 /** Options of {@link ConsistencyLoss}. */
 export interface ConsistencyLossOptions {
@@ -99,7 +99,7 @@ export class ConsistencyLoss {
   readonly distance: SampleDistance;
 
   constructor(readonly config: MethodConfig, options: ConsistencyLossOptions = {}) {
-    this.distance = sampleDistance(config.metric, { learnedMetric: options.learnedMetric });
+    this.distance = sampleDistance(config.metric, options.learnedMetric ? { learnedMetric: options.learnedMetric } : {});
   }
 
   /** The levels and weights per sample from either form of `levels`. */
