@@ -6,11 +6,16 @@
  * the load with an error naming the global. Opcodes that build instances of arbitrary classes
  * (INST, OBJ, NEWOBJ, NEWOBJ_EX, the extension registry) are refused outright.
  */
+import { oneLine } from './one-line.js';
 
 /** A pickle stream that is malformed or asks for something the resolver refuses. */
 export class PickleError extends Error {
   override name = 'PickleError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** A Python tuple. */

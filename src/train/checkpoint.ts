@@ -23,6 +23,7 @@ import { tensor } from '../tensor/creation.js';
 import { isFloating } from '../tensor/dtype.js';
 import { tidy } from '../tensor/scope.js';
 import { isJsonObject, type JsonObject } from './json.js';
+import { oneLine } from '../io/one-line.js';
 
 /** The value of `__metadata__.format`. */
 export const CHECKPOINT_FORMAT = 'consistency-ts/checkpoint';
@@ -35,6 +36,10 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** Everything in a checkpoint. */
