@@ -21,8 +21,8 @@ import {
   type PickleGlobal, type PickleResolver, type PickleValue,
 } from './pickle.js';
 import { Tensor } from '../tensor/tensor.js';
-import { native } from '../tensor/native.js';
-import { dtypeCode, dtypeSize, type DType } from '../tensor/dtype.js';
+import { tensor } from '../tensor/creation.js';
+import { dtypeSize, type DType } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
 import { oneLine } from './one-line.js';
 
@@ -170,7 +170,7 @@ function materialize(t: TensorRef, storageBytes: Uint8Array, device: string, lab
       }
     }
   }
-  return new Tensor(native.fromBuffer(out, dtypeCode[t.storage.dtype], t.size, device));
+  return tensor(out, t.size, { dtype: t.storage.dtype, device });
 }
 
 /** Every tensor of a (possibly nested) dict, with dotted names; other values are left out. */
