@@ -112,7 +112,14 @@ export function unpickle(bytes: Uint8Array, resolver: PickleResolver, label = '<
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw fail(`length ${v} is too large`);
     return Number(v);
   };
-  const take = (n: number): Uint8Array => { need(n); const b = bytes.subarray(p, p + n); p += n; return b; };
+  // A negative length (BINSTRING's is signed) would move the cursor backwards: a loop, not a value.
+  const take = (n: number): Uint8Array => {
+    if (n < 0) throw fail(`negative length ${n} at byte ${p}`);
+    need(n);
+    const b = bytes.subarray(p, p + n);
+    p += n;
+    return b;
+  };
   const line = (): string => {
     const start = p;
     while (p < bytes.length && bytes[p] !== 0x0a) p++;
