@@ -95,15 +95,74 @@ export function applyMutations(seed: Uint8Array, mutations: readonly Mutation[])
   return b;
 }
 
-/** A fuzz input: which seed, which mutations; or raw bytes. Kept as data so a failure can be printed and replayed. */
-export type FuzzInput = { seed: number; mutations: Mutation[] } | { raw: Uint8Array };
+/**
+ * An edit of a JSON seed: the value at a path (each step picks a key or index modulo the count
+ * there) replaced by `value`, or deleted when `value` is undefined. Byte mutations of JSON text
+ * mostly stop at JSON.parse; edits reach the code that uses the values.
+ */
+export interface JsonEdit {
+  path: number[];
+  value: fc.JsonValue | undefined;
+}
 
-/** Mutated seeds (most inputs) and raw bytes (a few), for `seedCount` seeds. */
-export function fuzzInput(seedCount: number): fc.Arbitrary<FuzzInput> {
-  return fc.oneof(
-    { weight: 9, arbitrary: fc.record({ seed: fc.integer({ min: 0, max: seedCount - 1 }), mutations: fc.array(mutation, { minLength: 1, maxLength: 8 }) }) },
-    { weight: 1, arbitrary: fc.record({ raw: fc.uint8Array({ maxLength: 256 }) }) },
-  );
+/** Replacement values: the edges of numbers and sizes, wrong types, and arbitrary JSON. */
+const jsonReplacement: fc.Arbitrary<fc.JsonValue | undefined> = fc.oneof(
+  fc.constantFrom(0, -1, 1, 0.5, 2 ** 31, 2 ** 53, 1e308, -1e308, 1e-320, 65536, 1e9, '', 'x', null, true, [], {}, [0], [1e9]),
+  fc.integer({ min: -4, max: 4096 }),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constant(undefined),
+);
+
+const jsonEdit: fc.Arbitrary<JsonEdit> = fc.record({ path: fc.array(fc.nat(), { minLength: 1, maxLength: 5 }), value: jsonReplacement });
+
+type Json = fc.JsonValue;
+
+/** `doc` with one edit applied (a copy; paths that reach a scalar early edit that scalar's parent). */
+function applyJsonEdit(doc: Json, edit: JsonEdit): Json {
+  const root = JSON.parse(JSON.stringify(doc)) as Json;
+  let parent: Json = root;
+  for (let i = 0; i < edit.path.length; i++) {
+    const step = edit.path[i]!;
+    const isLast = i === edit.path.length - 1;
+    if (Array.isArray(parent)) {
+      if (parent.length === 0) break;
+      const k = step % parent.length;
+      const child = parent[k]!;
+      if (isLast || child === null || typeof child !== 'object') {
+        if (edit.value === undefined) parent.splice(k, 1);
+        else parent[k] = edit.value;
+        break;
+      }
+      parent = child;
+    } else if (parent !== null && typeof parent === 'object') {
+      const keys = Object.keys(parent);
+      if (keys.length === 0) break;
+      const k = keys[step % keys.length]!;
+      const child = parent[k]!;
+      if (isLast || child === null || typeof child !== 'object') {
+        if (edit.value === undefined) delete parent[k];
+        else parent[k] = edit.value;
+        break;
+      }
+      parent = child;
+    } else break;
+  }
+  return root;
+}
+
+/** A fuzz input: which seed and which mutations (bytes) or edits (JSON seeds); or raw bytes. Kept as data so a failure can be printed and replayed. */
+export type FuzzInput = { seed: number; mutations: Mutation[] } | { seed: number; edits: JsonEdit[] } | { raw: Uint8Array };
+
+/** Mutated seeds (most inputs) and raw bytes (a few), for `seedCount` seeds; JSON seeds get JSON edits mostly. */
+export function fuzzInput(seedCount: number, json = false): fc.Arbitrary<FuzzInput> {
+  const seed = fc.integer({ min: 0, max: seedCount - 1 });
+  const mutated: fc.Arbitrary<FuzzInput> = fc.record({ seed, mutations: fc.array(mutation, { minLength: 1, maxLength: 8 }) });
+  const edited: fc.Arbitrary<FuzzInput> = fc.record({ seed, edits: fc.array(jsonEdit, { minLength: 1, maxLength: 4 }) });
+  const raw: fc.Arbitrary<FuzzInput> = fc.record({ raw: fc.uint8Array({ maxLength: 256 }) });
+  return json
+    ? fc.oneof({ weight: 7, arbitrary: edited }, { weight: 2, arbitrary: mutated }, { weight: 1, arbitrary: raw })
+    : fc.oneof({ weight: 9, arbitrary: mutated }, { weight: 1, arbitrary: raw });
 }
 
 /** The bytes of an input. */
@@ -111,5 +170,8 @@ export function inputBytes(seeds: readonly Uint8Array[], input: FuzzInput): Uint
   if ('raw' in input) return input.raw;
   const seed = seeds[input.seed];
   if (seed === undefined) throw new RangeError(`fuzz input names seed ${input.seed} of ${seeds.length}`);
-  return applyMutations(seed, input.mutations);
+  if ('mutations' in input) return applyMutations(seed, input.mutations);
+  let doc = JSON.parse(new TextDecoder().decode(seed)) as Json;
+  for (const e of input.edits) doc = applyJsonEdit(doc, e);
+  return new TextEncoder().encode(JSON.stringify(doc));
 }

@@ -23,8 +23,13 @@ import { parseIdx, readIdxImagesAndLabels } from '../src/data/idx.js';
 import { gunzipOrThrow, isGzip } from '../src/data/fsutil.js';
 import { loadImageFolder } from '../src/data/folder.js';
 import { encodePng } from '../src/image/png.js';
-import { tensor } from '../src/tensor/creation.js';
+import { tensor, zeros } from '../src/tensor/creation.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { runPreset } from '../src/train/run-preset.js';
+import { runConfigToJson, type RunConfig } from '../src/train/config.js';
+import { networkFromConfig } from '../src/train/adapters.js';
+import { loadModel, samplingLevels } from '../src/train/load-model.js';
+import { isJsonObject } from '../src/train/json.js';
 
 /** An error class a target may refuse input with. */
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -39,6 +44,8 @@ export interface FuzzTarget {
   run(bytes: Uint8Array, scratch: string): void;
   /** The typed errors that count as a clear refusal. */
   expected: readonly ErrorClass[];
+  /** The seeds are JSON text: most inputs are JSON edits of them (fuzz/mutate.ts). */
+  json?: boolean;
 }
 
 /** Where the committed seeds are (the repository root from dist/fuzz/ or fuzz/). */
@@ -226,6 +233,50 @@ const images: FuzzTarget = {
   expected: [DataError],
 };
 
+/** The weights of the run-config seed (a tiny network), made once per process. */
+let tinyWeights: { config: RunConfig; tensors: Map<string, Tensor> } | null = null;
+
+function tinyRunConfig(): { config: RunConfig; tensors: Map<string, Tensor> } {
+  if (tinyWeights) return tinyWeights;
+  const preset = runPreset('mnist-tiny');
+  if (!preset) throw new Error('the mnist-tiny preset is missing');
+  const config: RunConfig = { ...preset, network: { ...preset.network, modelChannels: 4, channelMult: [1, 1], numBlocks: 1, attnResolutions: [] } };
+  const net = networkFromConfig(config.network, { device: 'cpu', uninitialized: true });
+  try {
+    // Zeros: uninitialized memory may hold NaN, which serializeCheckpoint refuses to write.
+    tinyWeights = { config, tensors: new Map([...net.stateDict()].map(([k, t]) => [k, zeros(t.shape, { device: 'cpu' })])) };
+  } finally {
+    net.dispose();
+  }
+  return tinyWeights;
+}
+
+const runConfig: FuzzTarget = {
+  name: 'run-config',
+  what: "run configs as checkpoints carry them (JSON in the header; src/train/load-model.ts loadModel and samplingLevels)",
+  json: true,
+  seeds: () => [new TextEncoder().encode(JSON.stringify(runConfigToJson(tinyRunConfig().config)))],
+  run(bytes, scratch) {
+    let config: unknown;
+    try {
+      config = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return; // not JSON: the checkpoint target covers how a header with broken JSON is refused
+    }
+    if (!isJsonObject(config)) return;
+    const { tensors } = tinyRunConfig();
+    const file = join(scratch, 'checkpoint.safetensors');
+    writeFileSync(file, concat(serializeCheckpoint({ step: 1, config, groups: new Map([['model', tensors], ['ema', tensors]]), generators: new Map(), state: {} })));
+    const model = loadModel(file, { device: 'cpu' });
+    try {
+      for (const steps of [1, 2, 3]) samplingLevels(model.config, steps);
+    } finally {
+      model.dispose();
+    }
+  },
+  expected: [CheckpointError],
+};
+
 /** Every target, in the order `npm run fuzz` runs them. */
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   safetensors,
@@ -236,6 +287,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   cifar10,
   idx,
   images,
+  runConfig,
 ];
 
 export function findTarget(name: string): FuzzTarget | undefined {

@@ -61,7 +61,7 @@ function main(): void {
   let runs = 0;
   let lastProblem = '';
   const result = fc.check(
-    fc.property(fuzzInput(seeds.length), (input) => {
+    fc.property(fuzzInput(seeds.length, target.json === true), (input) => {
       runs++;
       rmSync(join(scratch, 'run'), { recursive: true, force: true });
       mkdirSync(join(scratch, 'run'));
