@@ -9,7 +9,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { crc32, gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { create as createTar } from 'tar';
 import { parseSafetensors, serializeSafetensors, SafetensorsError } from '../src/io/safetensors.js';
@@ -46,6 +46,22 @@ export interface FuzzTarget {
   expected: readonly ErrorClass[];
   /** The seeds are JSON text: most inputs are JSON edits of them (fuzz/mutate.ts). */
   json?: boolean;
+  /** Repairs checksums after mutation, so inputs get past them to the fields behind (PNG chunk CRCs). */
+  fixup?(bytes: Uint8Array): Uint8Array;
+}
+
+/** A PNG with every complete chunk's CRC-32 recomputed (other bytes are left as they are). */
+function fixPngCrcs(bytes: Uint8Array): Uint8Array {
+  if (bytes.length < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x50) return bytes;
+  const out = Uint8Array.from(bytes);
+  const v = new DataView(out.buffer);
+  for (let p = 8; p + 12 <= out.length; ) {
+    const len = v.getUint32(p);
+    if (p + 12 + len > out.length) break;
+    v.setUint32(p + 8 + len, crc32(out.subarray(p + 4, p + 8 + len)));
+    p += 12 + len;
+  }
+  return out;
 }
 
 /** Where the committed seeds are (the repository root from dist/fuzz/ or fuzz/). */
@@ -231,6 +247,7 @@ const images: FuzzTarget = {
     loadImageFolder({ data: scratch, size: 8 });
   },
   expected: [DataError],
+  fixup: fixPngCrcs,
 };
 
 /** The weights of the run-config seed (a tiny network), made once per process. */

@@ -43,8 +43,9 @@ function main(): void {
   const scratch = mkdtempSync(join(tmpdir(), `fuzz-${target.name}-`));
   process.env['FUZZ_SCRATCH'] = scratch;
   const seeds = target.seeds();
+  const fixup = (b: Uint8Array): Uint8Array => (target.fixup ? target.fixup(b) : b);
   const problemOf = (input: FuzzInput): string | null => {
-    const bytes = inputBytes(seeds, input);
+    const bytes = fixup(inputBytes(seeds, input));
     writeFileSync(current, bytes);
     const before = process.memoryUsage().arrayBuffers;
     const t0 = performance.now();
@@ -74,7 +75,7 @@ function main(): void {
   let failure: WorkerReport['failure'] = null;
   if (result.failed && result.counterexample) {
     const [input] = result.counterexample;
-    const bytes = inputBytes(seeds, input);
+    const bytes = fixup(inputBytes(seeds, input));
     // The shrunk input's own problem (the last one seen may be from a larger input).
     const problem = problemOf(input) ?? lastProblem;
     mkdirSync(findings, { recursive: true });
