@@ -28,6 +28,7 @@ import type { ExponentialMovingAverage } from '../method/ema.js';
 import { BatchLoader, type LoaderState } from '../data/loader.js';
 import type { ImageDataset } from '../data/types.js';
 import { isJsonObject, type JsonObject } from './json.js';
+import { oneLine } from '../io/one-line.js';
 
 /** The value of `__metadata__.format`. */
 export const CHECKPOINT_FORMAT = 'consistency-ts/checkpoint';
@@ -40,6 +41,10 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** Everything in a checkpoint. */
