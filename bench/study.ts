@@ -9,7 +9,8 @@
  * (setting, seed) writes docs/study/<setting>/seed-<S>.json at once, so the study completes over
  * several sessions: a finished result is never redone, a stopped training resumes from its
  * checkpoint (runs live in .cache/study/, ignored by git). Seeds go in the outer loop, so a partial
- * study has every setting at seed 0 first.
+ * study has every setting at seed 0 first. Stop it with Ctrl-C (or SIGTERM to its process group):
+ * the training saves its checkpoint and the time spent so far is kept for the result.
  *
  * `report` writes docs/study.md: one table row per setting (mean and sample standard deviation over
  * the seeds that finished), plots with error bars (docs/study/*.png, src/image/plot.ts), and a
@@ -83,8 +84,16 @@ interface Paths {
   runs: string;
 }
 
+/** Thrown when a training was stopped by SIGINT/SIGTERM (it saved its checkpoint): the study stops too. */
+class StudyStopped extends Error {
+  constructor(readonly code: number) {
+    super(`study: stopped (training exit ${code}); \`npm run study\` resumes`);
+  }
+}
+
 function cli(args: string[], what: string): string {
   const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status === 130 || r.status === 143) throw new StudyStopped(r.status);
   if (r.status !== 0) throw new Error(`study: ${what} failed (exit ${r.status ?? r.signal}): consistency ${args.join(' ')}`);
   return r.stdout;
 }
@@ -112,15 +121,26 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
   const runDir = join(paths.runs, s.name, `seed-${seed}`);
   const timeFile = join(runDir, 'study-seconds.json');
   const trainArgs = ['train', '--preset', STUDY_PRESET, '--seed', String(seed), ...s.flags, ...(steps !== undefined ? ['--steps', String(steps)] : []), '--out', runDir];
+  // A checkpoint every 100 steps: a study stopped mid-run loses little (runtime flag, not part of the config).
+  const runtime = ['--checkpoint-every', '100'];
   const resuming = existsSync(join(runDir, 'checkpoint.safetensors'));
   const before = existsSync(timeFile) ? (JSON.parse(readFileSync(timeFile, 'utf8')) as { seconds: number }).seconds : 0;
   process.stderr.write(`study: ${s.name} seed ${seed}: ${resuming ? 'resuming' : 'training'} (consistency ${trainArgs.join(' ')})\n`);
   const load0 = loadavg()[0]!;
   const t0 = performance.now();
-  cli(resuming ? ['train', '--out', runDir, '--resume'] : trainArgs, `training ${s.name} seed ${seed}`);
-  const seconds = before + (performance.now() - t0) / 1000;
+  const saveSeconds = (): number => {
+    const total = before + (performance.now() - t0) / 1000;
+    writeFileAtomic(timeFile, new TextEncoder().encode(JSON.stringify({ seconds: total })));
+    return total;
+  };
+  try {
+    cli([...(resuming ? ['train', '--out', runDir, '--resume'] : trainArgs), ...runtime], `training ${s.name} seed ${seed}`);
+  } catch (e) {
+    if (e instanceof StudyStopped) saveSeconds();
+    throw e;
+  }
+  const seconds = saveSeconds();
   const load1 = loadavg()[0]!;
-  writeFileAtomic(timeFile, new TextEncoder().encode(JSON.stringify({ seconds })));
 
   const one = join(runDir, 'judge-1step.png');
   const two = join(runDir, 'judge-2step.png');
@@ -332,10 +352,14 @@ function main(argv: string[]): number {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  // Ctrl-C reaches the whole process group: the training saves its checkpoint and exits 130, and
+  // the study, kept alive by these handlers, records the time spent and stops.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => undefined);
   try {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
-    process.exitCode = 1;
+    process.exitCode = e instanceof StudyStopped ? e.code : 1;
   }
 }
