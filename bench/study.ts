@@ -19,7 +19,7 @@
  * Settings: iCT as is; iCT with one ingredient reverted at a time (spec sections 2-4); the original CT.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic.js';
@@ -33,6 +33,8 @@ export interface StudySetting {
   what: string;
   /** Flags added to `consistency train --preset mnist-quick`. */
   flags: string[];
+  /** A peer library's run instead: bench/study_peer_diffusers.py with this --variant. */
+  peer?: 'published' | 'corrected';
 }
 
 /** The preset whose budget (steps, batch, network, data) every setting shares. */
@@ -46,7 +48,18 @@ export const STUDY_SETTINGS: readonly StudySetting[] = [
   { name: 'constant-weighting', what: 'iCT with lambda = 1 instead of 1 / (sigma_{i+1} - sigma_i)', flags: ['--weighting', 'constant'] },
   { name: 'sqrt-curriculum', what: "iCT with CT's square-root curriculum (the preset's s0, s1)", flags: ['--curriculum', 'ct-sqrt'] },
   { name: 'ct', what: 'the original CT (--method ct: EMA teacher, sqrt curriculum s0 2 / s1 150, uniform levels, lambda 1; squared L2 for LPIPS)', flags: ['--method', 'ct'] },
+  {
+    name: 'diffusers-published', flags: [], peer: 'published',
+    what: "peer: diffusers 0.31.0's consistency-training example as published (AdamW 1e-4, cosine, 500 warm-up, s1 1280, P_mean -1.1, no EMA; per-element pseudo-Huber, c_in without sqrt, c_skip/c_out without sigma_min), UNet2DModel 0.28M",
+  },
+  {
+    name: 'diffusers-corrected', flags: [], peer: 'corrected',
+    what: "peer: the same with its deviations corrected (pseudo-Huber per sample; CMStochasticIterativeScheduler's c_in, c_skip, c_out)",
+  },
 ];
+
+/** Where `STUDY_PEERS=1 bash scripts/setup.sh` installs the peers (pinned there; ignored by git). */
+const PEERS_DIR = join(repoRoot, '.cache', 'study-peers');
 
 export const STUDY_SEEDS: readonly number[] = [0, 1, 2];
 /** Samples per judged grid, and the seed of their noise (the same for every run). */
@@ -116,9 +129,32 @@ export function resultPath(results: string, setting: string, seed: number): stri
   return join(results, setting, `seed-${seed}.json`);
 }
 
+/** Trains (or resumes) a peer's run and writes its judge grids; returns [one-step grid, two-step grid, 64-sample grid]. */
+function runPeer(s: StudySetting, seed: number, runDir: string, steps: number | undefined, samples: number): { grids: [string, string, string]; seconds: number; command: string } {
+  if (!existsSync(join(PEERS_DIR, 'diffusers'))) throw new Error(`study: ${s.name} needs the diffusers peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
+  const args = [join(repoRoot, 'bench', 'study_peer_diffusers.py'), '--out', runDir, '--seed', String(seed), '--variant', s.peer!, '--samples', String(samples), ...(steps !== undefined ? ['--steps', String(steps)] : [])];
+  process.stderr.write(`study: ${s.name} seed ${seed}: ${existsSync(join(runDir, 'peer-checkpoint.pt')) ? 'resuming' : 'training'} the peer\n`);
+  const env = { ...process.env, PYTHONPATH: [PEERS_DIR, join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
+  const r = spawnSync(torchPython(), args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status === 130 || r.status === 143 || r.signal === 'SIGINT' || r.signal === 'SIGTERM') throw new StudyStopped(r.status ?? 130);
+  if (r.status !== 0) throw new Error(`study: the ${s.name} peer failed (exit ${r.status ?? r.signal})`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { trainSeconds: number; grids: { '1step': string; '2step': string }; grid64: string };
+  return { grids: [out.grids['1step'], out.grids['2step'], out.grid64], seconds: out.trainSeconds, command: `python3 bench/study_peer_diffusers.py --variant ${s.peer!} --seed ${seed}` };
+}
+
 /** Trains (or resumes), samples and judges one (setting, seed); writes its result JSON. */
 function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | undefined, samples: number, commit: boolean): StudyResult {
   const runDir = join(paths.runs, s.name, `seed-${seed}`);
+  if (s.peer) {
+    const load0 = loadavg()[0]!;
+    const peer = runPeer(s, seed, runDir, steps, samples);
+    const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]]) as [GridScore, GridScore];
+    return finish(s, seed, paths, {
+      setting: s.name, seed, command: peer.command, steps: steps ?? null, trainSeconds: peer.seconds,
+      load: [Math.round(load0 * 10) / 10, Math.round(loadavg()[0]! * 10) / 10], cores: cpus().length,
+      date: new Date().toISOString(), commit: gitCommit(), oneStep, twoStep,
+    }, (grid) => copyFileSync(peer.grids[2], grid), commit);
+  }
   const timeFile = join(runDir, 'study-seconds.json');
   const trainArgs = ['train', '--preset', STUDY_PRESET, '--seed', String(seed), ...s.flags, ...(steps !== undefined ? ['--steps', String(steps)] : []), '--out', runDir];
   // A checkpoint every 100 steps: a study stopped mid-run loses little (runtime flag, not part of the config).
@@ -160,7 +196,13 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
     oneStep,
     twoStep,
   };
-  for (const g of [result.oneStep, result.twoStep]) delete (g as Partial<GridScore> & { grid?: string }).grid;
+  return finish(s, seed, paths, result, (grid) => cli(['sample', '--ckpt', runDir, '--n', '64', '--steps', '1', '--seed', String(SAMPLE_SEED), '--out', grid], 'the setting grid'), commit);
+}
+
+/** Writes a result (and for the first seed the setting's grid, by `writeGrid`), optionally commits them. */
+function finish(s: StudySetting, seed: number, paths: Paths, result: StudyResult, writeGrid: (path: string) => void, commit: boolean): StudyResult {
+  const { oneStep, twoStep } = result;
+  for (const g of [oneStep, twoStep]) delete (g as Partial<GridScore> & { grid?: string }).grid;
   const out = resultPath(paths.results, s.name, seed);
   mkdirSync(dirname(out), { recursive: true });
   writeFileAtomic(out, new TextEncoder().encode(`${JSON.stringify(result, null, 1)}\n`));
@@ -168,10 +210,10 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
   if (seed === STUDY_SEEDS[0]) {
     const grid = join(paths.results, 'grids', `${s.name}.png`);
     mkdirSync(dirname(grid), { recursive: true });
-    cli(['sample', '--ckpt', runDir, '--n', '64', '--steps', '1', '--seed', String(SAMPLE_SEED), '--out', grid], 'the setting grid');
+    writeGrid(grid);
     files.push(grid);
   }
-  process.stderr.write(`study: ${s.name} seed ${seed}: one-step ${oneStep.confident} confident, fd ${oneStep.fd}; two-step ${twoStep.confident}, fd ${twoStep.fd}; ${Math.round(seconds)} s\n`);
+  process.stderr.write(`study: ${s.name} seed ${seed}: one-step ${oneStep.confident} confident, fd ${oneStep.fd}; two-step ${twoStep.confident}, fd ${twoStep.fd}; ${result.trainSeconds} s\n`);
   if (commit) {
     const rel = files.map((f) => relative(repoRoot, f));
     const add = spawnSync('git', ['add', '--', ...rel], { cwd: repoRoot, stdio: 'inherit' });
@@ -289,8 +331,17 @@ ${missing.length ? `Not run yet (${missing.length}): ${missing.join(', ')}. \`np
 
 ## Peers
 
-Not run yet: Kinyugo's \`consistency_models\` (ImprovedConsistencyTraining) and diffusers' consistency-training
-example (CMStochasticIterativeScheduler) at the same budget are the study's next step (issue 13).
+- diffusers (PyPI, pinned 0.31.0, installed by \`STUDY_PEERS=1 bash scripts/setup.sh\` into .cache/study-peers, never
+  committed): bench/study_peer_diffusers.py trains as diffusers' consistency-training research example does
+  (the example script is not in the wheel; it is re-implemented from its description and defaults) with a
+  UNet2DModel of 0.28M parameters (the preset's network has 0.31M) and CMStochasticIterativeScheduler's
+  scalings, at the same steps, batch and data, rows diffusers-published and diffusers-corrected above.
+- Kinyugo's \`consistency_models\` (ImprovedConsistencyTraining) is published only on GitHub (its README
+  installs it with pip from a git URL; PyPI's "consistency-models" 0.0.1.dev0 is an empty placeholder by
+  someone else), so it cannot be installed on a user's machine from the registries this project uses and is
+  not run here. Read from its repository (commit 2e6618d, 2023-12-26): its defaults are iCT's (s0 10, s1 1280,
+  lognormal mean -1.1 and std 2.0 in the code; its README's example passes +1.1, the sign error spec section 3
+  notes), and its pseudo-Huber is per element, not per sample (spec section 4).
 
 ## Plots
 
