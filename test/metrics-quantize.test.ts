@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { generatedToUint8 } from '../src/metrics/images.js';
+import { generatedToUint8 } from '../src/metrics/evaluation/images.js';
 import { torchPython } from './helpers/python.js';
 import { xorshift32 } from './helpers/xorshift.js';
 

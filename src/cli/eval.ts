@@ -14,15 +14,15 @@ import { parseFlags, helpText, UsageError, str, num, list, bool, type FlagSpecs 
 import { applyThreadsFlag } from './common.js';
 import { cudaAvailable } from '../tensor/device.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
-import { loadFidInception } from '../metrics/inception-weights.js';
-import { OfflineFeatureNet } from '../metrics/offline.js';
-import { generatedToUint8, openImageSource, uint8ToUnitImages, type ImageBatchSource } from '../metrics/images.js';
-import { generateImages, type GeneratedBatch } from '../metrics/generate.js';
-import { loadReference, saveReference, type FeatureSet } from '../metrics/reference.js';
+import { loadFidInception } from '../metrics/feature-nets/inception-weights.js';
+import { OfflineFeatureNet } from '../metrics/feature-nets/offline.js';
+import { generatedToUint8, openImageSource, uint8ToUnitImages, type ImageBatchSource } from '../metrics/evaluation/images.js';
+import { generateImagesFromCheckpoint, type ImageBatch } from '../train/generate.js';
+import { loadReference, saveReference, type FeatureSet } from '../metrics/evaluation/reference.js';
 import {
   METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures,
   type MetricName, type FeatureNetworks, type ExtractedFeatures,
-} from '../metrics/evaluate.js';
+} from '../metrics/evaluation/evaluate.js';
 
 const NAME = 'consistency eval';
 const USAGE = `${NAME} (--images DIR_OR_FILE | --ckpt FILE --n N [--steps 1|2]) --ref REF [--metrics fid,is,pr,kid] [flags]`;
@@ -56,9 +56,9 @@ const FLAGS: FlagSpecs = {
  * at once, so a checkpoint that cannot be sampled fails before any reference features are computed.
  */
 async function startCheckpointSource(ckpt: string, n: number, steps: number, batch: number): Promise<ImageBatchSource> {
-  const it = generateImages(ckpt, n, steps, batch)[Symbol.asyncIterator]();
+  const it = generateImagesFromCheckpoint(ckpt, n, steps, batch)[Symbol.asyncIterator]();
   const first = await it.next();
-  const toUnit = (b: GeneratedBatch) => uint8ToUnitImages(generatedToUint8(b.data), b.shape, false);
+  const toUnit = (b: ImageBatch) => uint8ToUnitImages(generatedToUint8(b.data), b.shape, false);
   return {
     label: `${ckpt} (${n} samples, ${steps} step${steps === 1 ? '' : 's'})`,
     count: n,

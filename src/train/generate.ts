@@ -1,6 +1,6 @@
 /**
  * Drawing many images from a trained model, batch by batch (for `consistency sample` and for the
- * evaluation command's generateImages): noise from a seeded generator, one or more sampling steps
+ * evaluation command, src/cli/eval.ts): noise from a seeded generator, one or more sampling steps
  * (spec section 6), images as float32 NCHW in [-1, 1].
  */
 import { Generator as TorchGenerator } from '../tensor/random.js';
@@ -83,8 +83,8 @@ export async function* generateImagesFromCheckpoint(
   batch: number,
   options: { seed?: number; device?: string } = {},
 ): AsyncGenerator<ImageBatch> {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImages: n must be an integer >= 1, got ${n}`);
-  if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImages: batch must be an integer >= 1, got ${batch}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImagesFromCheckpoint: n must be an integer >= 1, got ${n}`);
+  if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImagesFromCheckpoint: batch must be an integer >= 1, got ${batch}`);
   const model = loadModel(ckptPath, { device: options.device ?? getDefaultDevice() });
   try {
     const levels = samplingLevels(model.config, steps);

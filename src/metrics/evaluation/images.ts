@@ -9,15 +9,15 @@
  * - a dataset split by name: `cifar10-train`, `cifar10-test`, `mnist-train`, ... (src/data).
  */
 import { statSync } from 'node:fs';
-import { Tensor } from '../tensor/tensor.js';
-import { tensor } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
-import { DataError, type ImageDataset, type Split } from '../data/types.js';
-import { listImageFiles, decodeImage } from '../data/folder.js';
-import { readFileOrThrow } from '../data/fsutil.js';
-import { NpzFile } from '../data/npz.js';
-import { loadDataset, isDatasetName } from '../data/index.js';
-import { readSafetensorsHeader, loadSafetensors } from '../io/safetensors.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tensor } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/scope.js';
+import { DataError, type ImageDataset, type Split } from '../../data/types.js';
+import { listImageFiles, decodeImage } from '../../data/folder.js';
+import { readFileOrThrow } from '../../data/fsutil.js';
+import { NpzFile } from '../../data/npz.js';
+import { loadDataset, isDatasetName } from '../../data/index.js';
+import { readSafetensorsHeader, loadSafetensors } from '../../io/safetensors.js';
 
 /** A stream of image batches. */
 export interface ImageBatchSource {
