@@ -42,7 +42,8 @@ export const STUDY_PRESET = 'mnist-quick';
 
 export const STUDY_SETTINGS: readonly StudySetting[] = [
   { name: 'ict', what: 'iCT as the mnist-quick preset has it', flags: [] },
-  { name: 'ema-teacher', what: 'iCT with the EMA teacher of CT (mu(k) from mu0 = 0.9, spec section 4)', flags: ['--teacher', 'ema'] },
+  // --mu0 too: iCT's mu0 is 0, and an EMA teacher with rate 0 is the stopgrad teacher again.
+  { name: 'ema-teacher', what: "iCT with CT's EMA teacher (mu(k) = exp(s0 ln 0.9 / N(k)), spec sections 2 and 4)", flags: ['--teacher', 'ema', '--mu0', '0.9'] },
   { name: 'squared-l2', what: 'iCT with squared L2 instead of pseudo-Huber', flags: ['--metric', 'l2'] },
   { name: 'uniform-levels', what: 'iCT with uniform instead of lognormal levels (spec section 3)', flags: ['--levels', 'uniform'] },
   { name: 'constant-weighting', what: 'iCT with lambda = 1 instead of 1 / (sigma_{i+1} - sigma_i)', flags: ['--weighting', 'constant'] },

@@ -2,7 +2,8 @@
  * bench/study.ts's report (docs/study.md): from result files written here, the table shows each
  * setting's mean and sample standard deviation over its seeds (computed here again by hand), counts
  * the classes present, lists the (setting, seed) pairs still to run, and writes decodable error-bar
- * plots; the runner refuses a changed budget without its own results folder.
+ * plots; the runner refuses a changed budget without its own results folder; and every setting's
+ * flags, resolved as `consistency train` resolves them, change only the ingredient it names.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { STUDY_SETTINGS, writeReport, type GridScore, type StudyResult } from '../bench/study.js';
+import { STUDY_PRESET, STUDY_SETTINGS, writeReport, type GridScore, type StudyResult } from '../bench/study.js';
+import { runPreset } from '../src/train/run-preset.js';
+import { TRAIN_FLAGS, resolveRunConfig } from '../src/cli/train.js';
+import { parseFlags } from '../src/cli/args.js';
 import { repoRoot } from './helpers/python.js';
 
 function score(confident: number, fd: number, classes: number[]): GridScore {
@@ -68,4 +72,28 @@ test('study run refuses a changed budget without --results, and unknown settings
   assert.equal(r.status, 1);
   assert.match(r.stderr, /unknown setting 'nope' \(known: ict, ema-teacher/);
   assert.ok(!existsSync(join(tmpdir(), 'x', 'ict')));
+});
+
+test('each study setting changes what it says: the ablations differ from iCT in their one ingredient, ct is CT', () => {
+  const base = runPreset(STUDY_PRESET)!;
+  const method = (flags: string[]) => resolveRunConfig(base, parseFlags('train', ['--out', 'x', ...flags], TRAIN_FLAGS), []).method;
+  const ict = method([]);
+  const changed = (flags: string[]) => {
+    const m = method(flags) as unknown as Record<string, unknown>;
+    const i = ict as unknown as Record<string, unknown>;
+    return Object.keys(i).filter((k) => JSON.stringify(m[k]) !== JSON.stringify(i[k])).sort();
+  };
+  const want: Record<string, string[]> = {
+    ict: [],
+    'ema-teacher': ['mu0', 'teacher'],
+    'squared-l2': ['metric'],
+    'uniform-levels': ['levels'],
+    'constant-weighting': ['weighting'],
+    'sqrt-curriculum': ['curriculum'],
+  };
+  for (const s of STUDY_SETTINGS.filter((x) => !x.peer && x.name !== 'ct')) assert.deepEqual(changed(s.flags), want[s.name], s.name);
+  const ema = method(STUDY_SETTINGS.find((s) => s.name === 'ema-teacher')!.flags);
+  assert.equal(ema.mu0, 0.9, 'an EMA teacher with mu0 = 0 would be the stopgrad teacher');
+  const ct = method(STUDY_SETTINGS.find((s) => s.name === 'ct')!.flags);
+  assert.deepEqual([ct.method, ct.teacher, ct.mu0, ct.curriculum, ct.levels.kind, ct.weighting, ct.metric.kind], ['ct', 'ema', 0.9, { kind: 'ct-sqrt', s0: 2, s1: 150 }, 'uniform', 'constant', 'l2']);
 });
