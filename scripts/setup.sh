@@ -45,5 +45,18 @@ if [[ ! -d .cache/pydeps/safetensors ]]; then
     echo "setup: could not install Python safetensors into .cache/pydeps (the interchange tests will fail)" >&2
 fi
 
+# The study's diffusers peer (npm run study; bench/study_peer_diffusers.py), only when asked for with
+# STUDY_PEERS=1: diffusers and what it imports, each pinned, into .cache/study-peers. No numpy there:
+# Debian's torch keeps the numpy it was built with.
+if [[ ${STUDY_PEERS:-0} == 1 && ! -d .cache/study-peers/diffusers ]]; then
+  pip=(python3 -m pip)
+  "${pip[@]}" --version >/dev/null 2>&1 || pip=(/usr/bin/python3 -m pip)
+  "${pip[@]}" install -q --disable-pip-version-check --no-deps --target .cache/study-peers \
+    diffusers==0.31.0 huggingface_hub==0.25.2 safetensors==0.4.5 Pillow==13.0.0 regex==2026.11.19 filelock==4.3.1 \
+    importlib-metadata==10.2.0 zipp==4.1.2 lazy-importer==0.1.0 fsspec==2026.9.0 packaging==26.4 pyyaml==6.0.4 tqdm==4.70.1 \
+    typing-extensions==4.16.0 requests==2.34.2 certifi==2026.10.19.post1 charset-normalizer==3.5.3 idna==3.20 urllib3==2.8.0 ||
+    echo "setup: could not install the study's diffusers peer into .cache/study-peers" >&2
+fi
+
 npm ci --no-audit --no-fund
 npm run build
