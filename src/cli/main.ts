@@ -33,6 +33,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(lines.join('\n'));
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-V') {
+    console.log((await import('./version.js')).versionText());
+    return 0;
+  }
   const load = commands[name];
   if (!load) throw new UsageError(`consistency: unknown command '${name}' (see 'consistency --help')`);
   const cmd = (await load()).default;
