@@ -7,6 +7,8 @@
  * `.float()` values. CPU autocast is bfloat16; CUDA takes bfloat16 or float16.
  */
 import { native } from './native.js';
+import { tidy } from './scope.js';
+import type { Tensor } from './tensor.js';
 import { dtypeCode, type DType } from './dtype.js';
 import type { Device } from './device.js';
 
@@ -68,6 +70,15 @@ export function autocast<T>(precision: Precision, device: Device, fn: () => T): 
     native.autocastSetEnabled(type, previousEnabled);
     native.autocastSetDtype(type, previousDtype);
   }
+}
+
+/**
+ * A network evaluation in mixed precision whose result comes back as float32 (the low-precision
+ * copy is freed), so what follows (the pseudo-Huber distance, the loss weights) is float32.
+ */
+export function autocastToFloat32(precision: Precision, device: Device, fn: () => Tensor): Tensor {
+  if (lowDtype[precision] === null) return fn();
+  return tidy(() => autocast(precision, device, fn).float());
 }
 
 /** Runs `fn` with autocast off on every device type (for the parts that stay float32). */

@@ -11,7 +11,7 @@ export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { Generator, manualSeed } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { getDefaultDevice, setDefaultDevice, cudaAvailable, synchronize, setNumThreads, getNumThreads } from './device.js';
-export { autocast, fullPrecision, isAutocastEnabled, parsePrecision, checkPrecision, autocastDtype, precisions, type Precision } from './autocast.js';
+export { autocast, autocastToFloat32, fullPrecision, isAutocastEnabled, parsePrecision, checkPrecision, autocastDtype, precisions, type Precision } from './autocast.js';
 export * as nnf from './functional.js';
 export { native, type BuildInfo } from './native.js';
 
