@@ -351,7 +351,12 @@ ENTRY(dispose) {
   GUARD_END("dispose")
 }
 
-ENTRY(liveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(gLiveTensors.load())); }
+ENTRY(liveTensors) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Number::New(env, static_cast<double>(gLiveTensors.load()));
+  GUARD_END("liveTensors")
+}
 
 ENTRY(shape) {
   Napi::Env env = info.Env();
@@ -553,7 +558,12 @@ ENTRY(setGradEnabled) {
   GUARD_END("setGradEnabled")
 }
 
-ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled()); }
+ENTRY(isGradEnabled) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Boolean::New(env, c10::GradMode::is_enabled());
+  GUARD_END("isGradEnabled")
+}
 
 // ---- autocast (mixed precision; src/tensor/autocast.ts) ----
 // libtorch 2.x keys autocast state by device type; 1.13 has one setter pair per device.
@@ -647,7 +657,12 @@ ENTRY(setNumThreads) {
   GUARD_END("setNumThreads")
 }
 
-ENTRY(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+ENTRY(getNumThreads) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Number::New(env, at::get_num_threads());
+  GUARD_END("getNumThreads")
+}
 
 ENTRY(cudaSynchronize) {
   Napi::Env env = info.Env();
@@ -660,6 +675,7 @@ ENTRY(cudaSynchronize) {
 
 ENTRY(buildInfo) {
   Napi::Env env = info.Env();
+  GUARD_BEGIN
   Napi::Object o = Napi::Object::New(env);
   o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   o.Set("cuda", Napi::Boolean::New(env, at::hasCUDA()));
@@ -673,6 +689,7 @@ ENTRY(buildInfo) {
   o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
   o.Set("mallocTuned", Napi::Boolean::New(env, gMallocTuned));
   return o;
+  GUARD_END("buildInfo")
 }
 
 #define EXPORT(NAME) exports.Set(#NAME, Napi::Function::New(env, NAME, #NAME))

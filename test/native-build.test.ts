@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { native } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { repoRoot, torchPython, torchPythonEnv } from './helpers/python.js';
 

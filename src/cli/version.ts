@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { native } from '../tensor/native.js';
+import { buildInfo, getNumThreads } from '../tensor/device.js';
 
 function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -25,9 +25,10 @@ function cudaVersion(v: number): string {
 
 /** The lines `consistency --version` prints. */
 export function versionText(): string {
-  const info = native.buildInfo();
+  const info = buildInfo();
+  const threads = getNumThreads();
   const cuda = !info.cudaBuilt
     ? 'CPU only'
     : `CUDA ${cudaVersion(info.cudaRuntimeVersion)}, ${info.cudaDeviceCount} GPU${info.cudaDeviceCount === 1 ? '' : 's'} visible`;
-  return [`consistency-ts ${packageVersion()}`, `libtorch ${info.torchVersion} (${cuda}), ${native.getNumThreads()} thread${native.getNumThreads() === 1 ? '' : 's'}`].join('\n');
+  return [`consistency-ts ${packageVersion()}`, `libtorch ${info.torchVersion} (${cuda}), ${threads} thread${threads === 1 ? '' : 's'}`].join('\n');
 }
