@@ -60,6 +60,7 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { RAdam, type RAdamOptions } from './optim/radam.js';
 export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.js';
 export { clipGradNorm, gradNorm } from './optim/clip.js';
+export { LossScaler, type LossScalerOptions } from './optim/loss-scaler.js';
 
 // Training from code: the trainer loop, run configs, checkpoints, progress, metrics log, sampling
 // from checkpoints.

@@ -32,6 +32,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(lines.join('\n'));
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-V') {
+    console.log((await import('./version.js')).versionText());
+    return 0;
+  }
   const load = commands[name];
   // The benchmarks need a source checkout (bench/*_ref.py, Python torch): `npm run bench`, not a command.
   if (!load && name === 'bench') throw new UsageError("consistency: unknown command 'bench' (benchmarks: 'npm run bench' in a source checkout)");
