@@ -45,5 +45,17 @@ if [[ ! -d .cache/pydeps/safetensors ]]; then
     echo "setup: could not install Python safetensors into .cache/pydeps (the interchange tests will fail)" >&2
 fi
 
+# Python's onnx package, whose checker the ONNX export tests run (pinned with the protobuf its
+# generated code needs; --no-deps keeps Debian's numpy, which python3-torch is built against).
+if [[ ! -d .cache/pydeps/onnx ]]; then
+  pip=(python3 -m pip)
+  "${pip[@]}" --version >/dev/null 2>&1 || pip=(/usr/bin/python3 -m pip)
+  "${pip[@]}" install -q --disable-pip-version-check --target .cache/pydeps --no-deps onnx==1.23.2 protobuf==6.31.1 ml_dtypes==0.5.3 typing_extensions==4.15.0 ||
+    echo "setup: could not install Python onnx into .cache/pydeps (the ONNX export tests will fail)" >&2
+fi
+
+# onnxruntime-node's postinstall would download CUDA binaries from outside the npm registry; the
+# CPU runtime ships inside the package, so skip that step (its documented switch).
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 npm run build

@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   edit: () => import('./edit.js'),
   eval: () => import('./eval.js'),
   bench: () => import('./bench.js'),
+  export: () => import('./export.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
