@@ -13,11 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { repoRoot, runPythonScript } from './helpers/python.js';
-import { libtorchDenoised, maxAbsDiff, randomNetwork, testInputs, testRunConfig } from './helpers/onnx-models.js';
+import { libtorchDenoised, maxAbsDiff, randomNetwork, testInputs, testRunConfig, writeRandomCheckpoint } from './helpers/onnx-models.js';
 import { noGrad, setNumThreads, tidy } from '../src/tensor/index.js';
-import { writeCheckpoint } from '../src/train/checkpoint.js';
-import { runConfigToJson, type RunConfig } from '../src/train/config.js';
-import type { ImageNetwork } from '../src/networks/network.js';
+import type { RunConfig } from '../src/train/config.js';
 import { exportConsistencyOnnx } from '../src/export/export.js';
 
 setNumThreads(1);
@@ -41,25 +39,6 @@ interface CheckReport {
 
 function onnxCheck(file: string): CheckReport {
   return JSON.parse(runPythonScript('test/reference/onnx_check.py', [file])) as CheckReport;
-}
-
-/** A checkpoint whose 'model' and 'ema' groups hold two different random weight sets. */
-function writeRandomCheckpoint(file: string, config: RunConfig, seed: number): { model: ImageNetwork; ema: ImageNetwork } {
-  const model = randomNetwork(config, seed);
-  const ema = randomNetwork(config, seed + 10);
-  // A checkpoint keeps buffers (the Fourier frequencies) once, in 'model': the EMA network shares them.
-  noGrad(() => {
-    const own = model.namedBuffers();
-    for (const [k, b] of ema.namedBuffers()) b.copy_(own.get(k)!);
-  });
-  writeCheckpoint(file, {
-    step: 7,
-    config: runConfigToJson(config),
-    groups: new Map([['model', model.stateDict()], ['ema', ema.namedParameters()]]),
-    generators: new Map(),
-    state: {},
-  });
-  return { model, ema };
 }
 
 async function ortDenoised(file: string | Uint8Array, inputs: ReturnType<typeof testInputs>, classes: number): Promise<Float32Array> {

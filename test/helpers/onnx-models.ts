@@ -9,7 +9,8 @@ import { createNetwork } from '../../src/networks/build.js';
 import type { ImageNetwork } from '../../src/networks/network.js';
 import { ConsistencyDenoiser } from '../../src/method/denoiser.js';
 import { runPreset } from '../../src/train/run-preset.js';
-import type { RunConfig } from '../../src/train/config.js';
+import { runConfigToJson, type RunConfig } from '../../src/train/config.js';
+import { writeCheckpoint } from '../../src/train/checkpoint.js';
 
 /** A preset's run config; 'adm-small' is imagenet64's with a 16x16, 10-class, 2-level ADM with attention at 8x8. */
 export function testRunConfig(name: 'mnist-quick' | 'cifar10-cpu' | 'cifar10' | 'adm-small'): RunConfig {
@@ -87,3 +88,23 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** A checkpoint whose 'model' and 'ema' groups hold two different random weight sets. */
+export function writeRandomCheckpoint(file: string, config: RunConfig, seed: number): { model: ImageNetwork; ema: ImageNetwork } {
+  const model = randomNetwork(config, seed);
+  const ema = randomNetwork(config, seed + 10);
+  // A checkpoint keeps buffers (the Fourier frequencies) once, in 'model': the EMA network shares them.
+  noGrad(() => {
+    const own = model.namedBuffers();
+    for (const [k, b] of ema.namedBuffers()) b.copy_(own.get(k)!);
+  });
+  writeCheckpoint(file, {
+    step: 7,
+    config: runConfigToJson(config),
+    groups: new Map([['model', model.stateDict()], ['ema', ema.namedParameters()]]),
+    generators: new Map(),
+    state: {},
+  });
+  return { model, ema };
+}
+
