@@ -21,6 +21,8 @@ have_python_torch || /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_
 dpkg -s libopenblas0 >/dev/null 2>&1 || need_apt+=(libopenblas0)
 # Fashion-MNIST's IDX files, one of the datasets (and used by the tests).
 [[ -d /usr/share/datasets/fashion-mnist ]] || need_apt+=(dataset-fashion-mnist)
+# Headless Chromium for the browser end-to-end test (test/browser.test.ts drives it with playwright-core).
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 

@@ -17,6 +17,8 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   eval: () => import('./eval.js'),
   bench: () => import('./bench.js'),
   export: () => import('./export.js'),
+  web: () => import('./web.js'),
+  serve: () => import('./serve.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
