@@ -76,16 +76,16 @@ test('median and benchmark names', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.throws(() => median([]), /no values/);
   assert.deepEqual(resolveBenchmarkNames([]), ['engine']);
-  assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception', 'train']);
-  assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception', 'train']);
-  assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, train, all\)/);
+  assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception', 'train', 'onnx']);
+  assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception', 'train', 'onnx']);
+  assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)/);
 });
 
 test('consistency bench and bench/run.js refuse bad flags with one line and exit code 2', () => {
   const cases: Array<[string[], RegExp]> = [
     [['dist/src/cli/main.js', 'bench', '--steps', '0'], /^consistency bench: --steps must be at least 1; got 0$/],
     [['dist/src/cli/main.js', 'bench', '--threads', '1,x'], /^consistency bench: --threads must be positive integers separated by commas; got '1,x'$/],
-    [['dist/src/cli/main.js', 'bench', '--which', 'nope'], /^consistency bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, all\)$/],
+    [['dist/src/cli/main.js', 'bench', '--which', 'nope'], /^consistency bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)$/],
     [['dist/bench/run.js', 'nope'], /^consistency bench: --which: unknown benchmark 'nope'/],
     [['dist/bench/run.js', 'engine', '--bogus', '1'], /^consistency bench: unknown flag --bogus/],
   ];

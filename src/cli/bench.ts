@@ -7,7 +7,7 @@ import type { Command } from './command.js';
 import { UsageError, list, num, parseCommandFlags, type FlagSpecs } from './args.js';
 
 const NAME = 'consistency bench';
-const USAGE = `${NAME} [--which engine|networks|inception|train|all] [--steps N] [--warmup N] [--threads 1,2]`;
+const USAGE = `${NAME} [--which engine|networks|inception|train|onnx|all] [--steps N] [--warmup N] [--threads 1,2]`;
 const SUMMARY = 'time the engine against Python torch (training step, per-op overhead); JSON lines on stdout';
 
 const FLAGS: FlagSpecs = {
