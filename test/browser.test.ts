@@ -106,7 +106,7 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
       await page.check(`input[name="steps"][value="${steps}"]`);
       await page.fill('#seed', String(seed));
       await page.selectOption('#count', '16');
-      await page.click('#generate');
+      await page.click('#generate', { timeout: 300_000 });
       await waitState(page, 'done');
       const canvas = await canvasPixels(page, 'grid');
       assert.equal(canvas.width, 4 * 30 + 2);
@@ -138,7 +138,7 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.8, box.y + box.height / 2, { steps: 8 });
     await page.mouse.up();
-    await page.click('#inpaint');
+    await page.click('#inpaint', { timeout: 300_000 });
     await waitState(page, 'done');
     const edited = await canvasPixels(page, 'edited');
     const grid = await canvasPixels(page, 'grid');
