@@ -37,6 +37,8 @@ fi
 dpkg -s libopenblas0 >/dev/null 2>&1 || need_apt+=(libopenblas0)
 # Fashion-MNIST's IDX files, one of the datasets (and used by the tests).
 [[ -d /usr/share/datasets/fashion-mnist ]] || need_apt+=(dataset-fashion-mnist)
+# Headless Chromium for the browser end-to-end test (test/browser.test.ts drives it with playwright-core).
+[[ -x /usr/bin/chromium ]] || need_apt+=(chromium)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 /usr/bin/python3 -m pip --version >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 # pip's torch is installed for /usr/bin/python3 (whose numpy and scipy the references use), by its own pip.
@@ -87,5 +89,17 @@ fi
 # build-native.mjs (run by npm ci) reads the choice.
 [[ -z "$torch_choice" ]] || export CONSISTENCY_TORCH="$torch_choice"
 
+# Python's onnx package, whose checker the ONNX export tests run (pinned with the protobuf its
+# generated code needs; --no-deps keeps Debian's numpy, which python3-torch is built against).
+if [[ ! -d .cache/pydeps/onnx ]]; then
+  pip=(python3 -m pip)
+  "${pip[@]}" --version >/dev/null 2>&1 || pip=(/usr/bin/python3 -m pip)
+  "${pip[@]}" install -q --disable-pip-version-check --target .cache/pydeps --no-deps onnx==1.23.2 protobuf==6.31.1 ml_dtypes==0.5.3 typing_extensions==4.15.0 ||
+    echo "setup: could not install Python onnx into .cache/pydeps (the ONNX export tests will fail)" >&2
+fi
+
+# onnxruntime-node's postinstall would download CUDA binaries from outside the npm registry; the
+# CPU runtime ships inside the package, so skip that step (its documented switch).
+export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 npm run build

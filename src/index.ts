@@ -82,3 +82,6 @@ export {
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,
   runPreset, runPresetNames, runConfigFromPreset,
 } from './train/index.js';
+
+// ONNX export of a trained model's consistency function (the libtorch-free runtime is the 'consistency-ts/generate' subpath).
+export { exportConsistencyOnnx, METADATA_KEYS, type OnnxExportOptions } from './export/export.js';

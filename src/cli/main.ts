@@ -15,6 +15,9 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   sample: () => import('./sample.js'),
   edit: () => import('./edit.js'),
   eval: () => import('./eval.js'),
+  export: () => import('./export.js'),
+  web: () => import('./web.js'),
+  serve: () => import('./serve.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
