@@ -1,6 +1,6 @@
 /**
- * Tests of src/method/denoiser.ts (spec section 1: f(x, sigma) with c_skip, c_out, c_in, c_noise;
- * the boundary condition f(x, sigma_min) = x bit for bit) and src/method/metrics.ts (spec
+ * Tests of src/method/denoiser.ts (docs/method.md section 1: f(x, sigma) with c_skip, c_out, c_in, c_noise;
+ * the boundary condition f(x, sigma_min) = x bit for bit) and src/method/metrics.ts (docs/method.md
  * section 4: pseudo-Huber on the whole sample, squared L2, L1), against the formulas written out
  * here in float64.
  */

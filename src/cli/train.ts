@@ -33,7 +33,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   dataset: { kind: 'string', help: "the dataset (default: the preset's)", choices: DATASET_NAMES },
   out: { kind: 'string', help: 'the run directory (checkpoint, metrics.jsonl, samples/, loss.png)', required: true },
   resume: { kind: 'boolean', help: 'continue the run in --out from its checkpoint' },
-  // The method (spec sections 2-4).
+  // The method (docs/method.md sections 2-4).
   method: { kind: 'string', help: "ict or ct (default: the preset's, ict)", choices: METHOD_NAMES },
   teacher: { kind: 'string', help: 'stopgrad (iCT) or ema (CT)', choices: ['stopgrad', 'ema'] },
   metric: { kind: 'string', help: 'distance d: pseudo-huber (iCT), l2, l1 (lpips needs a network, not available)', choices: ['pseudo-huber', 'l2', 'l1', 'lpips'] },

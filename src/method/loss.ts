@@ -1,5 +1,5 @@
 /**
- * The consistency training loss (spec section 4), for iCT and the original CT:
+ * The consistency training loss (docs/method.md section 4), for iCT and the original CT:
  *
  *   z ~ N(0, I), one draw shared by both terms
  *   student = f_theta      (x + sigma_{i+1} z, sigma_{i+1})     (gets gradients)
@@ -12,7 +12,7 @@
  * weighting, level distribution) comes from a MethodConfig (src/method/presets.ts).
  *
  * Pair indices are 0-based as in src/method/schedules.ts: index j is the pair
- * (sigmas[j], sigmas[j+1]), the spec's i = j + 1.
+ * (sigmas[j], sigmas[j+1]), docs/method.md's i = j + 1.
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { randnLike, tensor } from '../tensor/creation.js';
@@ -94,7 +94,7 @@ function fail(what: string): never {
   throw new RangeError(`ConsistencyLoss: ${what}`);
 }
 
-/** The consistency training loss of spec section 4 for one method config. */
+/** The consistency training loss of docs/method.md section 4 for one method config. */
 export class ConsistencyLoss {
   readonly distance: SampleDistance;
   readonly noiseEmbedding: NoiseEmbedding;
@@ -167,7 +167,7 @@ export class ConsistencyLoss {
     if (batch === undefined || batch < 1) fail(`x must be a batch [N, ...] with N >= 1, got [${x.shape.join(', ')}]`);
     const levels = this.resolveLevels(inputs.levels, batch);
 
-    // The teacher theta_minus (spec section 4): the same weights (iCT) or an EMA network (CT).
+    // The teacher theta_minus (docs/method.md section 4): the same weights (iCT) or an EMA network (CT).
     let teacherNetwork: ConsistencyNetwork;
     if (this.config.teacher === 'stopgrad') {
       if (inputs.teacherNetwork && inputs.teacherNetwork !== network)
@@ -179,7 +179,7 @@ export class ConsistencyLoss {
     }
     for (const [who, net] of [['network', network], ['teacherNetwork', teacherNetwork]] as const)
       if (net.training === true && net.generator === undefined)
-        fail(`${who} is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (spec section 4)`);
+        fail(`${who} is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (docs/method.md section 4)`);
 
     const denoiserOptions = { sigmaMin: this.config.sigmaMin, sigmaData: this.config.sigmaData, noiseEmbedding: this.noiseEmbedding };
     const student = new ConsistencyDenoiser(network, denoiserOptions);

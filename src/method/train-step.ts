@@ -1,5 +1,5 @@
 /**
- * One consistency-training step (spec sections 2-5), in phases: levels for step k, loss,
+ * One consistency-training step (docs/method.md sections 2-5), in phases: levels for step k, loss,
  * backward, optional clipping, optimizer update, teacher EMA (CT), evaluation EMA, zero grads.
  * Everything it allocates is freed before it returns; it returns plain numbers.
  */
@@ -26,7 +26,7 @@ export interface TrainContext {
   /** The loss; its config drives the levels, teacher, metric and weighting. */
   loss: ConsistencyLoss;
   optimizer: Optimizer;
-  /** The evaluation EMA of the weights (spec section 5: 0.99993), if any. */
+  /** The evaluation EMA of the weights (docs/method.md section 5: 0.99993), if any. */
   ema?: ExponentialMovingAverage;
   /** Clip gradients to this global 2-norm (none when absent). */
   maxGradNorm?: number;

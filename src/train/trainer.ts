@@ -1,5 +1,5 @@
 /**
- * The consistency-training loop (iCT by default, original CT by config; spec sections 2-5).
+ * The consistency-training loop (iCT by default, original CT by config; docs/method.md sections 2-5).
  *
  * One step k of K, in phases:
  *   1. levels   N(k) and p(i) from the curriculum; pair indices for the batch from a seeded

@@ -3,7 +3,7 @@
  * feature networks (batched, on any device), their statistics and, when a metric needs them, the
  * features themselves; then the scores against a reference.
  *
- * Metrics and the features they use (spec section 8):
+ * Metrics and the features they use (docs/method.md section 8):
  *   fid         Frechet distance of FID Inception pool3 features (set 'fid')
  *   is          Inception score from the same network's 1008 logits (samples only)
  *   pr          k-NN precision and recall (k = 3) of pool3 features
