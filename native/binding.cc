@@ -5,6 +5,7 @@
 
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <torch/version.h>
 
 #include <atomic>
@@ -550,8 +551,8 @@ ENTRY(setGradEnabled) {
   GUARD_BEGIN
   checkArgCount(info, 1, "setGradEnabled");
   bool enabled = argBool(info, 0, "setGradEnabled", "enabled");
-  bool previous = at::GradMode::is_enabled();
-  at::GradMode::set_enabled(enabled);
+  bool previous = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(enabled);
   return Napi::Boolean::New(env, previous);
   GUARD_END("setGradEnabled")
 }
@@ -559,7 +560,7 @@ ENTRY(setGradEnabled) {
 ENTRY(isGradEnabled) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  return Napi::Boolean::New(env, at::GradMode::is_enabled());
+  return Napi::Boolean::New(env, c10::GradMode::is_enabled());
   GUARD_END("isGradEnabled")
 }
 

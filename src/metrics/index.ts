@@ -16,7 +16,7 @@ export {
 export type { ResolveWeightsOptions, LoadFidInceptionOptions, LoadedFidInception } from './feature-nets/inception-weights.js';
 export { saveReference, loadReference, loadNpzStats } from './evaluation/reference.js';
 export type { FeatureSet } from './evaluation/reference.js';
-export { openImageSource, arraySource, datasetSource, uint8ToUnitImages, isNhwc, parseDatasetSplit } from './evaluation/images.js';
+export { openImageSource, arraySource, datasetSource, uint8ToUnitImages, generatedToUint8, isNhwc, parseDatasetSplit } from './evaluation/images.js';
 export type { ImageBatchSource, OpenImagesOptions } from './evaluation/images.js';
 export { METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures } from './evaluation/evaluate.js';
 export type { MetricName, FeatureNeeds, FeatureNetworks, ExtractOptions, ExtractedFeatures, ScoreOptions, Scores } from './evaluation/evaluate.js';

@@ -23,6 +23,8 @@ export interface SampleOptions {
   classLabel?: number;
   /** First image index (for cycling class labels across calls). */
   offset?: number;
+  /** Clip every intermediate estimate to [-1, 1] (default true; see sampleMultistep). */
+  clipDenoised?: boolean;
 }
 
 /** Yields the images batch by batch: float32 [b, C, H, W] values in [-1, 1] each. */
@@ -37,10 +39,10 @@ export function* sampleBatches(model: LoadedModel, o: SampleOptions): Generator<
     const b = Math.min(o.batch, o.count - start);
     yield tidy(() => {
       const z = randn([b, C, H, W], { generator: zGen, device });
-      const options =
-        classes > 0
-          ? { classLabels: tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)), [b], { device }) }
-          : {};
+      const options = {
+        clipDenoised: o.clipDenoised ?? true,
+        ...(classes > 0 && { classLabels: tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)), [b], { device }) }),
+      };
       return sampleMultistep(model.denoiser, z, o.levels, stepGen, options).toFloat32Array();
     });
   }
