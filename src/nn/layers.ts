@@ -8,8 +8,8 @@ import type { Generator } from '../tensor/random.js';
 
 export interface InitOptions {
   /** Draws initial weights (libtorch's default generator when omitted). */
-  generator?: Generator;
-  device?: string;
+  generator?: Generator | undefined;
+  device?: string | undefined;
 }
 
 /** Uniform on [-bound, bound). */
@@ -18,11 +18,11 @@ export function uniformInit(shape: number[], bound: number, o: InitOptions = {})
 }
 
 export interface Conv2dLayerOptions extends InitOptions {
-  stride?: number;
-  padding?: number;
-  dilation?: number;
-  groups?: number;
-  bias?: boolean;
+  stride?: number | undefined;
+  padding?: number | undefined;
+  dilation?: number | undefined;
+  groups?: number | undefined;
+  bias?: boolean | undefined;
 }
 
 export class Conv2d extends Module {

@@ -12,9 +12,9 @@ import { uniformInit } from './layers.js';
 
 export interface LinearOptions extends ParameterOptions {
   /** Adds the bias b (default true). */
-  bias?: boolean;
+  bias?: boolean | undefined;
   /** Weight and bias initialization with fanIn = inFeatures, fanOut = outFeatures (default: PyTorch's nn.Linear). */
-  init?: WeightInit;
+  init?: WeightInit | undefined;
 }
 
 export class Linear extends Module {

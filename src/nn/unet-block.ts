@@ -32,26 +32,26 @@ export interface UNetBlockOptions {
   outChannels: number;
   /** Width of the conditioning vector emb. */
   embChannels: number;
-  up?: boolean;
-  down?: boolean;
+  up?: boolean | undefined;
+  down?: boolean | undefined;
   /** Attention heads after the residual part; 0 = no attention. */
-  numHeads?: number;
+  numHeads?: number | undefined;
   /** Dropout probability before conv1. */
-  dropout?: number;
+  dropout?: number | undefined;
   /** Multiplies the sum after each residual connection (NCSN++: 1/sqrt(2); ADM: 1). */
-  skipScale?: number;
+  skipScale?: number | undefined;
   /** Group norm epsilon. */
-  eps?: number;
-  resampleFilter?: readonly number[];
+  eps?: number | undefined;
+  resampleFilter?: readonly number[] | undefined;
   /** Project the skip path with a 1x1 conv when resampling even if the width stays (NCSN++). */
-  resampleProjection?: boolean;
+  resampleProjection?: boolean | undefined;
   /** Scale-shift conditioning (ADM) instead of additive (NCSN++). */
-  adaptiveScale?: boolean;
+  adaptiveScale?: boolean | undefined;
   init: WeightInit;
   /** Initialization of the last conv of each residual branch (near zero). */
   initZero: WeightInit;
   /** Initialization of the qkv projection (default: init). */
-  initAttention?: WeightInit;
+  initAttention?: WeightInit | undefined;
 }
 
 export class UNetBlock extends Module {

@@ -155,7 +155,7 @@ export class Tensor implements ScopedResource {
   }
 
   // ---- conversion ----
-  to(options: { dtype?: DType; device?: string }): Tensor {
+  to(options: { dtype?: DType | undefined; device?: string | undefined }): Tensor {
     const dtype = options.dtype ?? this.dtype;
     const device = options.device ?? this.device;
     return new Tensor(native.to(this.handle, dtypeCode[dtype], device));

@@ -160,9 +160,9 @@ function safetensorsSource(path: string, limit?: number): ImageBatchSource {
 
 export interface OpenImagesOptions {
   /** Use at most this many images (the first ones). */
-  limit?: number;
+  limit?: number | undefined;
   /** For dataset names: where the data are (archive or folder; default: the data layer's default). */
-  data?: string;
+  data?: string | undefined;
   warn?: (message: string) => void;
 }
 
