@@ -42,7 +42,7 @@ export interface ParameterOptions {
 
 /** A new tensor of `shape` drawn by `mode` for the given fans, times `gain`. */
 export function initTensor(shape: number[], mode: InitMode, fanIn: number, fanOut: number, gain: number, o: ParameterOptions = {}): Tensor {
-  if (!INIT_MODES.includes(mode)) throw new RangeError(`initTensor: unknown mode '${String(mode)}'; expected one of ${INIT_MODES.join(', ')}`);
+  if (!INIT_MODES.includes(mode)) throw new RangeError(`initTensor: unknown mode '${mode}'; expected one of ${INIT_MODES.join(', ')}`);
   if (!(fanIn > 0) || !(fanOut > 0)) throw new RangeError(`initTensor: fans must be positive, got fanIn=${fanIn}, fanOut=${fanOut}`);
   const device = o.device;
   if (o.values === 'uninitialized') return empty(shape, { device });

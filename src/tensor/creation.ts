@@ -16,7 +16,7 @@ export interface RandomOptions extends CreationOptions {
 
 function opts(o: CreationOptions | undefined, dtype: DType = 'float32'): [number, string] {
   const d = o?.dtype ?? dtype;
-  if (!(d in dtypeCode)) throw new TypeError(`unknown dtype '${String(d)}'; expected one of ${Object.keys(dtypeCode).join(', ')}`);
+  if (!(d in dtypeCode)) throw new TypeError(`unknown dtype '${d}'; expected one of ${Object.keys(dtypeCode).join(', ')}`);
   return [dtypeCode[d], o?.device ?? getDefaultDevice()];
 }
 

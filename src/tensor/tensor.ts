@@ -449,5 +449,5 @@ function allDims(rank: number): number[] {
 }
 
 function flatArgs(args: number[] | [number[]]): number[] {
-  return args.length === 1 && Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]);
+  return args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
 }
