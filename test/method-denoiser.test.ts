@@ -15,7 +15,7 @@ setNumThreads(1);
 
 /** F(u, c) = tanh(u) + 0.1 c (c broadcast over each sample), plus the inputs it saw. */
 class AnalyticNet implements ConsistencyNetwork {
-  seen: { x: Float32Array; noise: Float32Array; classes?: Float32Array }[] = [];
+  seen: { x: Float32Array; noise: Float32Array; classes?: Float32Array | undefined }[] = [];
   constructor(readonly poison?: number) {}
   forward(x: Tensor, noiseLabels: Tensor, classLabels?: Tensor): Tensor {
     this.seen.push({ x: x.toFloat32Array(), noise: noiseLabels.toFloat32Array(), classes: classLabels?.toFloat32Array() });

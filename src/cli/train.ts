@@ -124,7 +124,7 @@ function methodFromFlags(base: MethodConfig, f: ParsedFlags, notes: string[]): M
 }
 
 function mergeOverrides(c: MethodConfig, o: MethodOverrides): MethodOverrides {
-  const pick = <T extends object>(base: T, over: Partial<T> | undefined): T => {
+  const pick = <T extends object>(base: T, over: { [K in keyof T]?: T[K] | undefined } | undefined): T => {
     const out = { ...base };
     for (const [k, v] of Object.entries(over ?? {})) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
     return out;

@@ -67,17 +67,20 @@ export interface MethodConfig {
 }
 
 /** Changes to a preset; nested parts may be given in part. */
+/** Some fields of T, each possibly undefined ("keep the preset's"). */
+type PartialOverride<T> = { [K in keyof T]?: T[K] | undefined };
+
 export interface MethodOverrides {
-  teacher?: TeacherKind;
-  mu0?: number;
-  curriculum?: Partial<CurriculumConfig>;
-  levels?: Partial<LevelsConfig>;
-  weighting?: WeightingKind;
-  metric?: Partial<MetricConfig>;
-  sigmaMin?: number;
-  sigmaMax?: number;
-  sigmaData?: number;
-  rho?: number;
+  teacher?: TeacherKind | undefined;
+  mu0?: number | undefined;
+  curriculum?: PartialOverride<CurriculumConfig> | undefined;
+  levels?: PartialOverride<LevelsConfig> | undefined;
+  weighting?: WeightingKind | undefined;
+  metric?: PartialOverride<MetricConfig> | undefined;
+  sigmaMin?: number | undefined;
+  sigmaMax?: number | undefined;
+  sigmaData?: number | undefined;
+  rho?: number | undefined;
 }
 
 const PRESETS: Record<MethodName, MethodConfig> = {
@@ -181,8 +184,8 @@ export function methodPreset(method: MethodName, overrides: MethodOverrides = {}
 }
 
 /** Drops keys whose value is undefined, so that they do not replace a preset's value. */
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: { [K in keyof T]?: Exclude<T[K], undefined> } = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
 }
