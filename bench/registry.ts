@@ -63,7 +63,7 @@ export async function runBenchmarks(
     try {
       benchmark = await loadBenchmark(name);
     } catch (e) {
-      throw new Error(`benchmark '${name}' is not available: ${(e as Error).message}`);
+      throw new Error(`benchmark '${name}' is not available: ${(e as Error).message}`, { cause: e });
     }
     log(`[bench] ${name}: ${benchmark.summary}`);
     await benchmark.run(options, emit, log);

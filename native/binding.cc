@@ -306,7 +306,7 @@ at::Tensor dropoutWithGenerator(const at::Tensor& input, double p, bool train, c
   if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("argument 'p' must be in [0, 1), got " + std::to_string(p));
   if (!train || p == 0.0) return input;
   // The mask comes from the given generator, so two passes that restore the same generator
-  // state see the same mask (spec section 4: shared dropout masks for student and teacher).
+  // state see the same mask (docs/method.md section 4: shared dropout masks for student and teacher).
   at::Tensor keep = at::empty_like(input).bernoulli_(1.0 - p, gen);
   return input * keep * (1.0 / (1.0 - p));
 }

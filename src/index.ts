@@ -12,7 +12,7 @@ export { type JsonValue, type JsonObject, isJsonObject } from './util/json.js';
 export { formatDuration } from './util/format-duration.js';
 export * from './nn/index.js';
 
-// The consistency method: schedules and scalings (spec sections 1-3), presets.
+// The consistency method: schedules and scalings (docs/method.md sections 1-3), presets.
 export {
   karrasSigmas, ictDiscretizationSteps, ctDiscretizationSteps, ctTeacherEmaRate, lognormalLevelProbabilities,
   uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices, levelSchedule,

@@ -1,5 +1,5 @@
 /**
- * End to end on a 2-D toy (spec sections 1-6 together): a small MLP with a Fourier noise embedding,
+ * End to end on a 2-D toy (docs/method.md sections 1-6 together): a small MLP with a Fourier noise embedding,
  * trained with iCT (the training step, src/train/step.ts) on a mixture of 8 Gaussians, gives one-step samples
  * whose sliced Wasserstein distance to held-out data is within 3x that of a second held-out set of
  * the same size. The same budget with the original CT (EMA teacher, sqrt curriculum, uniform
@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 
 import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount, autocastToFloat32, type Precision } from '../src/tensor/index.js';
 import { Module } from '../src/nn/module.js';
-import { Linear } from '../src/nn/layers.js';
+import { Linear } from '../src/nn/linear.js';
 import { ConsistencyDenoiser } from '../src/method/denoiser.js';
 import { ConsistencyLoss } from '../src/method/loss.js';
 import { ExponentialMovingAverage } from '../src/method/ema.js';
@@ -37,7 +37,7 @@ const STEPS = 3000;
 const BATCH = 256;
 const LR = 2e-3;
 const HIDDEN = 128;
-// The Fourier embedding's frequency scale: small, as iCT lowered NCSN++'s 16 to 0.02 (spec
+// The Fourier embedding's frequency scale: small, as iCT lowered NCSN++'s 16 to 0.02 (docs/method.md
 // section 5); at 1 the one-step map drifts between seeds (radius shrinks).
 const FOURIER_SCALE = 0.02;
 // Evaluation: EVAL_SETS independent draws of EVAL_POINTS points each.
@@ -64,10 +64,10 @@ class ToyMlp extends Module {
     super();
     const o = { generator: init };
     this.registerBuffer('freqs', tidy(() => randn([16], { generator: init }).mul(2 * Math.PI * FOURIER_SCALE)));
-    this.emb = this.registerModule('emb', new Linear(32, width, true, o));
-    this.inp = this.registerModule('inp', new Linear(2, width, true, o));
-    this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, true, o)));
-    this.out = this.registerModule('out', new Linear(width, 2, true, o));
+    this.emb = this.registerModule('emb', new Linear(32, width, o));
+    this.inp = this.registerModule('inp', new Linear(2, width, o));
+    this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, o)));
+    this.out = this.registerModule('out', new Linear(width, 2, o));
   }
 
   /** The precision of training forward passes (bf16: libtorch's CPU autocast, float32 output). */

@@ -33,7 +33,7 @@ test('every preset maps to a run config: network, data, optimizer, two-step leve
     assert.equal(c.sampling.secondSigma, p.training.twoStepSigma);
     assert.equal(c.method.method, p.method);
   }
-  // The paper presets keep the paper's method exactly (spec sections 2-4).
+  // The paper presets keep the paper's method exactly (docs/method.md sections 2-4).
   for (const name of ['cifar10', 'cifar10-deep', 'imagenet64', 'imagenet64-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict'));
   assert.equal(runPreset('imagenet64')!.sampling.secondSigma, 1.526);
   assert.equal(runPreset('cifar10')!.sampling.secondSigma, 0.821);

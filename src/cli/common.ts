@@ -36,7 +36,7 @@ export function precisionFlag(command: string, f: ParsedFlags, device: string): 
 
 /**
  * --clip-denoised as `sample` and `edit` declare it: on by default, as in the official code (every
- * intermediate estimate clipped to [-1, 1], spec section 6); --no-clip-denoised clips only the output.
+ * intermediate estimate clipped to [-1, 1], docs/method.md section 6); --no-clip-denoised clips only the output.
  */
 export const CLIP_DENOISED_FLAG: FlagSpecs = {
   'clip-denoised': { kind: 'boolean', help: 'clip every intermediate estimate to [-1, 1] as the official code does (--no-clip-denoised: only the output)', default: true },

@@ -1,7 +1,7 @@
 /**
  * `consistency sample --ckpt FILE_OR_RUN_DIR [--steps K | --sigmas 80,0.821] [--n 64] [--class C]
  * [--seed S] --out grid.png`: draws images from a trained checkpoint (EMA weights by default) in
- * one or more steps (spec section 6) and writes them as one PNG grid.
+ * one or more steps (docs/method.md section 6) and writes them as one PNG grid.
  */
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';

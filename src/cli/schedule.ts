@@ -1,6 +1,6 @@
 /**
  * `consistency schedule`: prints the noise levels, their probabilities and loss weights at one
- * training step (spec sections 2-4), as a table or as one JSON object.
+ * training step (docs/method.md sections 2-4), as a table or as one JSON object.
  */
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';

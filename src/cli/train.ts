@@ -34,7 +34,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   dataset: { kind: 'string', help: "the dataset (default: the preset's)", choices: DATASET_NAMES },
   out: { kind: 'string', help: 'the run directory (checkpoint, metrics.jsonl, samples/, loss.png)', required: true },
   resume: { kind: 'boolean', help: 'continue the run in --out from its checkpoint' },
-  // The method (spec sections 2-4).
+  // The method (docs/method.md sections 2-4).
   method: { kind: 'string', help: "ict or ct (default: the preset's, ict)", choices: METHOD_NAMES },
   teacher: { kind: 'string', help: 'stopgrad (iCT) or ema (CT)', choices: ['stopgrad', 'ema'] },
   metric: { kind: 'string', help: 'distance d: pseudo-huber (iCT), l2, l1 (lpips needs a network, not available)', choices: ['pseudo-huber', 'l2', 'l1', 'lpips'] },
@@ -125,7 +125,7 @@ function methodFromFlags(base: MethodConfig, f: ParsedFlags, notes: string[]): M
 }
 
 function mergeOverrides(c: MethodConfig, o: MethodOverrides): MethodOverrides {
-  const pick = <T extends object>(base: T, over: Partial<T> | undefined): T => {
+  const pick = <T extends object>(base: T, over: { [K in keyof T]?: T[K] | undefined } | undefined): T => {
     const out = { ...base };
     for (const [k, v] of Object.entries(over ?? {})) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
     return out;

@@ -1,6 +1,6 @@
 /**
  * Zero-shot image editing with a consistency model (Song et al. 2023, section 6 and Algorithm 4;
- * spec section 6): the multistep loop with the known part of the image put back after every step.
+ * docs/method.md section 6): the multistep loop with the known part of the image put back after every step.
  *
  * Algorithm 4 with an invertible linear map A and a mask Omega over A's coordinates (1 = to generate):
  *   y <- A^-1[(A y) (1 - Omega)];   x <- y + t_1 z;   x <- A^-1[(A y)(1 - Omega) + (A f(x, t_1)) Omega]

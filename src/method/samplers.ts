@@ -1,5 +1,5 @@
 /**
- * Sampling from a consistency model (spec section 6; after k-diffusion's samplers: each takes the
+ * Sampling from a consistency model (docs/method.md section 6; after k-diffusion's samplers: each takes the
  * model, the starting noise, the levels and its noise source, and returns images).
  *
  * One step:  x = f(sigma_max z, sigma_max).
@@ -22,7 +22,7 @@ import { checkLevels } from './levels.js';
 // Pure number code, shared with the libtorch-free runtime (src/generate).
 export { checkLevels };
 
-/** The second level of 2-step sampling (spec section 5): 0.821 on CIFAR-10, 1.526 on ImageNet 64x64. */
+/** The second level of 2-step sampling (docs/method.md section 5): 0.821 on CIFAR-10, 1.526 on ImageNet 64x64. */
 export const TWO_STEP_SECOND_LEVEL = { cifar10: 0.821, imagenet64: 1.526 } as const;
 
 /**

@@ -155,7 +155,7 @@ export class Tensor implements ScopedResource {
   }
 
   // ---- conversion ----
-  to(options: { dtype?: DType; device?: string }): Tensor {
+  to(options: { dtype?: DType | undefined; device?: string | undefined }): Tensor {
     const dtype = options.dtype ?? this.dtype;
     const device = options.device ?? this.device;
     return new Tensor(native.to(this.handle, dtypeCode[dtype], device));
@@ -457,5 +457,5 @@ function allDims(rank: number): number[] {
 }
 
 function flatArgs(args: number[] | [number[]]): number[] {
-  return args.length === 1 && Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]);
+  return args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
 }

@@ -1,7 +1,7 @@
 /**
  * Drawing many images from a trained model, batch by batch (for `consistency sample` and for the
  * evaluation command, src/cli/eval.ts): noise from a seeded generator, one or more sampling steps
- * (spec section 6), images as float32 NCHW in [-1, 1].
+ * (docs/method.md section 6), images as float32 NCHW in [-1, 1].
  */
 import { autocast, type Precision } from '../tensor/autocast.js';
 import { Generator as TorchGenerator } from '../tensor/random.js';

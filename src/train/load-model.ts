@@ -1,6 +1,6 @@
 /**
  * A trained model from a checkpoint, ready to sample: the network rebuilt from the checkpoint's
- * own config, with the EMA weights (default; spec section 5) or the raw trained weights, wrapped
+ * own config, with the EMA weights (default; docs/method.md section 5) or the raw trained weights, wrapped
  * in the consistency function f (src/method/denoiser.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
@@ -115,7 +115,7 @@ export function loadModel(path: string, options: { device?: string; weights?: We
 }
 
 /**
- * The sampling levels for `steps` steps (spec section 6): 1 step [sigma_max]; 2 steps
+ * The sampling levels for `steps` steps (docs/method.md section 6): 1 step [sigma_max]; 2 steps
  * [sigma_max, the config's second level] (0.821 CIFAR-10, 1.526 ImageNet 64); more steps: the
  * top `steps` levels of a Karras discretization with steps + 1 levels (sigma_min itself, where f
  * is the identity, is left out).

@@ -1,7 +1,7 @@
 /**
  * Sample grids during training: images from FIXED noise (the same at every snapshot, so the
  * grids show how one set of samples evolves), drawn with the EMA weights in one step and in two
- * steps (spec section 6), and the loss curve as a PNG.
+ * steps (docs/method.md section 6), and the loss curve as a PNG.
  */
 import { writeFileAtomic } from '../io/atomic.js';
 import { gridPng } from '../image/grid.js';

@@ -1,5 +1,5 @@
 /**
- * The consistency-training loop (iCT by default, original CT by config; spec sections 2-5): it
+ * The consistency-training loop (iCT by default, original CT by config; docs/method.md sections 2-5): it
  * owns the network, the optimizer, the EMAs and the data loader, and for each step k of K draws
  * the next GLOBAL batch, takes this process's contiguous share of it, and runs THE training step
  * (src/train/step.ts: levels, accumulate over micro-batches, check, update, EMAs). Then it
