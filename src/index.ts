@@ -69,7 +69,7 @@ export {
   MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord,
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
-  networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
+  defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
   Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome,
   trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
   type GradientSync, rankSlice, noiseSeed, levelUniform, levelIndicesFor, noiseFor,
@@ -77,5 +77,5 @@ export {
   fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise,
   loadModel, samplingLevels, type LoadedModel, type WeightsKind,
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,
-  runPreset, runPresetNames, runConfigFromPreset,
+  PRESET_NAMES, isPresetName, resolvePreset, runPreset, runPresetNames, buildNetwork, type PresetName, type RunPreset,
 } from './train/index.js';

@@ -9,8 +9,8 @@ import { karrasSigmas } from '../method/schedules.js';
 import type { ImageNetwork } from '../networks/network.js';
 import { CheckpointError, disposeCheckpoint, readCheckpoint, resolveCheckpointPath } from './checkpoint.js';
 import type { RunConfig } from './config.js';
-import { networkFromConfig } from './adapters.js';
-import { isJsonObject } from './json.js';
+import { createNetwork } from '../networks/build.js';
+import { isJsonObject, type JsonObject } from './json.js';
 
 /** Which weights to sample with. */
 export type WeightsKind = 'ema' | 'model';
@@ -35,6 +35,9 @@ function checkConfig(file: string, config: unknown): RunConfig {
   const need = ['network', 'method', 'training', 'sampling'];
   if (!isJsonObject(config)) throw new CheckpointError(`${file}: the checkpoint has no run config`);
   for (const k of need) if (!isJsonObject(config[k])) throw new CheckpointError(`${file}: the checkpoint's config has no '${k}' section`);
+  // Checkpoints of earlier versions kept the c_noise form beside the method config.
+  const method = config.method as JsonObject;
+  if (method.noiseEmbedding === undefined && typeof config.noiseEmbedding === 'string') method.noiseEmbedding = config.noiseEmbedding;
   return config as unknown as RunConfig;
 }
 
@@ -47,7 +50,7 @@ export function loadModel(path: string, options: { device?: string; weights?: We
     const config = checkConfig(file, ckpt.config);
     let network: ImageNetwork;
     try {
-      network = networkFromConfig(config.network, { device, uninitialized: true });
+      network = createNetwork(config.network, { device, values: 'uninitialized' });
     } catch (e) {
       throw new CheckpointError(`${file}: the checkpoint's network config is not usable: ${(e as Error).message}`);
     }
@@ -71,11 +74,7 @@ export function loadModel(path: string, options: { device?: string; weights?: We
       throw new CheckpointError(`${file}: ${(e as Error).message}`);
     }
     network.eval();
-    const denoiser = new ConsistencyDenoiser(network, {
-      sigmaMin: config.method.sigmaMin,
-      sigmaData: config.method.sigmaData,
-      noiseEmbedding: config.noiseEmbedding,
-    });
+    const denoiser = ConsistencyDenoiser.forMethod(network, config.method);
     const c = config.network;
     return {
       file,
