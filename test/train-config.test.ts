@@ -12,12 +12,12 @@ import { PRESET_NAMES, resolvePreset, runPreset } from '../src/train/presets.js'
 import { diffRunConfigs, type RunConfig } from '../src/train/config.js';
 import { getPath, type JsonObject } from '../src/train/json.js';
 
-test('the run table: paper presets with the spec settings and RAdam, flips only on CIFAR-10, the CPU presets as tuned', () => {
+test('the run table: paper presets with the spec settings and RAdam, flips on CIFAR-10 and ImageNet 64, the CPU presets as tuned', () => {
   for (const name of PRESET_NAMES) {
     const p = resolvePreset(name);
     assert.equal(p.config.preset, name);
     assert.equal(p.ct.preset, name);
-    assert.equal(p.config.data.flip, p.config.data.dataset === 'cifar10', `${name} flips`);
+    assert.equal(p.config.data.flip, p.config.data.dataset === 'cifar10' || p.config.data.dataset === 'imagenet64', `${name} flips`);
     assert.deepEqual(runPreset(name), p.config);
     assert.deepEqual(runPreset(name, 'ct'), p.ct);
     assert.equal(p.ct.method.method, 'ct');

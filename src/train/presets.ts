@@ -50,9 +50,11 @@ const IMAGENET64_TRAINING: TrainingConfig = {
   seed: 0,
 };
 
-// CIFAR-10 flips images as EDM and iCT train it; digits and class-conditional ImageNet 64 do not.
+// Random horizontal flips on CIFAR-10 (as EDM and iCT train it) and ImageNet 64 (the
+// consistency-models code's loader, cm/image_datasets.py, flips with probability 1/2 by default
+// and cm_train.py keeps that default); off for digits (a mirrored digit is another shape).
 const CIFAR10_DATA: DataConfig = { dataset: 'cifar10', path: null, pad32: false, flip: true, size: null, limit: null };
-const IMAGENET64_DATA: DataConfig = { dataset: 'imagenet64', path: null, pad32: false, flip: false, size: null, limit: null };
+const IMAGENET64_DATA: DataConfig = { dataset: 'imagenet64', path: null, pad32: false, flip: true, size: null, limit: null };
 // MNIST's 28x28 digits are zero-padded to 32x32 so the three levels halve evenly (32, 16, 8);
 // zero in [0, 1] pixel values is -1 after scaling to [-1, 1]: the padding is background.
 const MNIST_DATA: DataConfig = { dataset: 'mnist', path: null, pad32: true, flip: false, size: null, limit: null };
