@@ -11,7 +11,7 @@ line in, one out).
   {"op": "run", "n": K}                             -> K timed one-step passes; wall ms each
   {"op": "quit"}
 
-f(x, s) = c_skip x + c_out F(c_in x, 0.25 ln s) (spec section 1), clipped to [-1, 1].
+f(x, s) = c_skip x + c_out F(c_in x, 0.25 ln s) (docs/method.md section 1), clipped to [-1, 1].
 """
 import math
 import os

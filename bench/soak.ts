@@ -21,8 +21,8 @@ import { UsageError, num, parseCommandFlags, str, type FlagSpecs } from '../src/
 import { loadDataset } from '../src/data/index.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { liveTensorCount } from '../src/tensor/index.js';
-import { defaultOptimizerFactory } from '../src/train/adapters.js';
-import { runPreset, runPresetNames } from '../src/train/run-preset.js';
+import { defaultOptimizerFactory } from '../src/train/optimizer.js';
+import { runPreset, runPresetNames } from '../src/train/presets.js';
 import { Trainer, type TrainOutcome } from '../src/train/trainer.js';
 import { median, round } from './stats.js';
 

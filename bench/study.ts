@@ -16,7 +16,7 @@
  * the seeds that finished), plots with error bars (docs/study/*.png, src/image/plot.ts), and a
  * sample grid per setting (docs/study/grids/<setting>.png, seed 0).
  *
- * Settings: iCT as is; iCT with one ingredient reverted at a time (spec sections 2-4); the original CT.
+ * Settings: iCT as is; iCT with one ingredient reverted at a time (docs/method.md sections 2-4); the original CT.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -45,7 +45,7 @@ export const STUDY_SETTINGS: readonly StudySetting[] = [
   // --mu0 too: iCT's mu0 is 0, and an EMA teacher with rate 0 is the stopgrad teacher again.
   { name: 'ema-teacher', what: "iCT with CT's EMA teacher (mu(k) = exp(s0 ln 0.9 / N(k)), spec sections 2 and 4)", flags: ['--teacher', 'ema', '--mu0', '0.9'] },
   { name: 'squared-l2', what: 'iCT with squared L2 instead of pseudo-Huber', flags: ['--metric', 'l2'] },
-  { name: 'uniform-levels', what: 'iCT with uniform instead of lognormal levels (spec section 3)', flags: ['--levels', 'uniform'] },
+  { name: 'uniform-levels', what: 'iCT with uniform instead of lognormal levels (docs/method.md section 3)', flags: ['--levels', 'uniform'] },
   { name: 'constant-weighting', what: 'iCT with lambda = 1 instead of 1 / (sigma_{i+1} - sigma_i)', flags: ['--weighting', 'constant'] },
   { name: 'sqrt-curriculum', what: "iCT with CT's square-root curriculum (the preset's s0, s1)", flags: ['--curriculum', 'ct-sqrt'] },
   { name: 'ct', what: 'the original CT (--method ct: EMA teacher, sqrt curriculum s0 2 / s1 150, uniform levels, lambda 1; squared L2 for LPIPS)', flags: ['--method', 'ct'] },
@@ -342,7 +342,7 @@ ${missing.length ? `Not run yet (${missing.length}): ${missing.join(', ')}. \`np
   someone else), so it cannot be installed on a user's machine from the registries this project uses and is
   not run here. Read from its repository (commit 2e6618d, 2023-12-26): its defaults are iCT's (s0 10, s1 1280,
   lognormal mean -1.1 and std 2.0 in the code; its README's example passes +1.1, the sign error spec section 3
-  notes), and its pseudo-Huber is per element, not per sample (spec section 4).
+  notes), and its pseudo-Huber is per element, not per sample (docs/method.md section 4).
 
 ## Plots
 

@@ -8,19 +8,19 @@ wheel and needs accelerate and datasets.
 --variant published: the example's defaults and formulas:
   AdamW lr 1e-4, betas (0.95, 0.999), weight decay 1e-6; cosine schedule with 500 warm-up steps;
   gradient norm clipped to 1.0; no EMA (--use_ema is off by default, so samples come from the trained
-  weights); curriculum s0 10, s1 1280 (spec section 2); lognormal levels P_mean -1.1, P_std 2.0;
+  weights); curriculum s0 10, s1 1280 (docs/method.md section 2); lognormal levels P_mean -1.1, P_std 2.0;
   lambda = 1 / (sigma_{i+1} - sigma_i); teacher = the current weights;
-  and its deviations from the paper (spec sections 1 and 4): pseudo-Huber per element (mean over
+  and its deviations from the paper (docs/method.md sections 1 and 4): pseudo-Huber per element (mean over
   values of sqrt(d^2 + c^2) - c), c_in = 1 / (sigma^2 + sigma_data^2) (no square root), c_skip and
   c_out without the sigma_min offset (f(x, sigma_min) != x) and c_out = sigma / sqrt(sigma^2 + sigma_data^2)
   without the factor sigma_data (its scalings_for_boundary_conditions).
 --variant corrected: the same, with those deviations corrected: pseudo-Huber on the whole
-  sample (spec section 4), and c_in, c_skip, c_out from CMStochasticIterativeScheduler
+  sample (docs/method.md section 4), and c_in, c_skip, c_out from CMStochasticIterativeScheduler
   (scale_model_input's 1 / sqrt(sigma^2 + sigma_data^2) and get_scalings_for_boundary_condition).
 Both: c_noise = the scheduler's sigma_to_t (1000 * 0.25 * ln(sigma + 1e-44)), as the example's "cm"
 preconditioning; the network sees the same dropout mask in the student and teacher pass (dropout is 0).
 
-Sampling, for the judge: the paper's multistep loop (spec section 6) with every estimate clipped to
+Sampling, for the judge: the paper's multistep loop (docs/method.md section 6) with every estimate clipped to
 [-1, 1], levels [80] and [80, 0.821], 400 samples each from seeded noise; grids as src/image/grid.ts
 lays them out (28x28 tiles, 2 pixels of white padding).
 
@@ -55,13 +55,13 @@ SIGMA_MIN, SIGMA_MAX, SIGMA_DATA, RHO = 0.002, 80.0, 0.5, 7.0
 
 
 def karras_levels(n):
-    """n Karras levels, increasing (spec section 2)."""
+    """n Karras levels, increasing (docs/method.md section 2)."""
     ramp = np.linspace(0, 1, n)
     return torch.from_numpy((SIGMA_MIN ** (1 / RHO) + ramp * (SIGMA_MAX ** (1 / RHO) - SIGMA_MIN ** (1 / RHO))) ** RHO).float()
 
 
 def levels_at(step, total, s0=10, s1=1280):
-    """iCT's exponential curriculum N(k) (spec section 2)."""
+    """iCT's exponential curriculum N(k) (docs/method.md section 2)."""
     k_prime = max(1, math.floor(total / (math.log2(math.floor(s1 / s0)) + 1)))  # max: runs shorter than the doubling count
     return min(s0 * 2 ** math.floor(step / k_prime), s1) + 1
 

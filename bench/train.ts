@@ -26,8 +26,8 @@ import type { ImageDataset } from '../src/data/types.js';
 import { Xoshiro128 } from '../src/data/random.js';
 import { Trainer } from '../src/train/trainer.js';
 import type { PhaseTimes } from '../src/train/step.js';
-import { defaultOptimizerFactory } from '../src/train/adapters.js';
-import { runPreset } from '../src/train/run-preset.js';
+import { defaultOptimizerFactory } from '../src/train/optimizer.js';
+import { runPreset } from '../src/train/presets.js';
 import type { Benchmark, BenchOptions, BenchRecord } from './registry.js';
 import { median, round } from './stats.js';
 

@@ -25,9 +25,9 @@ import { loadImageFolder } from '../src/data/folder.js';
 import { encodePng } from '../src/image/png.js';
 import { tensor, zeros } from '../src/tensor/creation.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { runPreset } from '../src/train/run-preset.js';
+import { runPreset } from '../src/train/presets.js';
 import { runConfigToJson, type RunConfig } from '../src/train/config.js';
-import { networkFromConfig } from '../src/train/adapters.js';
+import { createNetwork } from '../src/networks/build.js';
 import { loadModel, samplingLevels } from '../src/train/load-model.js';
 import { isJsonObject } from '../src/train/json.js';
 
@@ -258,7 +258,7 @@ function tinyRunConfig(): { config: RunConfig; tensors: Map<string, Tensor> } {
   const preset = runPreset('mnist-tiny');
   if (!preset) throw new Error('the mnist-tiny preset is missing');
   const config: RunConfig = { ...preset, network: { ...preset.network, modelChannels: 4, channelMult: [1, 1], numBlocks: 1, attnResolutions: [] } };
-  const net = networkFromConfig(config.network, { device: 'cpu', uninitialized: true });
+  const net = createNetwork(config.network, { device: 'cpu', values: 'uninitialized' });
   try {
     // Zeros: uninitialized memory may hold NaN, which serializeCheckpoint refuses to write.
     tinyWeights = { config, tensors: new Map([...net.stateDict()].map(([k, t]) => [k, zeros(t.shape, { device: 'cpu' })])) };

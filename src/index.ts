@@ -72,7 +72,7 @@ export {
   MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord,
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
-  networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
+  defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
   Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome,
   trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
   type GradientSync, rankSlice, noiseSeed, levelUniform, levelIndicesFor, noiseFor,
@@ -80,7 +80,7 @@ export {
   fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise,
   loadModel, samplingLevels, type LoadedModel, type WeightsKind,
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,
-  runPreset, runPresetNames, runConfigFromPreset,
+  PRESET_NAMES, isPresetName, resolvePreset, runPreset, runPresetNames, buildNetwork, type PresetName, type RunPreset,
 } from './train/index.js';
 
 // ONNX export of a trained model's consistency function (the libtorch-free runtime is the 'consistency-ts/generate' subpath).

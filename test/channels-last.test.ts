@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Generator, arange, nnf, randn, setNumThreads, tidy, full, type Tensor } from '../src/tensor/index.js';
-import { buildNetwork } from '../src/networks/index.js';
+import { buildNetwork } from '../src/train/presets.js';
 import { runPythonScript } from './helpers/python.js';
 
 setNumThreads(1);

@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import { STUDY_PRESET, STUDY_SETTINGS, writeReport, type GridScore, type StudyResult } from '../bench/study.js';
-import { runPreset } from '../src/train/run-preset.js';
-import { TRAIN_FLAGS, resolveRunConfig } from '../src/cli/train.js';
-import { parseFlags } from '../src/cli/args.js';
+import { runPreset } from '../src/train/presets.js';
+import { configFlag, resolveRunConfig, type ConfigFlagValues } from '../src/train/config-flags.js';
 import { repoRoot } from './helpers/python.js';
 
 function score(confident: number, fd: number, classes: number[]): GridScore {
@@ -76,7 +75,17 @@ test('study run refuses a changed budget without --results, and unknown settings
 
 test('each study setting changes what it says: the ablations differ from iCT in their one ingredient, ct is CT', () => {
   const base = runPreset(STUDY_PRESET)!;
-  const method = (flags: string[]) => resolveRunConfig(base, parseFlags('train', ['--out', 'x', ...flags], TRAIN_FLAGS), []).method;
+  // The settings' flags as the flag table's values (each setting passes --name value pairs).
+  const given = (flags: string[]): ConfigFlagValues => {
+    const out: Record<string, string | number> = {};
+    for (let i = 0; i < flags.length; i += 2) {
+      const name = (flags[i] ?? '').replace(/^--/, '');
+      const raw = flags[i + 1] ?? '';
+      out[name] = configFlag(name).kind === 'string' ? raw : Number(raw);
+    }
+    return out;
+  };
+  const method = (flags: string[]) => resolveRunConfig(base, given(flags), []).method;
   const ict = method([]);
   const changed = (flags: string[]) => {
     const m = method(flags) as unknown as Record<string, unknown>;

@@ -1,5 +1,5 @@
 /**
- * The consistency function of a trained model as one ONNX graph (spec section 1):
+ * The consistency function of a trained model as one ONNX graph (docs/method.md section 1):
  *
  *   denoised = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma) [, class one-hot])
  *
@@ -38,7 +38,7 @@ export function exportConsistencyOnnx(network: ImageNetwork, config: RunConfig, 
   const sigma = g.input({ name: 'sigma', type: 'float32', shape: ['N'] });
   const labels = c.labelDim > 0 ? g.input({ name: 'class_labels', type: 'float32', shape: ['N', c.labelDim] }) : null;
 
-  // Scalings (spec section 1), per sample as [N, 1, 1, 1].
+  // Scalings (docs/method.md section 1), per sample as [N, 1, 1, 1].
   const s = g.op('Reshape', [sigma, g.constInt64([-1, 1, 1, 1])], {}, 'sigma_column');
   const sd2 = g.constFloat([m.sigmaData * m.sigmaData], []);
   const d = g.op('Sub', [s, g.constFloat([m.sigmaMin], [])], {}, 'sigma_minus_min');
@@ -48,7 +48,7 @@ export function exportConsistencyOnnx(network: ImageNetwork, config: RunConfig, 
   const cIn = g.op('Reciprocal', [rootTotal], {}, 'c_in');
   // c_noise: 0.25 ln sigma (Fourier) or 1000 * 0.25 ln(sigma + 1e-44) (positional); sigma >= sigma_min > 0,
   // so the 1e-44 changes no float32 value and is left out.
-  const cNoise = g.op('Mul', [g.op('Log', [sigma]), g.constFloat([config.noiseEmbedding === 'fourier' ? 0.25 : 250], [])], {}, 'c_noise');
+  const cNoise = g.op('Mul', [g.op('Log', [sigma]), g.constFloat([config.method.noiseEmbedding === 'fourier' ? 0.25 : 250], [])], {}, 'c_noise');
 
   const F = emitNetwork(g, network, g.op('Mul', [x, cIn], {}, 'network_input'), cNoise, labels);
   const mixed = g.op('Add', [g.op('Mul', [x, cSkip]), g.op('Mul', [F, cOut])]);
@@ -65,7 +65,7 @@ export function exportConsistencyOnnx(network: ImageNetwork, config: RunConfig, 
     sigma_max: String(m.sigmaMax),
     sigma_data: String(m.sigmaData),
     two_step_sigma: String(config.sampling.secondSigma),
-    noise_embedding: config.noiseEmbedding,
+    noise_embedding: config.method.noiseEmbedding,
     rho: String(m.rho),
     ...options.metadata,
   };

@@ -1,7 +1,7 @@
 /**
  * Sampling and zero-shot editing from an exported consistency model (src/export) with onnxruntime
  * alone: no libtorch, so it runs in any Node program and in a browser. The samplers and editing
- * tasks are those of src/method (samplers.ts, editing.ts; spec section 6) on flat float32 NCHW
+ * tasks are those of src/method (samplers.ts, editing.ts; docs/method.md section 6) on flat float32 NCHW
  * arrays, with the same levels (src/method/levels.ts), the same colorization axes
  * (src/method/color-axes.ts), the same order of noise draws and the same clipping of the output to
  * [-1, 1]. Noise comes from a seeded NoiseRng, or is given (one array per level) to replay noise

@@ -1,5 +1,5 @@
 /**
- * Noise levels of sampling (spec section 6) as plain numbers, with no tensor code, so that the
+ * Noise levels of sampling (docs/method.md section 6) as plain numbers, with no tensor code, so that the
  * libtorch-free runtime (src/generate) uses the same levels and checks as src/method.
  */
 import { karrasSigmas } from './schedules.js';
@@ -23,7 +23,7 @@ export interface LevelSettings {
 }
 
 /**
- * The sampling levels for `steps` steps (spec section 6): 1 step [sigma_max]; 2 steps
+ * The sampling levels for `steps` steps (docs/method.md section 6): 1 step [sigma_max]; 2 steps
  * [sigma_max, secondSigma]; more steps: the top `steps` levels of a Karras discretization with
  * steps + 1 levels (sigma_min itself, where f is the identity, is left out).
  */

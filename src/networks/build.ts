@@ -1,11 +1,10 @@
-/** Builds the network of a preset or configuration, and counts parameters without drawing weights. */
+/** Builds the network of a configuration, and counts parameters without drawing weights. */
 import type { Generator } from '../tensor/random.js';
 import type { NetworkConfig } from './config.js';
 import { validateNetworkConfig } from './config.js';
 import type { ImageNetwork } from './network.js';
 import { DhariwalUNet } from './dhariwal-unet.js';
 import { SongUNet } from './song-unet.js';
-import { resolvePreset, type Preset } from './presets.js';
 
 export interface BuildOptions {
   /**
@@ -34,15 +33,6 @@ export function createNetwork(config: NetworkConfig, options: BuildOptions = {})
   if (device !== p.device) net.to(device);
   if (options.dropoutGenerator) net.setGenerator(options.dropoutGenerator);
   return net;
-}
-
-/**
- * The network of a preset (by name or object).
- * @example const net = buildNetwork('mnist-quick', { generator: new Generator(0) })
- */
-export function buildNetwork(preset: Preset | string, options: BuildOptions = {}): ImageNetwork {
-  const p = typeof preset === 'string' ? resolvePreset(preset) : preset;
-  return createNetwork(p.network, options);
 }
 
 /** Trainable values and buffer values of a configuration, counted from an uninitialized build (no values drawn). */

@@ -9,8 +9,8 @@ import { levelsForSteps } from '../method/levels.js';
 import type { ImageNetwork } from '../networks/network.js';
 import { CheckpointError, disposeCheckpoint, readCheckpoint, resolveCheckpointPath } from './checkpoint.js';
 import type { RunConfig } from './config.js';
-import { networkFromConfig } from './adapters.js';
-import { isJsonObject } from './json.js';
+import { createNetwork } from '../networks/build.js';
+import { isJsonObject, type JsonObject } from './json.js';
 
 /** Which weights to sample with. */
 export type WeightsKind = 'ema' | 'model';
@@ -35,8 +35,10 @@ function checkConfig(file: string, config: unknown): RunConfig {
   const need = ['network', 'method', 'training', 'sampling'];
   if (!isJsonObject(config)) throw new CheckpointError(`${file}: the checkpoint has no run config`);
   for (const k of need) if (!isJsonObject(config[k])) throw new CheckpointError(`${file}: the checkpoint's config has no '${k}' section`);
-  // The noise levels sampling uses (spec section 6) come from the file: each must be a positive number.
-  const method = config['method'] as Record<string, unknown>;
+  // Checkpoints of earlier versions kept the c_noise form beside the method config.
+  const method = config.method as JsonObject;
+  if (method.noiseEmbedding === undefined && typeof config.noiseEmbedding === 'string') method.noiseEmbedding = config.noiseEmbedding;
+  // The noise levels sampling uses (docs/method.md section 6) come from the file: each must be a positive number.
   const sampling = config['sampling'] as Record<string, unknown>;
   const levels: [string, unknown][] = [
     ['method.sigmaMin', method['sigmaMin']], ['method.sigmaMax', method['sigmaMax']], ['method.sigmaData', method['sigmaData']],
@@ -64,7 +66,7 @@ export function loadModel(path: string, options: { device?: string; weights?: We
     }
     let network: ImageNetwork;
     try {
-      network = networkFromConfig(config.network, { device, uninitialized: true });
+      network = createNetwork(config.network, { device, values: 'uninitialized' });
     } catch (e) {
       throw new CheckpointError(`${file}: the checkpoint's network config is not usable: ${(e as Error).message}`);
     }
@@ -90,11 +92,7 @@ export function loadModel(path: string, options: { device?: string; weights?: We
     network.eval();
     let denoiser: ConsistencyDenoiser;
     try {
-      denoiser = new ConsistencyDenoiser(network, {
-        sigmaMin: config.method.sigmaMin,
-        sigmaData: config.method.sigmaData,
-        noiseEmbedding: config.noiseEmbedding,
-      });
+      denoiser = ConsistencyDenoiser.forMethod(network, config.method);
     } catch (e) {
       network.dispose();
       throw new CheckpointError(`${file}: the checkpoint's config is not usable: ${(e as Error).message}`);

@@ -31,7 +31,7 @@ import { diffRunConfigs, imageShape, runConfigToJson, type RunConfig, type Runti
 import { MetricsLog, METRICS_FILE } from './metrics-log.js';
 import { ProgressBar, formatLoss, type ProgressStream } from './progress.js';
 import { TrainingSamples } from './samples.js';
-import type { OptimizerFactory, TrainOptimizer } from './adapters.js';
+import type { OptimizerFactory, TrainOptimizer } from './optimizer.js';
 import { ThreadTuner } from './threads.js';
 import { rankSlice, type GradientSync } from './gradient-sync.js';
 import { trainingStep, warmupLearningRate, type PhaseTimes, type TrainingStepContext, type TrainingStepResult } from './step.js';
@@ -162,11 +162,10 @@ export class Trainer {
       this.loader = new BatchLoader(dataset, { batchSize: config.training.batch, seed, flip: config.data.flip });
       this.metrics = MetricsLog.create(metricsPath);
     }
-    const denoiserOptions = { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.noiseEmbedding };
     const { optimizer: o } = config.training;
     this.stepContext = {
-      student: new ConsistencyDenoiser(this.network, denoiserOptions),
-      teacher: this.teacher ? new ConsistencyDenoiser(this.teacher, denoiserOptions) : undefined,
+      student: ConsistencyDenoiser.forMethod(this.network, config.method),
+      teacher: this.teacher ? ConsistencyDenoiser.forMethod(this.teacher, config.method) : undefined,
       loss: this.loss,
       optimizer: this.optimizer,
       lr: o.lr,

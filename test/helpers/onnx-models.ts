@@ -8,7 +8,7 @@ import { Generator, noGrad, randn, tensor, tidy } from '../../src/tensor/index.j
 import { createNetwork } from '../../src/networks/build.js';
 import type { ImageNetwork } from '../../src/networks/network.js';
 import { ConsistencyDenoiser } from '../../src/method/denoiser.js';
-import { runPreset } from '../../src/train/run-preset.js';
+import { runPreset } from '../../src/train/presets.js';
 import { runConfigToJson, type RunConfig } from '../../src/train/config.js';
 import { writeCheckpoint } from '../../src/train/checkpoint.js';
 
@@ -70,7 +70,7 @@ export function testInputs(config: RunConfig, sigmas: readonly number[], seed: n
 
 /** libtorch's f(x, sigma [, labels]) (src/method/denoiser.ts) on the given inputs. */
 export function libtorchDenoised(net: ImageNetwork, config: RunConfig, inputs: ReturnType<typeof testInputs>): Float32Array {
-  const den = new ConsistencyDenoiser(net, { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.noiseEmbedding });
+  const den = new ConsistencyDenoiser(net, { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.method.noiseEmbedding });
   const n = inputs.sigma.length;
   return tidy(() =>
     noGrad(() => {
