@@ -28,7 +28,7 @@ export function createNetwork(config: NetworkConfig, options: BuildOptions = {})
   const device = options.device ?? 'cpu';
   const values = options.values ?? 'random';
   // Uninitialized values cost nothing to make on the target device; random ones are drawn on the CPU.
-  const p = { generator: options.generator, values, device: values === 'uninitialized' ? device : 'cpu' };
+  const p = { ...(options.generator && { generator: options.generator }), values, device: values === 'uninitialized' ? device : 'cpu' };
   const net: ImageNetwork = config.architecture === 'song' ? new SongUNet(config, p) : new DhariwalUNet(config, p);
   if (device !== p.device) net.to(device);
   if (options.dropoutGenerator) net.setGenerator(options.dropoutGenerator);
