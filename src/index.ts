@@ -7,7 +7,7 @@ export {
   loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, readSafetensorsHeader, SafetensorsError,
   type LoadedSafetensors, type SafetensorsHeader, type TensorInfo,
 } from './io/safetensors.js';
-export { writeFileAtomic } from './io/atomic.js';
+export { writeFileAtomic, FileWriteError } from './io/atomic.js';
 export { type JsonValue, type JsonObject, isJsonObject } from './util/json.js';
 export { formatDuration } from './util/format-duration.js';
 export * from './nn/index.js';
@@ -60,6 +60,7 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { RAdam, type RAdamOptions } from './optim/radam.js';
 export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.js';
 export { clipGradNorm, gradNorm } from './optim/clip.js';
+export { LossScaler, type LossScalerOptions } from './optim/loss-scaler.js';
 
 // Training from code: the trainer loop, run configs, checkpoints, progress, metrics log, sampling
 // from checkpoints.
@@ -81,3 +82,6 @@ export {
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,
   runPreset, runPresetNames, runConfigFromPreset,
 } from './train/index.js';
+
+// ONNX export of a trained model's consistency function (the libtorch-free runtime is the 'consistency-ts/generate' subpath).
+export { exportConsistencyOnnx, METADATA_KEYS, type OnnxExportOptions } from './export/export.js';

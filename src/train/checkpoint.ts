@@ -143,9 +143,10 @@ export function serializeCheckpoint(ckpt: Checkpoint): Uint8Array[] {
  * `path` untouched, and no partial file ever appears under that name.
  *
  * @throws CheckpointError when a floating tensor holds NaN or infinity (nothing is written).
+ * @throws FileWriteError when the file cannot be written (disk full, read-only folder); the previous file is kept.
  */
 export function writeCheckpoint(path: string, ckpt: Checkpoint): void {
-  writeFileAtomic(path, serializeCheckpoint(ckpt));
+  writeFileAtomic(path, serializeCheckpoint(ckpt), 'checkpoint');
 }
 
 /**

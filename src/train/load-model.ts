@@ -5,7 +5,7 @@
  */
 import { noGrad } from '../tensor/autograd.js';
 import { ConsistencyDenoiser } from '../method/denoiser.js';
-import { karrasSigmas } from '../method/schedules.js';
+import { levelsForSteps } from '../method/levels.js';
 import type { ImageNetwork } from '../networks/network.js';
 import { CheckpointError, disposeCheckpoint, readCheckpoint, resolveCheckpointPath } from './checkpoint.js';
 import type { RunConfig } from './config.js';
@@ -121,9 +121,5 @@ export function loadModel(path: string, options: { device?: string; weights?: We
  * is the identity, is left out).
  */
 export function samplingLevels(config: RunConfig, steps: number): number[] {
-  const m = config.method;
-  if (!Number.isSafeInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
-  if (steps === 1) return [m.sigmaMax];
-  if (steps === 2) return [m.sigmaMax, config.sampling.secondSigma];
-  return karrasSigmas(steps + 1, { sigmaMin: m.sigmaMin, sigmaMax: m.sigmaMax, rho: m.rho }).reverse().slice(0, steps);
+  return levelsForSteps(steps, { ...config.method, secondSigma: config.sampling.secondSigma });
 }

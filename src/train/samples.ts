@@ -92,7 +92,7 @@ export function samplesGridPng(images: Float32Array, count: number, shape: [numb
 /** Writes the loss curve (log-scale y) as a PNG, atomically. */
 export function writeLossCurve(path: string, steps: number[], losses: number[], title: string): void {
   if (steps.length === 0) return;
-  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }));
+  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }), 'loss curve');
 }
 
 /**
@@ -125,7 +125,7 @@ export class TrainingSamples {
     });
     const images = oneAndTwoStepSamples(evalNetwork, config.method, config.noiseEmbedding, this.noise, config.sampling.secondSigma);
     const path = join(o.samplesDir, `step-${String(o.step).padStart(7, '0')}.png`);
-    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape));
+    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape), 'sample grid');
     writeLossCurve(o.lossCurve, o.losses.x, o.losses.y, `${config.preset}: loss`);
     return path;
   }
