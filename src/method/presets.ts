@@ -118,7 +118,7 @@ const PRESETS: Record<MethodName, MethodConfig> = {
 };
 
 function oneOf<T extends string>(field: string, v: T, allowed: readonly T[]): void {
-  if (!allowed.includes(v)) throw new RangeError(`methodPreset: ${field} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+  if (!allowed.includes(v)) throw new RangeError(`methodPreset: ${field} must be one of ${allowed.join(', ')}, got ${v}`);
 }
 
 function positive(field: string, v: number): void {
@@ -162,7 +162,7 @@ function validate(c: MethodConfig): void {
  */
 export function methodPreset(method: MethodName, overrides: MethodOverrides = {}): MethodConfig {
   if (!Object.prototype.hasOwnProperty.call(PRESETS, method))
-    throw new RangeError(`methodPreset: method must be one of ${METHOD_NAMES.join(', ')}, got ${String(method)}`);
+    throw new RangeError(`methodPreset: method must be one of ${METHOD_NAMES.join(', ')}, got ${method}`);
   const base = PRESETS[method];
   const config: MethodConfig = {
     ...base,

@@ -45,8 +45,8 @@ export function consistencyScalings(sigma: number, opts: ScalingOptions = {}): C
   const { sigmaMin = 0.002, sigmaData = 0.5, noiseEmbedding = 'fourier' } = opts;
   if (!Number.isFinite(sigmaMin) || sigmaMin <= 0) throw new RangeError(`${fn}: sigmaMin must be a finite number > 0, got ${sigmaMin}`);
   if (!Number.isFinite(sigmaData) || sigmaData <= 0) throw new RangeError(`${fn}: sigmaData must be a finite number > 0, got ${sigmaData}`);
-  if (noiseEmbedding !== 'fourier' && noiseEmbedding !== 'positional')
-    throw new RangeError(`${fn}: noiseEmbedding must be one of fourier, positional, got ${String(noiseEmbedding)}`);
+  const embedding: string = noiseEmbedding; // checked as a string: JavaScript callers may pass anything
+  if (embedding !== 'fourier' && embedding !== 'positional') throw new RangeError(`${fn}: noiseEmbedding must be one of fourier, positional, got ${embedding}`);
   if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0)
     throw new RangeError(`${fn}: sigma must be a finite number > 0, got ${sigma}`);
   if (sigma < sigmaMin) throw new RangeError(`${fn}: sigma must be >= sigmaMin=${sigmaMin}, got ${sigma}`);
