@@ -365,6 +365,7 @@ test('methodPreset: the papers values, overrides, and levelSchedule', () => {
     sigmaMax: 80,
     sigmaData: 0.5,
     rho: 7,
+    noiseEmbedding: 'fourier',
   });
   const ct = methodPreset('ct');
   assert.equal(ct.teacher, 'ema');

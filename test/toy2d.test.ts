@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount } from '../src/tensor/index.js';
+import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount, autocastToFloat32, type Precision } from '../src/tensor/index.js';
 import { Module } from '../src/nn/module.js';
 import { Linear } from '../src/nn/linear.js';
 import { ConsistencyDenoiser } from '../src/method/denoiser.js';
@@ -70,7 +70,14 @@ class ToyMlp extends Module {
     this.out = this.registerModule('out', new Linear(width, 2, o));
   }
 
+  /** The precision of training forward passes (bf16: libtorch's CPU autocast, float32 output). */
+  precision: Precision = 'fp32';
+
   forward(x: Tensor, noiseLabels: Tensor): Tensor {
+    return autocastToFloat32(this.precision, 'cpu', () => this.forwardBody(x, noiseLabels));
+  }
+
+  private forwardBody(x: Tensor, noiseLabels: Tensor): Tensor {
     return tidy(() => {
       const phase = noiseLabels.unsqueeze(1).mul(this.tensor('freqs').unsqueeze(0));
       const e = this.emb.forward(cat([phase.sin(), phase.cos()], 1));
@@ -139,11 +146,12 @@ function evaluate(network: ToyMlp, config: MethodConfig, seed: number): { swd: n
   return { swd, baseline };
 }
 
-function trainToy(config: MethodConfig, seed: number): ToyResult {
+function trainToy(config: MethodConfig, seed: number, precision: Precision = 'fp32'): ToyResult {
   const started = Date.now();
   const net = new ToyMlp(HIDDEN, new Generator(seed));
   const untrained = evaluate(net, config, seed); // the criterion must be able to fail
   net.setGenerator(new Generator(seed + 1));
+  net.precision = precision; // training only: the EMA network below samples in float32
   let teacher: ToyMlp | undefined;
   if (config.teacher === 'ema') {
     teacher = new ToyMlp(HIDDEN, new Generator(seed));
@@ -207,6 +215,17 @@ test('iCT on 8 Gaussians: one-step samples within 3x the held-out sliced Wassers
   console.log(report('iCT', r));
   assert.ok(r.untrainedSwd > 3 * r.baseline, `the untrained network already passes: ${report('iCT', r)}`);
   assert.ok(r.swd <= 3 * r.baseline, report('iCT', r));
+});
+
+// Measured (seed 1): float32 1.44x the held-out distance, bf16 5.2x (untrained 16x). bf16's 8-bit
+// mantissa blurs the small differences between adjacent noise levels that the consistency loss
+// compares (pseudo-Huber c = 0.00076 here), so bf16 trains, but not to float32's 3x criterion.
+test('iCT trained in bf16 autocast (float32 master weights, loss and EMA) learns the mixture, within 6x the held-out distance', () => {
+  const r = trainToy(methodPreset('ict'), SEED, 'bf16');
+  console.log(report('iCT bf16', r));
+  assert.ok(r.untrainedSwd > 6 * r.baseline, `the untrained network already passes: ${report('iCT bf16', r)}`);
+  assert.ok(r.swd <= 6 * r.baseline, report('iCT bf16', r));
+  assert.ok(r.lastLoss < 0.95 * r.firstLoss, `the loss falls: ${report('iCT bf16', r)}`);
 });
 
 test('original CT at the same budget (figure printed, not asserted)', () => {

@@ -13,6 +13,7 @@ import { tensor, where } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Generator } from '../tensor/random.js';
 import { consistencyScalings, type ConsistencyScalings, type NoiseEmbedding } from './scalings.js';
+import type { MethodConfig } from './presets.js';
 
 /**
  * A raw network F: any object with this forward (a Module subclass fits).
@@ -51,6 +52,11 @@ export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNet
   readonly sigmaMin: number;
   readonly sigmaData: number;
   readonly noiseEmbedding: NoiseEmbedding;
+
+  /** f for a method config's sigma_min, sigma_data and c_noise form. */
+  static forMethod<N extends ConsistencyNetwork>(network: N, method: Pick<MethodConfig, 'sigmaMin' | 'sigmaData' | 'noiseEmbedding'>): ConsistencyDenoiser<N> {
+    return new ConsistencyDenoiser(network, { sigmaMin: method.sigmaMin, sigmaData: method.sigmaData, noiseEmbedding: method.noiseEmbedding });
+  }
 
   constructor(readonly network: Net, options: DenoiserOptions = {}) {
     this.sigmaMin = options.sigmaMin ?? 0.002;

@@ -177,8 +177,11 @@ export class ConsistencyLoss {
       teacher = inputs.teacher;
     }
     for (const [who, f] of [['student', student], ['teacher', teacher]] as const) {
-      if (f.sigmaMin !== this.config.sigmaMin || f.sigmaData !== this.config.sigmaData)
-        fail(`the ${who} has sigmaMin=${f.sigmaMin}, sigmaData=${f.sigmaData} but the method config ${this.config.sigmaMin}, ${this.config.sigmaData}`);
+      if (f.sigmaMin !== this.config.sigmaMin || f.sigmaData !== this.config.sigmaData || f.noiseEmbedding !== this.config.noiseEmbedding)
+        fail(
+          `the ${who} has sigmaMin=${f.sigmaMin}, sigmaData=${f.sigmaData}, noiseEmbedding=${f.noiseEmbedding} but the method config ` +
+            `${this.config.sigmaMin}, ${this.config.sigmaData}, ${this.config.noiseEmbedding} (ConsistencyDenoiser.forMethod builds a matching one)`,
+        );
       if (f.network.training === true && f.network.generator === undefined)
         fail(`the ${who}'s network is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (docs/method.md section 4)`);
     }

@@ -12,7 +12,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { pseudoHuberC } from './scalings.js';
-import type { MetricConfig, MetricKind } from './presets.js';
+import { METRIC_KINDS, type MetricConfig } from './presets.js';
 
 /** A per-sample distance: two [N, ...] tensors in, [N] out. */
 export type SampleDistance = (a: Tensor, b: Tensor) => Tensor;
@@ -23,7 +23,7 @@ export interface LearnedMetric {
 }
 
 /** The metric names {@link sampleDistance} accepts. */
-export const METRIC_KINDS: readonly MetricKind[] = ['pseudo-huber', 'l2', 'l1', 'lpips'];
+export { METRIC_KINDS };
 
 /** Checks that a and b are batches of the same shape and returns [N, D]. */
 function batchShape(fn: string, a: Tensor, b: Tensor): [number, number] {

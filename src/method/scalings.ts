@@ -5,7 +5,9 @@
  */
 
 /** How the network embeds the noise level (docs/method.md section 1). */
-export type NoiseEmbedding = 'fourier' | 'positional';
+/** The c_noise conventions (written once; the type and the checks derive from it). */
+export const NOISE_EMBEDDINGS = ['fourier', 'positional'] as const;
+export type NoiseEmbedding = (typeof NOISE_EMBEDDINGS)[number];
 
 /** Options of {@link consistencyScalings}. */
 export interface ScalingOptions {
@@ -45,8 +47,8 @@ export function consistencyScalings(sigma: number, opts: ScalingOptions = {}): C
   const { sigmaMin = 0.002, sigmaData = 0.5, noiseEmbedding = 'fourier' } = opts;
   if (!Number.isFinite(sigmaMin) || sigmaMin <= 0) throw new RangeError(`${fn}: sigmaMin must be a finite number > 0, got ${sigmaMin}`);
   if (!Number.isFinite(sigmaData) || sigmaData <= 0) throw new RangeError(`${fn}: sigmaData must be a finite number > 0, got ${sigmaData}`);
-  const embedding: string = noiseEmbedding; // checked as a string: JavaScript callers may pass anything
-  if (embedding !== 'fourier' && embedding !== 'positional') throw new RangeError(`${fn}: noiseEmbedding must be one of fourier, positional, got ${embedding}`);
+  if (!(NOISE_EMBEDDINGS as readonly string[]).includes(noiseEmbedding))
+    throw new RangeError(`${fn}: noiseEmbedding must be one of ${NOISE_EMBEDDINGS.join(', ')}, got ${String(noiseEmbedding)}`);
   if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0)
     throw new RangeError(`${fn}: sigma must be a finite number > 0, got ${sigma}`);
   if (sigma < sigmaMin) throw new RangeError(`${fn}: sigma must be >= sigmaMin=${sigmaMin}, got ${sigma}`);

@@ -181,6 +181,14 @@ export class Tensor implements ScopedResource {
   contiguous(): Tensor {
     return new Tensor(native.contiguous(this.handle));
   }
+  /** A copy in channels-last (NHWC) memory order of a 4-D tensor; same shape and values (torch's memory_format=torch.channels_last). */
+  channelsLast(): Tensor {
+    return new Tensor(native.contiguousChannelsLast(this.handle));
+  }
+  /** True when this tensor is laid out channels-last (NHWC). */
+  get isChannelsLast(): boolean {
+    return native.isContiguousChannelsLast(this.handle);
+  }
   /** A tensor sharing this one's storage, cut from the autograd graph. */
   detach(): Tensor {
     return new Tensor(native.detach(this.handle));
