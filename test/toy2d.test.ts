@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount, autocastToFloat32, type Precision } from '../src/tensor/index.js';
+import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount, type Precision } from '../src/tensor/index.js';
 import { Module } from '../src/nn/module.js';
 import { Linear } from '../src/nn/layers.js';
 import { ConsistencyDenoiser } from '../src/method/denoiser.js';
@@ -70,14 +70,7 @@ class ToyMlp extends Module {
     this.out = this.registerModule('out', new Linear(width, 2, true, o));
   }
 
-  /** The precision of training forward passes (bf16: libtorch's CPU autocast, float32 output). */
-  precision: Precision = 'fp32';
-
   forward(x: Tensor, noiseLabels: Tensor): Tensor {
-    return autocastToFloat32(this.precision, 'cpu', () => this.forwardBody(x, noiseLabels));
-  }
-
-  private forwardBody(x: Tensor, noiseLabels: Tensor): Tensor {
     return tidy(() => {
       const phase = noiseLabels.unsqueeze(1).mul(this.tensor('freqs').unsqueeze(0));
       const e = this.emb.forward(cat([phase.sin(), phase.cos()], 1));
@@ -151,7 +144,6 @@ function trainToy(config: MethodConfig, seed: number, precision: Precision = 'fp
   const net = new ToyMlp(HIDDEN, new Generator(seed));
   const untrained = evaluate(net, config, seed); // the criterion must be able to fail
   net.setGenerator(new Generator(seed + 1));
-  net.precision = precision; // training only: the EMA network below samples in float32
   let teacher: ToyMlp | undefined;
   if (config.teacher === 'ema') {
     teacher = new ToyMlp(HIDDEN, new Generator(seed));
@@ -169,6 +161,7 @@ function trainToy(config: MethodConfig, seed: number, precision: Precision = 'fp
     totalSteps: STEPS,
     seed: seed + 3,
     maxGradNorm: 10,
+    precision, // training only: the EMA network below samples in float32
   };
   const dataGen = new Generator(seed + 5);
   const losses: number[] = [];
