@@ -6,6 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import { Generator, randn, setNumThreads, tidy } from '../src/tensor/index.js';
 import { buildNetwork } from '../src/networks/index.js';
@@ -17,6 +21,7 @@ import { Adam } from '../src/optim/adam.js';
 import { LossScaler } from '../src/optim/loss-scaler.js';
 import { trainingStep, type TrainingStepContext } from '../src/train/step.js';
 import type { Precision } from '../src/tensor/autocast.js';
+import { repoRoot } from './helpers/python.js';
 
 setNumThreads(1);
 
@@ -94,5 +99,23 @@ test('a loss scaler in the step: an overflowing update is skipped (weights untou
     assert.notDeepEqual(tidy(() => Array.from(s.net.parameters()[0]!.dataSync() as Float32Array)), before, 'weights updated');
   } finally {
     s.dispose();
+  }
+});
+
+test('consistency train --precision bf16 --channels-last trains a few finite steps; --precision fp16 on CPU exits 2 with one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'precision-train-'));
+  try {
+    const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });
+    const ok = run('--preset', 'mnist-quick', '--steps', '3', '--batch', '4', '--threads', '1', '--samples', '4', '--precision', 'bf16', '--channels-last', '--out', join(dir, 'bf16'));
+    assert.equal(ok.status, 0, ok.stderr);
+    const lines = readFileSync(join(dir, 'bf16', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number });
+    const losses = lines.map((l) => l.loss).filter((l): l is number => typeof l === 'number');
+    assert.ok(losses.length >= 3 && losses.every(Number.isFinite), `losses ${losses.join(', ')}`);
+    const fp16 = run('--preset', 'mnist-quick', '--steps', '3', '--precision', 'fp16', '--out', join(dir, 'fp16'));
+    assert.equal(fp16.status, 2);
+    assert.equal(fp16.stderr.trim(), 'consistency train: --precision: precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

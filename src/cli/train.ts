@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
-import { checkDeviceFlag } from './common.js';
+import { PRECISION_FLAGS, checkDeviceFlag, precisionFlag } from './common.js';
 import { setDefaultDevice } from '../tensor/device.js';
 import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type MethodOverrides } from '../method/presets.js';
 import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
@@ -71,6 +71,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   // Runtime (may change on --resume).
   threads: { kind: 'int', help: 'libtorch threads; fixed threads make runs bit-reproducible (default: automatic, 1 or all cores, whichever steps faster on this machine now)' },
   device: { kind: 'string', help: 'cpu, cuda or cuda:N (default cpu)' },
+  ...PRECISION_FLAGS,
   'checkpoint-every': { kind: 'int', help: 'save a checkpoint every M steps (default 500)' },
   'sample-every': { kind: 'int', help: 'write a sample grid and the loss curve every S steps (default 500)' },
   'log-every': { kind: 'int', help: 'a progress line every this many steps when stderr is not a terminal (default 50)' },
@@ -206,6 +207,8 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
   const device = str(f, 'device') ?? 'cpu';
   checkDeviceFlag(NAME, device);
   return {
+    precision: precisionFlag(NAME, f, device),
+    channelsLast: bool(f, 'channelsLast'),
     out,
     threads: num(f, 'threads') ?? 0,
     device,
