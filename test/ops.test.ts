@@ -53,6 +53,8 @@ function recorded<T>(fn: () => T): T {
 
 /** Ops of the table that this file does not run, and the file whose tests check them. */
 const TESTED_ELSEWHERE: Record<string, string> = {
+  contiguousChannelsLast: 'channels-last.test.ts (layout, values, a whole network against torch.channels_last)',
+  isContiguousChannelsLast: 'channels-last.test.ts',
   requiresGrad_: 'autograd.test.ts (also used by every gradient case here)',
   requiresGrad: 'autograd.test.ts',
   backward: 'autograd.test.ts (also used by every gradient case here)',
