@@ -25,7 +25,7 @@ import type { NetworkConfig } from '../src/networks/config.js';
 const SIGMA_MIN = 0.002;
 const SIGMA_DATA = 0.5;
 
-/** f(x_t, s) = c_skip x_t + c_out F(c_in x_t, 0.25 ln s) (spec section 1), per-sample s [N]. */
+/** f(x_t, s) = c_skip x_t + c_out F(c_in x_t, 0.25 ln s) (docs/method.md section 1), per-sample s [N]. */
 function fTheta(net: ImageNetwork, xt: Tensor, s: Tensor): Tensor {
   return tidy(() => {
     const s4 = s.reshape([-1, 1, 1, 1]);
@@ -60,7 +60,7 @@ class Worker {
     const B = cmd.batch;
     keep(this.x = tidy(() => rand([B, C, R, R], { generator: g }).mul(2).sub(1)));
     keep(this.z = randn([B, C, R, R], { generator: g }));
-    // Teacher levels lognormal around exp(-1.1) (spec section 3's P_mean, P_std), student 20% higher.
+    // Teacher levels lognormal around exp(-1.1) (docs/method.md section 3's P_mean, P_std), student 20% higher.
     keep(this.sTeacher = tidy(() => randn([B], { generator: g }).mul(2).sub(1.1).exp().clamp(SIGMA_MIN, 80)));
     keep(this.sStudent = tidy(() => this.sTeacher.mul(1.2)));
     keep(this.weight = tidy(() => this.sStudent.sub(this.sTeacher).reciprocal()));

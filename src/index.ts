@@ -7,19 +7,21 @@ export {
   loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, readSafetensorsHeader, SafetensorsError,
   type LoadedSafetensors, type SafetensorsHeader, type TensorInfo,
 } from './io/safetensors.js';
-export { writeFileAtomic } from './io/atomic.js';
+export { writeFileAtomic, FileWriteError } from './io/atomic.js';
+export { type JsonValue, type JsonObject, isJsonObject } from './util/json.js';
+export { formatDuration } from './util/format-duration.js';
 export * from './nn/index.js';
 
-// The consistency method: schedules and scalings (spec sections 1-3), presets.
+// The consistency method: schedules and scalings (docs/method.md sections 1-3), presets.
 export {
   karrasSigmas, ictDiscretizationSteps, ctDiscretizationSteps, ctTeacherEmaRate, lognormalLevelProbabilities,
-  uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices,
-  type KarrasOptions, type CurriculumOptions, type TeacherEmaOptions, type LognormalOptions,
+  uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices, levelSchedule,
+  type LevelSchedule, type KarrasOptions, type CurriculumOptions, type TeacherEmaOptions, type LognormalOptions,
 } from './method/schedules.js';
 export { consistencyScalings, pseudoHuberC, type NoiseEmbedding, type ScalingOptions, type ConsistencyScalings } from './method/scalings.js';
 export { erf, erfc } from './method/erf.js';
 export {
-  methodPreset, levelSchedule, METHOD_NAMES, type MethodConfig, type MethodOverrides, type LevelSchedule, type MethodName,
+  methodPreset, METHOD_NAMES, type MethodConfig, type MethodOverrides, type MethodName,
   type TeacherKind, type CurriculumKind, type LevelsKind, type WeightingKind, type MetricKind, type CurriculumConfig,
   type LevelsConfig, type MetricConfig,
 } from './method/presets.js';
@@ -48,7 +50,6 @@ export {
   ConsistencyLoss, type ConsistencyLossOptions, type ConsistencyLossInputs, type ConsistencyLossResult, type ScheduledLevels, type ExplicitLevels,
 } from './method/loss.js';
 export { ExponentialMovingAverage, emaUpdate, emaRate, powerEmaGamma, type EmaSchedule } from './method/ema.js';
-export { trainStep, type TrainContext, type TrainBatch, type TrainStepResult, type TrainableNetwork } from './method/train-step.js';
 export {
   sampleOneStep, sampleMultistep, multistepLoop, twoStepLevels, TWO_STEP_SECOND_LEVEL, checkLevels, type SamplerOptions, type MultistepLoopOptions,
 } from './method/samplers.js';
@@ -59,19 +60,23 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { RAdam, type RAdamOptions } from './optim/radam.js';
 export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.js';
 export { clipGradNorm, gradNorm } from './optim/clip.js';
+export { LossScaler, type LossScalerOptions } from './optim/loss-scaler.js';
 
 // Training from code: the trainer loop, run configs, checkpoints, progress, metrics log, sampling
-// from checkpoints. (src/train's JsonValue/JsonObject stay internal: metrics exports a JsonValue.)
+// from checkpoints.
 export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_FILE, CheckpointError, resolveCheckpointPath, nonFiniteTensors,
   serializeCheckpoint, writeCheckpoint, readCheckpoint, readCheckpointConfig, disposeCheckpoint, checkpointGroup,
   type Checkpoint,
-  ProgressBar, formatDuration, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions,
+  ProgressBar, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions,
   MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord,
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
   networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
-  Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, type TrainerOptions, type TrainOutcome, type PhaseTimes,
+  Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome,
+  trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
+  type GradientSync, rankSlice, noiseSeed, levelUniform, levelIndicesFor, noiseFor,
+  trainingCheckpoint, restoreTrainingState, type TrainingState, TrainingSamples,
   fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise,
   loadModel, samplingLevels, type LoadedModel, type WeightsKind,
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,

@@ -7,7 +7,7 @@
  * file and must give the same outputs (train mode with dropout 0, and eval mode) and the same
  * gradient of every parameter for sum(output * upstream), within float32 tolerance. Parameter
  * counts of the full configurations must equal both the reference's and EDM's counts as given
- * in docs/ict-spec.md section 5.
+ * in docs/method.md section 5.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,7 +214,7 @@ test('the mnist-tiny preset network (dropout 0) matches the reference', () => {
 // Parameter counts
 
 const SPEC_COUNTS: Record<string, number> = {
-  // docs/ict-spec.md section 5 (EDM's PyTorch implementations, counted there).
+  // docs/method.md section 5 (EDM's PyTorch implementations, counted there).
   cifar10: 56_395_523,
   'cifar10-deep': 97_610_499,
   imagenet64: 295_899_267,
@@ -239,7 +239,7 @@ test('parameter counts of every preset equal the Python reference, and the paper
       assert.equal(resolvePreset(name).referenceParameterCount, spec, `${name}: referenceParameterCount`);
     }
   });
-  assert.equal(countParameters(ddpmpp).parameters, 55_732_739, 'DDPM++ count (spec section 5)');
+  assert.equal(countParameters(ddpmpp).parameters, 55_732_739, 'DDPM++ count (docs/method.md section 5)');
 });
 
 test('CPU presets have the sizes the project asks for', () => {

@@ -1,6 +1,6 @@
 /**
- * End to end on a 2-D toy (spec sections 1-6 together): a small MLP with a Fourier noise embedding,
- * trained with iCT (src/method/train-step.ts) on a mixture of 8 Gaussians, gives one-step samples
+ * End to end on a 2-D toy (docs/method.md sections 1-6 together): a small MLP with a Fourier noise embedding,
+ * trained with iCT (the training step, src/train/step.ts) on a mixture of 8 Gaussians, gives one-step samples
  * whose sliced Wasserstein distance to held-out data is within 3x that of a second held-out set of
  * the same size. The same budget with the original CT (EMA teacher, sqrt curriculum, uniform
  * levels, L2 metric since LPIPS needs images) is trained and its figure printed, not asserted.
@@ -11,16 +11,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount } from '../src/tensor/index.js';
+import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount, autocastToFloat32, type Precision } from '../src/tensor/index.js';
 import { Module } from '../src/nn/module.js';
-import { Linear } from '../src/nn/layers.js';
+import { Linear } from '../src/nn/linear.js';
 import { ConsistencyDenoiser } from '../src/method/denoiser.js';
 import { ConsistencyLoss } from '../src/method/loss.js';
 import { ExponentialMovingAverage } from '../src/method/ema.js';
 import { methodPreset, type MethodConfig } from '../src/method/presets.js';
 import { sampleOneStep } from '../src/method/samplers.js';
-import { xorshift32 } from './helpers/xorshift.js';
-import { trainStep, type TrainContext } from '../src/method/train-step.js';
+import { trainingStep, type TrainingStepContext } from '../src/train/step.js';
 import { Adam } from '../src/optim/adam.js';
 
 setNumThreads(1);
@@ -38,7 +37,7 @@ const STEPS = 3000;
 const BATCH = 256;
 const LR = 2e-3;
 const HIDDEN = 128;
-// The Fourier embedding's frequency scale: small, as iCT lowered NCSN++'s 16 to 0.02 (spec
+// The Fourier embedding's frequency scale: small, as iCT lowered NCSN++'s 16 to 0.02 (docs/method.md
 // section 5); at 1 the one-step map drifts between seeds (radius shrinks).
 const FOURIER_SCALE = 0.02;
 // Evaluation: EVAL_SETS independent draws of EVAL_POINTS points each.
@@ -65,13 +64,20 @@ class ToyMlp extends Module {
     super();
     const o = { generator: init };
     this.registerBuffer('freqs', tidy(() => randn([16], { generator: init }).mul(2 * Math.PI * FOURIER_SCALE)));
-    this.emb = this.registerModule('emb', new Linear(32, width, true, o));
-    this.inp = this.registerModule('inp', new Linear(2, width, true, o));
-    this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, true, o)));
-    this.out = this.registerModule('out', new Linear(width, 2, true, o));
+    this.emb = this.registerModule('emb', new Linear(32, width, o));
+    this.inp = this.registerModule('inp', new Linear(2, width, o));
+    this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, o)));
+    this.out = this.registerModule('out', new Linear(width, 2, o));
   }
 
+  /** The precision of training forward passes (bf16: libtorch's CPU autocast, float32 output). */
+  precision: Precision = 'fp32';
+
   forward(x: Tensor, noiseLabels: Tensor): Tensor {
+    return autocastToFloat32(this.precision, 'cpu', () => this.forwardBody(x, noiseLabels));
+  }
+
+  private forwardBody(x: Tensor, noiseLabels: Tensor): Tensor {
     return tidy(() => {
       const phase = noiseLabels.unsqueeze(1).mul(this.tensor('freqs').unsqueeze(0));
       const e = this.emb.forward(cat([phase.sin(), phase.cos()], 1));
@@ -140,26 +146,28 @@ function evaluate(network: ToyMlp, config: MethodConfig, seed: number): { swd: n
   return { swd, baseline };
 }
 
-function trainToy(config: MethodConfig, seed: number): ToyResult {
+function trainToy(config: MethodConfig, seed: number, precision: Precision = 'fp32'): ToyResult {
   const started = Date.now();
   const net = new ToyMlp(HIDDEN, new Generator(seed));
   const untrained = evaluate(net, config, seed); // the criterion must be able to fail
   net.setGenerator(new Generator(seed + 1));
+  net.precision = precision; // training only: the EMA network below samples in float32
   let teacher: ToyMlp | undefined;
   if (config.teacher === 'ema') {
     teacher = new ToyMlp(HIDDEN, new Generator(seed));
     teacher.setGenerator(new Generator(seed + 2));
     teacher.loadStateDict(net.stateDict());
   }
-  const ctx: TrainContext = {
-    network: net,
-    teacherNetwork: teacher,
+  const adam = new Adam(net, { lr: LR });
+  const ctx: TrainingStepContext = {
+    student: new ConsistencyDenoiser(net),
+    teacher: teacher && new ConsistencyDenoiser(teacher),
     loss: new ConsistencyLoss(config),
-    optimizer: new Adam(net, { lr: LR }),
+    optimizer: adam,
+    lr: LR,
     ema: new ExponentialMovingAverage(net, { kind: 'power', sigmaRel: 0.05 }),
     totalSteps: STEPS,
-    levelRng: xorshift32(seed + 3),
-    noiseGenerator: new Generator(seed + 4),
+    seed: seed + 3,
     maxGradNorm: 10,
   };
   const dataGen = new Generator(seed + 5);
@@ -167,12 +175,12 @@ function trainToy(config: MethodConfig, seed: number): ToyResult {
   let live = -1;
   for (let k = 0; k < STEPS; k++) {
     if (k === 1) live = liveTensorCount(); // after the optimizer has made its state
-    ctx.optimizer.lr = LR * Math.min(1, (2 * (STEPS - k)) / STEPS);
+    ctx.lr = LR * Math.min(1, (2 * (STEPS - k)) / STEPS);
     const x = mixture(BATCH, dataGen);
-    const r = trainStep(ctx, { x }, k);
+    const r = trainingStep(ctx, { x }, k);
     x.dispose();
     losses.push(r.loss);
-    assert.ok(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm), `step ${k}: loss ${r.loss}, grad norm ${r.gradNorm}`);
+    assert.ok(r.status === 'ok' && Number.isFinite(r.loss) && Number.isFinite(r.gradNorm), `step ${k}: ${r.status}, loss ${r.loss}`);
   }
   assert.equal(liveTensorCount(), live, 'training steps free every temporary');
 
@@ -190,7 +198,7 @@ function trainToy(config: MethodConfig, seed: number): ToyResult {
     seconds: (Date.now() - started) / 1000,
   };
   for (const m of [net, teacher, evalNet]) m?.dispose();
-  ctx.optimizer.dispose();
+  adam.dispose();
   ctx.ema!.dispose();
   return result;
 }
@@ -207,6 +215,17 @@ test('iCT on 8 Gaussians: one-step samples within 3x the held-out sliced Wassers
   console.log(report('iCT', r));
   assert.ok(r.untrainedSwd > 3 * r.baseline, `the untrained network already passes: ${report('iCT', r)}`);
   assert.ok(r.swd <= 3 * r.baseline, report('iCT', r));
+});
+
+// Measured (seed 1): float32 1.44x the held-out distance, bf16 5.2x (untrained 16x). bf16's 8-bit
+// mantissa blurs the small differences between adjacent noise levels that the consistency loss
+// compares (pseudo-Huber c = 0.00076 here), so bf16 trains, but not to float32's 3x criterion.
+test('iCT trained in bf16 autocast (float32 master weights, loss and EMA) learns the mixture, within 6x the held-out distance', () => {
+  const r = trainToy(methodPreset('ict'), SEED, 'bf16');
+  console.log(report('iCT bf16', r));
+  assert.ok(r.untrainedSwd > 6 * r.baseline, `the untrained network already passes: ${report('iCT bf16', r)}`);
+  assert.ok(r.swd <= 6 * r.baseline, report('iCT bf16', r));
+  assert.ok(r.lastLoss < 0.95 * r.firstLoss, `the loss falls: ${report('iCT bf16', r)}`);
 });
 
 test('original CT at the same budget (figure printed, not asserted)', () => {

@@ -14,7 +14,7 @@ import { runPreset } from '../src/train/run-preset.js';
 import { diffRunConfigs, type RunConfig } from '../src/train/config.js';
 import { getPath, type JsonObject } from '../src/train/json.js';
 
-test('every preset maps to a run config: network, data, optimizer, two-step level, flips only on CIFAR-10', () => {
+test('every preset maps to a run config: network, data, optimizer, two-step level, flips on CIFAR-10 and ImageNet 64', () => {
   for (const name of PRESET_NAMES) {
     const p = resolvePreset(name);
     const c = runPreset(name)!;
@@ -23,7 +23,7 @@ test('every preset maps to a run config: network, data, optimizer, two-step leve
     assert.equal(c.noiseEmbedding, p.noiseEmbedding);
     assert.equal(c.data.dataset, p.data.dataset);
     assert.equal(c.data.pad32, p.data.padding === 2);
-    assert.equal(c.data.flip, p.data.dataset === 'cifar10', `${name} flips`);
+    assert.equal(c.data.flip, p.data.dataset === 'cifar10' || p.data.dataset === 'imagenet64', `${name} flips`);
     assert.equal(c.training.batch, p.training.batchSize);
     assert.equal(c.training.steps, p.training.iterations);
     assert.equal(c.training.optimizer.lr, p.training.learningRate);
@@ -33,7 +33,7 @@ test('every preset maps to a run config: network, data, optimizer, two-step leve
     assert.equal(c.sampling.secondSigma, p.training.twoStepSigma);
     assert.equal(c.method.method, p.method);
   }
-  // The paper presets keep the paper's method exactly (spec sections 2-4).
+  // The paper presets keep the paper's method exactly (docs/method.md sections 2-4).
   for (const name of ['cifar10', 'cifar10-deep', 'imagenet64', 'imagenet64-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict'));
   assert.equal(runPreset('imagenet64')!.sampling.secondSigma, 1.526);
   assert.equal(runPreset('cifar10')!.sampling.secondSigma, 0.821);

@@ -1,10 +1,11 @@
 /**
  * `consistency schedule`: prints the noise levels, their probabilities and loss weights at one
- * training step (spec sections 2-4), as a table or as one JSON object.
+ * training step (docs/method.md sections 2-4), as a table or as one JSON object.
  */
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
-import { METHOD_NAMES, levelSchedule, methodPreset, type LevelSchedule, type MethodName, type MethodOverrides } from '../method/presets.js';
+import { METHOD_NAMES, methodPreset, type MethodName, type MethodOverrides } from '../method/presets.js';
+import { levelSchedule, type LevelSchedule } from '../method/schedules.js';
 
 const NAME = 'consistency schedule';
 const USAGE = `${NAME} --total-steps K --step k [--method ict|ct] [--json] [flags]`;

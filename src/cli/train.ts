@@ -8,7 +8,7 @@
  * anything is written. SIGINT/SIGTERM finish the current step, save a checkpoint and exit with
  * 130/143. A NaN or infinite loss stops with exit code 1, keeping the last good checkpoint.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
@@ -22,6 +22,7 @@ import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.
 import { defaultOptimizerFactory } from '../train/adapters.js';
 import { runPreset, runPresetNames } from '../train/run-preset.js';
 import { formatDuration } from '../train/progress.js';
+import { FileWriteError, ensureDirectory } from '../io/atomic.js';
 
 const NAME = 'consistency train';
 const USAGE = `${NAME} --preset NAME [--data PATH] --out DIR [flags]   |   ${NAME} --out DIR --resume [flags]`;
@@ -33,7 +34,7 @@ export const TRAIN_FLAGS: FlagSpecs = {
   dataset: { kind: 'string', help: "the dataset (default: the preset's)", choices: DATASET_NAMES },
   out: { kind: 'string', help: 'the run directory (checkpoint, metrics.jsonl, samples/, loss.png)', required: true },
   resume: { kind: 'boolean', help: 'continue the run in --out from its checkpoint' },
-  // The method (spec sections 2-4).
+  // The method (docs/method.md sections 2-4).
   method: { kind: 'string', help: "ict or ct (default: the preset's, ict)", choices: METHOD_NAMES },
   teacher: { kind: 'string', help: 'stopgrad (iCT) or ema (CT)', choices: ['stopgrad', 'ema'] },
   metric: { kind: 'string', help: 'distance d: pseudo-huber (iCT), l2, l1 (lpips needs a network, not available)', choices: ['pseudo-huber', 'l2', 'l1', 'lpips'] },
@@ -124,7 +125,7 @@ function methodFromFlags(base: MethodConfig, f: ParsedFlags, notes: string[]): M
 }
 
 function mergeOverrides(c: MethodConfig, o: MethodOverrides): MethodOverrides {
-  const pick = <T extends object>(base: T, over: Partial<T> | undefined): T => {
+  const pick = <T extends object>(base: T, over: { [K in keyof T]?: T[K] | undefined } | undefined): T => {
     const out = { ...base };
     for (const [k, v] of Object.entries(over ?? {})) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
     return out;
@@ -231,7 +232,7 @@ async function run(argv: string[]): Promise<number> {
   let config: RunConfig;
   let checkpoint: Checkpoint | undefined;
   if (resume) {
-    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from`);
+    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from (the run stopped before its first checkpoint, or never started); start it again without --resume`);
     const saved = readCheckpointConfig(checkpointPath);
     const savedConfig = saved.config as unknown as RunConfig;
     const presetName = str(f, 'preset');
@@ -277,12 +278,18 @@ async function run(argv: string[]): Promise<number> {
     throw e;
   }
   if (resume) checkpoint = readCheckpoint(checkpointPath, { device: runtime.device });
-  mkdirSync(out, { recursive: true });
+  try {
+    ensureDirectory(out, 'run directory');
+  } catch (e) {
+    if (e instanceof FileWriteError) fail(e.message);
+    throw e;
+  }
   let trainer: Trainer;
   try {
     trainer = new Trainer({ config, runtime, dataset, optimizerFactory: defaultOptimizerFactory, ...(checkpoint && { resume: checkpoint }) });
   } catch (e) {
     if (e instanceof TrainSetupError) fail(e.message);
+    if (e instanceof FileWriteError) return reportWriteFailure(e, out);
     throw e;
   }
   process.stderr.write(
@@ -314,11 +321,33 @@ async function run(argv: string[]): Promise<number> {
         process.stderr.write(`error: ${outcome.message}; ${outcome.checkpoint ? `the last good checkpoint is ${outcome.checkpoint}` : 'no checkpoint was written'}\n`);
         return 1;
     }
+  } catch (e) {
+    if (e instanceof FileWriteError) return reportWriteFailure(e, out);
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     trainer.dispose();
   }
+}
+
+/**
+ * A run directory that cannot be written any more (disk full, read-only): one line naming the
+ * file, the newest checkpoint on disk (atomic writes leave the previous one intact), exit code 1.
+ */
+function reportWriteFailure(e: FileWriteError, out: string): number {
+  const path = join(out, CHECKPOINT_FILE);
+  let kept = 'no checkpoint was written';
+  if (existsSync(path)) {
+    try {
+      kept = `the newest checkpoint is ${path} (step ${readCheckpointConfig(path).step})`;
+    } catch {
+      kept = `${path} is there but unreadable`;
+    }
+  }
+  // On a terminal the progress bar's line is still open.
+  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}error: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`);
+  return 1;
 }
 
 const command: Command = { summary: SUMMARY, run };

@@ -10,7 +10,7 @@ import { arange } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Module } from '../nn/module.js';
 import { GroupNorm } from '../nn/layers.js';
-import { Dense } from '../nn/dense.js';
+import { Linear } from '../nn/linear.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
 import { FourierEmbedding, PositionalEmbedding } from '../nn/noise-embedding.js';
 import { UNetBlock } from '../nn/unet-block.js';
@@ -38,7 +38,7 @@ function silu(g: OnnxGraph, x: string): string {
 }
 
 /** x [N, in] -> [N, out] = x W^T + b. */
-export function emitDense(g: OnnxGraph, m: Dense, path: string, x: string): string {
+export function emitLinear(g: OnnxGraph, m: Linear, path: string, x: string): string {
   const inputs = [x, tensorOf(g, m, path, 'weight')];
   if (m.hasBias) inputs.push(tensorOf(g, m, path, 'bias'));
   return g.op('Gemm', inputs, { transB: 1 }, path);
@@ -172,7 +172,7 @@ function emitAttention(g: OnnxGraph, m: UNetBlock, path: string, h: string, reso
 /** A residual block (UNetBlock.forward in eval mode); `resolution` is its output's side. */
 export function emitUNetBlock(g: OnnxGraph, m: UNetBlock, path: string, x: string, emb: string, resolution: number): string {
   let h = emitResampleConv2d(g, m.conv0, `${path}.conv0`, silu(g, emitGroupNorm(g, m.norm0, `${path}.norm0`, x)));
-  const params = g.op('Reshape', [emitDense(g, m.affine, `${path}.affine`, emb), g.constInt64([0, -1, 1, 1])]);
+  const params = g.op('Reshape', [emitLinear(g, m.affine, `${path}.affine`, emb), g.constInt64([0, -1, 1, 1])]);
   if (m.adaptiveScale) {
     const c = m.outChannels;
     const scale = g.op('Slice', [params, g.constInt64([0]), g.constInt64([c]), g.constInt64([1])]);
@@ -201,10 +201,10 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
   let emb = emitNoiseEmbedding(g, net.mapNoise, 'map_noise', noise, 'sin-cos');
   if (net.mapLabel && labels) {
     const scaled = g.op('Mul', [labels, g.constFloat([Math.sqrt(net.mapLabel.inFeatures)], [])]);
-    emb = g.op('Add', [emb, emitDense(g, net.mapLabel, 'map_label', scaled)]);
+    emb = g.op('Add', [emb, emitLinear(g, net.mapLabel, 'map_label', scaled)]);
   }
-  emb = silu(g, emitDense(g, net.mapLayer0, 'map_layer0', emb));
-  emb = silu(g, emitDense(g, net.mapLayer1, 'map_layer1', emb));
+  emb = silu(g, emitLinear(g, net.mapLayer0, 'map_layer0', emb));
+  emb = silu(g, emitLinear(g, net.mapLayer1, 'map_layer1', emb));
 
   const skips: string[] = [];
   const channels: number[] = [];
@@ -261,9 +261,9 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
 
 /** DhariwalUNet.forward (ADM). */
 function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: string, labels: string | null): string {
-  let emb = silu(g, emitDense(g, net.mapLayer0, 'map_layer0', emitNoiseEmbedding(g, net.mapNoise, 'map_noise', noise, 'cos-sin')));
-  emb = emitDense(g, net.mapLayer1, 'map_layer1', emb);
-  if (net.mapLabel && labels) emb = g.op('Add', [emb, emitDense(g, net.mapLabel, 'map_label', labels)]);
+  let emb = silu(g, emitLinear(g, net.mapLayer0, 'map_layer0', emitNoiseEmbedding(g, net.mapNoise, 'map_noise', noise, 'cos-sin')));
+  emb = emitLinear(g, net.mapLayer1, 'map_layer1', emb);
+  if (net.mapLabel && labels) emb = g.op('Add', [emb, emitLinear(g, net.mapLabel, 'map_label', labels)]);
   emb = silu(g, emb);
 
   const skips: string[] = [];

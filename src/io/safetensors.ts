@@ -5,16 +5,21 @@
  * dtypes, shapes, bytes). Every field of a file read is checked before any byte is used.
  */
 import { readFileSync, openSync, readSync, fstatSync, closeSync } from 'node:fs';
-import { native } from '../tensor/native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type DType, dtypeCode, dtypeSize } from '../tensor/dtype.js';
+import { tensor } from '../tensor/creation.js';
+import { type DType, dtypeSize } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
 import { writeFileAtomic } from './atomic.js';
+import { oneLine } from './one-line.js';
 
 /** A malformed or unreadable safetensors file. */
 export class SafetensorsError extends Error {
   override name = 'SafetensorsError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 const toST: Record<DType, string> = {
@@ -148,7 +153,7 @@ export function parseSafetensors(bytes: Uint8Array, label = '<buffer>', options:
   const tensors = new Map<string, Tensor>();
   for (const t of header.tensors) {
     const view = bytes.subarray(header.dataStart + t.begin, header.dataStart + t.end);
-    tensors.set(t.name, new Tensor(native.fromBuffer(view, dtypeCode[t.dtype], t.shape, device)));
+    tensors.set(t.name, tensor(view, t.shape, { dtype: t.dtype, device }));
   }
   return { tensors, metadata: header.metadata };
 }

@@ -1,5 +1,5 @@
 /**
- * The consistency function f(x, sigma) around a raw network F (spec section 1; after EDM's
+ * The consistency function f(x, sigma) around a raw network F (docs/method.md section 1; after EDM's
  * preconditioning): the network never sees sigma_data, only c_in * x and c_noise.
  *
  *   f(x, sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma) [, class label])
@@ -46,13 +46,13 @@ function isTensor(v: SigmaInput): v is Tensor {
   return v instanceof Tensor;
 }
 
-/** The consistency function f of spec section 1 around a network F. */
-export class ConsistencyDenoiser {
+/** The consistency function f of docs/method.md section 1 around a network F (of type Net, so a Module stays one). */
+export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNetwork> {
   readonly sigmaMin: number;
   readonly sigmaData: number;
   readonly noiseEmbedding: NoiseEmbedding;
 
-  constructor(readonly network: ConsistencyNetwork, options: DenoiserOptions = {}) {
+  constructor(readonly network: Net, options: DenoiserOptions = {}) {
     this.sigmaMin = options.sigmaMin ?? 0.002;
     this.sigmaData = options.sigmaData ?? 0.5;
     this.noiseEmbedding = options.noiseEmbedding ?? 'fourier';
@@ -84,7 +84,7 @@ export class ConsistencyDenoiser {
     return values;
   }
 
-  /** c_skip, c_out, c_in, c_noise for each level (float64; spec section 1). */
+  /** c_skip, c_out, c_in, c_noise for each level (float64; docs/method.md section 1). */
   scalings(sigmas: readonly number[]): ConsistencyScalings[] {
     const opts = this.scalingOptions();
     return sigmas.map((s) => consistencyScalings(s, opts));

@@ -1,32 +1,23 @@
 /**
  * The switchable ingredients of consistency training and the two papers' settings of them:
  * improved consistency training (iCT, Song & Dhariwal 2023) and the original consistency
- * training (CT, Song et al. 2023). Spec: docs/ict-spec.md sections 1-4.
+ * training (CT, Song et al. 2023). Spec: docs/method.md sections 1-4.
  */
-import {
-  constantLevelWeights,
-  ctDiscretizationSteps,
-  ictDiscretizationSteps,
-  ictLevelWeights,
-  karrasSigmas,
-  lognormalLevelProbabilities,
-  uniformLevelProbabilities,
-} from './schedules.js';
 
 /** The two methods with presets. */
 export type MethodName = 'ict' | 'ct';
 /** The method names {@link methodPreset} accepts. */
 export const METHOD_NAMES: readonly MethodName[] = ['ict', 'ct'];
 
-/** The teacher theta_minus (spec section 4): 'stopgrad' = the current weights (iCT), 'ema' = an EMA with rate mu(k) (CT). */
+/** The teacher theta_minus (docs/method.md section 4): 'stopgrad' = the current weights (iCT), 'ema' = an EMA with rate mu(k) (CT). */
 export type TeacherKind = 'stopgrad' | 'ema';
-/** N(k) (spec section 2): 'ict-exp' doubles every K' steps, 'ct-sqrt' is the original square-root curriculum. */
+/** N(k) (docs/method.md section 2): 'ict-exp' doubles every K' steps, 'ct-sqrt' is the original square-root curriculum. */
 export type CurriculumKind = 'ict-exp' | 'ct-sqrt';
-/** p(i) (spec section 3): 'lognormal' (iCT) or 'uniform' (CT). */
+/** p(i) (docs/method.md section 3): 'lognormal' (iCT) or 'uniform' (CT). */
 export type LevelsKind = 'lognormal' | 'uniform';
-/** lambda(sigma_i) (spec section 4): 'inverse-gap' = 1 / (sigma_{i+1} - sigma_i) (iCT), 'constant' = 1 (CT). */
+/** lambda(sigma_i) (docs/method.md section 4): 'inverse-gap' = 1 / (sigma_{i+1} - sigma_i) (iCT), 'constant' = 1 (CT). */
 export type WeightingKind = 'inverse-gap' | 'constant';
-/** d(student, teacher) (spec section 4). 'lpips' needs a plugged-in feature network. */
+/** d(student, teacher) (docs/method.md section 4). 'lpips' needs a plugged-in feature network. */
 export type MetricKind = 'pseudo-huber' | 'l2' | 'l1' | 'lpips';
 
 /** The discretization curriculum N(k). */
@@ -65,7 +56,7 @@ export interface MethodConfig {
   levels: LevelsConfig;
   weighting: WeightingKind;
   metric: MetricConfig;
-  /** sigma_min (spec section 1). */
+  /** sigma_min (docs/method.md section 1). */
   sigmaMin: number;
   /** sigma_max. */
   sigmaMax: number;
@@ -76,21 +67,24 @@ export interface MethodConfig {
 }
 
 /** Changes to a preset; nested parts may be given in part. */
+/** Some fields of T, each possibly undefined ("keep the preset's"). */
+type PartialOverride<T> = { [K in keyof T]?: T[K] | undefined };
+
 export interface MethodOverrides {
-  teacher?: TeacherKind;
-  mu0?: number;
-  curriculum?: Partial<CurriculumConfig>;
-  levels?: Partial<LevelsConfig>;
-  weighting?: WeightingKind;
-  metric?: Partial<MetricConfig>;
-  sigmaMin?: number;
-  sigmaMax?: number;
-  sigmaData?: number;
-  rho?: number;
+  teacher?: TeacherKind | undefined;
+  mu0?: number | undefined;
+  curriculum?: PartialOverride<CurriculumConfig> | undefined;
+  levels?: PartialOverride<LevelsConfig> | undefined;
+  weighting?: WeightingKind | undefined;
+  metric?: PartialOverride<MetricConfig> | undefined;
+  sigmaMin?: number | undefined;
+  sigmaMax?: number | undefined;
+  sigmaData?: number | undefined;
+  rho?: number | undefined;
 }
 
 const PRESETS: Record<MethodName, MethodConfig> = {
-  // iCT (spec sections 2-4): stop-gradient teacher, doubling curriculum 10 -> 1280, lognormal
+  // iCT (docs/method.md sections 2-4): stop-gradient teacher, doubling curriculum 10 -> 1280, lognormal
   // levels (-1.1, 2.0), lambda = 1 / gap, pseudo-Huber metric.
   ict: {
     method: 'ict',
@@ -156,7 +150,7 @@ function validate(c: MethodConfig): void {
 
 /**
  * The settings of a method as its paper gives them, with optional overrides
- * (spec sections 2-4).
+ * (docs/method.md sections 2-4).
  * - 'ict': stopgrad teacher, ict-exp curriculum s0 = 10, s1 = 1280, lognormal levels
  *   P_mean = -1.1, P_std = 2.0, inverse-gap weighting, pseudo-Huber metric.
  * - 'ct': EMA teacher mu0 = 0.9, ct-sqrt curriculum s0 = 2, s1 = 150, uniform levels, constant
@@ -190,44 +184,8 @@ export function methodPreset(method: MethodName, overrides: MethodOverrides = {}
 }
 
 /** Drops keys whose value is undefined, so that they do not replace a preset's value. */
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: { [K in keyof T]?: Exclude<T[K], undefined> } = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
-}
-
-/** Everything a training step needs to know about its noise levels. */
-export interface LevelSchedule {
-  /** N(k), the number of levels. */
-  N: number;
-  /** The N Karras levels, increasing. */
-  sigmas: number[];
-  /** p(i) for the N - 1 adjacent pairs (entry i is the pair (sigmas[i], sigmas[i+1])). */
-  probabilities: number[];
-  /** lambda(sigma_i) for the N - 1 pairs. */
-  weights: number[];
-  /** The teacher EMA rate mu(k): 0 for a stopgrad teacher, exp(s0 ln(mu0) / N(k)) for 'ema'. */
-  teacherEmaRate: number;
-}
-
-/**
- * The noise levels, their probabilities and weights, and the teacher EMA rate at training step k
- * of K for a method config (spec sections 2-4).
- *
- * @param step k, an integer in [0, totalSteps].
- * @param totalSteps K, a positive integer.
- * @example levelSchedule(methodPreset('ict'), 0, 400_000).N // 11
- */
-export function levelSchedule(config: MethodConfig, step: number, totalSteps: number): LevelSchedule {
-  const { s0, s1 } = config.curriculum;
-  const N = config.curriculum.kind === 'ict-exp' ? ictDiscretizationSteps(step, totalSteps, { s0, s1 }) : ctDiscretizationSteps(step, totalSteps, { s0, s1 });
-  const sigmas = karrasSigmas(N, { sigmaMin: config.sigmaMin, sigmaMax: config.sigmaMax, rho: config.rho });
-  const probabilities =
-    config.levels.kind === 'lognormal'
-      ? lognormalLevelProbabilities(sigmas, { pMean: config.levels.pMean, pStd: config.levels.pStd })
-      : uniformLevelProbabilities(sigmas);
-  const weights = config.weighting === 'inverse-gap' ? ictLevelWeights(sigmas) : constantLevelWeights(sigmas);
-  // mu(k) = exp(s0 ln(mu0) / N(k)) (spec section 2), with N(k) from whichever curriculum is configured.
-  const teacherEmaRate = config.teacher === 'stopgrad' || config.mu0 === 0 ? 0 : Math.exp((s0 * Math.log(config.mu0)) / N);
-  return { N, sigmas, probabilities, weights, teacherEmaRate };
 }

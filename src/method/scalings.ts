@@ -1,10 +1,10 @@
 /**
- * The consistency model's preconditioning (spec section 1), kept apart from the network as in
+ * The consistency model's preconditioning (docs/method.md section 1), kept apart from the network as in
  * EDM: f(x, sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma)).
- * Also the constant of the pseudo-Huber metric (spec section 4).
+ * Also the constant of the pseudo-Huber metric (docs/method.md section 4).
  */
 
-/** How the network embeds the noise level (spec section 1). */
+/** How the network embeds the noise level (docs/method.md section 1). */
 export type NoiseEmbedding = 'fourier' | 'positional';
 
 /** Options of {@link consistencyScalings}. */
@@ -33,7 +33,7 @@ export interface ConsistencyScalings {
 }
 
 /**
- * c_skip, c_out, c_in and c_noise at noise level sigma (spec section 1).
+ * c_skip, c_out, c_in and c_noise at noise level sigma (docs/method.md section 1).
  * At sigma = sigma_min the formulas give c_skip = 1 and c_out = 0 exactly in float64
  * (sigma - sigma_min is exactly 0, and x / x is exactly 1), so f(x, sigma_min) = x bit for bit.
  *
@@ -60,7 +60,7 @@ export function consistencyScalings(sigma: number, opts: ScalingOptions = {}): C
 }
 
 /**
- * The pseudo-Huber constant c = 0.00054 sqrt(D) (spec section 4), D the number of values in one
+ * The pseudo-Huber constant c = 0.00054 sqrt(D) (docs/method.md section 4), D the number of values in one
  * sample (C*H*W): 0.0299 for 3x32x32, 0.0599 for 3x64x64. The metric is
  * d(a, b) = sqrt(||a - b||_2^2 + c^2) - c over the whole sample.
  *

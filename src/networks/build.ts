@@ -25,7 +25,7 @@ export interface BuildOptions {
 export function createNetwork(config: NetworkConfig, options: BuildOptions = {}): ImageNetwork {
   validateNetworkConfig(config);
   if (options.generator && options.generator.device !== 'cpu')
-    throw new RangeError(`buildNetwork: the initialization generator must be a CPU generator, got one on '${options.generator.device}'`);
+    throw new RangeError(`createNetwork: the initialization generator must be a CPU generator, got one on '${options.generator.device}'`);
   const device = options.device ?? 'cpu';
   const values = options.values ?? 'random';
   // Uninitialized values cost nothing to make on the target device; random ones are drawn on the CPU.

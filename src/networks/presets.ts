@@ -1,6 +1,6 @@
 /**
  * Named presets: a network configuration plus the data and training settings that go with it.
- * The four paper presets follow spec section 5 (iCT, Song & Dhariwal 2023); values the spec
+ * The four paper presets follow docs/method.md section 5 (iCT, Song & Dhariwal 2023); values the spec
  * marks [unverified] are marked the same way here. The three CPU presets are this project's
  * choices (not from the paper), sized for training on a few CPU cores; their training settings
  * are starting points for the training code to tune.
@@ -29,7 +29,7 @@ export interface DataSettings {
 export interface TrainingSettings {
   /** Images per step. */
   batchSize: number;
-  /** Training steps K (the curriculum of spec section 2 is laid out over these). */
+  /** Training steps K (the curriculum of docs/method.md section 2 is laid out over these). */
   iterations: number;
   optimizer: 'adam' | 'radam';
   learningRate: number;
@@ -39,7 +39,7 @@ export interface TrainingSettings {
   warmupIterations: number;
   /** Decay rate of the EMA of the weights used for evaluation. */
   emaRate: number;
-  /** The second noise level of 2-step sampling (spec section 6). */
+  /** The second noise level of 2-step sampling (docs/method.md section 6). */
   twoStepSigma: number;
 }
 
@@ -49,17 +49,17 @@ export interface Preset {
   description: string;
   /** The consistency-training method (src/method/presets.ts). */
   method: MethodName;
-  /** Which c_noise convention the network expects (spec section 1). */
+  /** Which c_noise convention the network expects (docs/method.md section 1). */
   noiseEmbedding: NoiseEmbedding;
   /** The network; its `dropout` is the training dropout rate. */
   network: NetworkConfig;
   data: DataSettings;
   training: TrainingSettings;
-  /** The parameter count of EDM's implementation of this network (spec section 5); null for this project's presets. */
+  /** The parameter count of EDM's implementation of this network (docs/method.md section 5); null for this project's presets. */
   referenceParameterCount: number | null;
 }
 
-/** NCSN++ as iCT trains it on CIFAR-10 (spec section 5): EDM's SongUNet with the NCSN++ settings. */
+/** NCSN++ as iCT trains it on CIFAR-10 (docs/method.md section 5): EDM's SongUNet with the NCSN++ settings. */
 function ncsnpp(numBlocks: number): SongUNetConfig {
   return {
     architecture: 'song',
@@ -76,7 +76,7 @@ function ncsnpp(numBlocks: number): SongUNetConfig {
   };
 }
 
-/** ADM as iCT trains it on class-conditional ImageNet 64x64 (spec section 5). */
+/** ADM as iCT trains it on class-conditional ImageNet 64x64 (docs/method.md section 5). */
 function adm(numBlocks: number): DhariwalUNetConfig {
   return {
     architecture: 'adm',
@@ -111,7 +111,7 @@ const IMAGENET64_TRAINING: TrainingSettings = {
   learningRate: 1e-4, // [unverified]
   adamBetas: [0.9, 0.999], // [unverified]
   warmupIterations: 0, // [unverified]
-  emaRate: 0.99993, // [unverified] the spec gives no value; CIFAR-10's rate
+  emaRate: 0.99993, // [unverified] docs/method.md section 5 has no value; CIFAR-10's rate
   twoStepSigma: 1.526,
 };
 
@@ -124,7 +124,7 @@ const MNIST_DATA: DataSettings = { dataset: 'mnist', resolution: 32, channels: 1
 const PRESETS: Record<PresetName, Preset> = {
   cifar10: {
     name: 'cifar10',
-    description: 'iCT on CIFAR-10: NCSN++, 128 channels, (2,2,2), 4 blocks per resolution (spec section 5)',
+    description: 'iCT on CIFAR-10: NCSN++, 128 channels, (2,2,2), 4 blocks per resolution (docs/method.md section 5)',
     method: 'ict', noiseEmbedding: 'fourier',
     network: ncsnpp(4), data: CIFAR10_DATA, training: CIFAR10_TRAINING,
     referenceParameterCount: 56_395_523,

@@ -10,10 +10,10 @@ type Pair = number | [number, number];
 const pair = (v: Pair): number[] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
 export interface Conv2dOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
+  stride?: Pair | undefined;
+  padding?: Pair | undefined;
+  dilation?: Pair | undefined;
+  groups?: number | undefined;
 }
 
 /** 2-D convolution: input [N, C, H, W], weight [O, C/groups, kH, kW]. */
@@ -24,7 +24,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
 }
 
 export interface ConvTranspose2dOptions extends Conv2dOptions {
-  outputPadding?: Pair;
+  outputPadding?: Pair | undefined;
 }
 
 /** Transposed 2-D convolution: weight [C, O/groups, kH, kW]. */
@@ -39,6 +39,18 @@ export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | nu
 /** x W^T + b */
 export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   return new Tensor(native.linear(input.handle, weight.handle, bias?.handle ?? null));
+}
+
+/**
+ * Batch normalization in PyTorch's F.batch_norm argument order: with `training` false it
+ * normalizes by the running statistics (inference); with it true, by the batch's, updating the
+ * running ones by `momentum`.
+ */
+export function batchNorm(
+  input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null,
+  training = false, momentum = 0.1, eps = 1e-5,
+): Tensor {
+  return new Tensor(native.batchNorm(input.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null, training, momentum, eps));
 }
 
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
@@ -67,8 +79,17 @@ export function leakyRelu(x: Tensor, slope = 0.01): Tensor { return new Tensor(n
 export function softmax(x: Tensor, dim: number): Tensor { return new Tensor(native.softmax(x.handle, dim)); }
 export function logSoftmax(x: Tensor, dim: number): Tensor { return new Tensor(native.logSoftmax(x.handle, dim)); }
 
-export function avgPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0): Tensor {
-  return new Tensor(native.avgPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
+export interface AvgPool2dOptions {
+  /** Rounds the output size up instead of down (default false). */
+  ceilMode?: boolean | undefined;
+  /** Counts the zero padding in each mean (default true, PyTorch's); false is TF's SAME average pooling. */
+  countIncludePad?: boolean | undefined;
+}
+
+export function avgPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0, o: AvgPool2dOptions = {}): Tensor {
+  if (o.ceilMode === undefined && o.countIncludePad === undefined)
+    return new Tensor(native.avgPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
+  return new Tensor(native.avgPool2dFull(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding), o.ceilMode ?? false, o.countIncludePad ?? true));
 }
 export function maxPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0): Tensor {
   return new Tensor(native.maxPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
@@ -79,10 +100,10 @@ export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
 
 export interface InterpolateOptions {
   /** Output [H, W]; or give scaleFactor. */
-  size?: [number, number];
-  scaleFactor?: number;
-  mode?: 'nearest' | 'bilinear';
-  alignCorners?: boolean;
+  size?: [number, number] | undefined;
+  scaleFactor?: number | undefined;
+  mode?: 'nearest' | 'bilinear' | undefined;
+  alignCorners?: boolean | undefined;
 }
 
 /** Resizes [N, C, H, W] images (nearest or bilinear). */

@@ -53,7 +53,7 @@ export interface TrainingConfig {
 
 /** How sample grids are drawn. */
 export interface SamplingConfig {
-  /** The second noise level of two-step sampling (spec section 5: 0.821 CIFAR-10, 1.526 ImageNet 64). */
+  /** The second noise level of two-step sampling (docs/method.md section 5: 0.821 CIFAR-10, 1.526 ImageNet 64). */
   secondSigma: number;
 }
 

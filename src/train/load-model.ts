@@ -1,6 +1,6 @@
 /**
  * A trained model from a checkpoint, ready to sample: the network rebuilt from the checkpoint's
- * own config, with the EMA weights (default; spec section 5) or the raw trained weights, wrapped
+ * own config, with the EMA weights (default; docs/method.md section 5) or the raw trained weights, wrapped
  * in the consistency function f (src/method/denoiser.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
@@ -35,6 +35,17 @@ function checkConfig(file: string, config: unknown): RunConfig {
   const need = ['network', 'method', 'training', 'sampling'];
   if (!isJsonObject(config)) throw new CheckpointError(`${file}: the checkpoint has no run config`);
   for (const k of need) if (!isJsonObject(config[k])) throw new CheckpointError(`${file}: the checkpoint's config has no '${k}' section`);
+  // The noise levels sampling uses (spec section 6) come from the file: each must be a positive number.
+  const method = config['method'] as Record<string, unknown>;
+  const sampling = config['sampling'] as Record<string, unknown>;
+  const levels: [string, unknown][] = [
+    ['method.sigmaMin', method['sigmaMin']], ['method.sigmaMax', method['sigmaMax']], ['method.sigmaData', method['sigmaData']],
+    ['method.rho', method['rho']], ['sampling.secondSigma', sampling['secondSigma']],
+  ];
+  for (const [k, v] of levels) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new CheckpointError(`${file}: the checkpoint's config has ${k} = ${JSON.stringify(v) ?? 'nothing'}, not a positive number`);
+  }
+  if ((method['sigmaMin'] as number) >= (method['sigmaMax'] as number)) throw new CheckpointError(`${file}: the checkpoint's config has method.sigmaMin >= method.sigmaMax`);
   return config as unknown as RunConfig;
 }
 
@@ -45,6 +56,12 @@ export function loadModel(path: string, options: { device?: string; weights?: We
   const ckpt = readCheckpoint(file, { device });
   try {
     const config = checkConfig(file, ckpt.config);
+    // Every residual block has weights, so a config with more blocks than the checkpoint has tensors
+    // cannot fit it; refuse before building it (a numBlocks of 10^5 from a corrupt header takes minutes).
+    const { numBlocks, channelMult } = config.network as Partial<RunConfig['network']>;
+    if (typeof numBlocks === 'number' && Array.isArray(channelMult) && numBlocks * channelMult.length > (ckpt.groups.get('model')?.size ?? 0)) {
+      throw new CheckpointError(`${file}: the checkpoint's network config (${numBlocks} blocks at each of ${channelMult.length} levels) needs more weights than the checkpoint holds`);
+    }
     let network: ImageNetwork;
     try {
       network = networkFromConfig(config.network, { device, uninitialized: true });
@@ -71,11 +88,17 @@ export function loadModel(path: string, options: { device?: string; weights?: We
       throw new CheckpointError(`${file}: ${(e as Error).message}`);
     }
     network.eval();
-    const denoiser = new ConsistencyDenoiser(network, {
-      sigmaMin: config.method.sigmaMin,
-      sigmaData: config.method.sigmaData,
-      noiseEmbedding: config.noiseEmbedding,
-    });
+    let denoiser: ConsistencyDenoiser;
+    try {
+      denoiser = new ConsistencyDenoiser(network, {
+        sigmaMin: config.method.sigmaMin,
+        sigmaData: config.method.sigmaData,
+        noiseEmbedding: config.noiseEmbedding,
+      });
+    } catch (e) {
+      network.dispose();
+      throw new CheckpointError(`${file}: the checkpoint's config is not usable: ${(e as Error).message}`);
+    }
     const c = config.network;
     return {
       file,
@@ -92,7 +115,7 @@ export function loadModel(path: string, options: { device?: string; weights?: We
 }
 
 /**
- * The sampling levels for `steps` steps (spec section 6): 1 step [sigma_max]; 2 steps
+ * The sampling levels for `steps` steps (docs/method.md section 6): 1 step [sigma_max]; 2 steps
  * [sigma_max, the config's second level] (0.821 CIFAR-10, 1.526 ImageNet 64); more steps: the
  * top `steps` levels of a Karras discretization with steps + 1 levels (sigma_min itself, where f
  * is the identity, is left out).
