@@ -8,11 +8,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Server } from 'node:http';
+import { get, type Server } from 'node:http';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { loadGenerator, type Images } from 'consistency-ts/generate';
 import { repoRoot } from './helpers/python.js';
@@ -163,4 +163,45 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
   assert.deepEqual(errors, []);
   const foreign = requests.filter((u) => !u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:'));
   assert.deepEqual(foreign, [], 'every request goes to the local server');
+});
+
+test('consistency serve: serves the site with cross-origin isolation headers, nothing outside it, and stops on SIGTERM', async () => {
+  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', site, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
+        if (m) resolveUrl(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited early (${code})`)));
+    });
+    const index = await fetch(url);
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(index.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    assert.match(await index.text(), /<canvas id="grid"/);
+    const model = await fetch(`${url}model.onnx`);
+    assert.equal(model.status, 200);
+    assert.ok((await model.arrayBuffer()).byteLength > 100_000);
+    // Encoded slashes survive URL parsing and decode to a path outside the site.
+    const { port } = new URL(url);
+    const traversal = await new Promise<number | undefined>((done, reject) => {
+      get({ host: '127.0.0.1', port, path: '/..%2F..%2F..%2Fpackage.json' }, (res) => {
+        res.resume();
+        done(res.statusCode);
+      }).on('error', reject);
+    });
+    assert.equal(traversal, 403);
+    assert.equal((await fetch(`${url}missing.js`)).status, 404);
+  } finally {
+    const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  }
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', join(dir, 'nowhere')], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr.trim(), /^consistency serve: .*nowhere has no index\.html/);
 });

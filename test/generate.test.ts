@@ -164,6 +164,12 @@ test('inpaint equals src/method inpaint on the same noise and keeps the known pi
   const diff = maxAbsDiff(got.data, want);
   assert.ok(diff <= 1e-4, `inpaint: the runtime differs from libtorch by ${diff}`);
   for (let i = 0; i < images.length; i++) if (known[i % (H * W)]) assert.equal(got.data[i], images[i]);
+  // Without clipping the intermediate estimates, both paths agree too, and differ from the clipped run.
+  const g2 = new Generator(31);
+  const wantRaw = tidy(() => inpaint(model.denoiser, tensor(images, shape), tensor(Float32Array.from(known), [1, 1, H, W]), levels, g2, { clipDenoised: false }).toFloat32Array());
+  const gotRaw = await gen.inpaint({ images, known, levels, noise: drawsOf(state, shape, 2), clipDenoised: false });
+  assert.ok(maxAbsDiff(gotRaw.data, wantRaw) <= 1e-4, 'inpaint without clipDenoised equals libtorch');
+  assert.ok(maxAbsDiff(gotRaw.data, got.data) > 1e-3, 'clipping the estimates changes the result here');
 });
 
 test('colorize (3-channel class-conditional ADM) equals src/method colorize on the same noise and keeps the luma', async () => {

@@ -4,7 +4,7 @@
  * tasks are those of src/method (samplers.ts, editing.ts; docs/method.md section 6) on flat float32 NCHW
  * arrays, with the same levels (src/method/levels.ts), the same colorization axes
  * (src/method/color-axes.ts), the same order of noise draws and the same clipping of the output to
- * [-1, 1]. Noise comes from a seeded NoiseRng, or is given (one array per level) to replay noise
+ * [-1, 1] (of every estimate and of the output). Noise comes from a seeded NoiseRng, or is given (one array per level) to replay noise
  * drawn elsewhere.
  */
 import type { InferenceSession, InferenceSessionFactory, TensorConstructor } from 'onnxruntime-common';
@@ -42,6 +42,8 @@ export interface LevelOptions {
   levels?: readonly number[];
   /** A class for every image (class-conditional models), or one per image; default: image i gets class i mod classes. */
   classLabel?: number | readonly number[];
+  /** Clip every estimate f(x, t) to [-1, 1] before the next step or the projection, as src/method does (default true). */
+  clipDenoised?: boolean;
 }
 
 export interface SampleRequest extends NoiseOptions, LevelOptions {
@@ -192,8 +194,16 @@ export class ConsistencyGenerator {
    * The multistep loop (src/method/samplers.ts multistepLoop): x = project(f(xStart, t_1)); then for
    * each later level t: x = project(f(x + sqrt(t^2 - sigma_min^2) z_k, t)), z_k = stepNoise(k).
    */
-  async #loop(xStart: Float32Array, levels: readonly number[], stepNoise: (k: number) => Float32Array, labels: Float32Array | null, project: (x: Float32Array) => Float32Array): Promise<Float32Array> {
-    let x = project(await this.denoise(xStart, levels[0]!, labels));
+  async #loop(
+    xStart: Float32Array, levels: readonly number[], stepNoise: (k: number) => Float32Array, labels: Float32Array | null,
+    project: (x: Float32Array) => Float32Array, clipDenoised: boolean,
+  ): Promise<Float32Array> {
+    // As src/method's multistepLoop: the estimate is clipped first, then (editing) the known part is put back.
+    const estimate = async (x: Float32Array, t: number): Promise<Float32Array> => {
+      const d = await this.denoise(x, t, labels);
+      return project(clipDenoised ? clip(d) : d);
+    };
+    let x = await estimate(xStart, levels[0]!);
     const sigmaMin = this.info.sigmaMin;
     for (let k = 1; k < levels.length; k++) {
       const t = levels[k]!;
@@ -201,7 +211,7 @@ export class ConsistencyGenerator {
       const scale = Math.fround(Math.sqrt(t * t - sigmaMin * sigmaMin));
       const noisy = new Float32Array(x.length);
       for (let i = 0; i < x.length; i++) noisy[i] = x[i]! + Math.fround(z[i]! * scale);
-      x = project(await this.denoise(noisy, t, labels));
+      x = await estimate(noisy, t);
     }
     return x;
   }
@@ -228,7 +238,7 @@ export class ConsistencyGenerator {
     const noise = ConsistencyGenerator.#noiseSource(fn, r.n * this.imageSize, r.noise, new NoiseRng(r.seed ?? 0));
     const t1 = Math.fround(levels[0]!);
     const xStart = noise(0).map((v) => v * t1);
-    return this.#images(clip(await this.#loop(xStart, levels, noise, labels, (x) => x)), r.n);
+    return this.#images(clip(await this.#loop(xStart, levels, noise, labels, (x) => x, r.clipDenoised ?? true)), r.n);
   }
 
   /**
@@ -250,7 +260,7 @@ export class ConsistencyGenerator {
     const out: Images[] = [];
     for (const alpha of r.alphas) {
       const z = slerp(z0, z1, alpha, n);
-      out.push(await this.sample({ n, levels, noise: [z, ...steps], ...(r.classLabel !== undefined && { classLabel: r.classLabel }) }));
+      out.push(await this.sample({ n, levels, noise: [z, ...steps], ...(r.classLabel !== undefined && { classLabel: r.classLabel }), ...(r.clipDenoised !== undefined && { clipDenoised: r.clipDenoised }) }));
     }
     return out;
   }
@@ -314,12 +324,12 @@ export class ConsistencyGenerator {
   }
 
   /** Algorithm 4's loop from y0 + t_1 z (src/method editLoop), unclipped. */
-  async #edit(fn: string, y0: Float32Array, levels: readonly number[], labels: Float32Array | null, project: (x: Float32Array) => Float32Array, o: NoiseOptions): Promise<Float32Array> {
+  async #edit(fn: string, y0: Float32Array, levels: readonly number[], labels: Float32Array | null, project: (x: Float32Array) => Float32Array, o: NoiseOptions & LevelOptions): Promise<Float32Array> {
     const noise = ConsistencyGenerator.#noiseSource(fn, y0.length, o.noise, new NoiseRng(o.seed ?? 0));
     const t1 = Math.fround(levels[0]!);
     const z = noise(0);
     const xStart = y0.map((v, i) => v + Math.fround(z[i]! * t1));
-    return this.#loop(xStart, levels, noise, labels, project);
+    return this.#loop(xStart, levels, noise, labels, project, o.clipDenoised ?? true);
   }
 
   #images(data: Float32Array, n: number): Images {
