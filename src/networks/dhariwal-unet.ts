@@ -13,6 +13,7 @@ import * as F from '../tensor/functional.js';
 import { GroupNorm } from '../nn/layers.js';
 import { Linear } from '../nn/linear.js';
 import { ModuleDict } from '../nn/module-dict.js';
+import { expectModule } from '../nn/module.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
 import { PositionalEmbedding } from '../nn/noise-embedding.js';
 import { UNetBlock, unetGroupNorm, type UNetBlockOptions } from '../nn/unet-block.js';
@@ -114,14 +115,14 @@ export class DhariwalUNet extends ImageNetwork {
       // Encoder.
       const skips: Tensor[] = [];
       let h = x;
-      for (const [, m] of this.enc.entries()) {
-        h = m instanceof UNetBlock ? m.forward(h, emb) : (m as ResampleConv2d).forward(h);
+      for (const [name, m] of this.enc.entries()) {
+        h = m instanceof UNetBlock ? m.forward(h, emb) : expectModule(m, ResampleConv2d, `enc.${name}`).forward(h);
         skips.push(h);
       }
 
       // Decoder.
-      for (const [, m] of this.dec.entries()) {
-        const b = m as UNetBlock;
+      for (const [name, m] of this.dec.entries()) {
+        const b = expectModule(m, UNetBlock, `dec.${name}`);
         if (h.shape[1] !== b.inChannels) h = cat([h, skips.pop()!], 1);
         h = b.forward(h, emb);
       }

@@ -17,6 +17,7 @@ import * as F from '../tensor/functional.js';
 import { GroupNorm } from '../nn/layers.js';
 import { Linear } from '../nn/linear.js';
 import { ModuleDict } from '../nn/module-dict.js';
+import { expectModule } from '../nn/module.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
 import { FourierEmbedding, PositionalEmbedding } from '../nn/noise-embedding.js';
 import { UNetBlock, unetGroupNorm, type UNetBlockOptions } from '../nn/unet-block.js';
@@ -134,17 +135,18 @@ export class SongUNet extends ImageNetwork {
       let aux = x;
       let h = x;
       for (const [name, m] of this.enc.entries()) {
+        const path = `enc.${name}`;
         if (name.endsWith('_aux_down')) {
-          aux = (m as ResampleConv2d).forward(aux);
+          aux = expectModule(m, ResampleConv2d, path).forward(aux);
         } else if (name.endsWith('_aux_skip')) {
-          h = h.add((m as ResampleConv2d).forward(aux));
+          h = h.add(expectModule(m, ResampleConv2d, path).forward(aux));
           skips[skips.length - 1] = h;
         } else if (name.endsWith('_aux_residual')) {
-          h = h.add((m as ResampleConv2d).forward(aux)).mul(Math.SQRT1_2);
+          h = h.add(expectModule(m, ResampleConv2d, path).forward(aux)).mul(Math.SQRT1_2);
           skips[skips.length - 1] = h;
           aux = h;
         } else {
-          h = m instanceof UNetBlock ? m.forward(h, emb) : (m as ResampleConv2d).forward(h);
+          h = m instanceof UNetBlock ? m.forward(h, emb) : expectModule(m, ResampleConv2d, path).forward(h);
           skips.push(h);
         }
       }
@@ -153,15 +155,16 @@ export class SongUNet extends ImageNetwork {
       let out: Tensor | null = null;
       let tmp: Tensor | null = null;
       for (const [name, m] of this.dec.entries()) {
+        const path = `dec.${name}`;
         if (name.endsWith('_aux_up')) {
-          out = (m as ResampleConv2d).forward(out!);
+          out = expectModule(m, ResampleConv2d, path).forward(out!);
         } else if (name.endsWith('_aux_norm')) {
-          tmp = (m as GroupNorm).forward(h);
+          tmp = expectModule(m, GroupNorm, path).forward(h);
         } else if (name.endsWith('_aux_conv')) {
-          tmp = (m as ResampleConv2d).forward(F.silu(tmp!));
+          tmp = expectModule(m, ResampleConv2d, path).forward(F.silu(tmp!));
           out = out ? tmp.add(out) : tmp;
         } else {
-          const b = m as UNetBlock;
+          const b = expectModule(m, UNetBlock, path);
           if (h.shape[1] !== b.inChannels) h = cat([h, skips.pop()!], 1);
           h = b.forward(h, emb);
         }

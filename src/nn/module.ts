@@ -14,6 +14,15 @@ export class StateDictError extends Error {
   readonly exitCode = 2;
 }
 
+/**
+ * `m` as an instance of `type`, checked: a module container holds plain Modules, and the networks
+ * know by name which kind each entry is; a wrong entry fails here, naming what was expected.
+ */
+export function expectModule<T extends Module>(m: Module, type: new (...args: never[]) => T, name: string): T {
+  if (!(m instanceof type)) throw new TypeError(`${name}: expected a ${type.name}, got a ${m.constructor.name}`);
+  return m;
+}
+
 export abstract class Module {
   /** True in training mode (dropout on). */
   training = true;
