@@ -12,6 +12,7 @@ import { checkLevels, levelsForSteps } from '../method/levels.js';
 import { LUMA_WEIGHTS, colorTransform } from '../method/color-axes.js';
 import { NoiseRng } from './noise.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
+import { isArray } from '../util/array.js';
 
 /** The parts of an onnxruntime package (onnxruntime-node or onnxruntime-web) the generator uses. */
 export interface OrtRuntime {
@@ -249,7 +250,7 @@ export class ConsistencyGenerator {
     const fn = 'interpolate';
     const n = r.n ?? 1;
     if (!Number.isSafeInteger(n) || n < 1) fail(fn, `n must be an integer >= 1, got ${n}`);
-    if (!Array.isArray(r.alphas) || r.alphas.length === 0 || !r.alphas.every((a) => Number.isFinite(a))) fail(fn, 'alphas must be a non-empty array of finite numbers');
+    if (!isArray(r.alphas) || r.alphas.length === 0 || !r.alphas.every((a) => Number.isFinite(a))) fail(fn, 'alphas must be a non-empty array of finite numbers');
     const levels = this.#levels(fn, r);
     const size = n * this.imageSize;
     const rng = new NoiseRng(r.seed ?? 0);

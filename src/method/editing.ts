@@ -25,6 +25,7 @@ import { avgPool2d, interpolate } from '../tensor/functional.js';
 import type { ConsistencyDenoiser } from './denoiser.js';
 import { checkLevels, multistepLoop, sampleMultistep, type SamplerOptions } from './samplers.js';
 import { LUMA_WEIGHTS, colorTransform } from './color-axes.js';
+import { isArray } from '../util/array.js';
 
 // Pure number code, shared with the libtorch-free runtime (src/generate).
 export { LUMA_WEIGHTS, colorTransform };
@@ -180,7 +181,7 @@ export function interpolateNoises(
   options: SamplerOptions = {},
 ): Tensor[] {
   checkLevels('interpolateNoises', levels, model.sigmaMin);
-  if (!Array.isArray(alphas) || alphas.length === 0) throw new RangeError('interpolateNoises: alphas must be a non-empty array of numbers');
+  if (!isArray(alphas) || alphas.length === 0) throw new RangeError('interpolateNoises: alphas must be a non-empty array of numbers');
   const start = generator?.getState();
   return alphas.map((alpha) =>
     tidy(() => {

@@ -10,6 +10,7 @@
  */
 import { erf, erfc } from './erf.js';
 import type { MethodConfig } from './presets.js';
+import { isArray } from '../util/array.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input checks
@@ -46,7 +47,7 @@ function checkS0S1(fn: string, s0: number, s1: number): void {
 
 /** Checks a noise-level array: at least 2 finite values > 0, strictly increasing. */
 function checkSigmas(fn: string, sigmas: readonly number[]): void {
-  if (!Array.isArray(sigmas) || sigmas.length < 2) fail(fn, `sigmas must hold at least 2 levels, got ${Array.isArray(sigmas) ? sigmas.length : String(sigmas)}`);
+  if (!isArray(sigmas) || sigmas.length < 2) fail(fn, `sigmas must hold at least 2 levels, got ${isArray(sigmas) ? sigmas.length : String(sigmas)}`);
   for (let i = 0; i < sigmas.length; i++) {
     const s = sigmas[i]!;
     if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0) fail(fn, `sigmas[${i}] must be a finite number > 0, got ${s}`);
@@ -60,8 +61,8 @@ const SUM_TOLERANCE = 1e-9;
 
 /** Checks a probability vector (entries finite and >= 0, sum 1) and returns its cumulative sums. */
 function cumulative(fn: string, probabilities: readonly number[]): number[] {
-  if (!Array.isArray(probabilities) || probabilities.length < 1)
-    fail(fn, `probabilities must be a non-empty array, got ${Array.isArray(probabilities) ? 'length 0' : String(probabilities)}`);
+  if (!isArray(probabilities) || probabilities.length < 1)
+    fail(fn, `probabilities must be a non-empty array, got ${isArray(probabilities) ? 'length 0' : String(probabilities)}`);
   const cdf = new Array<number>(probabilities.length);
   let total = 0;
   for (let i = 0; i < probabilities.length; i++) {
