@@ -52,22 +52,26 @@ export function powerEmaGamma(sigmaRel: number): number {
 /** Checks a schedule and returns the rate of update number t (1-based). */
 export function emaRate(schedule: EmaSchedule, t: number): number {
   if (!Number.isSafeInteger(t) || t < 1) throw new RangeError(`emaRate: t must be an integer >= 1, got ${t}`);
-  if (schedule.kind === 'fixed') {
-    const r = schedule.rate;
-    if (typeof r !== 'number' || !(r >= 0 && r < 1)) throw new RangeError(`emaRate: rate must be a number in [0, 1), got ${r}`);
-    return r;
+  // A switch, as sampleDistance's: its default still catches a kind from JSON or a JS caller.
+  switch (schedule.kind) {
+    case 'fixed': {
+      const r = schedule.rate;
+      if (typeof r !== 'number' || !(r >= 0 && r < 1)) throw new RangeError(`emaRate: rate must be a number in [0, 1), got ${r}`);
+      return r;
+    }
+    case 'power': {
+      let gamma: number;
+      if (schedule.gamma !== undefined) {
+        if (schedule.sigmaRel !== undefined) throw new RangeError('emaRate: give gamma or sigmaRel, not both');
+        gamma = schedule.gamma;
+        if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new RangeError(`emaRate: gamma must be a finite number > 0, got ${gamma}`);
+      } else if (schedule.sigmaRel !== undefined) gamma = powerEmaGamma(schedule.sigmaRel);
+      else throw new RangeError("emaRate: a 'power' schedule needs gamma or sigmaRel");
+      return (1 - 1 / t) ** (gamma + 1);
+    }
+    default:
+      throw new RangeError(`emaRate: kind must be one of fixed, power, got ${String((schedule as { kind: unknown }).kind)}`);
   }
-  if (schedule.kind === 'power') {
-    let gamma: number;
-    if (schedule.gamma !== undefined) {
-      if (schedule.sigmaRel !== undefined) throw new RangeError('emaRate: give gamma or sigmaRel, not both');
-      gamma = schedule.gamma;
-      if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new RangeError(`emaRate: gamma must be a finite number > 0, got ${gamma}`);
-    } else if (schedule.sigmaRel !== undefined) gamma = powerEmaGamma(schedule.sigmaRel);
-    else throw new RangeError("emaRate: a 'power' schedule needs gamma or sigmaRel");
-    return (1 - 1 / t) ** (gamma + 1);
-  }
-  throw new RangeError(`emaRate: kind must be one of fixed, power, got ${String((schedule as { kind: unknown }).kind)}`);
 }
 
 function namedTensorsOf(m: Module | Map<string, Tensor>): Map<string, Tensor> {

@@ -158,8 +158,9 @@ function check(ok: boolean, field: string, say: (name: FieldNamer) => string): v
   if (!ok) throw new MethodConfigError(field, say);
 }
 
-function oneOf(field: string, v: string, allowed: readonly string[]): void {
-  check(allowed.includes(v), field, (n) => `${n(field)} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+/** `v` is typed as a string, but a config can come from JSON: anything may arrive. */
+function oneOf(field: string, v: unknown, allowed: readonly string[]): void {
+  check(typeof v === 'string' && allowed.includes(v), field, (n) => `${n(field)} must be one of ${allowed.join(', ')}, got ${String(v)}`);
 }
 
 function positive(field: string, v: number): void {
@@ -204,7 +205,7 @@ function validate(c: MethodConfig): void {
  */
 export function methodPreset(method: MethodName, overrides: MethodOverrides = {}): MethodConfig {
   if (!(METHOD_NAMES as readonly string[]).includes(method))
-    throw new RangeError(`methodPreset: method must be one of ${METHOD_NAMES.join(', ')}, got ${String(method)}`);
+    throw new RangeError(`methodPreset: method must be one of ${METHOD_NAMES.join(', ')}, got ${method}`);
   const base = PRESETS[method];
   const config: MethodConfig = {
     ...base,

@@ -48,7 +48,7 @@ export function consistencyScalings(sigma: number, opts: ScalingOptions = {}): C
   if (!Number.isFinite(sigmaMin) || sigmaMin <= 0) throw new RangeError(`${fn}: sigmaMin must be a finite number > 0, got ${sigmaMin}`);
   if (!Number.isFinite(sigmaData) || sigmaData <= 0) throw new RangeError(`${fn}: sigmaData must be a finite number > 0, got ${sigmaData}`);
   if (!(NOISE_EMBEDDINGS as readonly string[]).includes(noiseEmbedding))
-    throw new RangeError(`${fn}: noiseEmbedding must be one of ${NOISE_EMBEDDINGS.join(', ')}, got ${String(noiseEmbedding)}`);
+    throw new RangeError(`${fn}: noiseEmbedding must be one of ${NOISE_EMBEDDINGS.join(', ')}, got ${noiseEmbedding}`);
   if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0)
     throw new RangeError(`${fn}: sigma must be a finite number > 0, got ${sigma}`);
   if (sigma < sigmaMin) throw new RangeError(`${fn}: sigma must be >= sigmaMin=${sigmaMin}, got ${sigma}`);
