@@ -28,9 +28,13 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
     throw new RangeError(`encodePng: expected ${width * height * channels} bytes for ${width}x${height}x${channels}, got ${pixels.length}`);
   }
   const colorType = COLOR_TYPE[channels];
+  // Made without a size, a PNG allocates no pixel buffer of its own; it gets a view of `pixels`.
+  const image = new pngjs.PNG();
+  image.width = width;
+  image.height = height;
+  image.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   const png = pngjs.PNG.sync.write(
-    // pngjs reads only width, height and data from the image it writes.
-    { width, height, data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength) } as pngjs.PNG,
+    image,
     { colorType, inputColorType: colorType, inputHasAlpha: channels === 4, bitDepth: 8, deflateLevel: level },
   );
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);

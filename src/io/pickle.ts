@@ -38,8 +38,8 @@ export class PickleDict {
  * whether BUILD may set state on them; by default it may not.
  */
 export abstract class PickleOpaque {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the default refuses every state; overrides read it
   setState(state: PickleValue): void {
-    void state;
     throw new PickleError(`pickle: BUILD on ${this.constructor.name} is not supported`);
   }
 }

@@ -216,7 +216,9 @@ function readLegacyCheckpoint(bytes: Uint8Array, label: string): { refs: Map<str
   const magic = unpickle(bytes, plain, label, 0);
   if (magic.value !== LEGACY_MAGIC) throw new TorchCheckpointError(`${label}: not a PyTorch checkpoint (wrong magic number)`);
   const version = unpickle(bytes, plain, label, magic.end);
-  if (version.value !== 1001) throw new TorchCheckpointError(`${label}: unsupported legacy checkpoint protocol version ${String(version.value)}`);
+  const v = version.value;
+  // A number, string or other scalar is shown as is; a container ('[object Object]' to String) is not.
+  if (v !== 1001) throw new TorchCheckpointError(`${label}: unsupported legacy checkpoint protocol version ${typeof v === 'object' && v !== null ? '(not a number)' : String(v)}`);
   const sysInfo = unpickle(bytes, plain, label, version.end);
   if (sysInfo.value instanceof PickleDict && sysInfo.value.entries.get('little_endian') === false) {
     throw new TorchCheckpointError(`${label}: saved on a big-endian machine; only little-endian checkpoints are supported`);
