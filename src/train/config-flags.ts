@@ -104,7 +104,7 @@ export function methodOverridesFrom(given: ConfigFlagValues): MethodOverrides {
     for (const k of keys.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
     at[keys[keys.length - 1]!] = v;
   }
-  return o as MethodOverrides;
+  return o;
 }
 
 /**
@@ -122,8 +122,9 @@ export function methodWithOverrides(method: MethodName, overrides: MethodOverrid
 
 /** The method config of `base` with its nested parts spelled out as overrides (so a preset's tuning survives methodPreset). */
 function asOverrides(m: MethodConfig): MethodOverrides {
-  const { method: _name, ...rest } = m;
-  return structuredClone(rest);
+  const rest: Partial<MethodConfig> = structuredClone(m);
+  delete rest.method;
+  return rest;
 }
 
 function merge(base: MethodOverrides, over: MethodOverrides): MethodOverrides {
@@ -132,7 +133,7 @@ function merge(base: MethodOverrides, over: MethodOverrides): MethodOverrides {
     const cur = out[k];
     out[k] = typeof v === 'object' && v !== null && typeof cur === 'object' && cur !== null ? { ...cur, ...v } : v;
   }
-  return out as MethodOverrides;
+  return out;
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

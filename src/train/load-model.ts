@@ -45,7 +45,7 @@ function checkConfig(file: string, config: unknown): RunConfig {
     ['method.rho', method['rho']], ['sampling.secondSigma', sampling['secondSigma']],
   ];
   for (const [k, v] of levels) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new CheckpointError(`${file}: the checkpoint's config has ${k} = ${JSON.stringify(v) ?? 'nothing'}, not a positive number`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new CheckpointError(`${file}: the checkpoint's config has ${k} = ${v === undefined ? 'nothing' : JSON.stringify(v)}, not a positive number`);
   }
   if ((method['sigmaMin'] as number) >= (method['sigmaMax'] as number)) throw new CheckpointError(`${file}: the checkpoint's config has method.sigmaMin >= method.sigmaMax`);
   return config as unknown as RunConfig;
