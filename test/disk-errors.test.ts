@@ -34,7 +34,9 @@ const mounted: string[] = [];
 
 function run(cmd: string, args: string[]): { status: number | null; stderr: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return { status: r.status, stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
+  // null when the spawn itself failed (r.error), whatever the types say.
+  const stderr = r.stderr as string | null;
+  return { status: r.status, stderr: `${stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }
 
 function mountOrFail(args: string[], target: string): void {

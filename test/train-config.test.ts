@@ -77,7 +77,7 @@ test("--method ct is the original CT with its paper's settings on the paper pres
   assert.deepEqual(viaFlags, ct);
   const scaled = resolve(['--method', 'ct', '--fourier-scale', '8']).config;
   assert.deepEqual(diffRunConfigs(ct, scaled), ['network.fourierScale']);
-  assert.throws(() => resolve(['--fourier-scale', '8'], runPreset('imagenet64')!), /--fourier-scale: preset 'imagenet64' has an ADM network, which has no Fourier embedding/);
+  assert.throws(() => resolve(['--fourier-scale', '8'], runPreset('imagenet64')), /--fourier-scale: preset 'imagenet64' has an ADM network, which has no Fourier embedding/);
   assert.throws(() => resolve(['--fourier-scale', '0']), /--fourier-scale must be a number > 0; got 0/);
 });
 

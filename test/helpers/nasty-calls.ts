@@ -71,7 +71,8 @@ function main(): void {
       call();
       console.log(JSON.stringify({ name, threw: false }));
     } catch (e) {
-      const err = e as Error;
+      // Anything may be thrown (null, a string, an object without a prototype): optional fields all.
+      const err = e as { constructor?: { name?: unknown }; message?: unknown } | null | undefined;
       console.log(JSON.stringify({ name, threw: true, errorName: err?.constructor?.name, isError: err instanceof Error, message: String(err?.message) }));
     }
   }
