@@ -178,6 +178,8 @@ async function browserMsPerImage(
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {
       // wasm runs on the page's main thread, so the click is acknowledged only when a batch ends.
+      // noWaitAfter is deprecated because true becomes its default; until then it is needed here.
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- passes the future default
       await page.click('#generate', { timeout: 600_000, noWaitAfter: true });
       await page.waitForFunction(`document.body.dataset.state !== 'ready' && document.body.dataset.state !== 'busy'`, undefined, { timeout: 600_000 });
       await wait();

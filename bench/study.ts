@@ -249,7 +249,7 @@ export function readResults(results: string): Map<string, StudyResult[]> {
 }
 
 const fmt = (m: { mean: number; sd: number; n: number }, digits: number, scale = 1): string =>
-  m.n > 1 ? `${(m.mean * scale).toFixed(digits)} ± ${(m.sd * scale).toFixed(digits)}` : `${(m.mean * scale).toFixed(digits)}`;
+  m.n > 1 ? `${(m.mean * scale).toFixed(digits)} ± ${(m.sd * scale).toFixed(digits)}` : (m.mean * scale).toFixed(digits);
 
 /** One error-bar plot: per setting, a vertical bar mean ± sd and a tick at the mean. */
 function errorBarPlot(names: string[], stats: { mean: number; sd: number }[], title: string): Uint8Array {
