@@ -128,7 +128,8 @@ function applyJsonEdit(doc: Json, edit: JsonEdit): Json {
     if (Array.isArray(parent)) {
       if (parent.length === 0) break;
       const k = step % parent.length;
-      const child = parent[k]!;
+      // In range, so never undefined; `!` would have dropped null from the type too.
+      const child = parent[k] ?? null;
       if (isLast || child === null || typeof child !== 'object') {
         if (edit.value === undefined) parent.splice(k, 1);
         else parent[k] = edit.value;
@@ -139,9 +140,9 @@ function applyJsonEdit(doc: Json, edit: JsonEdit): Json {
       const keys = Object.keys(parent);
       if (keys.length === 0) break;
       const k = keys[step % keys.length]!;
-      const child = parent[k]!;
+      const child = parent[k] ?? null;
       if (isLast || child === null || typeof child !== 'object') {
-        if (edit.value === undefined) delete parent[k];
+        if (edit.value === undefined) Reflect.deleteProperty(parent, k);
         else parent[k] = edit.value;
         break;
       }

@@ -344,8 +344,8 @@ const COMMANDS: Record<string, () => Promise<{ default: { run(argv: string[]): P
 async function silenced<T>(fn: () => Promise<T>): Promise<T> {
   const saved = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr), log: console.log, error: console.error, warn: console.warn };
   const quiet = (): boolean => true;
-  process.stdout.write = quiet as typeof process.stdout.write;
-  process.stderr.write = quiet as typeof process.stderr.write;
+  process.stdout.write = quiet;
+  process.stderr.write = quiet;
   console.log = console.error = console.warn = (): void => undefined;
   try {
     return await fn();
