@@ -19,6 +19,8 @@ have_python_torch || /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need_
 /usr/bin/python3 -c 'import numpy, scipy' >/dev/null 2>&1 || need_apt+=(python3-numpy python3-scipy)
 /usr/bin/python3 -c 'import mpmath' >/dev/null 2>&1 || need_apt+=(python3-mpmath)
 dpkg -s libopenblas0 >/dev/null 2>&1 || need_apt+=(libopenblas0)
+# gloo's headers, which libtorch's c10d ProcessGroupGloo.hpp includes (data-parallel training, issue 10).
+[[ -f /usr/include/gloo/algorithm.h ]] || need_apt+=(libgloo-dev)
 # Fashion-MNIST's IDX files, one of the datasets (and used by the tests).
 [[ -d /usr/share/datasets/fashion-mnist ]] || need_apt+=(dataset-fashion-mnist)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
