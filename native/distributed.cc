@@ -5,11 +5,14 @@
 // without c10d (CTS_HAVE_C10D unset by scripts/build-native.mjs) still builds; then every
 // distributed entry point says so.
 
+#include "binding.h"
+
 #include <torch/version.h>
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #if defined(CTS_HAVE_C10D)
@@ -96,9 +99,10 @@ ENTRY(distInit) {
   opts.timeout = box->timeout;
   opts.multiTenant = true;  // as Python's env:// rendezvous creates it
   auto tcp = c10::make_intrusive<c10d::TCPStore>(addr, opts);
-  // init_process_group: PrefixStore("default_pg", store), then the group name ("") as prefix.
+  // As init_process_group keys its default group: PrefixStore("default_pg", store), then the
+  // group's name, "0" for the first group (torch/distributed/distributed_c10d.py, _group_count).
   c10::intrusive_ptr<c10d::Store> defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
-  box->store = c10::make_intrusive<c10d::PrefixStore>("", defaultPg);
+  box->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
   const int r = static_cast<int>(rank), n = static_cast<int>(world);
 #if TORCH_VERSION_MAJOR >= 2
   // torch 2.x: the collectives live in a Backend that a ProcessGroup dispatches to.
@@ -136,6 +140,17 @@ ENTRY(distInit) {
     box->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, r, n, gopts);
   }
 #endif
+  // init_process_group then waits until every rank has built its group, counting on the key
+  // "store_based_barrier_key:1" of the default_pg store (distributed_c10d.py, _store_based_barrier).
+  const std::string barrierKey = "store_based_barrier_key:1";
+  defaultPg->add(barrierKey, 1);
+  const auto deadline = std::chrono::steady_clock::now() + box->timeout;
+  while (defaultPg->add(barrierKey, 0) < world) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("timed out in the store-based barrier that ends the rendezvous");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // ... and rank 0 hands every rank the group's first collective sequence number.
+  box->pg->setSequenceNumberForGroup();
   auto ext = Napi::External<GroupBox>::New(env, box.release(), [](Napi::Env, GroupBox* b) { delete b; });
   ext.TypeTag(&kGroupTag);
   return ext;

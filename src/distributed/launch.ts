@@ -1,7 +1,8 @@
 /**
  * The one-machine launcher behind `--nproc N`: starts N workers with the torchrun environment
  * (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT,
- * OMP_NUM_THREADS), as `torchrun --nproc-per-node N` does, and waits for them. When a worker
+ * OMP_NUM_THREADS), as `torchrun --nproc-per-node N` does, and waits for them. libtorch's
+ * own logging is quieted in the workers (GLOG_minloglevel, TORCH_CPP_LOG_LEVEL) unless set. When a worker
  * fails or is killed, the launcher names it, stops the others (SIGTERM, then SIGKILL after the
  * timeout) and exits non-zero. SIGINT/SIGTERM to the launcher is passed to every worker once
  * (they stop at the same step and rank 0 writes one checkpoint); a second one kills them.
@@ -106,6 +107,10 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
         MASTER_ADDR: o.masterAddr,
         MASTER_PORT: String(port),
         OMP_NUM_THREADS: String(o.threads),
+        // libtorch's own c10d log lines (socket retries, bind failures) would repeat, in glog's
+        // format, what each rank already reports as one line; the user's setting wins.
+        GLOG_minloglevel: (o.env ?? process.env)['GLOG_minloglevel'] ?? '3',
+        TORCH_CPP_LOG_LEVEL: (o.env ?? process.env)['TORCH_CPP_LOG_LEVEL'] ?? 'FATAL',
       };
       const child = spawn(o.command, o.args, { env, stdio: 'inherit' });
       const entry = { rank, child, done: false };
