@@ -24,8 +24,7 @@ import { cat, randn, zerosLike } from '../src/tensor/creation.js';
 import { tidy, keep } from '../src/tensor/scope.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { manualSeed, Generator } from '../src/tensor/random.js';
-import { setNumThreads, getNumThreads } from '../src/tensor/device.js';
-import { native } from '../src/tensor/native.js';
+import { setNumThreads, getNumThreads, buildInfo } from '../src/tensor/device.js';
 import * as nnf from '../src/tensor/functional.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import type { Benchmark, BenchOptions, BenchRecord } from './registry.js';
@@ -318,7 +317,7 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
         cpu_ratio: round(median(ts.cpuMs) / median(torch.cpuMs), 4),
         steps,
         batch,
-        malloc_tuned: native.buildInfo().mallocTuned,
+        malloc_tuned: buildInfo().mallocTuned,
         params_ts: paramsTs,
         params_torch: init.params,
         loss_max_rel_diff: lossDiff,

@@ -8,10 +8,18 @@ Prints one JSON line:
   confident   share of tiles the classifier labels with probability >= --threshold
   meanMaxProb mean of the top class probability
   classes     how many tiles fall in each class (mode coverage)
-  real        the same figures for as many real test digits, passed through the same PNG
-              path (the calibration: what a perfect generator would score)
+  fd          Frechet distance between Gaussian fits of the judge's penultimate-layer features
+              (the 128 ReLU outputs of fc1) of the tiles and of all 10,000 real test digits: an
+              "FID for MNIST" in the judge's own features, lower is closer to the data; it grows
+              when classes are missing, which the confidence alone does not show
+  real        the same figures for as many real test digits (the calibration of the confidence:
+              what a perfect generator would score); its fd is that of as many real *training*
+              digits against the test digits: the floor of fd at this sample size
+  calibration with --calibrate: fd at the same sample size of real training digits (the floor) and
+              of degraded training digits that must score higher: blurred (3x3 box), noised
+              (Gaussian, sd 0.3 of the range, clipped), one class missing (no zeros)
 
-usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [--tile 28] [--pad 2] [--threshold 0.9]
+usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [--tile 28] [--pad 2] [--threshold 0.9] [--calibrate]
 """
 import argparse
 import json
@@ -47,11 +55,13 @@ class Judge(nn.Module):
         self.fc1 = nn.Linear(64 * 7 * 7, 128)
         self.fc2 = nn.Linear(128, 10)
 
-    def forward(self, x):
+    def penultimate(self, x):
         x = F.max_pool2d(F.relu(self.c1(x)), 2)
         x = F.max_pool2d(F.relu(self.c2(x)), 2)
-        x = F.dropout(F.relu(self.fc1(x.flatten(1))), 0.25, self.training)
-        return self.fc2(x)
+        return F.relu(self.fc1(x.flatten(1)))
+
+    def forward(self, x):
+        return self.fc2(F.dropout(self.penultimate(x), 0.25, self.training))
 
 
 def to_input(u8):
@@ -175,12 +185,60 @@ def score(model, u8, threshold):
     }
 
 
+def features(model, u8):
+    """The judge's penultimate-layer features of uint8 digits [N, 28, 28], float64 [N, 128]."""
+    with torch.no_grad():
+        return torch.cat([model.penultimate(to_input(u8[i:i + 1000])) for i in range(0, len(u8), 1000)]).double()
+
+
+def gaussian_fit(f):
+    mu = f.mean(0)
+    d = f - mu
+    return mu, d.T @ d / (len(f) - 1)
+
+
+def sqrt_psd(m):
+    """The symmetric square root of a symmetric positive semi-definite matrix (negative rounding noise set to 0)."""
+    w, v = torch.linalg.eigh((m + m.T) / 2)
+    return (v * w.clamp(min=0).sqrt()) @ v.T
+
+
+def frechet_distance(mu1, s1, mu2, s2):
+    """|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2), the FID formula (Heusel et al. 2017);
+    tr((S1 S2)^1/2) is computed from the symmetric S1^1/2 S2 S1^1/2, which has the same eigenvalues."""
+    r1 = sqrt_psd(s1)
+    cross = torch.linalg.eigvalsh(r1 @ s2 @ r1).clamp(min=0).sqrt().sum()
+    return float(((mu1 - mu2) ** 2).sum() + torch.trace(s1) + torch.trace(s2) - 2 * cross)
+
+
+def fd_against(ref, model, u8):
+    if len(u8) < 2:
+        sys.exit(f'judge: the Frechet distance needs at least 2 images, got {len(u8)}')
+    return round(frechet_distance(*gaussian_fit(features(model, u8)), *ref), 3)
+
+
+def degraded_sets(n):
+    """n real training digits (a fixed random draw: the floor of fd) and the same draw degraded."""
+    x = read_idx('train-images-idx3-ubyte')
+    y = read_idx('train-labels-idx1-ubyte')
+    g = np.random.default_rng(0)
+    pick = g.choice(len(x), n, replace=False)
+    real = x[pick]
+    t = torch.from_numpy(real.astype(np.float32)).unsqueeze(1)
+    blurred = F.conv2d(F.pad(t, (1, 1, 1, 1), mode='replicate'), torch.full((1, 1, 3, 3), 1 / 9)).squeeze(1)
+    noised = t.squeeze(1) + torch.from_numpy(g.normal(0, 0.3 * 255, real.shape).astype(np.float32))
+    no_zeros = x[g.choice(np.flatnonzero(y != 0), n, replace=False)]
+    to_u8 = lambda a: a.round().clamp(0, 255).numpy().astype(np.uint8)
+    return {'train': real, 'blurred': to_u8(blurred), 'noised': to_u8(noised), 'missingClass': no_zeros}
+
+
 def main():
     ap = argparse.ArgumentParser(description='MNIST sample judge')
     ap.add_argument('grid')
     ap.add_argument('--tile', type=int, default=28)
     ap.add_argument('--pad', type=int, default=2)
     ap.add_argument('--threshold', type=float, default=0.9)
+    ap.add_argument('--calibrate', action='store_true', help='also report fd of real training digits and of degraded sets at the same sample size')
     a = ap.parse_args()
     torch.set_num_threads(1)
     model = judge_model()
@@ -188,8 +246,14 @@ def main():
     if a.tile != 28:
         resized = F.interpolate(torch.from_numpy(samples.astype(np.float32)).unsqueeze(1), size=(28, 28), mode='bilinear', align_corners=False)
         samples = resized.squeeze(1).round().clamp(0, 255).numpy().astype(np.uint8)
-    real = read_idx('t10k-images-idx3-ubyte')[:len(samples)]
-    print(json.dumps({'grid': a.grid, **score(model, samples, a.threshold), 'real': score(model, real, a.threshold)}))
+    test_digits = read_idx('t10k-images-idx3-ubyte')
+    ref = gaussian_fit(features(model, test_digits))
+    sets = degraded_sets(len(samples))
+    out = {'grid': a.grid, **score(model, samples, a.threshold), 'fd': fd_against(ref, model, samples)}
+    out['real'] = {**score(model, test_digits[:len(samples)], a.threshold), 'fd': fd_against(ref, model, sets['train'])}
+    if a.calibrate:
+        out['calibration'] = {k: fd_against(ref, model, v) for k, v in sets.items()}
+    print(json.dumps(out))
 
 
 if __name__ == '__main__':

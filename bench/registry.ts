@@ -1,6 +1,5 @@
 /**
- * The benchmarks `npm run bench` (bench/run.ts) and `consistency bench` (src/cli/bench.ts) can
- * run, by name. A benchmark module default-exports a `Benchmark`; it writes one JSON object per
+ * The benchmarks `npm run bench` (bench/run.ts) can run, by name. A benchmark module default-exports a `Benchmark`; it writes one JSON object per
  * result through `emit` (printed as one line on stdout) and progress through `log` (stderr).
  * To add one, write bench/<name>.ts and add its name to `benchmarkNames`.
  */

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { repoRoot, torchPython } from '../test/helpers/python.js';
+import { repoRoot, torchPython, torchPythonEnv } from '../test/helpers/python.js';
 
 /** Environment variables that change how many threads libtorch, OpenMP or BLAS use. */
 export const THREAD_ENV_PREFIXES = ['OMP_', 'MKL_', 'KMP_', 'GOMP_', 'OPENBLAS_'] as const;
@@ -80,8 +80,7 @@ export class TorchPeer extends LinePeer {
   /** Starts `script` (relative to the repository root) with the reference Python. */
   constructor(readonly script: string, args: string[] = []) {
     // The child inherits this process's environment unchanged (OMP_* included), plus the
-    // project's private Python packages on PYTHONPATH as runPythonScript adds them.
-    const env = { ...process.env, PYTHONPATH: [join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
-    super(script, torchPython(), ['-u', join(repoRoot, script), ...args], env);
+    // reference torch's and the project's private Python packages on PYTHONPATH as runPythonScript adds them.
+    super(script, torchPython(), ['-u', join(repoRoot, script), ...args], torchPythonEnv());
   }
 }

@@ -5,6 +5,7 @@
 
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/Parallel.h>
+#include <c10/core/GradMode.h>
 #include <torch/version.h>
 
 #include <atomic>
@@ -349,7 +350,12 @@ ENTRY(dispose) {
   GUARD_END("dispose")
 }
 
-ENTRY(liveTensors) { return Napi::Number::New(info.Env(), static_cast<double>(gLiveTensors.load())); }
+ENTRY(liveTensors) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Number::New(env, static_cast<double>(gLiveTensors.load()));
+  GUARD_END("liveTensors")
+}
 
 ENTRY(shape) {
   Napi::Env env = info.Env();
@@ -545,13 +551,18 @@ ENTRY(setGradEnabled) {
   GUARD_BEGIN
   checkArgCount(info, 1, "setGradEnabled");
   bool enabled = argBool(info, 0, "setGradEnabled", "enabled");
-  bool previous = at::GradMode::is_enabled();
-  at::GradMode::set_enabled(enabled);
+  bool previous = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(enabled);
   return Napi::Boolean::New(env, previous);
   GUARD_END("setGradEnabled")
 }
 
-ENTRY(isGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
+ENTRY(isGradEnabled) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Boolean::New(env, c10::GradMode::is_enabled());
+  GUARD_END("isGradEnabled")
+}
 
 ENTRY(setNumThreads) {
   Napi::Env env = info.Env();
@@ -564,7 +575,12 @@ ENTRY(setNumThreads) {
   GUARD_END("setNumThreads")
 }
 
-ENTRY(getNumThreads) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+ENTRY(getNumThreads) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Number::New(env, at::get_num_threads());
+  GUARD_END("getNumThreads")
+}
 
 ENTRY(cudaSynchronize) {
   Napi::Env env = info.Env();
@@ -577,6 +593,7 @@ ENTRY(cudaSynchronize) {
 
 ENTRY(buildInfo) {
   Napi::Env env = info.Env();
+  GUARD_BEGIN
   Napi::Object o = Napi::Object::New(env);
   o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   o.Set("cuda", Napi::Boolean::New(env, at::hasCUDA()));
@@ -586,6 +603,7 @@ ENTRY(buildInfo) {
   o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
   o.Set("mallocTuned", Napi::Boolean::New(env, gMallocTuned));
   return o;
+  GUARD_END("buildInfo")
 }
 
 #define EXPORT(NAME) exports.Set(#NAME, Napi::Function::New(env, NAME, #NAME))

@@ -6,8 +6,14 @@
 //      gives GPU support);
 //   3. the system's (Debian's libtorch-dev: /usr/include/torch, /usr/lib/<arch>/libtorch.so).
 // Flags: --force rebuilds even when the addon is newer than its sources; --find-libtorch only
-// looks for libtorch and prints what it found as JSON (builds nothing).
+// looks for libtorch, checks its version and prints what it found as JSON (builds nothing).
 // CONSISTENCY_NO_SYSTEM_LIBTORCH=1 skips way 3 (lets a test see the message when all ways fail).
+// The libtorch's version (read from its headers) must lie in SUPPORTED_TORCH below, the versions
+// the test suite has passed against; CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1 builds anyway
+// (as tch-rs's LIBTORCH_BYPASS_VERSION_CHECK). The C++ standard follows the version (2.x headers
+// need C++20); CONSISTENCY_CXX_STD overrides it.
+// build/libtorch.json records what was built against, including the Python (and PYTHONPATH)
+// whose torch is that same libtorch: the tests compare against it (test/helpers/python.ts).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -54,6 +60,48 @@ function abiFromLibrary(libDir) {
   }
 }
 
+/** The oldest and newest libtorch (major.minor) the test suite has passed against. */
+const SUPPORTED_TORCH = { min: [1, 13], max: [2, 15] };
+
+/** Reads TORCH_VERSION_{MAJOR,MINOR,PATCH} from a libtorch's headers through the preprocessor. */
+function headerVersion(includes) {
+  const src = '#include <torch/version.h>\nTORCH_VERSION_MAJOR TORCH_VERSION_MINOR TORCH_VERSION_PATCH\n';
+  const out = execFileSync('g++', ['-std=c++20', '-E', '-P', '-x', 'c++', ...includes.map((i) => `-I${i}`), '-'], { input: src, encoding: 'utf8' });
+  const m = /(\d+)\s+(\d+)\s+(\d+)\s*$/.exec(out.trim());
+  if (!m) throw new Error(`cannot read the libtorch version from torch/version.h under ${includes[0]}`);
+  return m.slice(1, 4).map(Number);
+}
+
+function checkVersion(version) {
+  const [major, minor] = version;
+  const key = major * 1000 + minor;
+  const { min, max } = SUPPORTED_TORCH;
+  if (key >= min[0] * 1000 + min[1] && key <= max[0] * 1000 + max[1]) return;
+  const msg = `libtorch ${version.join('.')} is outside the supported range ${min.join('.')} to ${max.join('.')}.x`;
+  if (process.env.CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK === '1') log(`${msg}; building anyway (CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1)`);
+  else throw new Error(`${msg}; set CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1 to build against it anyway`);
+}
+
+/**
+ * The Python whose torch is this libtorch, with the PYTHONPATH it needs: for a torch package
+ * folder (LIBTORCH=.../site-packages/torch, as `CONSISTENCY_TORCH=pip scripts/setup.sh` makes)
+ * its parent goes on PYTHONPATH. Only a Python importing the same torch version counts.
+ */
+function matchingPython(candidates, pythonPath, version) {
+  const want = version.slice(0, 2).join('.');
+  for (const python of candidates) {
+    let py;
+    try {
+      const env = pythonPath ? { ...process.env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') } : process.env;
+      py = JSON.parse(execFileSync(python, ['-c', 'import json, torch; print(json.dumps(torch.__version__))'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop());
+    } catch {
+      continue;
+    }
+    if (py.split('.').slice(0, 2).join('.') === want) return { python, pythonPath: pythonPath ?? null, pythonTorch: py };
+  }
+  return { python: null, pythonPath: null, pythonTorch: null };
+}
+
 function torchFromFolder(dir, how) {
   const include = join(dir, 'include');
   const lib = join(dir, 'lib');
@@ -61,29 +109,53 @@ function torchFromFolder(dir, how) {
   return { how, includes: [include, join(include, 'torch', 'csrc', 'api', 'include')], lib, abi: abiFromLibrary(lib) };
 }
 
+/** The pip-installed torch of `CONSISTENCY_TORCH=pip bash scripts/setup.sh`. */
+const pipTorch = join(root, '.cache', 'torch-pip', 'torch');
+
+function systemLibtorch() {
+  let arch = 'x86_64-linux-gnu';
+  try { arch = run('gcc', ['-print-multiarch']) || arch; } catch { /* keep default */ }
+  const sysLib = `/usr/lib/${arch}`;
+  if (!existsSync('/usr/include/ATen/ATen.h') || !existsSync(join(sysLib, 'libtorch.so'))) return null;
+  // Debian's python3-torch (for /usr/bin/python3) uses this same libtorch.
+  return { how: 'system libtorch (Debian libtorch-dev)', includes: ['/usr/include', '/usr/include/torch/csrc/api/include'], lib: sysLib, abi: abiFromLibrary(sysLib), pythons: ['/usr/bin/python3'], pythonPath: null };
+}
+
 function findLibtorch() {
   const tried = [];
+  const pythons = [...new Set([process.env.CONSISTENCY_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean))];
+  // CONSISTENCY_TORCH names the choice of scripts/setup.sh: 'pip' (its folder) or 'debian'.
+  const choice = process.env.CONSISTENCY_TORCH;
+  if (choice === 'pip') {
+    const t = torchFromFolder(pipTorch, `pip's torch in ${pipTorch}`);
+    if (t) return { ...t, pythons, pythonPath: dirname(pipTorch) };
+    throw new Error(`CONSISTENCY_TORCH=pip, but ${pipTorch} has no torch with headers and libraries: run CONSISTENCY_TORCH=pip bash scripts/setup.sh`);
+  }
+  if (choice === 'debian') {
+    const t = systemLibtorch();
+    if (t) return t;
+    throw new Error("CONSISTENCY_TORCH=debian, but Debian's libtorch-dev is not installed: run bash scripts/setup.sh");
+  }
+  if (choice) throw new Error(`CONSISTENCY_TORCH must be 'pip' or 'debian', got '${choice}'`);
   if (process.env.LIBTORCH) {
     const t = torchFromFolder(process.env.LIBTORCH, `LIBTORCH=${process.env.LIBTORCH}`);
-    if (t) return t;
+    // A torch package folder (site-packages/torch) is imported from its parent.
+    if (t) return { ...t, pythons, pythonPath: existsSync(join(process.env.LIBTORCH, '__init__.py')) ? dirname(process.env.LIBTORCH) : null };
     tried.push(`LIBTORCH=${process.env.LIBTORCH} has no include/ATen/ATen.h and lib/libtorch.so`);
   }
   const python = process.env.CONSISTENCY_PYTHON || 'python3';
   const py = pythonTorch(python);
   if (py) {
     const t = torchFromFolder(py.root, `${python} (torch ${py.version})`);
-    if (t) return { ...t, abi: py.abi, python, torchVersion: py.version };
+    if (t) return { ...t, abi: py.abi, pythons: [python], pythonPath: null, torchVersion: py.version };
     tried.push(`${python} imports torch ${py.version} from ${py.root}, but it has no bundled headers/libraries`);
   } else tried.push(`${python} cannot import torch`);
-  let arch = 'x86_64-linux-gnu';
-  try { arch = run('gcc', ['-print-multiarch']) || arch; } catch { /* keep default */ }
-  const sysLib = `/usr/lib/${arch}`;
   if (process.env.CONSISTENCY_NO_SYSTEM_LIBTORCH === '1') tried.push('the system libtorch is skipped (CONSISTENCY_NO_SYSTEM_LIBTORCH=1)');
-  else if (existsSync('/usr/include/ATen/ATen.h') && existsSync(join(sysLib, 'libtorch.so'))) {
-    // Debian's python3-torch (for /usr/bin/python3) uses this same libtorch.
-    return { how: 'system libtorch (Debian libtorch-dev)', includes: ['/usr/include', '/usr/include/torch/csrc/api/include'], lib: sysLib, abi: abiFromLibrary(sysLib), python: '/usr/bin/python3' };
+  else {
+    const t = systemLibtorch();
+    if (t) return t;
+    tried.push('no system libtorch (/usr/include/ATen/ATen.h, libtorch.so)');
   }
-  else tried.push('no system libtorch (/usr/include/ATen/ATen.h, libtorch.so)');
   throw new Error([
     'libtorch was not found. Provide it in one of three ways:',
     '  1. set LIBTORCH to an unzipped libtorch (or a torch package folder with include/ and lib/);',
@@ -107,8 +179,14 @@ function distributedFlags(torch, hasCuda) {
   return { flags, note: `distributed training on: c10d with Gloo${nccl ? ' and NCCL' : ''}` };
 }
 
-function upToDate() {
+function upToDate(torch) {
   if (!existsSync(output)) return false;
+  // A build against another libtorch (CONSISTENCY_TORCH switched) is never up to date.
+  try {
+    if (JSON.parse(readFileSync(join(root, 'build', 'libtorch.json'), 'utf8')).lib !== torch.lib) return false;
+  } catch {
+    return false;
+  }
   const built = statSync(output).mtimeMs;
   return [...sources, 'native/binding.h', 'scripts/build-native.mjs'].every((s) => statSync(join(root, s)).mtimeMs < built);
 }
@@ -123,16 +201,18 @@ function compile(args) {
 }
 
 async function main() {
+  const torch = findLibtorch();
+  const version = headerVersion(torch.includes);
+  checkVersion(version);
   if (findOnly) {
-    console.log(JSON.stringify(findLibtorch()));
+    console.log(JSON.stringify({ ...torch, version: version.join('.') }));
     return;
   }
-  if (!force && upToDate()) {
+  if (!force && upToDate(torch)) {
     log('addon is up to date');
     return;
   }
-  const torch = findLibtorch();
-  log(`building against ${torch.how}`);
+  log(`building against ${torch.how}: libtorch ${version.join('.')}`);
   mkdirSync(join(root, 'build', 'obj'), { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const napiInclude = require('node-api-headers').include_dir;
@@ -146,25 +226,20 @@ async function main() {
     '-Wno-deprecated-declarations', '-Wno-unused-parameter',
     `-I${napiInclude}`, `-I${addonInclude}`, ...torch.includes.map((i) => `-I${i}`), ...c10d.flags,
   ];
-  let std = process.env.CONSISTENCY_CXX_STD || 'c++17';
+  // ATen 2.x refuses anything older than C++20; 1.13 is built (and tested) as C++17.
+  const std = process.env.CONSISTENCY_CXX_STD || (version[0] >= 2 ? 'c++20' : 'c++17');
   const objects = sources.map((s) => join(root, 'build', 'obj', s.replace(/^native\//, '').replace(/\.cc$/, '.o')));
-  const compileAll = () => Promise.all(sources.map((s, k) => compile([`-std=${std}`, ...common, '-c', join(root, s), '-o', objects[k]])));
-  try {
-    await compileAll();
-  } catch (e) {
-    // Newer libtorch headers need C++20; retry only when the errors point that way.
-    if (process.env.CONSISTENCY_CXX_STD || !/c\+\+20|C\+\+20|requires|concept/.test(e.message)) throw e;
-    log(`compiling with -std=${std} failed; retrying with -std=c++20`);
-    std = 'c++20';
-    await compileAll();
-  }
+  await Promise.all(sources.map((s, k) => compile([`-std=${std}`, ...common, '-c', join(root, s), '-o', objects[k]])));
   const link = [
     '-shared', '-o', output, ...objects, `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`,
     // CUDA libraries register their kernels at load time, so they must stay linked.
     '-Wl,--no-as-needed', ...(hasCuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--as-needed',
   ];
   await compile(link);
-  writeFileSync(join(root, 'build', 'libtorch.json'), JSON.stringify({ how: torch.how, lib: torch.lib, abi: torch.abi, cuda: hasCuda, python: torch.python ?? null, std }, null, 2) + '\n');
+  const py = matchingPython(torch.pythons, torch.pythonPath, version);
+  if (!py.python) log(`warning: no Python imports torch ${version.slice(0, 2).join('.')} (tried ${torch.pythons.join(', ')}): the reference tests will fail`);
+  const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, ...py };
+  writeFileSync(join(root, 'build', 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
   log(`built ${output}`);
 }
 

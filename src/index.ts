@@ -8,6 +8,8 @@ export {
   type LoadedSafetensors, type SafetensorsHeader, type TensorInfo,
 } from './io/safetensors.js';
 export { writeFileAtomic } from './io/atomic.js';
+export { type JsonValue, type JsonObject, isJsonObject } from './util/json.js';
+export { formatDuration } from './util/format-duration.js';
 export * from './nn/index.js';
 
 // The consistency method: schedules and scalings (spec sections 1-3), presets.
@@ -61,12 +63,12 @@ export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.
 export { clipGradNorm, gradNorm } from './optim/clip.js';
 
 // Training from code: the trainer loop, run configs, checkpoints, progress, metrics log, sampling
-// from checkpoints. (src/train's JsonValue/JsonObject stay internal: metrics exports a JsonValue.)
+// from checkpoints.
 export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_FILE, CheckpointError, resolveCheckpointPath, nonFiniteTensors,
   serializeCheckpoint, writeCheckpoint, readCheckpoint, readCheckpointConfig, disposeCheckpoint, checkpointGroup,
   type Checkpoint,
-  ProgressBar, formatDuration, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions,
+  ProgressBar, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions,
   MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord,
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,

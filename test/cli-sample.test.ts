@@ -81,6 +81,28 @@ test('sample writes a grid of n images of the model size (square by default, or 
   assert.equal(p2.height, H + 2 * 2);
 });
 
+test('sample --no-clip-denoised matches the sampler with clipDenoised: false; the default matches clipDenoised: true', () => {
+  const model = loadModel(run);
+  const [C, H, W] = model.shape;
+  for (const clipDenoised of [true, false]) {
+    const out = join(dir, `clip-${clipDenoised}.png`);
+    const flag = clipDenoised ? [] : ['--no-clip-denoised'];
+    const r = consistency('sample', '--ckpt', run, '--n', '1', '--sigmas', '80,2,0.5', '--seed', '9', '--out', out, '--threads', '1', ...flag);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = tidy(() => {
+      const z = randn([1, C, H, W], { generator: new Generator(9) });
+      return sampleMultistep(model.denoiser, z, [80, 2, 0.5], new Generator(10), { clipDenoised }).toFloat32Array();
+    });
+    const bytes = floatImagesToUint8(expected);
+    const png = readPng(out);
+    let maxDiff = 0;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) maxDiff = Math.max(maxDiff, Math.abs(png.data[((2 + y) * png.width + 2 + x) * 4]! - bytes[y * W + x]!));
+    assert.ok(maxDiff <= 1, `clipDenoised ${clipDenoised}: the tile differs from the in-process sample by ${maxDiff}`);
+  }
+  model.dispose();
+});
+
 test('sample input errors exit 2 with one line and write no file', () => {
   const out = join(dir, 'never.png');
   const corrupt = join(dir, 'corrupt.safetensors');

@@ -9,9 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import {
-  native, Tensor, DisposedTensorError, tensor, ones, zeros, randn, Generator, setDefaultDevice, getDefaultDevice, cudaAvailable,
+  Tensor, DisposedTensorError, tensor, ones, zeros, randn, Generator, setDefaultDevice, getDefaultDevice, cudaAvailable,
   liveTensorCount, tidy, setNumThreads, nnf, type DType,
 } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
 import { nastyCalls } from './helpers/nasty-calls.js';
 
 setNumThreads(1);

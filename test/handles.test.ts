@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-import { native, ones, tidy, keep, liveTensorCount, setNumThreads, type Tensor } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
+import { ones, tidy, keep, liveTensorCount, setNumThreads, type Tensor } from '../src/tensor/index.js';
 
 setNumThreads(1);
 setFlagsFromString('--expose-gc');

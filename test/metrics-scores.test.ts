@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPythonScript } from './helpers/python.js';
 import { Tensor, randn, rand, Generator, tidy, keep, setNumThreads, liveTensorCount, tensor } from '../src/tensor/index.js';
-import { featureStats, FeatureStatsAccumulator, frechetDistance, frechetDistanceParts, FeatureStatsError } from '../src/metrics/frechet.js';
-import { saveReference, loadReference } from '../src/metrics/reference.js';
-import { inceptionScore } from '../src/metrics/inception-score.js';
-import { precisionRecall } from '../src/metrics/precision-recall.js';
-import { polynomialMmd2, kernelInceptionDistance } from '../src/metrics/kid.js';
+import { featureStats, FeatureStatsAccumulator, frechetDistance, frechetDistanceParts, FeatureStatsError } from '../src/metrics/scores/frechet.js';
+import { saveReference, loadReference } from '../src/metrics/evaluation/reference.js';
+import { inceptionScore } from '../src/metrics/scores/inception-score.js';
+import { precisionRecall } from '../src/metrics/scores/precision-recall.js';
+import { polynomialMmd2, kernelInceptionDistance } from '../src/metrics/scores/kid.js';
 
 setNumThreads(1);
 

@@ -2,20 +2,21 @@
  * The native build: the committed generated files match the op table (scripts/gen-ops.mjs), the
  * loaded addon has every op of the table, and missing prerequisites fail with messages that say
  * how to provide them (libtorch discovery of scripts/build-native.mjs with all three sources
- * hidden, the Python torch of the reference tests, the addon file itself). The failing cases run
+ * hidden, the Python torch of the reference tests, the addon file itself), the supported-version
+ * check, and that the reference Python's torch is the libtorch the addon runs on. The failing cases run
  * in child processes with a prepared environment; nothing here builds the addon.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { native } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
-import { repoRoot } from './helpers/python.js';
+import { repoRoot, torchPython, torchPythonEnv } from './helpers/python.js';
 
 interface Generated { cc: string; ts: string; count: number }
 
@@ -104,4 +105,57 @@ test('a missing addon file fails at import with the build instructions', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /the native addon \/nonexistent\/consistency_native\.node is not built\. Run 'npm install'/);
   assert.match(r.stderr, /set LIBTORCH, install torch for python3, or install Debian's libtorch-dev/);
+});
+
+/** A fake libtorch folder whose headers say `major.minor.0` (enough for discovery and the version check). */
+function fakeLibtorch(major: number, minor: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fake-libtorch-'));
+  mkdirSync(join(dir, 'include', 'ATen'), { recursive: true });
+  mkdirSync(join(dir, 'include', 'torch'), { recursive: true });
+  mkdirSync(join(dir, 'lib'));
+  writeFileSync(join(dir, 'include', 'ATen', 'ATen.h'), '');
+  writeFileSync(join(dir, 'include', 'torch', 'version.h'), `#define TORCH_VERSION_MAJOR ${major}\n#define TORCH_VERSION_MINOR ${minor}\n#define TORCH_VERSION_PATCH 0\n`);
+  writeFileSync(join(dir, 'lib', 'libtorch.so'), '');
+  return dir;
+}
+
+test('a libtorch outside the supported range is refused with the range and the override named; the override lets it through', () => {
+  for (const [major, minor] of [[2, 99], [1, 12]] as const) {
+    const dir = fakeLibtorch(major, minor);
+    try {
+      const env = { ...process.env, LIBTORCH: dir } as Record<string, string>;
+      delete env['CONSISTENCY_TORCH'];
+      const refused = findLibtorch(env);
+      assert.equal(refused.status, 1, refused.stderr);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, new RegExp(`libtorch ${major}\\.${minor}\\.0 is outside the supported range 1\\.13 to 2\\.15\\.x; set CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1`));
+      const bypassed = findLibtorch({ ...env, CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK: '1' });
+      assert.equal(bypassed.status, 0, bypassed.stderr);
+      assert.equal((JSON.parse(bypassed.stdout) as { version: string }).version, `${major}.${minor}.0`);
+      assert.match(bypassed.stderr, /building anyway \(CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('CONSISTENCY_TORCH accepts only pip or debian', () => {
+  const r = findLibtorch({ ...process.env, CONSISTENCY_TORCH: 'conda' } as Record<string, string>);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /CONSISTENCY_TORCH must be 'pip' or 'debian', got 'conda'/);
+});
+
+test('the reference Python imports the torch the addon was built against', () => {
+  const info = native.buildInfo();
+  const record = JSON.parse(readFileSync(join(repoRoot, 'build', 'libtorch.json'), 'utf8')) as { version: string; lib: string };
+  assert.equal(record.version, info.torchVersion, 'build/libtorch.json describes the loaded addon');
+  const r = spawnSync(torchPython(), ['-c', 'import os, torch; print(torch.__version__); print(os.path.realpath(os.path.dirname(torch.__file__)))'], {
+    encoding: 'utf8',
+    env: torchPythonEnv(),
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const [version = '', folder = ''] = r.stdout.trim().split('\n');
+  assert.equal(version.split('.').slice(0, 2).join('.'), info.torchVersion.split('.').slice(0, 2).join('.'), `Python's torch ${version} vs the addon's ${info.torchVersion}`);
+  // A pip torch is the very folder the addon links; Debian's python3-torch links the system libtorch.
+  if (record.lib.endsWith(join('torch', 'lib'))) assert.equal(join(folder, 'lib'), realpathSync(record.lib));
 });

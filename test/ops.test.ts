@@ -13,10 +13,11 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  Tensor, tidy, setNumThreads, nnf, native, Generator, isFloating, liveTensorCount,
+  Tensor, tidy, setNumThreads, nnf, Generator, isFloating, liveTensorCount,
   zeros, ones, full, empty, scalar, arange, linspace, eye, rand, randn, randint, randperm, zerosLike, onesLike, fullLike,
   randnLike, randLike, bernoulli, tensor, cat, stack, where, einsum, cdist, eigh, svd, type DType,
 } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { runPythonScript } from './helpers/python.js';
 import {
@@ -200,12 +201,11 @@ const OURS: Record<string, OpFn> = {
   softmax: (x, p) => nnf.softmax(x[0]!, p.dim!), logSoftmax: (x, p) => nnf.logSoftmax(x[0]!, p.dim!),
   avgPool2d: (x, p) => nnf.avgPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding)),
   maxPool2d: (x, p) => nnf.maxPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding)),
-  avgPool2dFull: (x, p) =>
-    new Tensor(native.avgPool2dFull(x[0]!.handle, pair(p.kernel)!, pair(p.stride)!, pair(p.padding)!, p.ceilMode!, p.countIncludePad!)),
+  avgPool2dFull: (x, p) => nnf.avgPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding), { ceilMode: p.ceilMode!, countIncludePad: p.countIncludePad! }),
   batchNorm: (x, p) => {
     // Running statistics are updated in training mode: copies go in, and come back as outputs.
     const [mean, variance] = [x[3]!.clone(), x[4]!.clone()];
-    const out = new Tensor(native.batchNorm(x[0]!.handle, x[1]!.handle, x[2]!.handle, mean.handle, variance.handle, p.training!, p.momentum!, p.eps!));
+    const out = nnf.batchNorm(x[0]!, mean, variance, x[1]!, x[2]!, p.training!, p.momentum!, p.eps!);
     return [out, mean, variance];
   },
   adaptiveAvgPool2d: (x, p) => nnf.adaptiveAvgPool2d(x[0]!, pair(p.size)!),

@@ -255,3 +255,76 @@ test('multistepLoop applies the projection after every f', () => {
     assert.deepEqual(Array.from(out.toFloat32Array()), new Array(8).fill(0.25));
   });
 });
+
+/**
+ * The official code's multistep loop (openai/consistency_models' karras_sample with clip_denoised=True
+ * and iterative_inpainting; the JAX notebook's samplers): x0 = clip(f(x, t)), [replace the known part],
+ * x = x0 + sqrt(t_next^2 - sigma_min^2) z; the output clipped. Recomputed here per value in float64.
+ */
+function officialLoop(start: number, levels: number[], noise: number[], a: number, clipEach: boolean): number {
+  const inner = clipEach ? clip : (v: number) => v;
+  let x = inner(f64(start, levels[0]!, a));
+  for (let k = 1; k < levels.length; k++) x = inner(f64(x + Math.sqrt(levels[k]! ** 2 - SIGMA_MIN ** 2) * noise[k - 1]!, levels[k]!, a));
+  return clip(x);
+}
+
+test('multistep sampling clips every intermediate estimate to [-1, 1] (the official code); clipDenoised: false does not', () => {
+  // a = 3 pushes f past 1 at every level, so clipping the intermediate estimate changes the result.
+  const model = new ConsistencyDenoiser(new AnalyticNet(3));
+  const levels = [80, 2, 0.5];
+  tidy(() => {
+    const z = randn([4, 3, 2, 2], { generator: new Generator(21) });
+    const zs = z.toFloat32Array();
+    const gen = new Generator(22);
+    const state = gen.getState();
+    const n2 = randn(z.shape, { generator: gen }).toFloat32Array();
+    const n3 = randn(z.shape, { generator: gen }).toFloat32Array();
+    gen.setState(state);
+    const clipped = sampleMultistep(model, z, levels, gen).toFloat32Array();
+    gen.setState(state);
+    const explicit = sampleMultistep(model, z, levels, gen, { clipDenoised: true }).toFloat32Array();
+    gen.setState(state);
+    const unclipped = sampleMultistep(model, z, levels, gen, { clipDenoised: false }).toFloat32Array();
+    assert.deepEqual(explicit, clipped, 'clipping is the default');
+    let differ = 0;
+    for (let i = 0; i < zs.length; i++) {
+      const noise = [n2[i]!, n3[i]!];
+      const wantClipped = officialLoop(80 * zs[i]!, levels, noise, 3, true);
+      const wantUnclipped = officialLoop(80 * zs[i]!, levels, noise, 3, false);
+      assert.ok(Math.abs(clipped[i]! - wantClipped) <= 1e-5, `clipped ${i}: ${clipped[i]} vs ${wantClipped}`);
+      assert.ok(Math.abs(unclipped[i]! - wantUnclipped) <= 1e-4, `unclipped ${i}: ${unclipped[i]} vs ${wantUnclipped}`);
+      if (Math.abs(wantClipped - wantUnclipped) > 1e-3) differ++;
+    }
+    assert.ok(differ >= 5, `the two loops differ on ${differ} of ${zs.length} values`);
+    // One step: the estimate and the output are the same clip, so the flag changes nothing.
+    assert.deepEqual(sampleOneStep(model, z, { clipDenoised: false }).toFloat32Array(), sampleOneStep(model, z).toFloat32Array());
+  });
+});
+
+test('editing clips the estimate before putting the known pixels back, as iterative_inpainting does; clipDenoised: false does not', () => {
+  const model = new ConsistencyDenoiser(new AnalyticNet(3));
+  const levels = [80, 2, 0.5];
+  tidy(() => {
+    const images = rand([2, 1, 4, 4], { generator: new Generator(23) }).mul(2).sub(1);
+    const known = tensor(new Uint8Array(16).map((_, i) => (i % 4 < 2 ? 1 : 0)), [1, 1, 4, 4], { dtype: 'uint8' });
+    const gen = new Generator(24);
+    const state = gen.getState();
+    // editLoop draws the starting noise, then one draw per later level, all from `gen`.
+    const z1 = randn(images.shape, { generator: gen }).toFloat32Array();
+    const n2 = randn(images.shape, { generator: gen }).toFloat32Array();
+    const n3 = randn(images.shape, { generator: gen }).toFloat32Array();
+    const y = images.toFloat32Array();
+    const outs: Float32Array[] = [];
+    for (const clipDenoised of [true, false]) {
+      gen.setState(state);
+      const out = inpaint(model, images, known, levels, gen, { clipDenoised }).toFloat32Array();
+      outs.push(out);
+      for (let i = 0; i < out.length; i++) {
+        // The analytic network acts per value, so an unknown pixel follows the sampler's loop from t_1 z.
+        const want = i % 4 < 2 ? y[i]! : officialLoop(80 * z1[i]!, levels, [n2[i]!, n3[i]!], 3, clipDenoised);
+        assert.ok(Math.abs(out[i]! - want) <= 1e-4, `clipDenoised ${clipDenoised}, value ${i}: ${out[i]} vs ${want}`);
+      }
+    }
+    assert.notDeepEqual(outs[0], outs[1], 'clipping the intermediate estimate changes the generated pixels');
+  });
+});

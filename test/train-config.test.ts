@@ -14,7 +14,7 @@ import { runPreset } from '../src/train/run-preset.js';
 import { diffRunConfigs, type RunConfig } from '../src/train/config.js';
 import { getPath, type JsonObject } from '../src/train/json.js';
 
-test('every preset maps to a run config: network, data, optimizer, two-step level, flips only on CIFAR-10', () => {
+test('every preset maps to a run config: network, data, optimizer, two-step level, flips on CIFAR-10 and ImageNet 64', () => {
   for (const name of PRESET_NAMES) {
     const p = resolvePreset(name);
     const c = runPreset(name)!;
@@ -23,7 +23,7 @@ test('every preset maps to a run config: network, data, optimizer, two-step leve
     assert.equal(c.noiseEmbedding, p.noiseEmbedding);
     assert.equal(c.data.dataset, p.data.dataset);
     assert.equal(c.data.pad32, p.data.padding === 2);
-    assert.equal(c.data.flip, p.data.dataset === 'cifar10', `${name} flips`);
+    assert.equal(c.data.flip, p.data.dataset === 'cifar10' || p.data.dataset === 'imagenet64', `${name} flips`);
     assert.equal(c.training.batch, p.training.batchSize);
     assert.equal(c.training.steps, p.training.iterations);
     assert.equal(c.training.optimizer.lr, p.training.learningRate);

@@ -16,6 +16,14 @@ export const RUNTIME_FLAGS: FlagSpecs = {
   threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
 };
 
+/**
+ * --clip-denoised as `sample` and `edit` declare it: on by default, as in the official code (every
+ * intermediate estimate clipped to [-1, 1], spec section 6); --no-clip-denoised clips only the output.
+ */
+export const CLIP_DENOISED_FLAG: FlagSpecs = {
+  'clip-denoised': { kind: 'boolean', help: 'clip every intermediate estimate to [-1, 1] as the official code does (--no-clip-denoised: only the output)', default: true },
+};
+
 /** Sets libtorch's threads to --threads when it is given; below 1 is `<command>: --threads must be <want>; got N`. */
 export function applyThreadsFlag(command: string, threads: number | undefined, want = 'an integer >= 1'): void {
   if (threads === undefined) return;

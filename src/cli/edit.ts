@@ -7,8 +7,8 @@
  * pair of noises, interpolated from left to right.
  */
 import type { Command } from './command.js';
-import { UsageError, list, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
-import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
+import { UsageError, bool, list, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
+import { CLIP_DENOISED_FLAG, RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
 import { Generator } from '../tensor/random.js';
 import { randn, tensor, cat, ones, zerosLike, where } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -47,6 +47,7 @@ const FLAGS: FlagSpecs = {
   class: { kind: 'int', help: 'class label for class-conditional models (default: the images\' labels or cycling)' },
   seed: { kind: 'int', help: 'seed of the noise', default: 0 },
   weights: { kind: 'string', help: 'which weights to use', choices: ['ema', 'model'], default: 'ema' },
+  ...CLIP_DENOISED_FLAG,
   ...RUNTIME_FLAGS,
 };
 
@@ -146,6 +147,7 @@ async function run(argv: string[]): Promise<number> {
     if (cls !== undefined && (classes === 0 || cls < 0 || cls >= classes))
       fail(classes === 0 ? '--class: this model is unconditional' : `--class must be in [0, ${classes - 1}]; got ${cls}`);
     const generator = new Generator(num(f, 'seed')!, device);
+    const clipDenoised = bool(f, 'clipDenoised');
     const labelsFor = (count: number, known: Int32Array | null): Tensor | undefined =>
       classes > 0 ? tensor(BigInt64Array.from({ length: count }, (_, i) => BigInt(cls ?? known?.[i] ?? i % classes)), [count], { device }) : undefined;
 
@@ -157,7 +159,7 @@ async function run(argv: string[]): Promise<number> {
         const z1 = randn([n, C, H, W], { generator, device });
         const a = Array.from({ length: columns }, (_, i) => i / (columns - 1));
         const labels = labelsFor(n, null);
-        const rows = interpolateNoises(model.denoiser, z0, z1, a, levels, generator, labels ? { classLabels: labels } : {});
+        const rows = interpolateNoises(model.denoiser, z0, z1, a, levels, generator, { clipDenoised, classLabels: labels });
         // rows[alpha] is [n, C, H, W]; the grid wants row = pair, column = alpha.
         return cat(rows.map((r) => r.unsqueeze(1)), 1).reshape([n * columns, C, H, W]).toFloat32Array();
       });
@@ -169,7 +171,7 @@ async function run(argv: string[]): Promise<number> {
       const images = tidy(() => {
         const x = tensor(inputs.images, [count, C, H, W], { device });
         const labels = labelsFor(count, inputs.labels);
-        const options = labels ? { classLabels: labels } : {};
+        const options = { clipDenoised, classLabels: labels };
         let given: Tensor;
         let result: Tensor;
         if (task === 'inpaint') {

@@ -13,17 +13,16 @@ import type { Command } from './command.js';
 import { parseFlags, helpText, UsageError, str, num, list, bool, type FlagSpecs } from './args.js';
 import { applyThreadsFlag } from './common.js';
 import { cudaAvailable } from '../tensor/device.js';
-import { tensor } from '../tensor/creation.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
-import { loadFidInception } from '../metrics/inception-weights.js';
-import { OfflineFeatureNet } from '../metrics/offline.js';
-import { openImageSource, type ImageBatchSource } from '../metrics/images.js';
-import { generateImages, type GeneratedBatch } from '../metrics/generate.js';
-import { loadReference, saveReference, type FeatureSet } from '../metrics/reference.js';
+import { loadFidInception } from '../metrics/feature-nets/inception-weights.js';
+import { OfflineFeatureNet } from '../metrics/feature-nets/offline.js';
+import { generatedToUint8, openImageSource, uint8ToUnitImages, type ImageBatchSource } from '../metrics/evaluation/images.js';
+import { generateImagesFromCheckpoint, type ImageBatch } from '../train/generate.js';
+import { loadReference, saveReference, type FeatureSet } from '../metrics/evaluation/reference.js';
 import {
   METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures,
   type MetricName, type FeatureNetworks, type ExtractedFeatures,
-} from '../metrics/evaluate.js';
+} from '../metrics/evaluation/evaluate.js';
 
 const NAME = 'consistency eval';
 const USAGE = `${NAME} (--images DIR_OR_FILE | --ckpt FILE --n N [--steps 1|2]) --ref REF [--metrics fid,is,pr,kid] [flags]`;
@@ -52,18 +51,14 @@ const FLAGS: FlagSpecs = {
 };
 
 /**
- * Generated batches in [-1, 1] as an image source in [0, 1]. The first batch is drawn at once, so
- * a checkpoint that cannot be sampled fails before any reference features are computed.
+ * Generated batches in [-1, 1] as an image source in [0, 1], rounded to 8 bits first as the official
+ * pipelines do (generatedToUint8), then read like uint8 images from a file. The first batch is drawn
+ * at once, so a checkpoint that cannot be sampled fails before any reference features are computed.
  */
 async function startCheckpointSource(ckpt: string, n: number, steps: number, batch: number): Promise<ImageBatchSource> {
-  const it = generateImages(ckpt, n, steps, batch)[Symbol.asyncIterator]();
+  const it = generateImagesFromCheckpoint(ckpt, n, steps, batch)[Symbol.asyncIterator]();
   const first = await it.next();
-  const toUnit = (b: GeneratedBatch) => {
-    const t = tensor(b.data, b.shape, { device: 'cpu' });
-    const unit = t.add(1).mul(0.5).clamp(0, 1);
-    t.dispose();
-    return unit;
-  };
+  const toUnit = (b: ImageBatch) => uint8ToUnitImages(generatedToUint8(b.data), b.shape, false);
   return {
     label: `${ckpt} (${n} samples, ${steps} step${steps === 1 ? '' : 's'})`,
     count: n,

@@ -15,7 +15,6 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   sample: () => import('./sample.js'),
   edit: () => import('./edit.js'),
   eval: () => import('./eval.js'),
-  bench: () => import('./bench.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   const load = commands[name];
+  // The benchmarks need a source checkout (bench/*_ref.py, Python torch): `npm run bench`, not a command.
+  if (!load && name === 'bench') throw new UsageError("consistency: unknown command 'bench' (benchmarks: 'npm run bench' in a source checkout)");
   if (!load) throw new UsageError(`consistency: unknown command '${name}' (see 'consistency --help')`);
   const cmd = (await load()).default;
   return cmd.run(rest);

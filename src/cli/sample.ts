@@ -4,8 +4,8 @@
  * one or more steps (spec section 6) and writes them as one PNG grid.
  */
 import type { Command } from './command.js';
-import { UsageError, num, parseCommandFlags, type FlagSpecs } from './args.js';
-import { RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
+import { UsageError, bool, num, parseCommandFlags, type FlagSpecs } from './args.js';
+import { CLIP_DENOISED_FLAG, RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
 import { gridPng } from '../image/grid.js';
 import { sampleImages } from '../train/generate.js';
 
@@ -24,6 +24,7 @@ const FLAGS: FlagSpecs = {
   batch: { kind: 'int', help: 'images per network pass', default: 64 },
   columns: { kind: 'int', help: 'images per grid row (default: a square grid)' },
   weights: { kind: 'string', help: 'which weights to sample with', choices: ['ema', 'model'], default: 'ema' },
+  ...CLIP_DENOISED_FLAG,
   ...RUNTIME_FLAGS,
 };
 
@@ -56,7 +57,7 @@ async function run(argv: string[]): Promise<number> {
       if (classes === 0) fail('--class: this model is unconditional (trained without class labels)');
       if (cls < 0 || cls >= classes) fail(`--class must be in [0, ${classes - 1}]; got ${cls}`);
     }
-    const images = sampleImages(model, { count: n, levels, seed: num(f, 'seed')!, batch, ...(cls !== undefined && { classLabel: cls }) });
+    const images = sampleImages(model, { count: n, levels, seed: num(f, 'seed')!, batch, clipDenoised: bool(f, 'clipDenoised'), ...(cls !== undefined && { classLabel: cls }) });
     const [C, H, W] = model.shape;
     const png = gridPng(images, { count: n, channels: C, height: H, width: W, ...(columns !== undefined && { columns }) });
     writePngOut(out, png, `${n} samples from ${model.file} (step ${model.step}) with levels [${levels.join(', ')}]`);

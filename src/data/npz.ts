@@ -1,15 +1,12 @@
 /**
- * A minimal reader for numpy `.npz` files: a zip archive (entries stored or deflated, zip64
- * sizes and offsets supported, CRC-32 checked) whose members are `.npy` arrays (magic
+ * A minimal reader for numpy `.npz` files: a zip archive (read by src/io/zip.ts: entries stored or
+ * deflated, zip64 sizes and offsets supported, CRC-32 checked) whose members are `.npy` arrays (magic
  * "\x93NUMPY", version, a little header that is a Python dict literal with 'descr',
  * 'fortran_order' and 'shape', then the raw array bytes). Files are read with random access, so
  * files larger than 2 GB can be read one member at a time.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { constants as zc, inflateRawSync } from 'node:zlib';
 import { DataError, describeError } from './types.js';
-import { asBytes } from './fsutil.js';
-import { crc32 } from '../image/crc32.js';
+import { ZipArchive, ZipError } from '../io/zip.js';
 
 /** One .npy array: its dtype string (e.g. '|u1', '<i8'), shape, and raw little/big-endian bytes. */
 export interface NpyArray {
@@ -32,6 +29,8 @@ export interface NpyHeader {
 }
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
+/** Enough bytes for any .npy header: magic, version, a 4-byte length and a header of at most 64 KiB. */
+const NPY_HEAD_BYTES = 12 + 0x10000;
 
 /** Parses the header of .npy bytes (which may be only the first few hundred bytes of the array). */
 export function parseNpyHeader(bytes: Uint8Array, file: string): NpyHeader {
@@ -119,35 +118,21 @@ export function npyToInt32(arr: NpyArray, file: string): Int32Array {
   return out;
 }
 
-interface ZipEntry {
-  name: string;
-  method: number;
-  crc: number;
-  compressedSize: number;
-  size: number;
-  localOffset: number;
-}
-
 /** An open .npz file. Call close() when done (or use `using`). */
 export class NpzFile {
-  private fd: number;
-  private readonly fileSize: number;
-  private readonly entries = new Map<string, ZipEntry>();
+  readonly #zip: ZipArchive;
+  /** Array name (member name without '.npy') -> member name. */
+  readonly #members = new Map<string, string>();
 
   private constructor(readonly path: string) {
     try {
-      this.fd = openSync(path, 'r');
+      this.#zip = ZipArchive.openFile(path);
     } catch (err) {
+      if (err instanceof ZipError) throw this.#wrap(err);
       const code = (err as NodeJS.ErrnoException).code;
       throw new DataError(code === 'ENOENT' ? `${path}: .npz file not found` : `${path}: cannot open (${describeError(err)})`);
     }
-    try {
-      this.fileSize = fstatSync(this.fd).size;
-      this.readDirectory();
-    } catch (err) {
-      this.close();
-      throw err;
-    }
+    for (const m of this.#zip.names) this.#members.set(m.replace(/\.npy$/, ''), m);
   }
 
   /** Opens an .npz file and reads its zip directory. */
@@ -157,158 +142,62 @@ export class NpzFile {
 
   /** Array names (zip member names without '.npy'). */
   get names(): string[] {
-    return [...this.entries.keys()];
+    return [...this.#members.keys()];
   }
 
   has(name: string): boolean {
-    return this.entries.has(name);
+    return this.#members.has(name);
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.#zip.close();
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
 
-  private bad(what: string): DataError {
-    return new DataError(`${this.path}: not a valid .npz (zip) file: ${what}`);
+  /** The zip reader's error in this format's words: the directory's as 'not a valid .npz', a member's under its name. */
+  #wrap(err: ZipError): DataError {
+    return new DataError(err.member === null ? `${this.path}: not a valid .npz (zip) file: ${err.problem}` : `${this.path}:${err.member}: ${err.problem}`);
   }
 
-  private readAt(pos: number, len: number): Uint8Array {
-    if (pos < 0 || pos + len > this.fileSize) throw this.bad(`truncated (needs bytes ${pos}..${pos + len}, file has ${this.fileSize})`);
-    const out = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const n = readSync(this.fd, out, done, Math.min(len - done, 1 << 30), pos + done);
-      if (n <= 0) throw this.bad('unexpected end of file');
-      done += n;
-    }
-    return out;
-  }
-
-  private readDirectory(): void {
-    const tailLen = Math.min(this.fileSize, 22 + 65535);
-    if (this.fileSize < 22) throw this.bad(`only ${this.fileSize} bytes`);
-    const tailStart = this.fileSize - tailLen;
-    const tail = this.readAt(tailStart, tailLen);
-    const tv = new DataView(tail.buffer);
-    let eocd = -1;
-    for (let i = tailLen - 22; i >= 0; i--) {
-      if (tv.getUint32(i, true) === 0x06054b50) {
-        eocd = i;
-        break;
-      }
-    }
-    if (eocd < 0) throw this.bad('no end-of-central-directory record (truncated or not a zip)');
-    let total: number = tv.getUint16(eocd + 10, true);
-    let cdSize: number = tv.getUint32(eocd + 12, true);
-    let cdOffset: number = tv.getUint32(eocd + 16, true);
-    if (total === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
-      const locPos = tailStart + eocd - 20;
-      const loc = new DataView(this.readAt(locPos, 20).buffer);
-      if (loc.getUint32(0, true) !== 0x07064b50) throw this.bad('missing zip64 end-of-central-directory locator');
-      const z = new DataView(this.readAt(Number(loc.getBigUint64(8, true)), 56).buffer);
-      if (z.getUint32(0, true) !== 0x06064b50) throw this.bad('bad zip64 end-of-central-directory record');
-      total = Number(z.getBigUint64(32, true));
-      cdSize = Number(z.getBigUint64(40, true));
-      cdOffset = Number(z.getBigUint64(48, true));
-    }
-    const cd = this.readAt(cdOffset, cdSize);
-    const v = new DataView(cd.buffer);
-    let p = 0;
-    for (let k = 0; k < total; k++) {
-      if (p + 46 > cd.length || v.getUint32(p, true) !== 0x02014b50) throw this.bad(`bad central directory entry ${k}`);
-      const flags = v.getUint16(p + 8, true);
-      const method = v.getUint16(p + 10, true);
-      const crc = v.getUint32(p + 16, true);
-      let compressedSize = v.getUint32(p + 20, true);
-      let size = v.getUint32(p + 24, true);
-      const nameLen = v.getUint16(p + 28, true);
-      const extraLen = v.getUint16(p + 30, true);
-      const commentLen = v.getUint16(p + 32, true);
-      let localOffset = v.getUint32(p + 42, true);
-      if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw this.bad(`truncated central directory entry ${k}`);
-      const name = Buffer.from(cd.buffer, p + 46, nameLen).toString('utf8');
-      // zip64 extended information: only the fields whose 32-bit value is 0xFFFFFFFF, in this order
-      let e = p + 46 + nameLen;
-      const extraEnd = e + extraLen;
-      while (e + 4 <= extraEnd) {
-        const id = v.getUint16(e, true);
-        const len = v.getUint16(e + 2, true);
-        if (id === 0x0001) {
-          let q = e + 4;
-          const next = (): number => {
-            if (q + 8 > e + 4 + len) throw this.bad(`short zip64 field in entry '${name}'`);
-            const x = Number(v.getBigUint64(q, true));
-            q += 8;
-            return x;
-          };
-          if (size === 0xffffffff) size = next();
-          if (compressedSize === 0xffffffff) compressedSize = next();
-          if (localOffset === 0xffffffff) localOffset = next();
-        }
-        e += 4 + len;
-      }
-      if (flags & 1) throw this.bad(`entry '${name}' is encrypted`);
-      this.entries.set(name.replace(/\.npy$/, ''), { name, method, crc, compressedSize, size, localOffset });
-      p += 46 + nameLen + extraLen + commentLen;
-    }
-  }
-
-  private entry(name: string): ZipEntry {
-    const e = this.entries.get(name);
-    if (!e) throw new DataError(`${this.path}: no array '${name}' in .npz (has: ${this.names.join(', ') || 'nothing'})`);
-    return e;
-  }
-
-  private dataStart(e: ZipEntry): number {
-    const h = new DataView(this.readAt(e.localOffset, 30).buffer);
-    if (h.getUint32(0, true) !== 0x04034b50) throw this.bad(`bad local header for '${e.name}'`);
-    return e.localOffset + 30 + h.getUint16(26, true) + h.getUint16(28, true);
+  #member(name: string): string {
+    const m = this.#members.get(name);
+    if (m === undefined) throw new DataError(`${this.path}: no array '${name}' in .npz (has: ${this.names.join(', ') || 'nothing'})`);
+    return m;
   }
 
   /** Reads only the .npy header of an array (cheap, even for huge arrays). */
   header(name: string): NpyHeader {
-    const e = this.entry(name);
-    const start = this.dataStart(e);
-    const label = `${this.path}:${e.name}`;
-    const chunkLen = Math.min(e.compressedSize, 1 << 16);
-    const chunk = this.readAt(start, chunkLen);
+    const member = this.#member(name);
     let head: Uint8Array;
-    if (e.method === 0) head = chunk;
-    else if (e.method === 8) {
-      try {
-        head = asBytes(inflateRawSync(chunk, { finishFlush: zc.Z_SYNC_FLUSH }));
-      } catch (err) {
-        throw new DataError(`${label}: corrupt deflate data (${describeError(err)})`);
-      }
-    } else throw new DataError(`${label}: unsupported zip compression method ${e.method}`);
-    return parseNpyHeader(head, label);
+    try {
+      head = this.#zip.head(member, NPY_HEAD_BYTES);
+    } catch (err) {
+      throw err instanceof ZipError ? this.#wrap(err) : err;
+    }
+    const label = `${this.path}:${member}`;
+    const h = parseNpyHeader(head, label);
+    // Callers size buffers from the header's shape: it must describe exactly the member's bytes.
+    const need = h.dataOffset + h.shape.reduce((a, b) => a * b, 1) * h.itemSize;
+    const size = this.#zip.entry(member).uncompressedSize;
+    if (need !== size) {
+      throw new DataError(`${label}: .npy data size mismatch: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${need} bytes, the member holds ${size}`);
+    }
+    return h;
   }
 
   /** Reads, decompresses, CRC-checks and parses one array. */
   read(name: string): NpyArray {
-    const e = this.entry(name);
-    const label = `${this.path}:${e.name}`;
-    const raw = this.readAt(this.dataStart(e), e.compressedSize);
+    const member = this.#member(name);
     let bytes: Uint8Array;
-    if (e.method === 0) bytes = raw;
-    else if (e.method === 8) {
-      try {
-        bytes = asBytes(inflateRawSync(raw));
-      } catch (err) {
-        throw new DataError(`${label}: corrupt deflate data (${describeError(err)})`);
-      }
-    } else throw new DataError(`${label}: unsupported zip compression method ${e.method}`);
-    if (bytes.length !== e.size) throw new DataError(`${label}: size ${bytes.length} differs from the zip directory's ${e.size}`);
-    const crc = crc32(bytes);
-    if (crc !== e.crc) {
-      throw new DataError(`${label}: CRC-32 mismatch (0x${crc.toString(16)} != 0x${e.crc.toString(16)}); the file is corrupt`);
+    try {
+      bytes = this.#zip.read(member);
+    } catch (err) {
+      throw err instanceof ZipError ? this.#wrap(err) : err;
     }
-    return parseNpy(bytes, label);
+    return parseNpy(bytes, `${this.path}:${member}`);
   }
 }
 

@@ -1,9 +1,9 @@
 /**
- * A small reader for tar archives (POSIX ustar, with the GNU long-name and pax path extensions),
- * optionally gzipped. It checks every header checksum and that each entry's data is present;
- * any problem is a DataError naming the archive, never a crash or a silent partial result.
- * Entry data are views into the one decompressed buffer (no copies).
+ * Tar archives (POSIX ustar, GNU long names, pax headers), optionally gzipped, read through
+ * node-tar's parser in strict mode: it checks every header checksum and that each entry's data is
+ * present. Any problem is a DataError naming the archive, never a crash or a silent partial result.
  */
+import { Parser, type ReadEntry } from 'tar';
 import { DataError } from './types.js';
 import { gunzipOrThrow, isGzip, readFileOrThrow } from './fsutil.js';
 
@@ -16,52 +16,63 @@ export interface TarEntry {
   /** 'file' for regular files, 'dir' for folders, 'other' for links, devices and the like. */
   type: 'file' | 'dir' | 'other';
   size: number;
-  /** The member's bytes (a view into the archive buffer; empty for non-files). */
+  /** The member's bytes (empty for non-files). */
   data: Uint8Array;
 }
 
-function cString(b: Uint8Array, start: number, len: number): string {
-  let end = start;
-  while (end < start + len && b[end] !== 0) end++;
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('utf8');
+const FILE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile']);
+
+/** node-tar's first complaint about an archive, and the entry it was reading then. */
+interface ParseFailure {
+  code: string;
+  message: string;
+  entry: { name: string; size: number; got: number } | null;
 }
 
-/** Parses an octal numeric field (NUL/space padded) or a GNU base-256 one; NaN if malformed. */
-function numberField(b: Uint8Array, start: number, len: number): number {
-  if (b[start]! & 0x80) {
-    // base-256: big-endian two's complement with the top bit of the first byte as a flag
-    let v = b[start]! & 0x7f;
-    for (let i = 1; i < len; i++) v = v * 256 + b[start + i]!;
-    return v;
+/** Feeds `bytes` to a strict node-tar parser in pieces of `chunk` bytes; stops at the first error. */
+function runParser(bytes: Uint8Array, chunk: number): { entries: TarEntry[]; failure: ParseFailure | null; failedAt: number } {
+  const entries: TarEntry[] = [];
+  let failure: ParseFailure | null = null;
+  let current: { name: string; size: number; got: number } | null = null;
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (e: ReadEntry) => {
+      const parts: Buffer[] = [];
+      const cur = { name: e.path.replace(/^(\.\/)+/, ''), size: e.size, got: 0 };
+      current = cur;
+      e.on('data', (c: Buffer) => {
+        parts.push(c);
+        cur.got += c.length;
+      });
+      e.on('end', () => {
+        const type = FILE_TYPES.has(e.type) ? 'file' : e.type === 'Directory' ? 'dir' : 'other';
+        const data = type === 'file' ? new Uint8Array(Buffer.concat(parts)) : new Uint8Array(0);
+        entries.push({ name: cur.name, type, size: data.length, data });
+        current = null;
+      });
+    },
+  });
+  parser.on('error', (err: Error & { code?: string }) => {
+    failure ??= { code: err.code ?? 'TAR_ERROR', message: err.message, entry: current };
+  });
+  let at = 0;
+  for (; at < bytes.length && failure === null; at += chunk) {
+    parser.write(Buffer.from(bytes.buffer, bytes.byteOffset + at, Math.min(chunk, bytes.length - at)));
   }
-  const s = cString(b, start, len).trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) return NaN;
-  return parseInt(s, 8);
+  if (failure === null) parser.end();
+  return { entries, failure, failedAt: at - chunk };
 }
 
-function isZeroBlock(b: Uint8Array, start: number): boolean {
-  for (let i = start; i < start + BLOCK; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
-/** Parses the pax extended header records ("<len> <key>=<value>\n") into a map. */
-function parsePax(data: Uint8Array, file: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  let pos = 0;
-  while (pos < text.length) {
-    const space = text.indexOf(0x20, pos);
-    const len = space < 0 ? NaN : Number(text.toString('latin1', pos, space));
-    if (!Number.isInteger(len) || len <= 0 || pos + len > text.length) {
-      throw new DataError(`${file}: corrupt pax extended header in tar archive`);
-    }
-    const rec = text.toString('utf8', space + 1, pos + len - 1);
-    const eq = rec.indexOf('=');
-    if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
-    pos += len;
-  }
-  return out;
+/**
+ * Whether a header block's stored checksum (octal, bytes 148..155) is the sum of its bytes with that
+ * field read as spaces: only to word the error message, node-tar has already refused the header.
+ */
+function checksumMatches(h: Uint8Array): boolean {
+  if (h.length < BLOCK) return false;
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  const field = Buffer.from(h.buffer, h.byteOffset + 148, 8).toString('latin1').replace(/[\0 ]+$/, '').trim();
+  return /^[0-7]+$/.test(field) && parseInt(field, 8) === sum;
 }
 
 /**
@@ -69,70 +80,19 @@ function parsePax(data: Uint8Array, file: string): Map<string, string> {
  * Throws a DataError on a bad checksum, a malformed header or truncated data.
  */
 export function parseTar(bytes: Uint8Array, file: string): TarEntry[] {
-  const entries: TarEntry[] = [];
-  let offset = 0;
-  let longName: string | null = null;
-  let paxPath: string | null = null;
-  let sawEnd = false;
-  while (offset + BLOCK <= bytes.length) {
-    if (isZeroBlock(bytes, offset)) {
-      sawEnd = true;
-      break;
-    }
-    const h = bytes.subarray(offset, offset + BLOCK);
-    const stored = numberField(h, 148, 8);
-    let unsigned = 0;
-    let signed = 0;
-    for (let i = 0; i < BLOCK; i++) {
-      const v = i >= 148 && i < 156 ? 0x20 : h[i]!;
-      unsigned += v;
-      signed += v > 127 ? v - 256 : v;
-    }
-    if (stored !== unsigned && stored !== signed) {
-      throw new DataError(
-        `${file}: bad tar header checksum at byte ${offset} (stored ${Number.isNaN(stored) ? 'unreadable' : stored}, computed ${unsigned}); the archive is corrupt`,
-      );
-    }
-    const size = numberField(h, 124, 12);
-    if (!Number.isFinite(size) || size < 0) throw new DataError(`${file}: bad size field in tar header at byte ${offset}`);
-    const flag = String.fromCharCode(h[156]!);
-    let name = cString(h, 0, 100);
-    if (cString(h, 257, 5) === 'ustar') {
-      const prefix = cString(h, 345, 155);
-      if (prefix) name = `${prefix}/${name}`;
-    }
-    const dataStart = offset + BLOCK;
-    const dataEnd = dataStart + size;
-    if (dataEnd > bytes.length) {
-      throw new DataError(
-        `${file}: truncated tar archive: entry '${longName ?? paxPath ?? name}' needs ${size} bytes, only ${bytes.length - dataStart} remain`,
-      );
-    }
-    const data = bytes.subarray(dataStart, dataEnd);
-    offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
-
-    if (flag === 'L') {
-      longName = cString(data, 0, data.length);
-      continue;
-    }
-    if (flag === 'x') {
-      paxPath = parsePax(data, file).get('path') ?? null;
-      continue;
-    }
-    if (flag === 'g') continue;
-    if (longName !== null) name = longName;
-    if (paxPath !== null) name = paxPath;
-    longName = null;
-    paxPath = null;
-    name = name.replace(/^(\.\/)+/, '');
-    const isFile = flag === '0' || flag === '\0' || flag === '7';
-    const type = isFile ? 'file' : flag === '5' ? 'dir' : 'other';
-    entries.push({ name, type, size: isFile ? size : 0, data: isFile ? data : data.subarray(0, 0) });
+  const { entries, failure } = runParser(bytes, bytes.length || 1);
+  if (failure === null) return entries;
+  const e = failure.entry;
+  if (failure.code === 'TAR_BAD_ARCHIVE' && /truncated/i.test(failure.message) && e !== null) {
+    throw new DataError(`${file}: truncated tar archive: entry '${e.name}' needs ${e.size} bytes, only ${e.got} remain`);
   }
-  if (!sawEnd && offset < bytes.length) {
-    throw new DataError(`${file}: truncated tar archive: ${bytes.length - offset} stray bytes after the last entry`);
+  if (failure.code === 'TAR_ENTRY_INVALID' || /checksum|base256/i.test(failure.message)) {
+    // Fed one block at a time, the parser fails on the block that holds the bad header: say where.
+    const at = runParser(bytes, BLOCK).failedAt;
+    if (!checksumMatches(bytes.subarray(at, at + BLOCK))) throw new DataError(`${file}: bad tar header checksum at byte ${at}; the archive is corrupt`);
+    throw new DataError(`${file}: bad tar header at byte ${at} (${failure.message.replace(/^TAR_[A-Z_]+: /, '')}); the archive is corrupt`);
   }
-  return entries;
+  throw new DataError(`${file}: corrupt tar archive (${failure.message.replace(/^TAR_[A-Z_]+: /, '')})`);
 }
 
 /** Reads a tar or tar.gz file from disk (gzip is detected from the content). */

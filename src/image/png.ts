@@ -1,69 +1,18 @@
 /**
- * A PNG encoder for 8-bit gray, RGB and RGBA images (PNG spec, ISO/IEC 15948): signature,
- * IHDR, one IDAT (zlib via node:zlib), IEND; every chunk with its CRC-32. Each row gets the
- * filter (None, Sub, Up, Average, Paeth) with the smallest sum of absolute residuals, the usual
- * heuristic of libpng.
+ * PNG encoding of 8-bit gray, RGB and RGBA images through pngjs (a maintained encoder; its
+ * adaptive per-row filter choice is libpng's heuristic), behind the names the rest of the code uses.
  */
 import { writeFileSync } from 'node:fs';
-import { deflateSync } from 'node:zlib';
-import { crc32 } from './crc32.js';
+import pngjs from 'pngjs';
 
 /** Channels per pixel: 1 gray, 3 RGB, 4 RGBA. */
 export type PngChannels = 1 | 3 | 4;
 
-const COLOR_TYPE: Record<PngChannels, number> = { 1: 0, 3: 2, 4: 6 };
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/** PNG colour types (PNG spec, ISO/IEC 15948, 11.2.2): 0 gray, 2 RGB, 6 RGBA. */
+const COLOR_TYPE: Record<PngChannels, 0 | 2 | 6> = { 1: 0, 3: 2, 4: 6 };
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c;
-  const pa = Math.abs(p - a);
-  const pb = Math.abs(p - b);
-  const pc = Math.abs(p - c);
-  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-}
-
-/** Filters the image rows: each row becomes [filter type, residual bytes...]. */
-function filterRows(px: Uint8Array, width: number, height: number, bpp: number): Uint8Array {
-  const stride = width * bpp;
-  const out = new Uint8Array(height * (stride + 1));
-  const cand = Array.from({ length: 5 }, () => new Uint8Array(stride));
-  const zero = new Uint8Array(stride);
-  for (let y = 0; y < height; y++) {
-    const row = px.subarray(y * stride, (y + 1) * stride);
-    const up = y > 0 ? px.subarray((y - 1) * stride, y * stride) : zero;
-    let best = 0;
-    let bestScore = Infinity;
-    for (let f = 0; f < 5; f++) {
-      const c = cand[f]!;
-      let score = 0;
-      for (let i = 0; i < stride; i++) {
-        const a = i >= bpp ? row[i - bpp]! : 0;
-        const b = up[i]!;
-        const cc = i >= bpp ? up[i - bpp]! : 0;
-        const pred = f === 0 ? 0 : f === 1 ? a : f === 2 ? b : f === 3 ? (a + b) >> 1 : paeth(a, b, cc);
-        const r = (row[i]! - pred) & 0xff;
-        c[i] = r;
-        score += r < 128 ? r : 256 - r;
-      }
-      if (score < bestScore) {
-        bestScore = score;
-        best = f;
-      }
-    }
-    out[y * (stride + 1)] = best;
-    out.set(cand[best]!, y * (stride + 1) + 1);
-  }
-  return out;
+function isChannels(c: number): c is PngChannels {
+  return c === 1 || c === 3 || c === 4;
 }
 
 /**
@@ -74,27 +23,17 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`encodePng: width and height must be positive integers, got ${width}x${height}`);
   }
-  if (!(channels in COLOR_TYPE)) throw new RangeError(`encodePng: channels must be 1, 3 or 4, got ${channels}`);
+  if (!isChannels(channels)) throw new RangeError(`encodePng: channels must be 1, 3 or 4, got ${String(channels)}`);
   if (pixels.length !== width * height * channels) {
     throw new RangeError(`encodePng: expected ${width * height * channels} bytes for ${width}x${height}x${channels}, got ${pixels.length}`);
   }
-  const ihdr = new Uint8Array(13);
-  const v = new DataView(ihdr.buffer);
-  v.setUint32(0, width);
-  v.setUint32(4, height);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = COLOR_TYPE[channels];
-  // compression 0, filter method 0, interlace 0
-  const z = deflateSync(filterRows(pixels, width, height, channels), { level });
-  const idat = new Uint8Array(z.buffer as ArrayBuffer, z.byteOffset, z.byteLength);
-  const parts = [Uint8Array.from(SIGNATURE), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  const colorType = COLOR_TYPE[channels];
+  const png = pngjs.PNG.sync.write(
+    // pngjs reads only width, height and data from the image it writes.
+    { width, height, data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength) } as pngjs.PNG,
+    { colorType, inputColorType: colorType, inputHasAlpha: channels === 4, bitDepth: 8, deflateLevel: level },
+  );
+  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
 /** Encodes and writes a PNG file. */

@@ -5,9 +5,9 @@
  * dtypes, shapes, bytes). Every field of a file read is checked before any byte is used.
  */
 import { readFileSync, openSync, readSync, fstatSync, closeSync } from 'node:fs';
-import { native } from '../tensor/native.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type DType, dtypeCode, dtypeSize } from '../tensor/dtype.js';
+import { tensor } from '../tensor/creation.js';
+import { type DType, dtypeSize } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -148,7 +148,7 @@ export function parseSafetensors(bytes: Uint8Array, label = '<buffer>', options:
   const tensors = new Map<string, Tensor>();
   for (const t of header.tensors) {
     const view = bytes.subarray(header.dataStart + t.begin, header.dataStart + t.end);
-    tensors.set(t.name, new Tensor(native.fromBuffer(view, dtypeCode[t.dtype], t.shape, device)));
+    tensors.set(t.name, tensor(view, t.shape, { dtype: t.dtype, device }));
   }
   return { tensors, metadata: header.metadata };
 }

@@ -15,14 +15,14 @@
  * the torch.*Storage types; anything else (os.system, builtins.eval, ...) is refused by name.
  */
 import { readFileSync } from 'node:fs';
-import { ZipArchive, looksLikeZip } from './zip.js';
+import { ZipArchive, ZipError, looksLikeZip } from './zip.js';
 import {
   unpickle, PickleError, PickleDict, PickleTuple, PickleOpaque, isPickleGlobal,
   type PickleGlobal, type PickleResolver, type PickleValue,
 } from './pickle.js';
 import { Tensor } from '../tensor/tensor.js';
-import { native } from '../tensor/native.js';
-import { dtypeCode, dtypeSize, type DType } from '../tensor/dtype.js';
+import { tensor } from '../tensor/creation.js';
+import { dtypeSize, type DType } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
 
 /** A checkpoint that cannot be read: the message names the file and the problem. */
@@ -165,7 +165,7 @@ function materialize(t: TensorRef, storageBytes: Uint8Array, device: string, lab
       }
     }
   }
-  return new Tensor(native.fromBuffer(out, dtypeCode[t.storage.dtype], t.size, device));
+  return tensor(out, t.size, { dtype: t.storage.dtype, device });
 }
 
 /** Every tensor of a (possibly nested) dict, with dotted names; other values are left out. */
@@ -186,7 +186,7 @@ function collectTensors(v: PickleValue, label: string): Map<string, TensorRef> {
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 
 function readZipCheckpoint(bytes: Uint8Array, label: string): { refs: Map<string, TensorRef>; storage: (ref: StorageRef) => Uint8Array } {
-  const zip = new ZipArchive(bytes, label);
+  const zip = ZipArchive.fromBytes(bytes, label);
   const pkl = zip.names.find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (pkl === undefined) throw new TorchCheckpointError(`${label}: zip archive has no data.pkl (not a torch.save file)`);
   const prefix = pkl.slice(0, pkl.length - 'data.pkl'.length);
@@ -266,6 +266,7 @@ export function parseTorchCheckpoint(bytes: Uint8Array, label = '<buffer>', opti
     else throw new TorchCheckpointError(`${label}: not a PyTorch checkpoint (neither a zip archive nor a legacy pickle stream)`);
   } catch (err) {
     if (err instanceof PickleError) throw new TorchCheckpointError(err.message.startsWith(label) ? err.message : `${label}: ${err.message}`);
+    if (err instanceof ZipError) throw new TorchCheckpointError(err.message);
     throw err;
   }
   const out = new Map<string, Tensor>();
@@ -281,7 +282,7 @@ export function parseTorchCheckpoint(bytes: Uint8Array, label = '<buffer>', opti
     }
   } catch (err) {
     for (const t of out.values()) t.dispose();
-    throw err;
+    throw err instanceof ZipError ? new TorchCheckpointError(err.message) : err;
   }
   return out;
 }

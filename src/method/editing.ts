@@ -5,7 +5,9 @@
  * Algorithm 4 with an invertible linear map A and a mask Omega over A's coordinates (1 = to generate):
  *   y <- A^-1[(A y) (1 - Omega)];   x <- y + t_1 z;   x <- A^-1[(A y)(1 - Omega) + (A f(x, t_1)) Omega]
  *   for each later t:  x <- x + sqrt(t^2 - sigma_min^2) z;  x <- A^-1[(A y)(1 - Omega) + (A f(x, t)) Omega]
- * The output is clipped to [-1, 1].
+ * As in the official code (openai/consistency_models' iterative_inpainting/colorization/superres),
+ * f(x, t) is clipped to [-1, 1] before the known part is put back (`clipDenoised: false` skips that);
+ * the output is clipped to [-1, 1].
  *
  * - inpainting: A = identity, Omega = the unknown pixels;
  * - colorization: A = an orthogonal 3x3 map on the channels whose first axis is the luma direction,
@@ -30,7 +32,7 @@ function checkImages(fn: string, name: string, t: Tensor, channels?: number): [n
   return s as [number, number, number, number];
 }
 
-/** Algorithm 4's loop: start from y0 + t_1 z, project after every step, clip. */
+/** Algorithm 4's loop: start from y0 + t_1 z, clip and project after every step, clip the output. */
 function editLoop(
   model: ConsistencyDenoiser,
   y0: Tensor,
@@ -41,7 +43,7 @@ function editLoop(
 ): Tensor {
   return tidy(() => {
     const xStart = noGrad(() => y0.add(randnLike(y0, generator).mul(levels[0]!)));
-    return multistepLoop(model, xStart, levels, generator, { classLabels: options.classLabels, project }).clamp(-1, 1);
+    return multistepLoop(model, xStart, levels, generator, { classLabels: options.classLabels, clipDenoised: options.clipDenoised, project }).clamp(-1, 1);
   });
 }
 

@@ -5,6 +5,11 @@
  * One step:  x = f(sigma_max z, sigma_max).
  * Multistep with levels t_1 > t_2 > ... (t_1 usually sigma_max): x = f(t_1 z, t_1), then for each
  * later t: x = x + sqrt(t^2 - sigma_min^2) z', x = f(x, t). The final output is clipped to [-1, 1].
+ *
+ * Like both official consistency-model codebases (openai/consistency_models' karras_sample with
+ * clip_denoised=True, and the JAX code's multistep sampler and editing notebook), every estimate
+ * f(x, t) is clipped to [-1, 1] before the next step adds noise to it or editing puts the known part
+ * back; `clipDenoised: false` keeps the unclipped intermediate estimates (only the output is clipped).
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { randnLike } from '../tensor/creation.js';
@@ -31,7 +36,9 @@ export function twoStepLevels(dataset: keyof typeof TWO_STEP_SECOND_LEVEL = 'cif
 /** Options shared by the samplers and the editing functions. */
 export interface SamplerOptions {
   /** Class labels for a class-conditional network. */
-  classLabels?: Tensor;
+  classLabels?: Tensor | undefined;
+  /** Clip every intermediate estimate f(x, t) to [-1, 1], as the official code does (default true). */
+  clipDenoised?: boolean | undefined;
 }
 
 /** Options of {@link multistepLoop}. */
@@ -50,9 +57,10 @@ export function checkLevels(fn: string, levels: readonly number[], sigmaMin: num
 }
 
 /**
- * The multistep loop of consistency sampling (Song et al. 2023, Algorithms 1 and 4), unclipped:
- * x = project(f(xStart, t_1)); then for each later t: x = project(f(x + sqrt(t^2 - sigma_min^2) z, t)),
- * z drawn from `generator`. `xStart` is the noisy starting point at level t_1 (e.g. t_1 z).
+ * The multistep loop of consistency sampling (Song et al. 2023, Algorithms 1 and 4):
+ * x = project(clip(f(xStart, t_1))); then for each later t: x = project(clip(f(x + sqrt(t^2 - sigma_min^2) z, t))),
+ * z drawn from `generator`, clip = clamp to [-1, 1] unless `clipDenoised` is false. `xStart` is the
+ * noisy starting point at level t_1 (e.g. t_1 z).
  */
 export function multistepLoop(
   model: ConsistencyDenoiser,
@@ -65,13 +73,16 @@ export function multistepLoop(
   if (levels.length > 1 && generator === undefined) throw new RangeError('multistepLoop: more than one level needs a generator for the fresh noise');
   const project = options.project ?? ((x: Tensor) => x);
   const sigmaMin = model.sigmaMin;
+  // The official code clamps the denoised estimate first, then (editing) puts the known part back.
+  const clip = options.clipDenoised === false ? (x: Tensor) => x : (x: Tensor) => x.clamp(-1, 1);
+  const estimate = (x: Tensor, t: number): Tensor => project(clip(model.forward(x, t, options.classLabels)));
   return noGrad(() => {
-    let x = tidy(() => project(model.forward(xStart, levels[0]!, options.classLabels)));
+    let x = tidy(() => estimate(xStart, levels[0]!));
     for (const t of levels.slice(1)) {
       const next = tidy(() => {
         const z = randnLike(x, generator);
         const noisy = x.add(z.mul(Math.sqrt(t * t - sigmaMin * sigmaMin)));
-        return project(model.forward(noisy, t, options.classLabels));
+        return estimate(noisy, t);
       });
       if (x !== xStart) x.dispose();
       x = next;
@@ -82,7 +93,8 @@ export function multistepLoop(
 
 /**
  * Multistep consistency sampling (Song et al. 2023, Algorithm 1): x = f(t_1 z, t_1), then noise
- * back up to each later level and denoise; output clipped to [-1, 1].
+ * back up to each later level and denoise; every estimate (unless `clipDenoised: false`) and the
+ * output clipped to [-1, 1].
  *
  * @param z the starting noise z ~ N(0, I), [N, ...].
  * @param levels t_1 > t_2 > ..., e.g. twoStepLevels().

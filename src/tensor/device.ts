@@ -1,5 +1,5 @@
 /** Devices ('cpu', 'cuda', 'cuda:N') and the default device new tensors go to. */
-import { native } from './native.js';
+import { native, type BuildInfo } from './native.js';
 
 export type Device = string;
 
@@ -22,6 +22,11 @@ export function checkDevice(device: Device): void {
   if (!/^cuda(:\d+)?$/.test(device)) throw new TypeError(`device must be 'cpu', 'cuda' or 'cuda:N', got '${device}'`);
   if (!cudaAvailable())
     throw new Error(`device '${device}' asked for, but this libtorch (${native.buildInfo().torchVersion}) has no CUDA or no GPU is visible`);
+}
+
+/** Facts about the libtorch the addon was built against (version, CUDA, threading, heap tuning). */
+export function buildInfo(): BuildInfo {
+  return native.buildInfo();
 }
 
 /** True when the addon's libtorch has CUDA and a GPU is visible. */

@@ -41,6 +41,18 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
   return new Tensor(native.linear(input.handle, weight.handle, bias?.handle ?? null));
 }
 
+/**
+ * Batch normalization in PyTorch's F.batch_norm argument order: with `training` false it
+ * normalizes by the running statistics (inference); with it true, by the batch's, updating the
+ * running ones by `momentum`.
+ */
+export function batchNorm(
+  input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null,
+  training = false, momentum = 0.1, eps = 1e-5,
+): Tensor {
+  return new Tensor(native.batchNorm(input.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null, training, momentum, eps));
+}
+
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
   return new Tensor(native.groupNorm(input.handle, numGroups, weight?.handle ?? null, bias?.handle ?? null, eps));
 }
@@ -67,8 +79,17 @@ export function leakyRelu(x: Tensor, slope = 0.01): Tensor { return new Tensor(n
 export function softmax(x: Tensor, dim: number): Tensor { return new Tensor(native.softmax(x.handle, dim)); }
 export function logSoftmax(x: Tensor, dim: number): Tensor { return new Tensor(native.logSoftmax(x.handle, dim)); }
 
-export function avgPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0): Tensor {
-  return new Tensor(native.avgPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
+export interface AvgPool2dOptions {
+  /** Rounds the output size up instead of down (default false). */
+  ceilMode?: boolean;
+  /** Counts the zero padding in each mean (default true, PyTorch's); false is TF's SAME average pooling. */
+  countIncludePad?: boolean;
+}
+
+export function avgPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0, o: AvgPool2dOptions = {}): Tensor {
+  if (o.ceilMode === undefined && o.countIncludePad === undefined)
+    return new Tensor(native.avgPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
+  return new Tensor(native.avgPool2dFull(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding), o.ceilMode ?? false, o.countIncludePad ?? true));
 }
 export function maxPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0): Tensor {
   return new Tensor(native.maxPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));

@@ -10,9 +10,10 @@ export {
 export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { Generator, manualSeed } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
-export { getDefaultDevice, setDefaultDevice, cudaAvailable, synchronize, setNumThreads, getNumThreads } from './device.js';
+export { getDefaultDevice, setDefaultDevice, buildInfo, cudaAvailable, synchronize, setNumThreads, getNumThreads } from './device.js';
 export * as nnf from './functional.js';
-export { native, type BuildInfo } from './native.js';
+// The addon itself stays inside src/tensor (its one door): every other module calls these wrappers.
+export type { BuildInfo } from './native.js';
 
 import { native } from './native.js';
 /** How many native tensors are alive (not disposed, not yet collected): for leak tests. */

@@ -1,6 +1,6 @@
 /**
  * Drawing many images from a trained model, batch by batch (for `consistency sample` and for the
- * evaluation command's generateImages): noise from a seeded generator, one or more sampling steps
+ * evaluation command, src/cli/eval.ts): noise from a seeded generator, one or more sampling steps
  * (spec section 6), images as float32 NCHW in [-1, 1].
  */
 import { Generator as TorchGenerator } from '../tensor/random.js';
@@ -23,6 +23,8 @@ export interface SampleOptions {
   classLabel?: number;
   /** First image index (for cycling class labels across calls). */
   offset?: number;
+  /** Clip every intermediate estimate to [-1, 1] (default true; see sampleMultistep). */
+  clipDenoised?: boolean;
 }
 
 /** Yields the images batch by batch: float32 [b, C, H, W] values in [-1, 1] each. */
@@ -37,10 +39,10 @@ export function* sampleBatches(model: LoadedModel, o: SampleOptions): Generator<
     const b = Math.min(o.batch, o.count - start);
     yield tidy(() => {
       const z = randn([b, C, H, W], { generator: zGen, device });
-      const options =
-        classes > 0
-          ? { classLabels: tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)), [b], { device }) }
-          : {};
+      const options = {
+        clipDenoised: o.clipDenoised ?? true,
+        ...(classes > 0 && { classLabels: tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)), [b], { device }) }),
+      };
       return sampleMultistep(model.denoiser, z, o.levels, stepGen, options).toFloat32Array();
     });
   }
@@ -81,8 +83,8 @@ export async function* generateImagesFromCheckpoint(
   batch: number,
   options: { seed?: number; device?: string } = {},
 ): AsyncGenerator<ImageBatch> {
-  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImages: n must be an integer >= 1, got ${n}`);
-  if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImages: batch must be an integer >= 1, got ${batch}`);
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImagesFromCheckpoint: n must be an integer >= 1, got ${n}`);
+  if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImagesFromCheckpoint: batch must be an integer >= 1, got ${batch}`);
   const model = loadModel(ckptPath, { device: options.device ?? getDefaultDevice() });
   try {
     const levels = samplingLevels(model.config, steps);

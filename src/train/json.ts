@@ -1,15 +1,8 @@
-/**
- * Plain JSON values (what run configs and resumable states are made of) and the field-by-field
- * comparison that names every difference between two configs.
- */
+/** The field-by-field comparison that names every difference between two run configs (JSON values). */
+import { isJsonObject, type JsonValue } from '../util/json.js';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
-
-/** True if `v` is a plain JSON object (not an array, not null). */
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+// The JSON type itself lives in src/util/json.ts; re-exported for the training modules that import it from here.
+export { isJsonObject, type JsonValue, type JsonObject } from '../util/json.js';
 
 /**
  * The dotted paths where `a` and `b` differ ('method.curriculum.s1', 'network.channels'),

@@ -3,6 +3,7 @@
  * On a terminal one line is redrawn in place (at most every `redrawMs`); elsewhere (a log file,
  * a pipe) a plain line is printed per tick, so logs stay readable.
  */
+import { formatDuration } from '../util/format-duration.js';
 
 /** Where the progress goes: process.stderr, or anything with write() (tests). */
 export interface ProgressStream {
@@ -38,15 +39,8 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-/** Seconds as '45s', '3m05s', '2h07m', '3d04h'. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
-}
+// formatDuration is shared with evaluation's progress line; re-exported for the training API.
+export { formatDuration };
 
 /** A loss with 4 significant digits, in exponent form when small or large. */
 export function formatLoss(loss: number): string {

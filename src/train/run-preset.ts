@@ -3,8 +3,9 @@
  * src/networks/presets.ts, plus what a Preset does not carry and training needs:
  * - the method config (src/method/presets.ts) with per-preset changes for the short CPU runs
  *   (a curriculum sized for a few thousand steps instead of the paper's 400k);
- * - random horizontal flips: on for CIFAR-10 (as EDM and iCT train it), off for digits and for
- *   ImageNet 64 (class-conditional, trained without flips in the consistency-models code).
+ * - random horizontal flips: on for CIFAR-10 (as EDM and iCT train it) and ImageNet 64 (the
+ *   consistency-models code's loader, cm/image_datasets.py, flips with probability 1/2 by default
+ *   and cm_train.py keeps that default), off for digits (a mirrored digit is another shape).
  */
 import { methodPreset, type MethodOverrides } from '../method/presets.js';
 import { PRESET_NAMES, resolvePreset, type Preset } from '../networks/presets.js';
@@ -39,7 +40,7 @@ export function runConfigFromPreset(p: Preset): RunConfig {
     network: structuredClone(p.network),
     noiseEmbedding: p.noiseEmbedding,
     method: methodPreset(p.method, METHOD_OVERRIDES[p.name] ?? {}),
-    data: { dataset: p.data.dataset, path: null, pad32: pad === 2, flip: p.data.dataset === 'cifar10', size: null, limit: null },
+    data: { dataset: p.data.dataset, path: null, pad32: pad === 2, flip: p.data.dataset === 'cifar10' || p.data.dataset === 'imagenet64', size: null, limit: null },
     training: {
       steps: t.iterations,
       batch: t.batchSize,

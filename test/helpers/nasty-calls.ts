@@ -6,8 +6,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import {
-  native, ones, zeros, empty, tensor, cat, stack, einsum, eigh, arange, randint, Generator, setNumThreads, nnf,
+  ones, zeros, empty, tensor, cat, stack, einsum, eigh, arange, randint, Generator, setNumThreads, nnf,
 } from '../../src/tensor/index.js';
+import { native } from '../../src/tensor/native.js';
 
 /** Each call with the message it must fail with. */
 export const nastyCalls: Array<{ name: string; call: () => unknown; message: RegExp }> = [

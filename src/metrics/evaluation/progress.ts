@@ -2,6 +2,7 @@
  * A progress line on stderr for long feature extractions: rewritten in place on a terminal
  * (images done, rate, time left), one line at most every 15 s otherwise (logs stay short).
  */
+import { formatDuration } from '../../util/format-duration.js';
 
 export interface Progress {
   /** Adds `n` finished items. */
@@ -40,11 +41,4 @@ export function createProgress(label: string, total: number | undefined, stream:
       stream.write(tty ? `\r${line()}\x1b[K\n` : `${line()}\n`);
     },
   };
-}
-
-function formatDuration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 60) return `${Math.round(s)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }

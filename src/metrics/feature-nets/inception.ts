@@ -14,21 +14,20 @@
  * pool of Mixed_7c ("pool3", the FID features) and, on request, the 1008 logits.
  * BatchNorm runs in inference mode with the running statistics (eps 0.001).
  */
-import { Module } from '../nn/module.js';
-import { Tensor } from '../tensor/tensor.js';
-import { randn, ones, zeros, cat } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
-import { noGrad } from '../tensor/autograd.js';
-import { native } from '../tensor/native.js';
-import * as F from '../tensor/functional.js';
-import type { Generator } from '../tensor/random.js';
+import { Module } from '../../nn/module.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { randn, ones, zeros, cat } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/scope.js';
+import { noGrad } from '../../tensor/autograd.js';
+import * as F from '../../tensor/functional.js';
+import type { Generator } from '../../tensor/random.js';
 
 type Pair = [number, number];
 const pair = (v: number | Pair): Pair => (typeof v === 'number' ? [v, v] : v);
 
 /** Average pooling that leaves the zero padding out of each mean (TF's SAME pooling). */
 export function avgPool2dExcludePad(x: Tensor, kernel: number, stride: number, padding: number): Tensor {
-  return new Tensor(native.avgPool2dFull(x.handle, [kernel, kernel], [stride, stride], [padding, padding], false, false));
+  return F.avgPool2d(x, kernel, stride, padding, { countIncludePad: false });
 }
 
 export interface InceptionInitOptions {
@@ -50,10 +49,7 @@ class BatchNorm2d extends Module {
     this.registerBuffer('running_var', ones([channels], { device: o.device }));
   }
   forward(x: Tensor): Tensor {
-    return new Tensor(native.batchNorm(
-      x.handle, this.tensor('weight').handle, this.tensor('bias').handle,
-      this.tensor('running_mean').handle, this.tensor('running_var').handle, false, 0, this.eps,
-    ));
+    return F.batchNorm(x, this.tensor('running_mean'), this.tensor('running_var'), this.tensor('weight'), this.tensor('bias'), false, 0, this.eps);
   }
 }
 

@@ -9,11 +9,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Tensor } from '../tensor/tensor.js';
-import { loadSafetensors } from '../io/safetensors.js';
-import { loadTorchCheckpoint } from '../io/torch-checkpoint.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { loadSafetensors } from '../../io/safetensors.js';
+import { loadTorchCheckpoint } from '../../io/torch-checkpoint.js';
 import { FidInceptionV3 } from './inception.js';
-import { downloadVerified, DownloadError } from '../io/download.js';
+import { downloadVerified, DownloadError } from '../../io/download.js';
 
 /** pool3 of TF inception-2015-12-05 (what FID uses). */
 export const FID_FEATURE = 'inception-2015-12-05/pool3';

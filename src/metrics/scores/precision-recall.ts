@@ -7,9 +7,9 @@
  * fraction of real points inside the generated manifold. Distances are computed block by block
  * (cdist) so 50,000 x 50,000 pairs never exist at once.
  */
-import { Tensor } from '../tensor/tensor.js';
-import { cdist, cat } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { cdist, cat } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/scope.js';
 
 export interface PrecisionRecallOptions {
   /** Neighbourhood size k (default 3). */

@@ -9,15 +9,15 @@
  * - a dataset split by name: `cifar10-train`, `cifar10-test`, `mnist-train`, ... (src/data).
  */
 import { statSync } from 'node:fs';
-import { Tensor } from '../tensor/tensor.js';
-import { tensor } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
-import { DataError, type ImageDataset, type Split } from '../data/types.js';
-import { listImageFiles, decodeImage } from '../data/folder.js';
-import { readFileOrThrow } from '../data/fsutil.js';
-import { NpzFile } from '../data/npz.js';
-import { loadDataset, isDatasetName } from '../data/index.js';
-import { readSafetensorsHeader, loadSafetensors } from '../io/safetensors.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tensor } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/scope.js';
+import { DataError, type ImageDataset, type Split } from '../../data/types.js';
+import { listImageFiles, decodeImage } from '../../data/folder.js';
+import { readFileOrThrow } from '../../data/fsutil.js';
+import { NpzFile } from '../../data/npz.js';
+import { loadDataset, isDatasetName } from '../../data/index.js';
+import { readSafetensorsHeader, loadSafetensors } from '../../io/safetensors.js';
 
 /** A stream of image batches. */
 export interface ImageBatchSource {
@@ -38,6 +38,24 @@ export function uint8ToUnitImages(bytes: Uint8Array, shape: [number, number, num
     if (x.shape[1] === 1) x = x.expand(-1, 3, -1, -1).contiguous();
     return x;
   });
+}
+
+/**
+ * Generated images in [-1, 1] quantized to 8 bits the way both official consistency-model pipelines
+ * store samples for FID (openai/consistency_models' image_sample.py: ((x + 1) * 127.5).clamp(0, 255)
+ * .to(uint8); the JAX evaluate.py: clip((x + 1) / 2 * 255, 0, 255).astype(uint8)): truncation, in
+ * float32. The FID network then sees exactly what it would see of the saved samples. A NaN is an error
+ * (a uint8 cast would hide it).
+ */
+export function generatedToUint8(data: Float32Array): Uint8Array {
+  const out = new Uint8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (Number.isNaN(x)) throw new RangeError(`generatedToUint8: value ${i} of the generated images is NaN`);
+    const v = Math.fround(Math.fround(x + 1) * 127.5);
+    out[i] = v >= 255 ? 255 : v > 0 ? Math.trunc(v) : 0;
+  }
+  return out;
 }
 
 /** A source over images held in memory as uint8 (NCHW or NHWC). */

@@ -5,10 +5,10 @@
  * fewer when there are fewer samples). Unlike FID it is unbiased, so it is usable with a few
  * hundred samples.
  */
-import { Tensor } from '../tensor/tensor.js';
-import { randperm } from '../tensor/creation.js';
-import { tidy } from '../tensor/scope.js';
-import { Generator } from '../tensor/random.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { randperm } from '../../tensor/creation.js';
+import { tidy } from '../../tensor/scope.js';
+import { Generator } from '../../tensor/random.js';
 
 export interface KidOptions {
   /** Number of random subsets (default 100). */

@@ -7,9 +7,9 @@
  * graph's pool_3 -> logits matrix product, without the bias (`softmax/logits/MatMul`); FID
  * Inception weights ported to PyTorch (pytorch-fid) carry that layer as `fc` (1008 classes).
  */
-import { Tensor } from '../tensor/tensor.js';
-import { tidy } from '../tensor/scope.js';
-import { logSoftmax } from '../tensor/functional.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tidy } from '../../tensor/scope.js';
+import { logSoftmax } from '../../tensor/functional.js';
 
 export interface InceptionScore {
   mean: number;

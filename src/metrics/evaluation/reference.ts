@@ -12,12 +12,12 @@
  * (pooled mixed5 of the nsfwjs Inception). numpy .npz statistics with arrays `mu` and `sigma`
  * (pytorch-fid's and TTUR's precomputed FID statistics) load as the 'fid' set.
  */
-import { Tensor } from '../tensor/tensor.js';
-import { tensor } from '../tensor/creation.js';
-import { loadSafetensors, saveSafetensors, SafetensorsError } from '../io/safetensors.js';
-import { NpzFile, type NpyArray } from '../data/npz.js';
-import { FeatureStatsError, type FeatureStats } from './frechet.js';
-import { FID_FEATURE } from './inception-weights.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tensor } from '../../tensor/creation.js';
+import { loadSafetensors, saveSafetensors, SafetensorsError } from '../../io/safetensors.js';
+import { NpzFile, type NpyArray } from '../../data/npz.js';
+import { FeatureStatsError, type FeatureStats } from '../scores/frechet.js';
+import { FID_FEATURE } from '../feature-nets/inception-weights.js';
 
 
 /** One feature set: its Gaussian fit and, when kept, the features. */

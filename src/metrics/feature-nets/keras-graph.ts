@@ -9,13 +9,12 @@
  * padding out of the mean; both are reproduced. Intermediate activations are freed as soon as
  * their last consumer has run.
  */
-import { Tensor } from '../tensor/tensor.js';
-import { tensor, cat } from '../tensor/creation.js';
-import { tidy, keep } from '../tensor/scope.js';
-import { noGrad } from '../tensor/autograd.js';
-import { native } from '../tensor/native.js';
-import * as F from '../tensor/functional.js';
-import type { JsonValue } from './js-literal.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tensor, cat } from '../../tensor/creation.js';
+import { tidy, keep } from '../../tensor/scope.js';
+import { noGrad } from '../../tensor/autograd.js';
+import * as F from '../../tensor/functional.js';
+import type { JsonValue } from '../../util/json.js';
 
 export class KerasModelError extends Error {
   override name = 'KerasModelError';
@@ -189,7 +188,7 @@ export class KerasGraph {
       // TF ignores the padding: max pooling pads with -inf, average pooling leaves it out of the mean.
       return kind === 'max'
         ? F.maxPool2d(x, [kh, kw], [sh, sw], [pt, pl])
-        : new Tensor(native.avgPool2dFull(x.handle, [kh, kw], [sh, sw], [pt, pl], false, false));
+        : F.avgPool2d(x, [kh, kw], [sh, sw], [pt, pl], { countIncludePad: false });
     }
     return kind === 'max' ? F.maxPool2d(x, [kh, kw], [sh, sw]) : F.avgPool2d(x, [kh, kw], [sh, sw]);
   }
@@ -217,10 +216,7 @@ export class KerasGraph {
         if (axis !== 3 && axis !== -1 && !(Array.isArray(axis) && (axis[0] === 3 || axis[0] === -1))) throw new KerasModelError(`${this.label}: BatchNormalization '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
         const gamma = this.#w(`${l.name}/gamma`);
         const beta = this.#w(`${l.name}/beta`);
-        return new Tensor(native.batchNorm(
-          x.handle, gamma?.handle ?? null, beta?.handle ?? null,
-          this.#w(`${l.name}/moving_mean`)!.handle, this.#w(`${l.name}/moving_variance`)!.handle, false, 0, typeof c.epsilon === 'number' ? c.epsilon : 0.001,
-        ));
+        return F.batchNorm(x, this.#w(`${l.name}/moving_mean`)!, this.#w(`${l.name}/moving_variance`)!, gamma, beta, false, 0, typeof c.epsilon === 'number' ? c.epsilon : 0.001);
       }
       case 'Activation': return this.#activation(x, c.activation, l.name);
       case 'MaxPooling2D': return this.#pool(x, l, 'max');

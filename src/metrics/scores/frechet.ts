@@ -13,9 +13,9 @@
  * Statistics are saved with the reference files of src/metrics/reference.ts, so a dataset's
  * reference statistics are computed once.
  */
-import { Tensor } from '../tensor/tensor.js';
-import { tensor, eigh } from '../tensor/creation.js';
-import { tidy, keep } from '../tensor/scope.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { tensor, eigh } from '../../tensor/creation.js';
+import { tidy, keep } from '../../tensor/scope.js';
 
 /** A Gaussian fit of N feature vectors of dimension D. */
 export interface FeatureStats {

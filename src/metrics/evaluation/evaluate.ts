@@ -12,16 +12,16 @@
  *               a quality signal without the FID weights, not FID
  *   kid-mixed5  KID of those features
  */
-import { Tensor } from '../tensor/tensor.js';
-import { cat } from '../tensor/creation.js';
-import { tidy, keep } from '../tensor/scope.js';
-import * as F from '../tensor/functional.js';
-import { FeatureStatsAccumulator, frechetDistance, FeatureStatsError } from './frechet.js';
-import { inceptionScore } from './inception-score.js';
-import { precisionRecall } from './precision-recall.js';
-import { kernelInceptionDistance, type KidOptions } from './kid.js';
-import type { FidInceptionV3 } from './inception.js';
-import type { OfflineFeatureNet } from './offline.js';
+import { Tensor } from '../../tensor/tensor.js';
+import { cat } from '../../tensor/creation.js';
+import { tidy, keep } from '../../tensor/scope.js';
+import * as F from '../../tensor/functional.js';
+import { FeatureStatsAccumulator, frechetDistance, FeatureStatsError } from '../scores/frechet.js';
+import { inceptionScore } from '../scores/inception-score.js';
+import { precisionRecall } from '../scores/precision-recall.js';
+import { kernelInceptionDistance, type KidOptions } from '../scores/kid.js';
+import type { FidInceptionV3 } from '../feature-nets/inception.js';
+import type { OfflineFeatureNet } from '../feature-nets/offline.js';
 import type { FeatureSet } from './reference.js';
 import type { ImageBatchSource } from './images.js';
 import { createProgress } from './progress.js';

@@ -4,8 +4,7 @@
  * `false`, `null`, and `!0` / `!1` for true / false). Used to read the Keras model topology that
  * nsfwjs ships inside a JavaScript bundle, without evaluating the bundle.
  */
-
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from '../../util/json.js';
 
 export class JsLiteralError extends Error {
   override name = 'JsLiteralError';
