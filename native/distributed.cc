@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,8 @@
 #endif
 
 namespace cts {
+
+#define ENTRY(NAME) static Napi::Value NAME(const Napi::CallbackInfo& info)
 
 #if defined(CTS_HAVE_C10D)
 
@@ -65,8 +68,6 @@ static std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& 
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-#define ENTRY(NAME) static Napi::Value NAME(const Napi::CallbackInfo& info)
-
 // distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend): rank 0 hosts the TCPStore
 // and waits for all ranks to arrive; every rank then builds the group on the store's
 // "default_pg" prefix, as torch.distributed.init_process_group does, so Python ranks can join.
@@ -99,12 +100,14 @@ ENTRY(distInit) {
   opts.timeout = box->timeout;
   opts.multiTenant = true;  // as Python's env:// rendezvous creates it
   auto tcp = c10::make_intrusive<c10d::TCPStore>(addr, opts);
-  // As init_process_group keys its default group: PrefixStore("default_pg", store), then the
-  // group's name, "0" for the first group (torch/distributed/distributed_c10d.py, _group_count).
+  // The store keys of init_process_group's default group, so Python ranks can join:
+  // PrefixStore("default_pg", store), then the group's name ("0", the first group count of
+  // torch/distributed/distributed_c10d.py); torch 2.x names it "0/" and gives each backend a
+  // device prefix ("cpu/", "cuda/") of its own.
   c10::intrusive_ptr<c10d::Store> defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
-  box->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
   const int r = static_cast<int>(rank), n = static_cast<int>(world);
 #if TORCH_VERSION_MAJOR >= 2
+  box->store = c10::make_intrusive<c10d::PrefixStore>("0/", defaultPg);
   // torch 2.x: the collectives live in a Backend that a ProcessGroup dispatches to.
   c10::intrusive_ptr<c10d::Backend> impl;
   auto deviceType = c10::DeviceType::CPU;
@@ -113,7 +116,7 @@ ENTRY(distInit) {
   if (backend == "nccl") {
     auto nopts = c10d::ProcessGroupNCCL::Options::create();
     nopts->timeout = box->timeout;
-    impl = c10::make_intrusive<c10d::ProcessGroupNCCL>(box->store, r, n, nopts);
+    impl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("cuda/", box->store), r, n, nopts);
     deviceType = c10::DeviceType::CUDA;
     backendType = c10d::ProcessGroup::BackendType::NCCL;
   }
@@ -121,12 +124,15 @@ ENTRY(distInit) {
   if (!impl) {
     auto gopts = c10d::ProcessGroupGloo::Options::create(box->timeout);
     gopts->devices.push_back(glooDevice(addr));
-    impl = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, r, n, gopts);
+    impl = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("cpu/", box->store), r, n, gopts);
   }
   box->pg = c10::make_intrusive<c10d::ProcessGroup>(box->store, r, n);
   box->pg->setBackend(deviceType, backendType, impl);
   box->pg->setDefaultBackend(backendType);
+  // torch 2.x's init_process_group no longer ends with a store-based barrier (unless
+  // TORCH_DIST_INIT_BARRIER=1); Gloo's own rendezvous above already waited for every rank.
 #else
+  box->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
 #if defined(CTS_HAVE_NCCL)
   if (backend == "nccl") {
     auto nopts = c10d::ProcessGroupNCCL::Options::create();
@@ -139,9 +145,8 @@ ENTRY(distInit) {
     gopts->devices.push_back(glooDevice(addr));
     box->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, r, n, gopts);
   }
-#endif
-  // init_process_group then waits until every rank has built its group, counting on the key
-  // "store_based_barrier_key:1" of the default_pg store (distributed_c10d.py, _store_based_barrier).
+  // torch 1.13's init_process_group then waits until every rank has built its group, counting on
+  // the key "store_based_barrier_key:1" of the default_pg store (_store_based_barrier) ...
   const std::string barrierKey = "store_based_barrier_key:1";
   defaultPg->add(barrierKey, 1);
   const auto deadline = std::chrono::steady_clock::now() + box->timeout;
@@ -151,6 +156,7 @@ ENTRY(distInit) {
   }
   // ... and rank 0 hands every rank the group's first collective sequence number.
   box->pg->setSequenceNumberForGroup();
+#endif
   auto ext = Napi::External<GroupBox>::New(env, box.release(), [](Napi::Env, GroupBox* b) { delete b; });
   ext.TypeTag(&kGroupTag);
   return ext;
@@ -260,6 +266,10 @@ ENTRY(distBarrier) {
 // through the earlier layers. Buckets are filled in reverse parameter order, as DDP fills them,
 // since gradients become ready from the last layer back.
 
+// The owning pointer to a parameter's gradient accumulator: std::shared_ptr in torch 1.13,
+// c10::intrusive_ptr in newer torch.
+using AccumulatorPtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>()));
+
 struct GradientBuckets {
   struct Bucket {
     std::vector<size_t> params;  // indices into `params`
@@ -272,7 +282,7 @@ struct GradientBuckets {
   std::vector<at::Tensor> params;
   std::vector<size_t> bucketOf;  // parameter index -> bucket index
   std::vector<Bucket> buckets;
-  std::vector<std::pair<std::shared_ptr<torch::autograd::Node>, uintptr_t>> hooks;  // accumulators kept alive with our hook
+  std::vector<std::pair<AccumulatorPtr, uintptr_t>> hooks;  // accumulators kept alive with our hook
   bool armed = false;
   std::string error;  // a failure inside a hook, reported by finish()
 
@@ -391,7 +401,7 @@ ENTRY(distReducerNew) {
     bytes += params[k].numel() * params[k].element_size();
   }
   for (size_t k = 0; k < params.size(); k++) {
-    std::shared_ptr<torch::autograd::Node> acc = torch::autograd::impl::grad_accumulator(params[k]);
+    AccumulatorPtr acc = torch::autograd::impl::grad_accumulator(params[k]);
     if (!acc) throw ArgumentError("parameter " + std::to_string(k) + " has no gradient accumulator");
     uintptr_t key = acc->add_post_hook(std::make_unique<ReadyHook>(box.get(), k));
     box->hooks.emplace_back(std::move(acc), key);
@@ -459,6 +469,8 @@ ENTRY(distReducerClose) {
 
 ENTRY(distInfo) {
   Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 0, "distInfo");
   Napi::Object o = Napi::Object::New(env);
 #if defined(CTS_HAVE_C10D)
   o.Set("c10d", Napi::Boolean::New(env, true));
@@ -473,14 +485,17 @@ ENTRY(distInfo) {
   o.Set("nccl", Napi::Boolean::New(env, false));
 #endif
   return o;
+  GUARD_END("distInfo")
 }
 
 #if !defined(CTS_HAVE_C10D)
 // Without c10d every distributed entry point fails with one message that says why.
-static Napi::Value unavailable(const Napi::CallbackInfo& info) {
-  Napi::Error::New(info.Env(), "distributed training needs libtorch's c10d with Gloo, which this addon was built without "
-                               "(Debian: apt-get install libgloo-dev, then npm run build:native)").ThrowAsJavaScriptException();
-  return info.Env().Undefined();
+ENTRY(unavailable) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  throw std::runtime_error("distributed training needs libtorch's c10d with Gloo, which this addon was built without "
+                           "(Debian: apt-get install libgloo-dev, then npm run build:native)");
+  GUARD_END("distributed")
 }
 #endif
 

@@ -16,7 +16,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { Generator, native, randn, tidy } from '../src/tensor/index.js';
+import { Generator, randn, tidy } from '../src/tensor/index.js';
+import { native } from '../src/tensor/native.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import type { SongUNetConfig } from '../src/networks/config.js';
 import { distributedSupport, freePort, launch } from '../src/distributed/index.js';

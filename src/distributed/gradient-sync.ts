@@ -6,7 +6,7 @@
  * (native/distributed.cc, "bucketed gradient all-reduce"), so communication overlaps the rest of
  * the backward; earlier micro-batches only accumulate locally, as DDP's no_sync() does.
  */
-import { native, type DistReducerHandle } from '../tensor/native.js';
+import { c10dReducerArm, c10dReducerBuckets, c10dReducerClose, c10dReducerFinish, c10dReducerNew, type DistReducerHandle } from '../tensor/c10d.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { DistributedError, type ProcessGroup } from './process-group.js';
@@ -18,32 +18,45 @@ export class DataParallelGradientSync {
   readonly rank: number;
   readonly worldSize: number;
   readonly group: ProcessGroup;
-  #reducer: DistReducerHandle | null;
+  readonly bucketCapBytes: number;
+  #reducer: DistReducerHandle | null = null;
+  #disposed = false;
   #armed = false;
 
-  /** Hooks the parameters' gradient accumulators (every parameter must get a gradient in each step). */
-  constructor(group: ProcessGroup, parameters: Tensor[], bucketCapBytes = DEFAULT_BUCKET_CAP_BYTES) {
+  /**
+   * Hooks the parameters' gradient accumulators (every parameter must get a gradient in each
+   * step); without `parameters`, bind() does it later (the trainer makes its network after
+   * taking the sync, since the rank decides its data share and dropout seed).
+   */
+  constructor(group: ProcessGroup, parameters?: Tensor[], bucketCapBytes = DEFAULT_BUCKET_CAP_BYTES) {
     this.group = group;
     this.rank = group.rank;
     this.worldSize = group.worldSize;
-    this.#reducer = group.call('gradient buckets', () => native.distReducerNew(group.handle, parameters.map((p) => p.handle), bucketCapBytes));
+    this.bucketCapBytes = bucketCapBytes;
+    if (parameters !== undefined) this.bind(parameters);
+  }
+
+  /** Hooks these parameters (once). */
+  bind(parameters: Tensor[]): void {
+    if (this.#reducer !== null || this.#disposed) throw new DistributedError(`rank ${this.rank}: the gradient sync is already bound or disposed`);
+    this.#reducer = this.group.call('gradient buckets', (h) => c10dReducerNew(h, parameters, this.bucketCapBytes));
   }
 
   get #handle(): DistReducerHandle {
-    if (this.#reducer === null) throw new DistributedError(`rank ${this.rank}: the gradient sync is disposed`);
+    if (this.#reducer === null) throw new DistributedError(`rank ${this.rank}: the gradient sync is ${this.#disposed ? 'disposed' : 'not bound to parameters (bind())'}`);
     return this.#reducer;
   }
 
   /** Parameter indices of each bucket, in the order their all-reduces start. */
   buckets(): number[][] {
-    return native.distReducerBuckets(this.#handle);
+    return c10dReducerBuckets(this.#handle);
   }
 
   /** Called before each micro-batch's backward; the last one's backward all-reduces. */
   beforeBackward(isLast: boolean): void {
     if (!isLast) return;
     const h = this.#handle;
-    this.group.call('gradient all-reduce', () => native.distReducerArm(h));
+    this.group.call('gradient all-reduce', () => c10dReducerArm(h));
     this.#armed = true;
   }
 
@@ -52,7 +65,7 @@ export class DataParallelGradientSync {
     if (!this.#armed) throw new DistributedError(`rank ${this.rank}: finishGradients() without beforeBackward(true) in this step`);
     this.#armed = false;
     const h = this.#handle;
-    this.group.call('gradient all-reduce', () => native.distReducerFinish(h));
+    this.group.call('gradient all-reduce', () => c10dReducerFinish(h));
   }
 
   /** Sums small float64 statistics over ranks (loss sums, non-finite counts). */
@@ -62,10 +75,11 @@ export class DataParallelGradientSync {
 
   /** Removes the gradient hooks now. */
   dispose(): void {
+    this.#disposed = true;
     if (this.#reducer === null) return;
     const h = this.#reducer;
     this.#reducer = null;
-    native.distReducerClose(h);
+    c10dReducerClose(h);
   }
 }
 

@@ -4,7 +4,7 @@
  * training needs. The group is the same as torch.distributed.init_process_group's (store prefix
  * "default_pg"), so a Python rank can join it. Every failure becomes one DistributedError line.
  */
-import { native, type DistGroupHandle } from '../tensor/native.js';
+import { c10dAllReduceSum, c10dBarrier, c10dBroadcast, c10dClose, c10dInit, c10dStoreGet, c10dStoreSet, c10dSupport, type DistGroupHandle } from '../tensor/c10d.js';
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -27,7 +27,7 @@ export interface ProcessGroupOptions {
 
 /** Whether this addon was built with c10d (and which backends). */
 export function distributedSupport(): { c10d: boolean; gloo: boolean; nccl: boolean } {
-  return native.distInfo();
+  return c10dSupport();
 }
 
 /** Turns a native c10d message into one line that says what went wrong and where. */
@@ -63,13 +63,13 @@ export class ProcessGroup {
 
   /** Joins the group (blocks until all ranks arrived, at most timeoutMs). */
   static init(options: ProcessGroupOptions): ProcessGroup {
-    if (!native.distInfo().c10d) {
+    if (!c10dSupport().c10d) {
       throw new DistributedError(
         'data-parallel training needs libtorch\'s c10d with Gloo, which this build of the addon lacks (Debian: apt-get install libgloo-dev, then npm run build:native)',
       );
     }
     try {
-      return new ProcessGroup(native.distInit(options.masterAddr, options.masterPort, options.rank, options.worldSize, options.timeoutMs, options.backend ?? 'gloo'), options);
+      return new ProcessGroup(c10dInit(options.masterAddr, options.masterPort, options.rank, options.worldSize, options.timeoutMs, options.backend ?? 'gloo'), options);
     } catch (e) {
       throw explain('distInit', e, options);
     }
@@ -92,12 +92,12 @@ export class ProcessGroup {
 
   /** Overwrites the tensors in place with rank `root`'s. */
   broadcast(tensors: Tensor[], root = 0): void {
-    this.call('broadcast', (h) => native.distBroadcast(h, tensors.map((t) => t.handle), root));
+    this.call('broadcast', (h) => c10dBroadcast(h, tensors, root));
   }
 
   /** Each tensor becomes, in place, its sum over ranks. */
   allReduceSum(tensors: Tensor[]): void {
-    this.call('allReduceSum', (h) => native.distAllReduceSum(h, tensors.map((t) => t.handle)));
+    this.call('allReduceSum', (h) => c10dAllReduceSum(h, tensors));
   }
 
   /** The sums over ranks of a few float64 numbers (loss sums, counts), so every rank decides alike. */
@@ -125,17 +125,17 @@ export class ProcessGroup {
   }
 
   barrier(): void {
-    this.call('barrier', (h) => native.distBarrier(h));
+    this.call('barrier', (h) => c10dBarrier(h));
   }
 
   /** Sets a key of the rendezvous store (visible to every rank). */
   storeSet(key: string, value: string): void {
-    this.call('storeSet', (h) => native.distStoreSet(h, key, value));
+    this.call('storeSet', (h) => c10dStoreSet(h, key, value));
   }
 
   /** A key of the rendezvous store, waiting (at most timeoutMs) until some rank set it. */
   storeGet(key: string): string {
-    return this.call('storeGet', (h) => native.distStoreGet(h, key));
+    return this.call('storeGet', (h) => c10dStoreGet(h, key));
   }
 
   /**
@@ -159,6 +159,6 @@ export class ProcessGroup {
     if (this.#handle === null) return;
     const h = this.#handle;
     this.#handle = null;
-    native.distClose(h);
+    c10dClose(h);
   }
 }
