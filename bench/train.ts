@@ -24,7 +24,8 @@ import { loadMnist } from '../src/data/mnist.js';
 import { loadCifar10 } from '../src/data/cifar10.js';
 import type { ImageDataset } from '../src/data/types.js';
 import { Xoshiro128 } from '../src/data/random.js';
-import { Trainer, type PhaseTimes } from '../src/train/trainer.js';
+import { Trainer } from '../src/train/trainer.js';
+import type { PhaseTimes } from '../src/train/step.js';
 import { defaultOptimizerFactory } from '../src/train/adapters.js';
 import { runPreset } from '../src/train/run-preset.js';
 import type { Benchmark, BenchOptions, BenchRecord } from './registry.js';
@@ -119,12 +120,12 @@ async function benchPreset(preset: string, threads: number, o: { steps: number; 
   });
   try {
     let k = 0;
-    for (let i = 0; i < o.warmup; i++) trainer.trainStep(k++);
+    for (let i = 0; i < o.warmup; i++) trainer.runStep(k++);
     // 1. Throughput without instrumentation.
     const stepMs: number[] = [];
     for (let i = 0; i < o.steps; i++) {
       const t0 = performance.now();
-      trainer.trainStep(k++);
+      trainer.runStep(k++);
       stepMs.push(performance.now() - t0);
     }
     const med = median(stepMs);
@@ -136,7 +137,7 @@ async function benchPreset(preset: string, threads: number, o: { steps: number; 
     try {
       probe.reset();
       const t0 = performance.now();
-      for (let i = 0; i < o.steps; i++) trainer.trainStep(k++, phases);
+      for (let i = 0; i < o.steps; i++) trainer.runStep(k++, phases);
       total = performance.now() - t0;
     } finally {
       probe.restore();

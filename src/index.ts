@@ -15,13 +15,13 @@ export * from './nn/index.js';
 // The consistency method: schedules and scalings (spec sections 1-3), presets.
 export {
   karrasSigmas, ictDiscretizationSteps, ctDiscretizationSteps, ctTeacherEmaRate, lognormalLevelProbabilities,
-  uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices,
-  type KarrasOptions, type CurriculumOptions, type TeacherEmaOptions, type LognormalOptions,
+  uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices, levelSchedule,
+  type LevelSchedule, type KarrasOptions, type CurriculumOptions, type TeacherEmaOptions, type LognormalOptions,
 } from './method/schedules.js';
 export { consistencyScalings, pseudoHuberC, type NoiseEmbedding, type ScalingOptions, type ConsistencyScalings } from './method/scalings.js';
 export { erf, erfc } from './method/erf.js';
 export {
-  methodPreset, levelSchedule, METHOD_NAMES, type MethodConfig, type MethodOverrides, type LevelSchedule, type MethodName,
+  methodPreset, METHOD_NAMES, type MethodConfig, type MethodOverrides, type MethodName,
   type TeacherKind, type CurriculumKind, type LevelsKind, type WeightingKind, type MetricKind, type CurriculumConfig,
   type LevelsConfig, type MetricConfig,
 } from './method/presets.js';
@@ -50,7 +50,6 @@ export {
   ConsistencyLoss, type ConsistencyLossOptions, type ConsistencyLossInputs, type ConsistencyLossResult, type ScheduledLevels, type ExplicitLevels,
 } from './method/loss.js';
 export { ExponentialMovingAverage, emaUpdate, emaRate, powerEmaGamma, type EmaSchedule } from './method/ema.js';
-export { trainStep, type TrainContext, type TrainBatch, type TrainStepResult, type TrainableNetwork } from './method/train-step.js';
 export {
   sampleOneStep, sampleMultistep, multistepLoop, twoStepLevels, TWO_STEP_SECOND_LEVEL, checkLevels, type SamplerOptions, type MultistepLoopOptions,
 } from './method/samplers.js';
@@ -73,7 +72,10 @@ export {
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
   networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
-  Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, type TrainerOptions, type TrainOutcome, type PhaseTimes,
+  Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome,
+  trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
+  type GradientSync, rankSlice, noiseSeed, levelUniform, levelIndicesFor, noiseFor,
+  trainingCheckpoint, restoreTrainingState, type TrainingState, TrainingSamples,
   fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise,
   loadModel, samplingLevels, type LoadedModel, type WeightsKind,
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,

@@ -13,15 +13,23 @@ import { join } from 'node:path';
 import { Generator, Tensor, randn, randint, tensor, tidy, noGrad, setNumThreads, dispose } from '../src/tensor/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { ConsistencyLoss, type ConsistencyLossResult } from '../src/method/loss.js';
-import { levelSchedule, methodPreset, type MethodConfig, type MethodOverrides } from '../src/method/presets.js';
+import { ConsistencyDenoiser, type ConsistencyNetwork } from '../src/method/denoiser.js';
+import { methodPreset, type MethodConfig, type MethodOverrides } from '../src/method/presets.js';
 import { pseudoHuberC } from '../src/method/scalings.js';
-import { sampleLevelIndices } from '../src/method/schedules.js';
+import { levelSchedule, sampleLevelIndices } from '../src/method/schedules.js';
 import { runPythonScript } from './helpers/python.js';
 import { RecordingNet, TinyConvNet } from './method-nets.js';
 
 setNumThreads(1);
 
 const SHAPE = [4, 3, 6, 6];
+
+/** The consistency function f around a raw network (the presets' sigma_min and sigma_data). */
+function f(net: ConsistencyNetwork): ConsistencyDenoiser;
+function f(net: ConsistencyNetwork | undefined): ConsistencyDenoiser | undefined;
+function f(net: ConsistencyNetwork | undefined): ConsistencyDenoiser | undefined {
+  return net && new ConsistencyDenoiser(net);
+}
 
 function makeNet(seed: number, dropout = 0.3): TinyConvNet {
   const net = new TinyConvNet({ init: new Generator(seed), dropout });
@@ -128,8 +136,8 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
       const sched = scheduleWithN(c.config, c.N);
       const refOut = loadSafetensors(pyCases[k]!.out).tensors;
       tidy(() => {
-        const r = loss.compute({ network: net, teacherNetwork: teacher, x, classLabels: labels, noise: z, levels: { schedule: sched, indices: c.indices } });
-        r.loss.backward();
+        const r = loss.compute({ student: f(net), teacher: f(teacher), x, classLabels: labels, noise: z, levels: { schedule: sched, indices: c.indices } });
+        r.losses.mean().backward();
         // The levels agree to an ulp or two (JavaScript's and Python's pow round differently).
         for (let i = 0; i < c.indices.length; i++) {
           assert.ok(Math.abs(r.sigmaTeacher[i]! - ref.sigmaTeacher[i]!) <= 1e-15 * ref.sigmaTeacher[i]!, `${c.name}: sigma_i ${i}`);
@@ -137,7 +145,7 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
         }
         for (let i = 0; i < r.weights.length; i++)
           assert.ok(Math.abs(r.weights[i]! - ref.weights[i]!) <= 1e-11 * ref.weights[i]!, `${c.name}: weight ${i}: ${r.weights[i]} vs ${ref.weights[i]}`);
-        assertClose(Float32Array.of(r.loss.item()), Float32Array.of(ref.loss), 2e-5, `${c.name}: loss`);
+        assertClose(Float32Array.of(r.losses.mean().item()), Float32Array.of(ref.loss), 2e-5, `${c.name}: loss`);
         assertClose(r.distances.toFloat32Array(), refOut.get('distances')!.toFloat32Array(), 2e-5, `${c.name}: distances`);
         let checked = 0;
         for (const [name, p] of net.namedParameters()) {
@@ -179,7 +187,7 @@ test('the teacher pass builds no graph: its output has requiresGrad false, the s
   const loss = new ConsistencyLoss(methodPreset('ict'));
   const sched = levelSchedule(loss.config, 0, 100);
   tidy(() => {
-    const r = loss.compute({ network: net, x, noise: z, levels: { schedule: sched, indices: [1, 2, 3, 4] }, returnOutputs: true });
+    const r = loss.compute({ student: f(net), x, noise: z, levels: { schedule: sched, indices: [1, 2, 3, 4] }, returnOutputs: true });
     assert.equal(net.calls.length, 2);
     assert.equal(net.calls[0]!.requiresGradOut, true, 'student pass tracks gradients');
     assert.equal(net.calls[1]!.requiresGradOut, false, 'teacher pass does not');
@@ -211,9 +219,9 @@ test('the student and teacher passes share one dropout mask (stopgrad and EMA te
   const net = makeNet(3, 0.5);
   const loss = new ConsistencyLoss(methodPreset('ict'));
   tidy(() => {
-    const r = loss.compute({ network: net, x, noise: z, levels, returnOutputs: true });
+    const r = loss.compute({ student: f(net), x, noise: z, levels, returnOutputs: true });
     assert.deepEqual(r.student!.toFloat32Array(), r.teacher!.toFloat32Array());
-    assert.equal(r.loss.item(), 0);
+    assert.equal(r.losses.mean().item(), 0);
   });
   // Control: two passes without restoring the generator differ, so dropout is really on.
   tidy(() => {
@@ -227,18 +235,45 @@ test('the student and teacher passes share one dropout mask (stopgrad and EMA te
   teacher.setGenerator(new Generator(777));
   const ct = new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } }));
   tidy(() => {
-    const r = ct.compute({ network: net, teacherNetwork: teacher, x, noise: z, levels, returnOutputs: true });
+    const r = ct.compute({ student: f(net), teacher: f(teacher), x, noise: z, levels, returnOutputs: true });
     assert.deepEqual(r.student!.toFloat32Array(), r.teacher!.toFloat32Array());
   });
   // A network in training mode without a generator cannot share masks: a clear error.
   const bare = new TinyConvNet({ init: new Generator(1) });
-  assert.throws(() => tidy(() => loss.compute({ network: bare, x, noise: z, levels })), /training mode without a dropout generator.*setGenerator/);
+  assert.throws(() => tidy(() => loss.compute({ student: f(bare), x, noise: z, levels })), /training mode without a dropout generator.*setGenerator/);
   bare.eval();
-  tidy(() => loss.compute({ network: bare, x, noise: z, levels }));
+  tidy(() => loss.compute({ student: f(bare), x, noise: z, levels }));
   dispose([x, z]);
   net.dispose();
   teacher.dispose();
   bare.dispose();
+});
+
+test('the loss is unreduced: lambda(sigma_i) d per sample, [N], each with its own gradient', () => {
+  const net = makeNet(3, 0);
+  const { x, z } = data(15);
+  const loss = new ConsistencyLoss(methodPreset('ict'));
+  const sched = scheduleWithN(loss.config, 21);
+  const indices = [0, 4, 12, 19];
+  tidy(() => {
+    const r = loss.compute({ student: f(net), x, noise: z, levels: { schedule: sched, indices } });
+    assert.deepEqual(r.losses.shape, [4]);
+    const d = r.distances.toFloat64Array();
+    const l = r.losses.toFloat64Array();
+    for (let i = 0; i < 4; i++) assert.ok(Math.abs(l[i]! - Math.fround(d[i]! * Math.fround(sched.weights[indices[i]!]!))) <= 1e-6 * l[i]!, `sample ${i}: ${l[i]} vs ${d[i]} * lambda`);
+    // The values are separate: the gradient of sample 2's value is that of a batch of sample 2 alone.
+    r.losses.slice(0, 2, 3).sum().backward();
+  });
+  const g2 = net.namedParameters().get('conv1.weight')!.grad!.toFloat32Array();
+  net.zeroGrad();
+  tidy(() => {
+    const r = loss.compute({ student: f(net), x: x.slice(0, 2, 3), noise: z.slice(0, 2, 3), levels: { schedule: sched, indices: [12] } });
+    r.losses.sum().backward();
+  });
+  const g1 = net.namedParameters().get('conv1.weight')!.grad!.toFloat32Array();
+  assertClose(g2, g1, 1e-5, 'one sample of the batch vs the same sample alone', 1e-9);
+  net.dispose();
+  dispose([x, z]);
 });
 
 /** Runs a loss on fixed inputs and returns numbers for comparisons. */
@@ -250,10 +285,10 @@ function evaluate(config: MethodConfig, teacherSeed?: number): { loss: number; d
   const sched = scheduleWithN(config, 21);
   const out = tidy(() => {
     const r: ConsistencyLossResult = new ConsistencyLoss(config).compute({
-      network: net, teacherNetwork: teacher, x, noise: z, levels: { schedule: sched, indices: [0, 4, 12, 19] }, returnOutputs: true,
+      student: f(net), teacher: f(teacher), x, noise: z, levels: { schedule: sched, indices: [0, 4, 12, 19] }, returnOutputs: true,
     });
     return {
-      loss: r.loss.item(), distances: Array.from(r.distances.toFloat64Array()), weights: r.weights,
+      loss: r.losses.mean().item(), distances: Array.from(r.distances.toFloat64Array()), weights: r.weights,
       student: Array.from(r.student!.toFloat32Array()), teacher: Array.from(r.teacher!.toFloat32Array()),
     };
   });
@@ -324,7 +359,7 @@ test('drawn level indices follow the configured distribution through the seeded 
       return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
     };
     const want = sampleLevelIndices(sched.probabilities, 4, rngOf(17));
-    const got = tidy(() => new ConsistencyLoss(config).compute({ network: net, x, noise: z, levels: { schedule: sched, rng: rngOf(17) } }).levelIndices);
+    const got = tidy(() => new ConsistencyLoss(config).compute({ student: f(net), x, noise: z, levels: { schedule: sched, rng: rngOf(17) } }).levelIndices);
     assert.deepEqual(got, want);
   }
   net.dispose();
@@ -336,7 +371,7 @@ test('bad input: RangeErrors name the value and the allowed range', () => {
   const { x, z } = data(13);
   const loss = new ConsistencyLoss(methodPreset('ict'));
   const sched = levelSchedule(loss.config, 0, 100); // N = 11: indices 0..9
-  const run = (levels: Parameters<ConsistencyLoss['compute']>[0]['levels']) => tidy(() => loss.compute({ network: net, x, noise: z, levels }));
+  const run = (levels: Parameters<ConsistencyLoss['compute']>[0]['levels']) => tidy(() => loss.compute({ student: f(net), x, noise: z, levels }));
   assert.throws(() => run({ schedule: sched, indices: [0, 1, 10, 2] }), (e: Error) => e instanceof RangeError && /levelIndices\[2\] must be an integer in \[0, 9\].*i = 1\.\.10\), got 10/.test(e.message));
   assert.throws(() => run({ schedule: sched, indices: [0, -1, 1, 2] }), /levelIndices\[1\] must be an integer in \[0, 9\].*got -1/);
   assert.throws(() => run({ schedule: sched, indices: [0, 1.5, 1, 2] }), /got 1.5/);
@@ -347,7 +382,7 @@ test('bad input: RangeErrors name the value and the allowed range', () => {
   assert.throws(() => run({ sigmaTeacher: [1, 1, 1, 1], sigmaStudent: [1, 2, 0.5, 2] }), /sigmaStudent\[2\] must be a finite number >= sigmaTeacher\[2\]=1, got 0.5/);
   assert.throws(() => run({ sigmaTeacher: [0.001, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }), (e: Error) => e instanceof RangeError && /sigma must be >= sigmaMin=0.002, got 0.001/.test(e.message));
   assert.throws(() => run({ sigmaTeacher: [1, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }), /inverse-gap weighting needs sigmaStudent\[0\] > sigmaTeacher\[0\]/);
-  assert.throws(() => tidy(() => new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } })).compute({ network: net, x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] } })), /teacher 'ema' needs a teacherNetwork/);
+  assert.throws(() => tidy(() => new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } })).compute({ student: f(net), x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] } })), /teacher 'ema' needs a teacher \(/);
   assert.throws(() => methodPreset('ict', { metric: { kind: 'lpip' as 'lpips' } }), (e: Error) => e instanceof RangeError && /metric.kind must be one of pseudo-huber, l2, l1, lpips, got lpip/.test(e.message));
   assert.throws(() => methodPreset('ictt' as 'ict'), (e: Error) => e instanceof RangeError && /method must be one of ict, ct, got ictt/.test(e.message));
   assert.throws(() => new ConsistencyLoss(methodPreset('ct')), (e: Error) => e instanceof RangeError && /metric 'lpips' needs a learned network/.test(e.message));
@@ -370,15 +405,15 @@ test("a plugged-in learned metric serves 'lpips'", () => {
   const sched = levelSchedule(config, 0, 100);
   tidy(() => {
     const r = new ConsistencyLoss(config, { learnedMetric: learned }).compute({
-      network: net, teacherNetwork: teacher, x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] }, returnOutputs: true,
+      student: f(net), teacher: f(teacher), x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] }, returnOutputs: true,
     });
     const want = noGrad(() => r.student!.sub(r.teacher!).abs().reshape([4, -1]).mean(1));
     assert.deepEqual(r.distances.toFloat32Array(), want.toFloat32Array());
-    r.loss.backward();
+    r.losses.mean().backward();
   });
   assert.equal(calls, 1);
   const wrong = { distance: (a: Tensor) => a.sum() };
-  assert.throws(() => tidy(() => new ConsistencyLoss(config, { learnedMetric: wrong }).compute({ network: net, teacherNetwork: teacher, x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] } })), /must return \[4\], got \[\]/);
+  assert.throws(() => tidy(() => new ConsistencyLoss(config, { learnedMetric: wrong }).compute({ student: f(net), teacher: f(teacher), x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] } })), /must return \[4\], got \[\]/);
   net.dispose();
   teacher.dispose();
   dispose([x, z]);

@@ -21,7 +21,8 @@ import {
   sampleLevelIndices,
   uniformLevelProbabilities,
 } from '../src/method/schedules.js';
-import { levelSchedule, methodPreset, type MethodName } from '../src/method/presets.js';
+import { methodPreset, type MethodName } from '../src/method/presets.js';
+import { levelSchedule } from '../src/method/schedules.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

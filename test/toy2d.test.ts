@@ -1,6 +1,6 @@
 /**
  * End to end on a 2-D toy (spec sections 1-6 together): a small MLP with a Fourier noise embedding,
- * trained with iCT (src/method/train-step.ts) on a mixture of 8 Gaussians, gives one-step samples
+ * trained with iCT (the training step, src/train/step.ts) on a mixture of 8 Gaussians, gives one-step samples
  * whose sliced Wasserstein distance to held-out data is within 3x that of a second held-out set of
  * the same size. The same budget with the original CT (EMA teacher, sqrt curriculum, uniform
  * levels, L2 metric since LPIPS needs images) is trained and its figure printed, not asserted.
@@ -19,8 +19,7 @@ import { ConsistencyLoss } from '../src/method/loss.js';
 import { ExponentialMovingAverage } from '../src/method/ema.js';
 import { methodPreset, type MethodConfig } from '../src/method/presets.js';
 import { sampleOneStep } from '../src/method/samplers.js';
-import { xorshift32 } from './helpers/xorshift.js';
-import { trainStep, type TrainContext } from '../src/method/train-step.js';
+import { trainingStep, type TrainingStepContext } from '../src/train/step.js';
 import { Adam } from '../src/optim/adam.js';
 
 setNumThreads(1);
@@ -151,15 +150,16 @@ function trainToy(config: MethodConfig, seed: number): ToyResult {
     teacher.setGenerator(new Generator(seed + 2));
     teacher.loadStateDict(net.stateDict());
   }
-  const ctx: TrainContext = {
-    network: net,
-    teacherNetwork: teacher,
+  const adam = new Adam(net, { lr: LR });
+  const ctx: TrainingStepContext = {
+    student: new ConsistencyDenoiser(net),
+    teacher: teacher && new ConsistencyDenoiser(teacher),
     loss: new ConsistencyLoss(config),
-    optimizer: new Adam(net, { lr: LR }),
+    optimizer: adam,
+    lr: LR,
     ema: new ExponentialMovingAverage(net, { kind: 'power', sigmaRel: 0.05 }),
     totalSteps: STEPS,
-    levelRng: xorshift32(seed + 3),
-    noiseGenerator: new Generator(seed + 4),
+    seed: seed + 3,
     maxGradNorm: 10,
   };
   const dataGen = new Generator(seed + 5);
@@ -167,12 +167,12 @@ function trainToy(config: MethodConfig, seed: number): ToyResult {
   let live = -1;
   for (let k = 0; k < STEPS; k++) {
     if (k === 1) live = liveTensorCount(); // after the optimizer has made its state
-    ctx.optimizer.lr = LR * Math.min(1, (2 * (STEPS - k)) / STEPS);
+    ctx.lr = LR * Math.min(1, (2 * (STEPS - k)) / STEPS);
     const x = mixture(BATCH, dataGen);
-    const r = trainStep(ctx, { x }, k);
+    const r = trainingStep(ctx, { x }, k);
     x.dispose();
     losses.push(r.loss);
-    assert.ok(Number.isFinite(r.loss) && Number.isFinite(r.gradNorm), `step ${k}: loss ${r.loss}, grad norm ${r.gradNorm}`);
+    assert.ok(r.status === 'ok' && Number.isFinite(r.loss) && Number.isFinite(r.gradNorm), `step ${k}: ${r.status}, loss ${r.loss}`);
   }
   assert.equal(liveTensorCount(), live, 'training steps free every temporary');
 
@@ -190,7 +190,7 @@ function trainToy(config: MethodConfig, seed: number): ToyResult {
     seconds: (Date.now() - started) / 1000,
   };
   for (const m of [net, teacher, evalNet]) m?.dispose();
-  ctx.optimizer.dispose();
+  adam.dispose();
   ctx.ema!.dispose();
   return result;
 }

@@ -4,7 +4,8 @@
  */
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
-import { METHOD_NAMES, levelSchedule, methodPreset, type LevelSchedule, type MethodName, type MethodOverrides } from '../method/presets.js';
+import { METHOD_NAMES, methodPreset, type MethodName, type MethodOverrides } from '../method/presets.js';
+import { levelSchedule, type LevelSchedule } from '../method/schedules.js';
 
 const NAME = 'consistency schedule';
 const USAGE = `${NAME} --total-steps K --step k [--method ict|ct] [--json] [flags]`;

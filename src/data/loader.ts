@@ -170,7 +170,12 @@ export class BatchLoader implements Iterable<Batch> {
   }
 
   /** The next batch; moves to the next epoch (new order) when the current one is used up. */
-  next(): Batch {
+  /**
+   * The next batch in the global order. With `slice`, only the images [start, end) of that batch
+   * are decoded and returned (a data-parallel rank's share); the position, and the flip draws of
+   * every image of the batch, advance exactly as without it, so every rank sees the same order.
+   */
+  next(slice?: { start: number; end: number }): Batch {
     const count = this.dataset.count;
     const remaining = count - this._offset;
     if (remaining <= 0 || (this.dropLast && remaining < this.batchSize)) {
@@ -178,10 +183,17 @@ export class BatchLoader implements Iterable<Batch> {
       this._offset = 0;
       this.order = epochPermutation(count, this.seed, this._epoch, this.shuffle);
     }
-    const size = Math.min(this.batchSize, count - this._offset);
-    const indices = this.order.slice(this._offset, this._offset + size);
+    const full = Math.min(this.batchSize, count - this._offset);
+    const from = slice?.start ?? 0;
+    const to = slice?.end ?? full;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to <= from || to > full)
+      throw new RangeError(`BatchLoader.next: slice must be integers 0 <= start < end <= ${full}, got [${from}, ${to})`);
+    const size = to - from;
+    const indices = this.order.slice(this._offset + from, this._offset + to);
     const epoch = this._epoch;
-    this._offset += size;
+    this._offset += full;
+    // The flips of the images before the slice (drawn, not used), so the generator stays in step.
+    if (this.flip) for (let b = 0; b < from; b++) this.flipRng.nextUint32();
 
     const { channels: C, height: H, width: W } = this.dataset;
     const per = C * H * W;
@@ -203,6 +215,7 @@ export class BatchLoader implements Iterable<Batch> {
         }
       }
     }
+    if (this.flip) for (let b = to; b < full; b++) this.flipRng.nextUint32();
     let labels: Int32Array | null = null;
     if (this.dataset.labels) {
       const l = this.dataset.labels;

@@ -46,13 +46,13 @@ function isTensor(v: SigmaInput): v is Tensor {
   return v instanceof Tensor;
 }
 
-/** The consistency function f of spec section 1 around a network F. */
-export class ConsistencyDenoiser {
+/** The consistency function f of spec section 1 around a network F (of type Net, so a Module stays one). */
+export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNetwork> {
   readonly sigmaMin: number;
   readonly sigmaData: number;
   readonly noiseEmbedding: NoiseEmbedding;
 
-  constructor(readonly network: ConsistencyNetwork, options: DenoiserOptions = {}) {
+  constructor(readonly network: Net, options: DenoiserOptions = {}) {
     this.sigmaMin = options.sigmaMin ?? 0.002;
     this.sigmaData = options.sigmaData ?? 0.5;
     this.noiseEmbedding = options.noiseEmbedding ?? 'fourier';

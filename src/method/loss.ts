@@ -4,12 +4,15 @@
  *   z ~ N(0, I), one draw shared by both terms
  *   student = f_theta      (x + sigma_{i+1} z, sigma_{i+1})     (gets gradients)
  *   teacher = f_theta_minus(x + sigma_i     z, sigma_i)         (no gradients)
- *   loss    = mean over the batch of lambda(sigma_i) d(student, teacher)
+ *   losses  = lambda(sigma_i) d(student, teacher), one value per sample, unreduced
  *
- * The teacher is stopgrad(theta) (iCT: the same network, run under noGrad) or an EMA network
- * (CT). Both passes draw the same dropout mask: the network's generator state is saved before the
- * student pass and restored before the teacher pass. Which ingredients are used (teacher, metric,
- * weighting, level distribution) comes from a MethodConfig (src/method/presets.ts).
+ * As in EDM's losses the caller reduces: the training step (src/train/step.ts) sums each
+ * micro-batch's values and divides by the global batch size, so micro-batches and data-parallel
+ * ranks add up without rescaling. The student and teacher are consistency functions f
+ * (ConsistencyDenoiser): stopgrad(theta) (iCT: the student itself, run under noGrad) or an EMA
+ * network (CT). Both passes draw the same dropout mask: the student pass runs inside the dropout
+ * generator's replay(), so the teacher pass draws the same numbers. Which ingredients are used
+ * (teacher, metric, weighting, level distribution) comes from a MethodConfig (src/method/presets.ts).
  *
  * Pair indices are 0-based as in src/method/schedules.ts: index j is the pair
  * (sigmas[j], sigmas[j+1]), the spec's i = j + 1.
@@ -18,18 +21,15 @@ import type { Tensor } from '../tensor/tensor.js';
 import { randnLike, tensor } from '../tensor/creation.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Generator } from '../tensor/random.js';
-import { ConsistencyDenoiser, type ConsistencyNetwork } from './denoiser.js';
+import type { ConsistencyDenoiser } from './denoiser.js';
 import { sampleDistance, type LearnedMetric, type SampleDistance } from './metrics.js';
-import type { LevelSchedule, MethodConfig } from './presets.js';
-import type { NoiseEmbedding } from './scalings.js';
-import { sampleLevelIndices } from './schedules.js';
+import type { MethodConfig } from './presets.js';
+import { sampleLevelIndices, type LevelSchedule } from './schedules.js';
 
 /** Options of {@link ConsistencyLoss}. */
 export interface ConsistencyLossOptions {
   /** The network behind metric 'lpips'. */
   learnedMetric?: LearnedMetric;
-  /** c_noise form of the network (default 'fourier'). */
-  noiseEmbedding?: NoiseEmbedding;
 }
 
 /** Noise levels from a schedule: explicit pair indices, or drawn from p(i) with `rng`. */
@@ -53,10 +53,10 @@ export interface ExplicitLevels {
 
 /** What one loss evaluation needs. */
 export interface ConsistencyLossInputs {
-  /** The student's raw network F_theta. */
-  network: ConsistencyNetwork;
-  /** The teacher's raw network F_theta_minus for teacher 'ema' (an EMA copy); omit for 'stopgrad'. */
-  teacherNetwork?: ConsistencyNetwork;
+  /** The student f_theta (gets gradients). */
+  student: ConsistencyDenoiser;
+  /** The teacher f_theta_minus for teacher 'ema' (around an EMA copy of the network); omit for 'stopgrad'. */
+  teacher?: ConsistencyDenoiser | undefined;
   /** Clean data x, [N, ...]. */
   x: Tensor;
   /** Class labels passed to both passes. */
@@ -72,8 +72,8 @@ export interface ConsistencyLossInputs {
 
 /** One loss evaluation. */
 export interface ConsistencyLossResult {
-  /** The mean over the batch of lambda d(student, teacher): a scalar with gradients. */
-  loss: Tensor;
+  /** lambda(sigma_i) d(student, teacher) per sample, [N], with gradients; unreduced (the caller sums or averages). */
+  losses: Tensor;
   /** d(student, teacher) per sample, [N], detached. */
   distances: Tensor;
   /** lambda per sample. */
@@ -97,15 +97,13 @@ function fail(what: string): never {
 /** The consistency training loss of spec section 4 for one method config. */
 export class ConsistencyLoss {
   readonly distance: SampleDistance;
-  readonly noiseEmbedding: NoiseEmbedding;
 
   constructor(readonly config: MethodConfig, options: ConsistencyLossOptions = {}) {
-    this.distance = sampleDistance(config.metric, { learnedMetric: options.learnedMetric });
-    this.noiseEmbedding = options.noiseEmbedding ?? 'fourier';
+    this.distance = sampleDistance(config.metric, options.learnedMetric ? { learnedMetric: options.learnedMetric } : {});
   }
 
   /** The levels and weights per sample from either form of `levels`. */
-  private resolveLevels(levels: ScheduledLevels | ExplicitLevels, batch: number): Omit<ConsistencyLossResult, 'loss' | 'distances'> {
+  private resolveLevels(levels: ScheduledLevels | ExplicitLevels, batch: number): Omit<ConsistencyLossResult, 'losses' | 'distances'> {
     if ('schedule' in levels) {
       const { schedule } = levels;
       const pairs = schedule.sigmas.length - 1;
@@ -154,36 +152,36 @@ export class ConsistencyLoss {
   }
 
   /**
-   * Evaluates the loss. Call inside tidy(); `loss` carries gradients to the student's parameters
+   * Evaluates the loss. Call inside tidy(); `losses` carries gradients to the student's parameters
    * only.
    *
    * @throws RangeError for a level index outside [0, N-2], a sigma that is not > 0 (or below
-   *   sigma_min), a missing teacher network for 'ema', or a network in training mode without a
-   *   dropout generator (the passes could not share masks).
+   *   sigma_min), a missing teacher for 'ema', denoisers whose sigma_min or sigma_data differ from
+   *   the config's, or a network in training mode without a dropout generator (the passes could not
+   *   share masks).
    */
   compute(inputs: ConsistencyLossInputs): ConsistencyLossResult {
-    const { network, x, classLabels } = inputs;
+    const { student, x, classLabels } = inputs;
     const batch = x.shape[0];
     if (batch === undefined || batch < 1) fail(`x must be a batch [N, ...] with N >= 1, got [${x.shape.join(', ')}]`);
     const levels = this.resolveLevels(inputs.levels, batch);
 
-    // The teacher theta_minus (spec section 4): the same weights (iCT) or an EMA network (CT).
-    let teacherNetwork: ConsistencyNetwork;
+    // The teacher theta_minus (spec section 4): the student itself (iCT) or an EMA network (CT).
+    let teacher: ConsistencyDenoiser;
     if (this.config.teacher === 'stopgrad') {
-      if (inputs.teacherNetwork && inputs.teacherNetwork !== network)
-        fail("teacher 'stopgrad' uses the student's own weights; a separate teacherNetwork was given (set teacher: 'ema' to use it)");
-      teacherNetwork = network;
+      if (inputs.teacher && inputs.teacher !== student && inputs.teacher.network !== student.network)
+        fail("teacher 'stopgrad' uses the student's own weights; a separate teacher was given (set teacher: 'ema' to use it)");
+      teacher = student;
     } else {
-      if (!inputs.teacherNetwork) fail("teacher 'ema' needs a teacherNetwork (the EMA copy of the student)");
-      teacherNetwork = inputs.teacherNetwork;
+      if (!inputs.teacher) fail("teacher 'ema' needs a teacher (a ConsistencyDenoiser around the EMA copy of the student's network)");
+      teacher = inputs.teacher;
     }
-    for (const [who, net] of [['network', network], ['teacherNetwork', teacherNetwork]] as const)
-      if (net.training === true && net.generator === undefined)
-        fail(`${who} is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (spec section 4)`);
-
-    const denoiserOptions = { sigmaMin: this.config.sigmaMin, sigmaData: this.config.sigmaData, noiseEmbedding: this.noiseEmbedding };
-    const student = new ConsistencyDenoiser(network, denoiserOptions);
-    const teacher = teacherNetwork === network ? student : new ConsistencyDenoiser(teacherNetwork, denoiserOptions);
+    for (const [who, f] of [['student', student], ['teacher', teacher]] as const) {
+      if (f.sigmaMin !== this.config.sigmaMin || f.sigmaData !== this.config.sigmaData)
+        fail(`the ${who} has sigmaMin=${f.sigmaMin}, sigmaData=${f.sigmaData} but the method config ${this.config.sigmaMin}, ${this.config.sigmaData}`);
+      if (f.network.training === true && f.network.generator === undefined)
+        fail(`the ${who}'s network is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (spec section 4)`);
+    }
 
     // One draw of z for both terms.
     let z: Tensor;
@@ -196,25 +194,22 @@ export class ConsistencyLoss {
     const perSample = [batch, ...x.shape.slice(1).map(() => 1)];
     const column = (values: number[]): Tensor => tensor(Float64Array.from(values), perSample, { dtype: 'float64', device: x.device }).toDtype(x.dtype);
 
-    // Student pass, with gradients; remember the dropout generator's state first.
-    const studentGenerator = network.generator;
-    const dropoutState = studentGenerator?.getState();
-    const studentOut = student.forward(x.add(z.mul(column(levels.sigmaStudent))), levels.sigmaStudent, classLabels);
+    // Student pass, with gradients, inside the dropout generator's replay: afterwards the
+    // generator is back where it started, so the teacher pass draws the same masks. A teacher with
+    // a generator of its own (CT) is set to the same starting state.
+    const studentPass = (): Tensor => student.forward(x.add(z.mul(column(levels.sigmaStudent))), levels.sigmaStudent, classLabels);
+    const dropout = student.network.generator;
+    const teacherGenerator = teacher.network.generator;
+    if (dropout && teacherGenerator && teacherGenerator !== dropout) teacherGenerator.setState(dropout.getState());
+    const studentOut = dropout ? dropout.replay(studentPass) : studentPass();
 
-    // Teacher pass, without gradients, replaying the same dropout draws.
-    const teacherOut = noGrad(() => {
-      if (dropoutState) {
-        studentGenerator!.setState(dropoutState);
-        const tg = teacherNetwork.generator;
-        if (tg && tg !== studentGenerator) tg.setState(dropoutState);
-      }
-      return teacher.forward(x.add(z.mul(column(levels.sigmaTeacher))), levels.sigmaTeacher, classLabels).detach();
-    });
+    // Teacher pass, without gradients.
+    const teacherOut = noGrad(() => teacher.forward(x.add(z.mul(column(levels.sigmaTeacher))), levels.sigmaTeacher, classLabels).detach());
 
     const distances = this.distance(studentOut, teacherOut);
     const weightT = tensor(Float64Array.from(levels.weights), [batch], { dtype: 'float64', device: x.device }).toDtype(distances.dtype);
-    const loss = distances.mul(weightT).mean();
-    const result: ConsistencyLossResult = { loss, distances: distances.detach(), ...levels };
+    const losses = distances.mul(weightT);
+    const result: ConsistencyLossResult = { losses, distances: distances.detach(), ...levels };
     if (inputs.returnOutputs) {
       result.student = studentOut;
       result.teacher = teacherOut;

@@ -3,15 +3,6 @@
  * improved consistency training (iCT, Song & Dhariwal 2023) and the original consistency
  * training (CT, Song et al. 2023). Spec: docs/ict-spec.md sections 1-4.
  */
-import {
-  constantLevelWeights,
-  ctDiscretizationSteps,
-  ictDiscretizationSteps,
-  ictLevelWeights,
-  karrasSigmas,
-  lognormalLevelProbabilities,
-  uniformLevelProbabilities,
-} from './schedules.js';
 
 /** The two methods with presets. */
 export type MethodName = 'ict' | 'ct';
@@ -194,40 +185,4 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
-}
-
-/** Everything a training step needs to know about its noise levels. */
-export interface LevelSchedule {
-  /** N(k), the number of levels. */
-  N: number;
-  /** The N Karras levels, increasing. */
-  sigmas: number[];
-  /** p(i) for the N - 1 adjacent pairs (entry i is the pair (sigmas[i], sigmas[i+1])). */
-  probabilities: number[];
-  /** lambda(sigma_i) for the N - 1 pairs. */
-  weights: number[];
-  /** The teacher EMA rate mu(k): 0 for a stopgrad teacher, exp(s0 ln(mu0) / N(k)) for 'ema'. */
-  teacherEmaRate: number;
-}
-
-/**
- * The noise levels, their probabilities and weights, and the teacher EMA rate at training step k
- * of K for a method config (spec sections 2-4).
- *
- * @param step k, an integer in [0, totalSteps].
- * @param totalSteps K, a positive integer.
- * @example levelSchedule(methodPreset('ict'), 0, 400_000).N // 11
- */
-export function levelSchedule(config: MethodConfig, step: number, totalSteps: number): LevelSchedule {
-  const { s0, s1 } = config.curriculum;
-  const N = config.curriculum.kind === 'ict-exp' ? ictDiscretizationSteps(step, totalSteps, { s0, s1 }) : ctDiscretizationSteps(step, totalSteps, { s0, s1 });
-  const sigmas = karrasSigmas(N, { sigmaMin: config.sigmaMin, sigmaMax: config.sigmaMax, rho: config.rho });
-  const probabilities =
-    config.levels.kind === 'lognormal'
-      ? lognormalLevelProbabilities(sigmas, { pMean: config.levels.pMean, pStd: config.levels.pStd })
-      : uniformLevelProbabilities(sigmas);
-  const weights = config.weighting === 'inverse-gap' ? ictLevelWeights(sigmas) : constantLevelWeights(sigmas);
-  // mu(k) = exp(s0 ln(mu0) / N(k)) (spec section 2), with N(k) from whichever curriculum is configured.
-  const teacherEmaRate = config.teacher === 'stopgrad' || config.mu0 === 0 ? 0 : Math.exp((s0 * Math.log(config.mu0)) / N);
-  return { N, sigmas, probabilities, weights, teacherEmaRate };
 }

@@ -9,6 +9,7 @@
  * the allowed range and the value it got.
  */
 import { erf, erfc } from './erf.js';
+import type { MethodConfig } from './presets.js';
 
 // ---------------------------------------------------------------------------------------------
 // Input checks
@@ -179,9 +180,12 @@ export function ctTeacherEmaRate(step: number, totalSteps: number, opts: Teacher
   checkStep(fn, step, totalSteps);
   checkS0S1(fn, s0, s1);
   if (!Number.isFinite(mu0) || mu0 < 0 || mu0 >= 1) fail(fn, `mu0 must be a number in [0, 1), got ${mu0}`);
-  if (mu0 === 0) return 0;
-  const N = ctDiscretizationSteps(step, totalSteps, { s0, s1 });
-  return Math.exp((s0 * Math.log(mu0)) / N);
+  return teacherEmaRate(mu0, s0, ctDiscretizationSteps(step, totalSteps, { s0, s1 }));
+}
+
+/** mu = exp(s0 ln(mu0) / N) for N levels (spec section 2); mu0 = 0 gives 0. The one place this formula is written. */
+function teacherEmaRate(mu0: number, s0: number, N: number): number {
+  return mu0 === 0 ? 0 : Math.exp((s0 * Math.log(mu0)) / N);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -350,4 +354,42 @@ export function sampleLevelIndices(probabilities: readonly number[], count: numb
     out[j] = searchCdf(cdf, probabilities, u);
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Everything at step k for a method config (spec sections 2-4)
+
+/** Everything a training step needs to know about its noise levels. */
+export interface LevelSchedule {
+  /** N(k), the number of levels. */
+  N: number;
+  /** The N Karras levels, increasing. */
+  sigmas: number[];
+  /** p(i) for the N - 1 adjacent pairs (entry i is the pair (sigmas[i], sigmas[i+1])). */
+  probabilities: number[];
+  /** lambda(sigma_i) for the N - 1 pairs. */
+  weights: number[];
+  /** The teacher EMA rate mu(k): 0 for a stopgrad teacher, exp(s0 ln(mu0) / N(k)) for 'ema'. */
+  teacherEmaRate: number;
+}
+
+/**
+ * The noise levels, their probabilities and weights, and the teacher EMA rate at training step k
+ * of K for a method config (spec sections 2-4).
+ *
+ * @param step k, an integer in [0, totalSteps].
+ * @param totalSteps K, a positive integer.
+ * @example levelSchedule(methodPreset('ict'), 0, 400_000).N // 11
+ */
+export function levelSchedule(config: MethodConfig, step: number, totalSteps: number): LevelSchedule {
+  const { s0, s1 } = config.curriculum;
+  const N = config.curriculum.kind === 'ict-exp' ? ictDiscretizationSteps(step, totalSteps, { s0, s1 }) : ctDiscretizationSteps(step, totalSteps, { s0, s1 });
+  const sigmas = karrasSigmas(N, { sigmaMin: config.sigmaMin, sigmaMax: config.sigmaMax, rho: config.rho });
+  const probabilities =
+    config.levels.kind === 'lognormal'
+      ? lognormalLevelProbabilities(sigmas, { pMean: config.levels.pMean, pStd: config.levels.pStd })
+      : uniformLevelProbabilities(sigmas);
+  const weights = config.weighting === 'inverse-gap' ? ictLevelWeights(sigmas) : constantLevelWeights(sigmas);
+  // mu(k) with N(k) from whichever curriculum is configured (spec section 2).
+  return { N, sigmas, probabilities, weights, teacherEmaRate: config.teacher === 'stopgrad' ? 0 : teacherEmaRate(config.mu0, s0, N) };
 }

@@ -24,8 +24,10 @@ export function networkFromConfig(config: NetworkConfig, o: { generator?: Genera
 
 /** What the training loop needs from an optimizer. */
 export interface TrainOptimizer {
-  /** Applies one update from the parameters' accumulated gradients, with learning rate `lr`. */
-  step(lr: number): void;
+  /** The learning rate of the next update (the training step sets it: warm-up). */
+  lr: number;
+  /** Applies one update from the parameters' accumulated gradients. */
+  step(): void;
   /** The state as named tensors (for checkpoints). */
   stateTensors(): Map<string, Tensor>;
   /** The state's non-tensor part (for checkpoints). */
@@ -48,8 +50,13 @@ export const defaultOptimizerFactory: OptimizerFactory = (params, config) => {
     scalars = [];
   };
   return {
-    step(lr) {
+    get lr() {
+      return opt.lr;
+    },
+    set lr(lr: number) {
       opt.lr = lr;
+    },
+    step() {
       opt.step();
     },
     stateTensors() {

@@ -6,9 +6,9 @@
  * Layout:
  * - tensors `<group>/<name>`: groups 'model' (the trained weights), 'ema' (the evaluation EMA),
  *   'optimizer' (its state as named tensors), 'teacher' (CT's EMA teacher), ...
- * - tensors `rng/<name>`: the states of libtorch generators as uint8 bytes.
+ * - tensors `rng/<name>`: the states of libtorch generators as uint8 bytes ('dropout').
  * - `__metadata__`: format, version, step, `config` (the resolved run config, JSON), `state` (JSON:
- *   data loader position, JS PRNG states, counters), `data_sha256` (SHA-256 of the data section,
+ *   data loader position, counters), `data_sha256` (SHA-256 of the data section,
  *   so a flipped byte is reported as corruption instead of silently loading wrong weights).
  *
  * A checkpoint whose floating-point tensors hold NaN or infinity is never written.
@@ -22,6 +22,11 @@ import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/creation.js';
 import { isFloating } from '../tensor/dtype.js';
 import { tidy } from '../tensor/scope.js';
+import type { Generator } from '../tensor/random.js';
+import type { Module } from '../nn/module.js';
+import type { ExponentialMovingAverage } from '../method/ema.js';
+import { BatchLoader, type LoaderState } from '../data/loader.js';
+import type { ImageDataset } from '../data/types.js';
 import { isJsonObject, type JsonObject } from './json.js';
 
 /** The value of `__metadata__.format`. */
@@ -236,4 +241,57 @@ export function checkpointGroup(ckpt: Checkpoint, group: string, file = 'checkpo
   const g = ckpt.groups.get(group);
   if (!g) throw new CheckpointError(`${file}: checkpoint has no '${group}' tensors`);
   return g;
+}
+
+/** The live objects of a training run that its checkpoint saves and restores. */
+export interface TrainingState {
+  /** Optimizer steps completed. */
+  step: number;
+  network: Module;
+  ema: ExponentialMovingAverage;
+  /** CT's EMA teacher (null for iCT). */
+  teacher: Module | null;
+  optimizer: { stateTensors(): Map<string, Tensor>; stateJson(): JsonObject; loadState(tensors: Map<string, Tensor>, json: JsonObject): void };
+  dropoutGenerator: Generator;
+  loader: BatchLoader;
+}
+
+/**
+ * The checkpoint of a run's current state (the tensors are the live ones: do not dispose them).
+ * The noise and level draws need no generator state: they follow from (seed, step, sample index)
+ * (src/train/draws.ts).
+ */
+export function trainingCheckpoint(s: TrainingState, config: JsonObject): Checkpoint {
+  const groups = new Map<string, Map<string, Tensor>>([
+    ['model', s.network.stateDict()],
+    ['ema', s.ema.stateDict()],
+    ['optimizer', s.optimizer.stateTensors()],
+  ]);
+  if (s.teacher) groups.set('teacher', s.teacher.stateDict());
+  return {
+    step: s.step,
+    config,
+    groups,
+    generators: new Map([['dropout', s.dropoutGenerator.getState()]]),
+    state: { loader: s.loader.state() as unknown as JsonObject, emaUpdates: s.ema.updates, optimizer: s.optimizer.stateJson() },
+  };
+}
+
+/**
+ * Loads a checkpoint's weights, EMA, teacher, optimizer state and dropout generator into the live
+ * objects of `s` (the config must already have been compared), frees the checkpoint's tensors, and
+ * returns the step and the data loader at its saved position.
+ */
+export function restoreTrainingState(ckpt: Checkpoint, s: Omit<TrainingState, 'step' | 'loader'>, dataset: ImageDataset): { step: number; loader: BatchLoader } {
+  const state = ckpt.state;
+  s.network.loadStateDict(checkpointGroup(ckpt, 'model'));
+  s.ema.loadStateDict(checkpointGroup(ckpt, 'ema'), typeof state.emaUpdates === 'number' ? state.emaUpdates : ckpt.step);
+  if (s.teacher) s.teacher.loadStateDict(checkpointGroup(ckpt, 'teacher'));
+  s.optimizer.loadState(checkpointGroup(ckpt, 'optimizer'), isJsonObject(state.optimizer) ? state.optimizer : {});
+  const dropout = ckpt.generators.get('dropout');
+  if (!dropout) throw new CheckpointError("checkpoint has no 'dropout' generator state");
+  s.dropoutGenerator.setState(dropout);
+  disposeCheckpoint(ckpt);
+  if (!isJsonObject(state.loader)) throw new CheckpointError('checkpoint state: no data loader position');
+  return { step: ckpt.step, loader: BatchLoader.fromState(dataset, state.loader as unknown as LoaderState) };
 }

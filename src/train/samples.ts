@@ -14,6 +14,12 @@ import type { Tensor } from '../tensor/tensor.js';
 import { ConsistencyDenoiser, type ConsistencyNetwork } from '../method/denoiser.js';
 import type { MethodConfig } from '../method/presets.js';
 import type { NoiseEmbedding } from '../method/scalings.js';
+import type { ExponentialMovingAverage } from '../method/ema.js';
+import { noGrad } from '../tensor/autograd.js';
+import { join } from 'node:path';
+import { createNetwork } from '../networks/build.js';
+import type { ImageNetwork } from '../networks/network.js';
+import { imageShape, type RunConfig, type RuntimeConfig } from './config.js';
 
 /** The noise and labels every sample grid of a run starts from. */
 export interface FixedNoise {
@@ -87,4 +93,46 @@ export function samplesGridPng(images: Float32Array, count: number, shape: [numb
 export function writeLossCurve(path: string, steps: number[], losses: number[], title: string): void {
   if (steps.length === 0) return;
   writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }));
+}
+
+/**
+ * The sample grids of a training run: an evaluation copy of the network that takes the EMA
+ * weights (and the trained network's buffers), the run's fixed noise, and the files they go to.
+ */
+export class TrainingSamples {
+  private evalNetwork: ImageNetwork | null = null;
+  private noise: FixedNoise | null = null;
+
+  constructor(private readonly config: RunConfig, private readonly runtime: RuntimeConfig) {}
+
+  /** Writes the grid of `ema`'s weights after `step` to samplesDir/step-NNNNNNN.png and the loss curve; returns the grid's path. */
+  write(o: { step: number; network: ImageNetwork; ema: ExponentialMovingAverage; samplesDir: string; lossCurve: string; losses: { x: number[]; y: number[] } }): string {
+    const { config, runtime } = this;
+    const shape = imageShape(config);
+    if (!this.evalNetwork) {
+      this.evalNetwork = createNetwork(config.network, { device: runtime.device, values: 'uninitialized' });
+      this.evalNetwork.eval();
+    }
+    const evalNetwork = this.evalNetwork;
+    this.noise ??= fixedNoise(config.training.seed, runtime.sampleCount, shape, config.network.labelDim, runtime.device);
+    o.ema.copyTo(evalNetwork);
+    noGrad(() => {
+      const own = o.network.namedBuffers();
+      for (const [n, b] of evalNetwork.namedBuffers()) {
+        const src = own.get(n);
+        if (src) b.copy_(src);
+      }
+    });
+    const images = oneAndTwoStepSamples(evalNetwork, config.method, config.noiseEmbedding, this.noise, config.sampling.secondSigma);
+    const path = join(o.samplesDir, `step-${String(o.step).padStart(7, '0')}.png`);
+    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape));
+    writeLossCurve(o.lossCurve, o.losses.x, o.losses.y, `${config.preset}: loss`);
+    return path;
+  }
+
+  dispose(): void {
+    this.evalNetwork?.dispose();
+    this.noise?.z1.dispose();
+    this.noise?.labels?.dispose();
+  }
 }

@@ -1,65 +1,47 @@
 /**
- * The consistency-training loop (iCT by default, original CT by config; spec sections 2-5).
+ * The consistency-training loop (iCT by default, original CT by config; spec sections 2-5): it
+ * owns the network, the optimizer, the EMAs and the data loader, and for each step k of K draws
+ * the next GLOBAL batch, takes this process's contiguous share of it, and runs THE training step
+ * (src/train/step.ts: levels, accumulate over micro-batches, check, update, EMAs). Then it
+ * records: JSONL metrics and progress; every M steps a checkpoint (src/train/checkpoint.ts), every
+ * S steps a sample grid (src/train/samples.ts).
  *
- * One step k of K, in phases:
- *   1. levels   N(k) and p(i) from the curriculum; pair indices for the batch from a seeded
- *               JS generator; z for the whole batch from a seeded libtorch generator.
- *   2. gradients the batch is cut into micro-batches; each adds (size / batch) times its mean
- *               loss to the gradients, so the update equals one pass over the whole batch.
- *   3. check    a NaN or infinite loss stops the run before any update (the last checkpoint
- *               on disk stays the last good one).
- *   4. update   optional gradient clipping, the optimizer step, the evaluation EMA, and for CT
- *               the EMA teacher with rate mu(k).
- *   5. record   JSONL metrics, progress; every M steps a checkpoint, every S steps a sample grid.
- *
- * Everything random has its own seeded generator whose state goes into the checkpoint, so a run
- * that is stopped and resumed computes exactly what an uninterrupted run computes.
+ * Noise and levels follow from (seed, step, global sample index) and every other random source
+ * has its own seeded generator whose state goes into the checkpoint, so a run that is stopped and
+ * resumed computes exactly what an uninterrupted run computes.
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Generator } from '../tensor/random.js';
-import { randn, tensor } from '../tensor/creation.js';
+import { tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
-import { noGrad } from '../tensor/autograd.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { setNumThreads } from '../tensor/device.js';
 import { ConsistencyLoss } from '../method/loss.js';
-import { ExponentialMovingAverage, emaUpdate } from '../method/ema.js';
-import { levelSchedule, type LevelSchedule } from '../method/presets.js';
-import { sampleLevelIndices } from '../method/schedules.js';
-import { BatchLoader, type LoaderState } from '../data/loader.js';
-import { Xoshiro128, deriveState } from '../data/random.js';
+import { ConsistencyDenoiser } from '../method/denoiser.js';
+import { ExponentialMovingAverage } from '../method/ema.js';
+import { BatchLoader } from '../data/loader.js';
+import { deriveState } from '../data/random.js';
 import type { ImageDataset } from '../data/types.js';
+import { createNetwork } from '../networks/build.js';
 import type { ImageNetwork } from '../networks/network.js';
-import { CHECKPOINT_FILE, CheckpointError, nonFiniteTensors, writeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { CHECKPOINT_FILE, nonFiniteTensors, restoreTrainingState, trainingCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { diffRunConfigs, imageShape, runConfigToJson, type RunConfig, type RuntimeConfig } from './config.js';
-import { isJsonObject, type JsonObject, type JsonValue } from './json.js';
 import { MetricsLog, METRICS_FILE } from './metrics-log.js';
 import { ProgressBar, formatLoss, type ProgressStream } from './progress.js';
-import { fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise } from './samples.js';
-import { networkFromConfig, type OptimizerFactory, type TrainOptimizer } from './adapters.js';
-import { clipGradNorm } from '../optim/clip.js';
+import { TrainingSamples } from './samples.js';
+import type { OptimizerFactory, TrainOptimizer } from './adapters.js';
 import { ThreadTuner } from './threads.js';
-import { setNumThreads } from '../tensor/device.js';
-import { availableParallelism } from 'node:os';
+import { rankSlice, type GradientSync } from './gradient-sync.js';
+import { trainingStep, warmupLearningRate, type PhaseTimes, type TrainingStepContext, type TrainingStepResult } from './step.js';
 
-/** Streams of the run seed (deriveState(seed, stream)) for each random source. */
+/** Streams of the run seed (deriveState(seed, stream)) for the trainer's random sources; noise and levels: src/train/draws.ts. */
 const INIT_STREAM = 10;
-const NOISE_STREAM = 11;
 const DROPOUT_STREAM = 12;
-const LEVEL_STREAM = 13;
 
 /** The run directory's files. */
 export const RUN_FILES = { checkpoint: CHECKPOINT_FILE, metrics: METRICS_FILE, config: 'config.json', lossCurve: 'loss.png', samples: 'samples' } as const;
-
-/** Time spent per phase of the step (milliseconds, summed over steps), for the benchmark. */
-export interface PhaseTimes {
-  data: number;
-  levels: number;
-  gradients: number;
-  update: number;
-  record: number;
-}
 
 export interface TrainerOptions {
   config: RunConfig;
@@ -78,6 +60,8 @@ export interface TrainerOptions {
   phaseTimes?: PhaseTimes;
   /** Skip sample grids and the loss curve (benchmarks). */
   noSamples?: boolean;
+  /** Data parallelism (src/train/gradient-sync.ts); absent = a single process. */
+  gradientSync?: GradientSync;
 }
 
 /** How a run ended. */
@@ -111,6 +95,14 @@ function seedOf(seed: number, stream: number): number {
   return deriveState(seed, stream)[0];
 }
 
+/**
+ * The seed of rank r's dropout generator: masks may differ between ranks (each rank has its own
+ * samples); rank 0's is the single-process seed.
+ */
+export function dropoutSeed(seed: number, rank: number): number {
+  return rank === 0 ? seedOf(seed, DROPOUT_STREAM) : deriveState(seed, DROPOUT_STREAM, rank)[0];
+}
+
 export class Trainer {
   readonly config: RunConfig;
   readonly runtime: RuntimeConfig;
@@ -124,53 +116,71 @@ export class Trainer {
   /** Optimizer steps completed. */
   step: number;
 
-  private readonly noiseGenerator: Generator;
   private readonly dropoutGenerator: Generator;
-  private levelRng: Xoshiro128;
+  private readonly stepContext: TrainingStepContext;
+  private readonly slice: { start: number; end: number };
   private readonly metrics: MetricsLog;
   private readonly progress: ProgressBar;
-  private readonly shape: [number, number, number];
-  private evalNetwork: ImageNetwork | null = null;
-  private sampleNoise: FixedNoise | null = null;
+  private readonly samples: TrainingSamples;
   private stopSignal: string | null = null;
   private lastSavedStep = -1;
-  private schedule: { step: number; value: LevelSchedule } | null = null;
 
   constructor(private readonly opts: TrainerOptions) {
     const { config, runtime, dataset } = opts;
     this.config = config;
     this.runtime = runtime;
-    this.shape = imageShape(config);
     checkDataFitsConfig(config, dataset);
     const device = runtime.device;
     const seed = config.training.seed;
-    this.network = networkFromConfig(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device });
-    this.network.to(device);
+    const sync = opts.gradientSync;
+    this.slice = rankSlice(config.training.batch, sync?.rank ?? 0, sync?.worldSize ?? 1);
+    this.network = createNetwork(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device });
     this.network.train();
-    this.dropoutGenerator = new Generator(seedOf(seed, DROPOUT_STREAM), device);
-    this.noiseGenerator = new Generator(seedOf(seed, NOISE_STREAM), device);
-    this.levelRng = Xoshiro128.from(seed, LEVEL_STREAM);
+    this.dropoutGenerator = new Generator(dropoutSeed(seed, sync?.rank ?? 0), device);
     this.network.setGenerator(this.dropoutGenerator);
     if (config.method.teacher === 'ema') {
-      this.teacher = networkFromConfig(config.network, { device, uninitialized: true });
+      this.teacher = createNetwork(config.network, { device, values: 'uninitialized' });
       this.teacher.loadStateDict(this.network.stateDict());
       this.teacher.train();
       this.teacher.setGenerator(this.dropoutGenerator);
     } else this.teacher = null;
     this.ema = new ExponentialMovingAverage(this.network, { kind: 'fixed', rate: config.training.emaRate });
     this.optimizer = opts.optimizerFactory(this.network.namedParameters(), config.training.optimizer);
-    this.loss = new ConsistencyLoss(config.method, { noiseEmbedding: config.noiseEmbedding });
+    this.loss = new ConsistencyLoss(config.method);
     this.step = 0;
 
     const metricsPath = join(runtime.out, RUN_FILES.metrics);
     if (opts.resume) {
-      this.loader = this.restore(opts.resume);
+      const diff = diffRunConfigs(opts.resume.config as unknown as RunConfig, config);
+      if (diff.length > 0) throw new TrainSetupError(`the checkpoint was made with another configuration: ${diff.join(', ')} differ`);
+      const restored = restoreTrainingState(opts.resume, this.stateParts(), dataset);
+      this.step = restored.step;
+      this.loader = restored.loader;
       this.metrics = MetricsLog.resume(metricsPath, this.step);
       this.lastSavedStep = this.step;
     } else {
       this.loader = new BatchLoader(dataset, { batchSize: config.training.batch, seed, flip: config.data.flip });
       this.metrics = MetricsLog.create(metricsPath);
     }
+    const denoiserOptions = { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.noiseEmbedding };
+    const { optimizer: o } = config.training;
+    this.stepContext = {
+      student: new ConsistencyDenoiser(this.network, denoiserOptions),
+      teacher: this.teacher ? new ConsistencyDenoiser(this.teacher, denoiserOptions) : undefined,
+      loss: this.loss,
+      optimizer: this.optimizer,
+      lr: o.lr,
+      warmupSteps: o.warmupSteps,
+      maxGradNorm: o.gradClip,
+      ema: this.ema,
+      totalSteps: config.training.steps,
+      seed,
+      microBatch: runtime.microBatch,
+      gradientSync: sync,
+      lossHook: opts.lossHook,
+      noiseGenerator: new Generator(0, 'cpu'),
+    };
+    this.samples = new TrainingSamples(config, runtime);
     this.progress = new ProgressBar({
       totalSteps: config.training.steps,
       startStep: this.step,
@@ -180,35 +190,8 @@ export class Trainer {
     });
   }
 
-  /** Loads a checkpoint's weights and states; returns the data loader at its saved position. */
-  private restore(ckpt: Checkpoint): BatchLoader {
-    const diff = diffRunConfigs(ckpt.config as unknown as RunConfig, this.config);
-    if (diff.length > 0) throw new TrainSetupError(`the checkpoint was made with another configuration: ${diff.join(', ')} differ`);
-    const group = (name: string): Map<string, Tensor> => {
-      const g = ckpt.groups.get(name);
-      if (!g) throw new CheckpointError(`checkpoint has no '${name}' tensors`);
-      return g;
-    };
-    const state = ckpt.state;
-    const ints = (v: JsonValue | undefined, what: string): number[] => {
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) throw new CheckpointError(`checkpoint state: bad ${what}`);
-      return v as number[];
-    };
-    this.network.loadStateDict(group('model'));
-    this.ema.loadStateDict(group('ema'), typeof state.emaUpdates === 'number' ? state.emaUpdates : ckpt.step);
-    if (this.teacher) this.teacher.loadStateDict(group('teacher'));
-    this.optimizer.loadState(group('optimizer'), isJsonObject(state.optimizer) ? state.optimizer : {});
-    for (const [name, gen] of [['noise', this.noiseGenerator], ['dropout', this.dropoutGenerator]] as const) {
-      const bytes = ckpt.generators.get(name);
-      if (!bytes) throw new CheckpointError(`checkpoint has no '${name}' generator state`);
-      gen.setState(bytes);
-    }
-    const lvl = ints(state.levelRng, 'level generator state');
-    this.levelRng = new Xoshiro128(lvl);
-    for (const g of ckpt.groups.values()) for (const t of g.values()) t.dispose();
-    this.step = ckpt.step;
-    if (!isJsonObject(state.loader)) throw new CheckpointError('checkpoint state: no data loader position');
-    return BatchLoader.fromState(this.opts.dataset, state.loader as unknown as LoaderState);
+  private stateParts(): Omit<Parameters<typeof trainingCheckpoint>[0], 'step' | 'loader'> {
+    return { network: this.network, ema: this.ema, teacher: this.teacher, optimizer: this.optimizer, dropoutGenerator: this.dropoutGenerator };
   }
 
   /** Asks the loop to stop after the current step (SIGINT/SIGTERM handlers call this). */
@@ -216,16 +199,10 @@ export class Trainer {
     this.stopSignal = signal;
   }
 
-  /** The level schedule at step k (cached while N(k) and the step are the same). */
-  private levels(k: number): LevelSchedule {
-    if (!this.schedule || this.schedule.step !== k) this.schedule = { step: k, value: levelSchedule(this.config.method, k, this.config.training.steps) };
-    return this.schedule.value;
-  }
-
   /** The learning rate at step k (linear warm-up). */
   learningRate(k: number): number {
     const { lr, warmupSteps } = this.config.training.optimizer;
-    return warmupSteps > 0 ? lr * Math.min(1, (k + 1) / warmupSteps) : lr;
+    return warmupLearningRate(lr, warmupSteps, k);
   }
 
   /** Runs steps until K, a stop request, or a non-finite loss. */
@@ -239,27 +216,24 @@ export class Trainer {
     // threads 0: choose between 1 and all cores from measured step times (src/train/threads.ts).
     const tuner = runtime.threads === 0 ? new ThreadTuner({ maxThreads: availableParallelism() }) : null;
     if (!tuner) setNumThreads(runtime.threads);
-    let lastLoss = Number.NaN;
     while (this.step < K) {
       if (this.stopSignal) return this.interrupt();
       const k = this.step;
       const threads = tuner ? tuner.next() : runtime.threads;
       if (tuner) setNumThreads(threads);
       const stepStart = performance.now();
-      const result = this.trainStep(k, times);
+      const result = this.runStep(k, times);
       tuner?.record(threads, performance.now() - stepStart);
       if (result.status === 'diverged') {
         this.progress.finish();
         return { status: 'diverged', step: k + 1, message: result.message, checkpoint: this.lastCheckpoint() };
       }
-      lastLoss = result.loss;
       this.step = k + 1;
 
-      // Phase 5: record.
+      // Record.
       const t0 = performance.now();
-      const N = this.levels(k).N;
-      this.metrics.append({ step: this.step, loss: lastLoss, levels: N, lr: this.learningRate(k), threads });
-      this.progress.update({ step: this.step, loss: lastLoss, levels: N });
+      this.metrics.append({ step: this.step, loss: result.loss, levels: result.N, lr: result.lr, threads });
+      this.progress.update({ step: this.step, loss: result.loss, levels: result.N });
       if (this.step % runtime.checkpointEvery === 0 && this.step < K) {
         const saved = this.saveCheckpoint();
         if (saved !== null) return saved;
@@ -276,105 +250,29 @@ export class Trainer {
     return { status: 'finished', step: this.step, checkpoint: join(runtime.out, RUN_FILES.checkpoint), samples };
   }
 
-  /** Phases 1-4 of one step. */
-  trainStep(k: number, times?: PhaseTimes): { status: 'ok'; loss: number } | { status: 'diverged'; message: string } {
-    let loss = this.accumulateGradients(k, times);
-    let t = performance.now();
-
-    // Phase 3: a non-finite loss stops the run before the weights change.
-    if (this.opts.lossHook) loss = this.opts.lossHook(k + 1, loss);
-    if (!Number.isFinite(loss)) {
-      this.network.zeroGrad();
-      return { status: 'diverged', message: `training diverged: the loss is ${loss} at step ${k + 1}` };
-    }
-
-    // Phase 4: update.
-    const clip = this.config.training.optimizer.gradClip;
-    if (clip !== null) clipGradNorm(this.network, clip);
-    this.optimizer.step(this.learningRate(k));
-    this.network.zeroGrad();
-    this.ema.update(this.network);
-    if (this.teacher) emaUpdate(this.teacher, this.network, this.levels(k).teacherEmaRate);
-    if (times) times.update += performance.now() - t;
-    return { status: 'ok', loss };
-  }
-
   /**
-   * Phases 1-2 of step k: draws the batch, its levels and noise, and adds the gradient of the
-   * batch's mean loss to the parameters' gradients, one micro-batch at a time (each contributes
-   * size / batch times its own mean). Returns the batch's mean loss.
+   * One pass of the loop without its recording: the next global batch, this process's share of it
+   * (the rank's contiguous slice), and the training step k on it.
    */
-  accumulateGradients(k: number, times?: PhaseTimes): number {
+  runStep(k: number, times?: PhaseTimes): TrainingStepResult {
+    const t = performance.now();
     const B = this.config.training.batch;
-    const m = Math.min(this.runtime.microBatch, B);
-    let t = performance.now();
-    const mark = (phase: keyof PhaseTimes): void => {
-      if (!times) return;
-      const now = performance.now();
-      times[phase] += now - t;
-      t = now;
-    };
-
-    // Phase 1: data, levels for the whole batch (so micro-batching does not change any draw).
-    const batch = this.loader.next();
-    mark('data');
-    const schedule = this.levels(k);
-    const indices = sampleLevelIndices(schedule.probabilities, B, () => this.levelRng.nextFloat());
-    mark('levels');
-
-    // Phase 2: gradients over micro-batches.
+    const { start, end } = this.slice;
+    const batch = this.loader.next(this.slice);
+    if (times) times.data += performance.now() - t;
     const device = this.runtime.device;
-    let loss = 0;
-    tidy(() => {
-      const x = tensor(batch.images, batch.shape, { device });
-      const labels = this.config.network.labelDim > 0 && batch.labels ? tensor(BigInt64Array.from(batch.labels, (v) => BigInt(v)), [B], { device }) : undefined;
-      const z = randn(batch.shape, { generator: this.noiseGenerator, device });
-      for (let start = 0; start < B; start += m) {
-        const end = Math.min(B, start + m);
-        const whole = end - start === B;
-        tidy(() => {
-          const res = this.loss.compute({
-            network: this.network,
-            ...(this.teacher && { teacherNetwork: this.teacher }),
-            x: whole ? x : x.slice(0, start, end),
-            ...(labels && { classLabels: whole ? labels : labels.slice(0, start, end) }),
-            levels: { schedule, indices: indices.slice(start, end) },
-            noise: whole ? z : z.slice(0, start, end),
-          });
-          const share = (end - start) / B;
-          (whole ? res.loss : res.loss.mul(share)).backward();
-          loss += whole ? res.loss.item() : res.loss.item() * share;
-        });
-      }
+    const shape = imageShape(this.config);
+    return tidy(() => {
+      const x = tensor(batch.images, [end - start, ...shape], { device });
+      const labels = this.config.network.labelDim > 0 && batch.labels ? tensor(BigInt64Array.from(batch.labels, (v) => BigInt(v)), [end - start], { device }) : undefined;
+      const globalIndices = Array.from({ length: end - start }, (_, i) => start + i);
+      return trainingStep({ ...this.stepContext, phaseTimes: times }, { x, classLabels: labels, globalIndices, globalBatchSize: B }, k);
     });
-    mark('gradients');
-    return loss;
   }
 
   /** The checkpoint of the current step as tensors and JSON (tensors are the live ones: do not dispose). */
   checkpointContents(): Checkpoint {
-    const groups = new Map<string, Map<string, Tensor>>([
-      ['model', this.network.stateDict()],
-      ['ema', this.ema.stateDict()],
-      ['optimizer', this.optimizer.stateTensors()],
-    ]);
-    if (this.teacher) groups.set('teacher', this.teacher.stateDict());
-    const state: JsonObject = {
-      loader: this.loader.state() as unknown as JsonObject,
-      levelRng: this.levelRng.state(),
-      emaUpdates: this.ema.updates,
-      optimizer: this.optimizer.stateJson(),
-    };
-    return {
-      step: this.step,
-      config: runConfigToJson(this.config),
-      groups,
-      generators: new Map([
-        ['noise', this.noiseGenerator.getState()],
-        ['dropout', this.dropoutGenerator.getState()],
-      ]),
-      state,
-    };
+    return trainingCheckpoint({ ...this.stateParts(), step: this.step, loader: this.loader }, runConfigToJson(this.config));
   }
 
   /** Saves the checkpoint; returns a 'diverged' outcome (and writes nothing) when a weight is not finite. */
@@ -409,24 +307,11 @@ export class Trainer {
 
   /** Writes the sample grid of the current EMA weights and the loss curve; returns the grid's path. */
   writeSamples(): string {
-    const { config, runtime } = this;
-    if (!this.evalNetwork) {
-      this.evalNetwork = networkFromConfig(config.network, { device: runtime.device, uninitialized: true });
-      this.evalNetwork.loadStateDict(this.network.stateDict());
-      this.evalNetwork.eval();
-    }
-    if (!this.sampleNoise) this.sampleNoise = fixedNoise(config.training.seed, runtime.sampleCount, this.shape, config.network.labelDim, runtime.device);
-    this.ema.copyTo(this.evalNetwork);
-    noGrad(() => {
-      const own = this.network.namedBuffers();
-      for (const [n, b] of this.evalNetwork!.namedBuffers()) b.copy_(own.get(n)!);
-    });
-    const images = oneAndTwoStepSamples(this.evalNetwork, config.method, config.noiseEmbedding, this.sampleNoise, config.sampling.secondSigma);
-    const png = samplesGridPng(images, runtime.sampleCount, this.shape);
-    const path = join(runtime.out, RUN_FILES.samples, `step-${String(this.step).padStart(7, '0')}.png`);
-    writeFileAtomic(path, png);
     const { x, y } = this.metrics.series('loss');
-    writeLossCurve(join(runtime.out, RUN_FILES.lossCurve), x, y, `${config.preset}: loss`);
+    const path = this.samples.write({
+      step: this.step, network: this.network, ema: this.ema, samplesDir: join(this.runtime.out, RUN_FILES.samples),
+      lossCurve: join(this.runtime.out, RUN_FILES.lossCurve), losses: { x, y },
+    });
     this.progress.message(`step ${this.step}: samples ${path} (loss ${formatLoss(y[y.length - 1] ?? Number.NaN)})`);
     return path;
   }
@@ -435,13 +320,9 @@ export class Trainer {
   dispose(): void {
     this.network.dispose();
     this.teacher?.dispose();
-    this.evalNetwork?.dispose();
+    this.samples.dispose();
     this.ema.dispose();
     this.optimizer.dispose();
-    if (this.sampleNoise) {
-      this.sampleNoise.z1.dispose();
-      this.sampleNoise.labels?.dispose();
-    }
   }
 }
 
