@@ -68,7 +68,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   const worldSize = nnodes * o.nproc;
   const children: { rank: number; child: ChildProcess; done: boolean }[] = [];
   let failure: { rank: number; message: string } | null = null;
-  let stopping = false;
+  let stopping: NodeJS.Signals | null = null;
   let killTimer: NodeJS.Timeout | null = null;
 
   const stopAll = (signal: NodeJS.Signals): void => {
@@ -85,7 +85,7 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
       stopAll('SIGKILL');
       return;
     }
-    stopping = true;
+    stopping = signal;
     log(`consistency: ${signal}: asking the ${o.nproc} workers to stop at the same step`);
     stopAll('SIGTERM');
     escalate();
@@ -126,9 +126,11 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
           });
           child.once('exit', (code, signal) => {
             entry.done = true;
-            if ((code !== 0 || signal !== null) && failure === null && !(stopping && signal === 'SIGTERM')) {
+            // After a stop request, a worker that stopped as asked exits 130/143 (or by the SIGTERM itself).
+            const stoppedAsAsked = stopping !== null && (code === 130 || code === 143 || signal === 'SIGTERM');
+            if ((code !== 0 || signal !== null) && failure === null && !stoppedAsAsked) {
               failure = { rank, message: `rank ${rank} (pid ${child.pid ?? '?'}) ${describeExit(code, signal)}` };
-              if (!stopping) log(`consistency: ${failure.message}; stopping the other ranks`);
+              if (stopping === null) log(`consistency: ${failure.message}; stopping the other ranks`);
               stopAll('SIGTERM');
               escalate();
             }
@@ -145,6 +147,6 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   }
   const f = failure as { rank: number; message: string } | null;
   if (f !== null) return { exitCode: 1, failedRank: f.rank, message: f.message };
-  if (stopping) return { exitCode: 130, failedRank: null, message: null };
+  if (stopping !== null) return { exitCode: stopping === 'SIGTERM' ? 143 : 130, failedRank: null, message: null };
   return { exitCode: 0, failedRank: null, message: null };
 }

@@ -4,6 +4,9 @@
  * rank (Ctrl-C / SIGTERM through the launcher) stops every rank after the same step; and every
  * M steps the replicas prove they are identical (checksum.ts).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkReplicasAgree } from './checksum.js';
 import { broadcastTensors, DataParallelGradientSync } from './gradient-sync.js';
@@ -22,6 +25,17 @@ export interface TrainingReplicas {
   barrier(): void;
   /** After step `step`: the cross-rank checksum of the weights every `checkEvery` steps. */
   afterStep(step: number, weights: Tensor[]): void;
+}
+
+/** This package's version (package.json), which every rank of a run must share. */
+export function projectVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const f = join(dir, 'package.json');
+    if (existsSync(f)) return String((JSON.parse(readFileSync(f, 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    dir = dirname(dir);
+  }
+  return 'unknown';
 }
 
 /** Steps between the cross-rank weight checksums (cheap: two float64 sums per tensor). */
