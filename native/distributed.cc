@@ -68,19 +68,22 @@ static std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& 
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend): rank 0 hosts the TCPStore
-// and waits for all ranks to arrive; every rank then builds the group on the store's
-// "default_pg" prefix, as torch.distributed.init_process_group does, so Python ranks can join.
+// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStorePrefix): rank 0
+// hosts the TCPStore and waits for all ranks to arrive; every rank then builds the group on the
+// store's "default_pg" prefix, as torch.distributed.init_process_group does, so Python ranks can
+// join. Under torchrun's elastic agent (agentStorePrefix non-empty: "/worker/attempt_N") the
+// agent already hosts the store on that port: every rank is then a client under that prefix.
 ENTRY(distInit) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  checkArgCount(info, 6, "distInit");
+  checkArgCount(info, 7, "distInit");
   std::string addr = argString(info, 0, "distInit", "masterAddr");
   int64_t port = argInt(info, 1, "distInit", "masterPort");
   int64_t rank = argInt(info, 2, "distInit", "rank");
   int64_t world = argInt(info, 3, "distInit", "worldSize");
   int64_t timeoutMs = argInt(info, 4, "distInit", "timeoutMs");
   std::string backend = argString(info, 5, "distInit", "backend");
+  std::string agentPrefix = argString(info, 6, "distInit", "agentStorePrefix");
   if (port < 1 || port > 65535) throw ArgumentError("argument 'masterPort' must be in 1..65535, got " + std::to_string(port));
   if (world < 1 || world > 65536) throw ArgumentError("argument 'worldSize' must be in 1..65536, got " + std::to_string(world));
   if (rank < 0 || rank >= world) throw ArgumentError("argument 'rank' must be in 0.." + std::to_string(world - 1) + ", got " + std::to_string(rank));
@@ -94,12 +97,13 @@ ENTRY(distInit) {
   box->backend = backend;
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<std::uint16_t>(port);
-  opts.isServer = rank == 0;
+  opts.isServer = rank == 0 && agentPrefix.empty();
   opts.numWorkers = static_cast<std::size_t>(world);
   opts.waitWorkers = true;
   opts.timeout = box->timeout;
-  opts.multiTenant = true;  // as Python's env:// rendezvous creates it
-  auto tcp = c10::make_intrusive<c10d::TCPStore>(addr, opts);
+  opts.multiTenant = agentPrefix.empty();  // as Python's env:// rendezvous creates it
+  c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(addr, opts);
+  if (!agentPrefix.empty()) tcp = c10::make_intrusive<c10d::PrefixStore>(agentPrefix, tcp);
   // The store keys of init_process_group's default group, so Python ranks can join:
   // PrefixStore("default_pg", store), then the group's name ("0", the first group count of
   // torch/distributed/distributed_c10d.py); torch 2.x names it "0/" and gives each backend a

@@ -4,7 +4,8 @@
  *    after K steps (float32 tolerance, dropout 0), for iCT and CT, with micro-batches on the ranks;
  *  - SIGTERM to the launcher stops both ranks after the same step with one checkpoint, which
  *    --resume continues with another --nproc to the weights of an uninterrupted 1-process run;
- *  - rank 0 alone writes the run directory.
+ *  - rank 0 alone writes the run directory;
+ *  - torchrun's environment with its elastic agent's store (hosted by Python) starts the same run.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { loadSafetensors } from '../src/io/safetensors.js';
-import { repoRoot } from './helpers/python.js';
+import { repoRoot, torchPython } from './helpers/python.js';
+import { freePort } from '../src/distributed/index.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tiny = ['--preset', 'mnist-quick', '--batch', '4', '--threads', '1', '--sample-every', '1000', '--samples', '4', '--dropout', '0', '--dist-timeout', '30'];
@@ -90,6 +92,45 @@ test('SIGTERM to the launcher stops both ranks at one step; --resume with 1 proc
     assert.equal(whole.status, 0, whole.stderr);
     assertSameCheckpoint(join(dir, 'whole', 'checkpoint.safetensors'), ckpt, 'resumed across world sizes');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("torchrun's environment and elastic agent store (TORCHELASTIC_USE_AGENT_STORE) are honoured", async () => {
+  // Debian's torchrun (torch 1.13 under Python 3.12) fails in its own argument handling before it
+  // starts any worker, so this test plays its part: Python's TCPStore hosted as the agent hosts it,
+  // and the workers started with the environment torchrun gives them.
+  const dir = mkdtempSync(join(tmpdir(), 'dist-torchrun-'));
+  const port = await freePort();
+  const agent = spawn(torchPython(), [join(repoRoot, 'test', 'reference', 'ddp_ref.py'), 'agent-store', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      agent.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+      agent.on('close', (c) => reject(new Error(`the agent store exited with ${c}`)));
+    });
+    const args = ['--steps', '2'];
+    const one = train([...args, '--out', join(dir, 'one')]);
+    assert.equal(one.status, 0, one.stderr);
+    const ranks = [0, 1].map((r) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const env = {
+          ...process.env, GLOG_minloglevel: '3', RANK: String(r), LOCAL_RANK: String(r), WORLD_SIZE: '2', LOCAL_WORLD_SIZE: '2', GROUP_RANK: '0',
+          MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '0', OMP_NUM_THREADS: '1',
+        };
+        const p = spawn(process.execPath, [CLI, 'train', ...tiny, ...args, '--out', join(dir, 'two')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('close', (code) => resolve({ code, stderr }));
+      }),
+    );
+    const [r0, r1] = await Promise.all(ranks);
+    assert.equal(r0!.code, 0, r0!.stderr);
+    assert.equal(r1!.code, 0, r1!.stderr);
+    assert.match(r0!.stderr, /finished 2 steps in .* on 2 ranks/);
+    assertSameCheckpoint(join(dir, 'one', 'checkpoint.safetensors'), join(dir, 'two', 'checkpoint.safetensors'), 'torchrun environment');
+  } finally {
+    agent.stdin.end();
+    agent.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });

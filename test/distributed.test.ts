@@ -74,10 +74,10 @@ test('bad arguments to the c10d entry points are errors naming the call, never c
   assert.throws(call('distBroadcast', {}, [], 0), { name: 'TypeError', message: "distBroadcast: argument 'group' must be a process group" });
   assert.throws(call('distAllReduceSum', 1, []), { name: 'TypeError', message: "distAllReduceSum: argument 'group' must be a process group" });
   assert.throws(call('distReducerArm', null), { name: 'TypeError', message: "distReducerArm: argument 'reducer' must be a gradient reducer" });
-  assert.throws(call('distInit', '127.0.0.1', 0, 0, 1, 1000, 'gloo'), { name: 'TypeError', message: "distInit: argument 'masterPort' must be in 1..65535, got 0" });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 2, 2, 1000, 'gloo'), { name: 'TypeError', message: "distInit: argument 'rank' must be in 0..1, got 2" });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'mpi'), { name: 'TypeError', message: "distInit: argument 'backend' must be 'gloo' or 'nccl', got 'mpi'" });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1), { name: 'TypeError', message: 'distInit: expected 6 arguments, got 4' });
+  assert.throws(call('distInit', '127.0.0.1', 0, 0, 1, 1000, 'gloo', ''), { name: 'TypeError', message: "distInit: argument 'masterPort' must be in 1..65535, got 0" });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 2, 2, 1000, 'gloo', ''), { name: 'TypeError', message: "distInit: argument 'rank' must be in 0..1, got 2" });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'mpi', ''), { name: 'TypeError', message: "distInit: argument 'backend' must be 'gloo' or 'nccl', got 'mpi'" });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1), { name: 'TypeError', message: 'distInit: expected 7 arguments, got 4' });
 });
 
 test('collectives: two of our ranks and a Python torch.distributed rank in one Gloo group', async () => {

@@ -23,6 +23,16 @@ export interface ProcessGroupOptions {
   timeoutMs: number;
   /** 'gloo' (CPU tensors) or 'nccl' (CUDA tensors; needs a CUDA libtorch). Default 'gloo'. */
   backend?: 'gloo' | 'nccl';
+  /**
+   * Set under torchrun's elastic agent, which hosts the store itself (TORCHELASTIC_USE_AGENT_STORE):
+   * every rank is a client under the prefix '/worker/attempt_<TORCHELASTIC_RESTART_COUNT>'.
+   */
+  agentStorePrefix?: string;
+}
+
+/** torchrun's agent store, as torch/distributed/rendezvous.py reads the environment (null when none). */
+export function agentStorePrefixFrom(env: NodeJS.ProcessEnv): string | null {
+  return env['TORCHELASTIC_USE_AGENT_STORE'] === 'True' ? `/worker/attempt_${env['TORCHELASTIC_RESTART_COUNT'] ?? '0'}` : null;
 }
 
 /** Whether this addon was built with c10d (and which backends). */
@@ -69,7 +79,7 @@ export class ProcessGroup {
       );
     }
     try {
-      return new ProcessGroup(c10dInit(options.masterAddr, options.masterPort, options.rank, options.worldSize, options.timeoutMs, options.backend ?? 'gloo'), options);
+      return new ProcessGroup(c10dInit(options.masterAddr, options.masterPort, options.rank, options.worldSize, options.timeoutMs, options.backend ?? 'gloo', options.agentStorePrefix ?? ''), options);
     } catch (e) {
       throw explain('distInit', e, options);
     }

@@ -15,8 +15,9 @@ export function c10dSupport(): { c10d: boolean; gloo: boolean; nccl: boolean } {
   return native.distInfo();
 }
 
-export function c10dInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl'): DistGroupHandle {
-  return native.distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend);
+/** `agentStorePrefix`: '' (rank 0 hosts the store), or torchrun's agent store prefix ('/worker/attempt_N'). */
+export function c10dInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl', agentStorePrefix: string): DistGroupHandle {
+  return native.distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStorePrefix);
 }
 
 export function c10dClose(group: DistGroupHandle): void {

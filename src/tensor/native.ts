@@ -55,7 +55,7 @@ export type DistReducerHandle = { readonly [distReducerBrand]: true };
 /** The entry points of native/distributed.cc (libtorch's c10d). Without c10d they all throw one message. */
 export interface DistributedOps {
   distInfo(): { c10d: boolean; gloo: boolean; nccl: boolean };
-  distInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl'): DistGroupHandle;
+  distInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl', agentStorePrefix: string): DistGroupHandle;
   distClose(group: DistGroupHandle): void;
   distStoreSet(group: DistGroupHandle, key: string, value: string): void;
   distStoreGet(group: DistGroupHandle, key: string): string;

@@ -12,6 +12,9 @@ MASTER_PORT) and joining with torch.distributed.init_process_group('gloo', init_
                             global batch; loss = per-sample mean squared error, averaged over the
                             local batch (DDP averages over ranks: the global mean); Adam(LR).
                             Rank 0 writes DIR/py-final.safetensors.
+  agent-store PORT          host a TCPStore on PORT as torchrun's elastic agent does (server, not
+                            multi-tenant, no waiting for workers), print "ready", and keep it
+                            until stdin closes (no torchrun environment needed for this one).
 """
 import json
 import os
@@ -68,7 +71,18 @@ def ddp(cfg, folder, steps, lr):
     print(json.dumps({'rank': rank, 'ok': True}))
 
 
+def agent_store(port):
+    from datetime import timedelta
+    store = dist.TCPStore('127.0.0.1', port, None, True, timedelta(seconds=60), wait_for_workers=False)
+    print('ready', flush=True)
+    sys.stdin.read()
+    del store
+
+
 def main(argv):
+    if argv[0] == 'agent-store':
+        agent_store(int(argv[1]))
+        return
     dist.init_process_group('gloo', init_method='env://')
     try:
         if argv[0] == 'collectives':
