@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolvePreset } from '../src/networks/presets.js';
+import { resolvePreset } from '../src/train/presets.js';
 import { freePort } from '../src/distributed/index.js';
 import { median } from './stats.js';
 
@@ -49,9 +49,9 @@ async function runRanks(cmd: string, args: string[], nproc: number, threads: num
 async function main(): Promise<void> {
   for (const name of presets) {
     const p = resolvePreset(name);
-    const B = String(p.training.batchSize);
+    const B = String(p.config.training.batch);
     const worker = [join(root, 'dist', 'bench', 'ddp_worker.js'), name, B, steps, warmup];
-    const ref = [join(root, 'bench', 'ddp_ref.py'), JSON.stringify(p.network), B, steps, warmup];
+    const ref = [join(root, 'bench', 'ddp_ref.py'), JSON.stringify(p.config.network), B, steps, warmup];
     const configs: Record<string, () => Promise<RankResult>> = {
       'ours 1x2': () => runRanks(process.execPath, worker, 1, 2),
       'ours 1x1': () => runRanks(process.execPath, worker, 1, 1),

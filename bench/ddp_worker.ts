@@ -13,8 +13,7 @@ import { noGrad } from '../src/tensor/autograd.js';
 import { Generator } from '../src/tensor/random.js';
 import { setNumThreads } from '../src/tensor/device.js';
 import { Adam } from '../src/optim/adam.js';
-import { buildNetwork } from '../src/networks/build.js';
-import { resolvePreset } from '../src/networks/presets.js';
+import { buildNetwork, resolvePreset } from '../src/train/presets.js';
 import { ProcessGroup, DataParallelGradientSync, broadcastTensors, distributedEnvFrom } from '../src/distributed/index.js';
 
 const [preset = 'mnist-quick', batchRaw = '32', stepsRaw = '6', warmupRaw = '2'] = process.argv.slice(2);
@@ -29,7 +28,7 @@ const group = env.worldSize > 1 ? ProcessGroup.init({ masterAddr: env.masterAddr
 if (group) broadcastTensors(group, [...net.stateDict().values()]);
 const sync = group ? new DataParallelGradientSync(group, net.parameters()) : null;
 const adam = new Adam(net, { lr: 1e-4 });
-const { imgResolution: R, inChannels: C } = p.network;
+const { imgResolution: R, inChannels: C } = p.config.network;
 const g = new Generator(2 + env.rank, 'cpu');
 const c = 0.00054 * Math.sqrt(C * R * R);
 const stepMs: number[] = [];

@@ -114,7 +114,7 @@ class Peer:
         self.net = BenchUNet()
         self.net.load_state_dict(tensors, strict=True)
         self.net.train()
-        # Adam with PyTorch 1.13's defaults except lr (spec section 5: lr 1e-4); foreach stays at
+        # Adam with PyTorch 1.13's defaults except lr (docs/method.md section 5: lr 1e-4); foreach stays at
         # its default (the single-tensor loop on CPU in 1.13).
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cmd.get("lr", 1e-4))
         return {"params": sum(p.numel() for p in self.net.parameters()),

@@ -19,7 +19,8 @@ Prints one JSON line:
               of degraded training digits that must score higher: blurred (3x3 box), noised
               (Gaussian, sd 0.3 of the range, clipped), one class missing (no zeros)
 
-usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [--tile 28] [--pad 2] [--threshold 0.9] [--calibrate]
+usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [GRID.png ...] [--tile 28] [--pad 2] [--threshold 0.9] [--calibrate]
+(one JSON line per grid, in order; the judge and the test digits' features are loaded once)
 """
 import argparse
 import json
@@ -234,7 +235,7 @@ def degraded_sets(n):
 
 def main():
     ap = argparse.ArgumentParser(description='MNIST sample judge')
-    ap.add_argument('grid')
+    ap.add_argument('grid', nargs='+')
     ap.add_argument('--tile', type=int, default=28)
     ap.add_argument('--pad', type=int, default=2)
     ap.add_argument('--threshold', type=float, default=0.9)
@@ -242,18 +243,19 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     model = judge_model()
-    samples = tiles(a.grid, a.tile, a.pad)
-    if a.tile != 28:
-        resized = F.interpolate(torch.from_numpy(samples.astype(np.float32)).unsqueeze(1), size=(28, 28), mode='bilinear', align_corners=False)
-        samples = resized.squeeze(1).round().clamp(0, 255).numpy().astype(np.uint8)
     test_digits = read_idx('t10k-images-idx3-ubyte')
     ref = gaussian_fit(features(model, test_digits))
-    sets = degraded_sets(len(samples))
-    out = {'grid': a.grid, **score(model, samples, a.threshold), 'fd': fd_against(ref, model, samples)}
-    out['real'] = {**score(model, test_digits[:len(samples)], a.threshold), 'fd': fd_against(ref, model, sets['train'])}
-    if a.calibrate:
-        out['calibration'] = {k: fd_against(ref, model, v) for k, v in sets.items()}
-    print(json.dumps(out))
+    for grid in a.grid:
+        samples = tiles(grid, a.tile, a.pad)
+        if a.tile != 28:
+            resized = F.interpolate(torch.from_numpy(samples.astype(np.float32)).unsqueeze(1), size=(28, 28), mode='bilinear', align_corners=False)
+            samples = resized.squeeze(1).round().clamp(0, 255).numpy().astype(np.uint8)
+        sets = degraded_sets(len(samples))
+        out = {'grid': grid, **score(model, samples, a.threshold), 'fd': fd_against(ref, model, samples)}
+        out['real'] = {**score(model, test_digits[:len(samples)], a.threshold), 'fd': fd_against(ref, model, sets['train'])}
+        if a.calibrate:
+            out['calibration'] = {k: fd_against(ref, model, v) for k, v in sets.items()}
+        print(json.dumps(out), flush=True)
 
 
 if __name__ == '__main__':

@@ -16,9 +16,9 @@ command, one JSON command per line on stdin, one JSON answer per line on stdout.
   {"op": "quit"}
 
 A training step, the same on both sides: f(x, s) = c_skip x + c_out F(c_in x, 0.25 ln s)
-(spec section 1); student = f(x + s_student z, s_student) with gradients, teacher =
+(docs/method.md section 1); student = f(x + s_student z, s_student) with gradients, teacher =
 f(x + s_teacher z, s_teacher) without, both with the same dropout masks (the RNG state is
-restored between them, spec section 4); loss = mean(weight * pseudo-Huber(student, teacher));
+restored between them, docs/method.md section 4); loss = mean(weight * pseudo-Huber(student, teacher));
 backward; Adam.
 """
 import math

@@ -17,15 +17,14 @@ import { Generator } from '../src/tensor/random.js';
 import { setNumThreads, getNumThreads } from '../src/tensor/device.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { Adam } from '../src/optim/adam.js';
-import { buildNetwork } from '../src/networks/build.js';
-import { resolvePreset } from '../src/networks/presets.js';
+import { buildNetwork, resolvePreset } from '../src/train/presets.js';
 import type { ImageNetwork } from '../src/networks/network.js';
 import type { NetworkConfig } from '../src/networks/config.js';
 
 const SIGMA_MIN = 0.002;
 const SIGMA_DATA = 0.5;
 
-/** f(x_t, s) = c_skip x_t + c_out F(c_in x_t, 0.25 ln s) (spec section 1), per-sample s [N]. */
+/** f(x_t, s) = c_skip x_t + c_out F(c_in x_t, 0.25 ln s) (docs/method.md section 1), per-sample s [N]. */
 function fTheta(net: ImageNetwork, xt: Tensor, s: Tensor): Tensor {
   return tidy(() => {
     const s4 = s.reshape([-1, 1, 1, 1]);
@@ -52,15 +51,15 @@ class Worker {
   init(cmd: { preset: string; batch: number; seed: number; dir: string; threads: number }): Record<string, unknown> {
     setNumThreads(cmd.threads);
     const preset = resolvePreset(cmd.preset);
-    this.config = preset.network;
+    this.config = preset.config.network;
     this.dropout = new Generator(cmd.seed + 1, 'cpu');
     this.net = buildNetwork(preset, { generator: new Generator(cmd.seed, 'cpu'), dropoutGenerator: this.dropout });
     const g = new Generator(cmd.seed + 2, 'cpu');
-    const { imgResolution: R, inChannels: C } = preset.network;
+    const { imgResolution: R, inChannels: C } = preset.config.network;
     const B = cmd.batch;
     keep(this.x = tidy(() => rand([B, C, R, R], { generator: g }).mul(2).sub(1)));
     keep(this.z = randn([B, C, R, R], { generator: g }));
-    // Teacher levels lognormal around exp(-1.1) (spec section 3's P_mean, P_std), student 20% higher.
+    // Teacher levels lognormal around exp(-1.1) (docs/method.md section 3's P_mean, P_std), student 20% higher.
     keep(this.sTeacher = tidy(() => randn([B], { generator: g }).mul(2).sub(1.1).exp().clamp(SIGMA_MIN, 80)));
     keep(this.sStudent = tidy(() => this.sTeacher.mul(1.2)));
     keep(this.weight = tidy(() => this.sStudent.sub(this.sTeacher).reciprocal()));
@@ -69,8 +68,8 @@ class Worker {
     const data = join(cmd.dir, 'data.safetensors');
     saveSafetensors(weights, this.net.stateDict());
     saveSafetensors(data, { x: this.x, z: this.z, sigma_student: this.sStudent, sigma_teacher: this.sTeacher, weight: this.weight });
-    this.adam = new Adam(this.net, { lr: preset.training.learningRate });
-    return { params: this.net.parameterCount(), threads: getNumThreads(), weights, data, config: preset.network, lr: preset.training.learningRate };
+    this.adam = new Adam(this.net, { lr: preset.config.training.optimizer.lr });
+    return { params: this.net.parameterCount(), threads: getNumThreads(), weights, data, config: preset.config.network, lr: preset.config.training.optimizer.lr };
   }
 
   /** The batch loss; the teacher pass replays the student's dropout masks. */

@@ -27,7 +27,7 @@ export interface Benchmark {
  * Every benchmark by name, in the order `all` runs them; bench/<name>.js is loaded only when
  * asked for (so a benchmark still being written does not stop the others).
  */
-export const benchmarkNames: readonly string[] = ['engine', 'networks', 'inception', 'train'];
+export const benchmarkNames: readonly string[] = ['engine', 'networks', 'inception', 'train', 'onnx'];
 
 /** Loads bench/<name>.js and checks that it default-exports a Benchmark. */
 export async function loadBenchmark(name: string): Promise<Benchmark> {
@@ -63,7 +63,7 @@ export async function runBenchmarks(
     try {
       benchmark = await loadBenchmark(name);
     } catch (e) {
-      throw new Error(`benchmark '${name}' is not available: ${(e as Error).message}`);
+      throw new Error(`benchmark '${name}' is not available: ${(e as Error).message}`, { cause: e });
     }
     log(`[bench] ${name}: ${benchmark.summary}`);
     await benchmark.run(options, emit, log);

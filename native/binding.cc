@@ -5,6 +5,7 @@
 
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
 #include <torch/version.h>
 
@@ -305,7 +306,7 @@ at::Tensor dropoutWithGenerator(const at::Tensor& input, double p, bool train, c
   if (!(p >= 0.0 && p < 1.0)) throw ArgumentError("argument 'p' must be in [0, 1), got " + std::to_string(p));
   if (!train || p == 0.0) return input;
   // The mask comes from the given generator, so two passes that restore the same generator
-  // state see the same mask (spec section 4: shared dropout masks for student and teacher).
+  // state see the same mask (docs/method.md section 4: shared dropout masks for student and teacher).
   at::Tensor keep = at::empty_like(input).bernoulli_(1.0 - p, gen);
   return input * keep * (1.0 / (1.0 - p));
 }
@@ -564,6 +565,87 @@ ENTRY(isGradEnabled) {
   GUARD_END("isGradEnabled")
 }
 
+// ---- autocast (mixed precision; src/tensor/autocast.ts) ----
+// libtorch 2.x keys autocast state by device type; 1.13 has one setter pair per device.
+
+static at::DeviceType autocastDevice(const Napi::CallbackInfo& info, const char* op) {
+  std::string d = argString(info, 0, op, "deviceType");
+  if (d == "cpu") return at::kCPU;
+  if (d == "cuda") return at::kCUDA;
+  throw ArgumentError("argument 'deviceType' must be 'cpu' or 'cuda', got '" + d + "'");
+}
+
+#if TORCH_VERSION_MAJOR * 100 + TORCH_VERSION_MINOR >= 204
+static bool autocastEnabled(at::DeviceType d) { return at::autocast::is_autocast_enabled(d); }
+static void autocastEnable(at::DeviceType d, bool on) { at::autocast::set_autocast_enabled(d, on); }
+static at::ScalarType autocastDtype(at::DeviceType d) { return at::autocast::get_autocast_dtype(d); }
+static void autocastSetDtypeOf(at::DeviceType d, at::ScalarType t) { at::autocast::set_autocast_dtype(d, t); }
+#else
+static bool autocastEnabled(at::DeviceType d) { return d == at::kCPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled(); }
+static void autocastEnable(at::DeviceType d, bool on) {
+  if (d == at::kCPU) at::autocast::set_cpu_enabled(on);
+  else at::autocast::set_enabled(on);
+}
+static at::ScalarType autocastDtype(at::DeviceType d) { return d == at::kCPU ? at::autocast::get_autocast_cpu_dtype() : at::autocast::get_autocast_gpu_dtype(); }
+static void autocastSetDtypeOf(at::DeviceType d, at::ScalarType t) {
+  if (d == at::kCPU) at::autocast::set_autocast_cpu_dtype(t);
+  else at::autocast::set_autocast_gpu_dtype(t);
+}
+#endif
+
+ENTRY(autocastSetEnabled) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 2, "autocastSetEnabled");
+  at::DeviceType d = autocastDevice(info, "autocastSetEnabled");
+  bool on = argBool(info, 1, "autocastSetEnabled", "enabled");
+  bool previous = autocastEnabled(d);
+  autocastEnable(d, on);
+  return Napi::Boolean::New(env, previous);
+  GUARD_END("autocastSetEnabled")
+}
+
+ENTRY(autocastIsEnabled) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "autocastIsEnabled");
+  return Napi::Boolean::New(env, autocastEnabled(autocastDevice(info, "autocastIsEnabled")));
+  GUARD_END("autocastIsEnabled")
+}
+
+ENTRY(autocastSetDtype) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 2, "autocastSetDtype");
+  at::DeviceType d = autocastDevice(info, "autocastSetDtype");
+  at::ScalarType t = argDtype(info, 1, "autocastSetDtype", "dtype");
+  // Autocast lowers to a 16-bit float: CPU supports bfloat16 (and float16 from 2.x), CUDA both.
+  if (t != at::kBFloat16 && t != at::kHalf) throw ArgumentError("argument 'dtype' must be bfloat16 or float16");
+  if (d == at::kCPU && t == at::kHalf && TORCH_VERSION_MAJOR < 2) throw ArgumentError("CPU autocast in libtorch 1.x supports bfloat16 only");
+  int previous = static_cast<int>(autocastDtype(d));
+  autocastSetDtypeOf(d, t);
+  return Napi::Number::New(env, previous);
+  GUARD_END("autocastSetDtype")
+}
+
+ENTRY(autocastGetDtype) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "autocastGetDtype");
+  return Napi::Number::New(env, static_cast<int>(autocastDtype(autocastDevice(info, "autocastGetDtype"))));
+  GUARD_END("autocastGetDtype")
+}
+
+// Nesting depth of autocast regions; leaving the outermost one drops the cache of casted weights
+// (as torch.autocast's __exit__ does).
+ENTRY(autocastEnterRegion) { return Napi::Number::New(info.Env(), at::autocast::increment_nesting()); }
+
+ENTRY(autocastExitRegion) {
+  int depth = at::autocast::decrement_nesting();
+  if (depth == 0) at::autocast::clear_cache();
+  return Napi::Number::New(info.Env(), depth);
+}
+
 ENTRY(setNumThreads) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
@@ -597,6 +679,10 @@ ENTRY(buildInfo) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   o.Set("cuda", Napi::Boolean::New(env, at::hasCUDA()));
+  // Linked against a CUDA libtorch (CUDA hooks loaded), GPU or not; its CUDA runtime version (e.g. 13020).
+  bool cudaBuilt = at::detail::getCUDAHooks().hasCUDART();
+  o.Set("cudaBuilt", Napi::Boolean::New(env, cudaBuilt));
+  o.Set("cudaRuntimeVersion", Napi::Number::New(env, cudaBuilt ? static_cast<double>(at::detail::getCUDAHooks().versionCUDART()) : 0));
   o.Set("cudaDeviceCount", Napi::Number::New(env, at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0));
   o.Set("scaledDotProductAttention", Napi::Boolean::New(env, TORCH_VERSION_MAJOR >= 2));
   o.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI != 0));
@@ -655,6 +741,12 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   EXPORT(manualSeed);
   EXPORT(setGradEnabled);
   EXPORT(isGradEnabled);
+  EXPORT(autocastSetEnabled);
+  EXPORT(autocastIsEnabled);
+  EXPORT(autocastSetDtype);
+  EXPORT(autocastGetDtype);
+  EXPORT(autocastEnterRegion);
+  EXPORT(autocastExitRegion);
   EXPORT(setNumThreads);
   EXPORT(getNumThreads);
   EXPORT(cudaSynchronize);

@@ -266,6 +266,24 @@ static Napi::Value op_contiguous(const Napi::CallbackInfo& info) {
   GUARD_END("contiguous")
 }
 
+static Napi::Value op_contiguousChannelsLast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "contiguousChannelsLast");
+  const at::Tensor& self = argTensor(info, 0, "contiguousChannelsLast", "self");
+  return wrapTensor(env, self.contiguous(at::MemoryFormat::ChannelsLast));
+  GUARD_END("contiguousChannelsLast")
+}
+
+static Napi::Value op_isContiguousChannelsLast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "isContiguousChannelsLast");
+  const at::Tensor& self = argTensor(info, 0, "isContiguousChannelsLast", "self");
+  return Napi::Boolean::New(env, self.is_contiguous(at::MemoryFormat::ChannelsLast));
+  GUARD_END("isContiguousChannelsLast")
+}
+
 static Napi::Value op_detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
@@ -1976,6 +1994,8 @@ void registerGeneratedOps(Napi::Env env, Napi::Object exports) {
   exports.Set("toDevice", Napi::Function::New(env, op_toDevice, "toDevice"));
   exports.Set("clone", Napi::Function::New(env, op_clone, "clone"));
   exports.Set("contiguous", Napi::Function::New(env, op_contiguous, "contiguous"));
+  exports.Set("contiguousChannelsLast", Napi::Function::New(env, op_contiguousChannelsLast, "contiguousChannelsLast"));
+  exports.Set("isContiguousChannelsLast", Napi::Function::New(env, op_isContiguousChannelsLast, "isContiguousChannelsLast"));
   exports.Set("detach", Napi::Function::New(env, op_detach, "detach"));
   exports.Set("item", Napi::Function::New(env, op_item, "item"));
   exports.Set("add", Napi::Function::New(env, op_add, "add"));

@@ -7,12 +7,12 @@ export {
   loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, readSafetensorsHeader, SafetensorsError,
   type LoadedSafetensors, type SafetensorsHeader, type TensorInfo,
 } from './io/safetensors.js';
-export { writeFileAtomic } from './io/atomic.js';
+export { writeFileAtomic, FileWriteError } from './io/atomic.js';
 export { type JsonValue, type JsonObject, isJsonObject } from './util/json.js';
 export { formatDuration } from './util/format-duration.js';
 export * from './nn/index.js';
 
-// The consistency method: schedules and scalings (spec sections 1-3), presets.
+// The consistency method: schedules and scalings (docs/method.md sections 1-3), presets.
 export {
   karrasSigmas, ictDiscretizationSteps, ctDiscretizationSteps, ctTeacherEmaRate, lognormalLevelProbabilities,
   uniformLevelProbabilities, ictLevelWeights, constantLevelWeights, sampleLevelIndex, sampleLevelIndices, levelSchedule,
@@ -60,6 +60,7 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { RAdam, type RAdamOptions } from './optim/radam.js';
 export { AdamFamily, type Optimizer, type MomentState } from './optim/optimizer.js';
 export { clipGradNorm, gradNorm } from './optim/clip.js';
+export { LossScaler, type LossScalerOptions } from './optim/loss-scaler.js';
 
 // Training from code: the trainer loop, run configs, checkpoints, progress, metrics log, sampling
 // from checkpoints.
@@ -71,7 +72,7 @@ export {
   MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord,
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
-  networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
+  defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory,
   Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome,
   trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
   type GradientSync, rankSlice, noiseSeed, levelUniform, levelIndicesFor, noiseFor,
@@ -79,5 +80,8 @@ export {
   fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, type FixedNoise,
   loadModel, samplingLevels, type LoadedModel, type WeightsKind,
   sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch,
-  runPreset, runPresetNames, runConfigFromPreset,
+  PRESET_NAMES, isPresetName, resolvePreset, runPreset, runPresetNames, buildNetwork, type PresetName, type RunPreset,
 } from './train/index.js';
+
+// ONNX export of a trained model's consistency function (the libtorch-free runtime is the 'consistency-ts/generate' subpath).
+export { exportConsistencyOnnx, METADATA_KEYS, type OnnxExportOptions } from './export/export.js';

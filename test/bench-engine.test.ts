@@ -76,16 +76,16 @@ test('median and benchmark names', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.throws(() => median([]), /no values/);
   assert.deepEqual(resolveBenchmarkNames([]), ['engine']);
-  assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception', 'train']);
-  assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception', 'train']);
-  assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, train, all\)/);
+  assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception', 'train', 'onnx']);
+  assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception', 'train', 'onnx']);
+  assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)/);
 });
 
 test('bench/run.js (npm run bench) refuses bad flags with one line and exit code 2', () => {
   const cases: Array<[string[], RegExp]> = [
     [['dist/bench/run.js', '--steps', '0'], /^npm run bench: --steps must be at least 1; got 0$/],
     [['dist/bench/run.js', '--threads', '1,x'], /^npm run bench: --threads must be positive integers separated by commas; got '1,x'$/],
-    [['dist/bench/run.js', '--which', 'nope'], /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, all\)$/],
+    [['dist/bench/run.js', '--which', 'nope'], /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)$/],
     [['dist/bench/run.js', 'nope'], /^npm run bench: --which: unknown benchmark 'nope'/],
     [['dist/bench/run.js', 'engine', '--bogus', '1'], /^npm run bench: unknown flag --bogus/],
     [['dist/bench/run.js', '--steps'], /^npm run bench: --steps needs a value$/],

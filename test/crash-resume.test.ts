@@ -206,7 +206,7 @@ test(`kill -9 at ${KILLS} seeded moments (during checkpoint writes too): every n
         }
         const r = spawnSync(process.execPath, [cli, 'train', ...RUN_FLAGS, '--out', out, '--resume'], { encoding: 'utf8' });
         assert.equal(r.status, 2, `${what}: --resume without a checkpoint: ${r.stderr}`);
-        assert.match(r.stderr.trim(), /^consistency train: --resume: .* has no checkpoint\.safetensors to continue from$/);
+        assert.match(r.stderr.trim(), /^consistency train: --resume: .* has no checkpoint\.safetensors to continue from \(the run stopped before its first checkpoint, or never started\); start it again without --resume$/);
         resume = false;
       }
     }
@@ -236,7 +236,8 @@ test(`kill -9 at ${KILLS} seeded moments (during checkpoint writes too): every n
     assert.deepEqual(killedLog, logged(reference), 'the same loss at every step');
     const grid = `step-${String(STEPS).padStart(7, '0')}.png`;
     assert.ok(readFileSync(join(out, 'samples', grid)).equals(readFileSync(join(reference, 'samples', grid))), 'the final sample grids differ');
-    assert.deepEqual(readdirSync(out).filter((n) => n.includes('.tmp-')), [], 'temporary files of killed writes are cleaned up');
+    for (const folder of [out, join(out, 'samples')])
+      assert.deepEqual(readdirSync(folder).filter((n) => n.includes('.tmp-')), [], `temporary files of killed writes are cleaned up in ${folder}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -493,7 +493,7 @@ test('bad .npz files are DataErrors with clear messages', async () => {
     await assertDataError(() => loadImagenet64({ data: bad }), /not a valid \.npz/);
 
     const flipped = Buffer.from(src);
-    flipped[2000] ^= 0xff; // inside the stored 'data' array
+    flipped[2000]! ^= 0xff; // inside the stored 'data' array
     writeFileSync(batch, flipped);
     await assertDataError(() => loadImagenet64({ data: bad }), /train_data_batch_1\.npz:data\.npy: CRC-32 mismatch/);
 

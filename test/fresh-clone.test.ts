@@ -3,7 +3,7 @@
  * scripts/setup.sh installs (issue 15, "The README's test command on a fresh clone"). A developer
  * machine may have a sibling `../shared` folder (project data, the real CIFAR-10); a test or library
  * file that reads it would pass here and fail for every user. This test fails when any file under
- * src/, test/, scripts/ or .ci/ names such a path. (.ci/run also hides ../shared while the tests
+ * src/, test/, bench/, scripts/ or .ci/ names such a path. (.ci/run also hides ../shared while the tests
  * run, which catches paths built in ways no pattern sees; this test names the file and line.)
  * Opt-in checks that need outside data take it as an argument (test/opt-in/cifar10-real.ts).
  */
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { repoRoot } from './helpers/python.js';
 
-const SCANNED = ['src', 'test', 'scripts', '.ci'];
+const SCANNED = ['src', 'test', 'bench', 'scripts', '.ci'];
 /** This file: its prose names the path it looks for. */
 const SELF = join('test', 'fresh-clone.test.ts');
 const TEXT = /\.(ts|mts|js|mjs|cjs|py|sh|json|md)$|^run$/;
@@ -60,7 +60,7 @@ function outsidePathReferences(root: string): string[] {
   return found;
 }
 
-test('no file in src/, test/, scripts/ or .ci/ reads the developer machine\'s ../shared folder', () => {
+test('no file in src/, test/, bench/, scripts/ or .ci/ reads the developer machine\'s ../shared folder', () => {
   const found = outsidePathReferences(repoRoot);
   assert.deepEqual(found, [], `a user's clone has no ../shared; make the data in the test or take it as an argument:\n${found.join('\n')}`);
 });

@@ -10,9 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPreset } from '../src/train/run-preset.js';
-import { TRAIN_FLAGS, resolveRunConfig } from '../src/cli/train.js';
-import { parseFlags } from '../src/cli/args.js';
+import { runPreset } from '../src/train/presets.js';
+import { resolveRunConfig } from '../src/train/config-flags.js';
 import { loadDataset } from '../src/data/index.js';
 import { BatchLoader } from '../src/data/loader.js';
 import { torchPython } from './helpers/python.js';
@@ -20,7 +19,7 @@ import { torchPython } from './helpers/python.js';
 test('presets: flips on for ImageNet 64 and CIFAR-10, off for digits; --no-flip turns them off', () => {
   for (const [name, flip] of [['imagenet64', true], ['imagenet64-deep', true], ['cifar10', true], ['mnist-quick', false]] as const)
     assert.equal(runPreset(name)!.data.flip, flip, name);
-  const off = resolveRunConfig(runPreset('imagenet64')!, parseFlags('train', ['--out', 'x', '--no-flip'], TRAIN_FLAGS), [], true);
+  const off = resolveRunConfig(runPreset('imagenet64')!, { flip: false });
   assert.equal(off.data.flip, false);
 });
 

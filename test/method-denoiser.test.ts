@@ -1,6 +1,6 @@
 /**
- * Tests of src/method/denoiser.ts (spec section 1: f(x, sigma) with c_skip, c_out, c_in, c_noise;
- * the boundary condition f(x, sigma_min) = x bit for bit) and src/method/metrics.ts (spec
+ * Tests of src/method/denoiser.ts (docs/method.md section 1: f(x, sigma) with c_skip, c_out, c_in, c_noise;
+ * the boundary condition f(x, sigma_min) = x bit for bit) and src/method/metrics.ts (docs/method.md
  * section 4: pseudo-Huber on the whole sample, squared L2, L1), against the formulas written out
  * here in float64.
  */
@@ -15,7 +15,7 @@ setNumThreads(1);
 
 /** F(u, c) = tanh(u) + 0.1 c (c broadcast over each sample), plus the inputs it saw. */
 class AnalyticNet implements ConsistencyNetwork {
-  seen: { x: Float32Array; noise: Float32Array; classes?: Float32Array }[] = [];
+  seen: { x: Float32Array; noise: Float32Array; classes?: Float32Array | undefined }[] = [];
   constructor(readonly poison?: number) {}
   forward(x: Tensor, noiseLabels: Tensor, classLabels?: Tensor): Tensor {
     this.seen.push({ x: x.toFloat32Array(), noise: noiseLabels.toFloat32Array(), classes: classLabels?.toFloat32Array() });

@@ -1,5 +1,5 @@
 /**
- * Tests of src/method/loss.ts (spec section 4): the consistency loss and its gradients against
+ * Tests of src/method/loss.ts (docs/method.md section 4): the consistency loss and its gradients against
  * test/reference/method_ref.py (Python torch, written from the spec), for iCT and for CT with an
  * EMA teacher; the teacher gets no gradient; both passes share one dropout mask; each override
  * changes only its ingredient; bad input gives RangeErrors naming the value and the range.

@@ -6,7 +6,8 @@
  */
 import { Tensor, tidy, nnf, rand, type Generator } from '../src/tensor/index.js';
 import { Module } from '../src/nn/module.js';
-import { Conv2d, Dropout, Linear } from '../src/nn/layers.js';
+import { Conv2d, Dropout } from '../src/nn/layers.js';
+import { Linear } from '../src/nn/linear.js';
 
 export interface TinyConvNetOptions {
   channels?: number;
@@ -30,7 +31,7 @@ export class TinyConvNet extends Module {
     const init = { generator: o.init };
     this.conv1 = this.registerModule('conv1', new Conv2d(channels, this.hidden, 3, { padding: 1, ...init }));
     this.conv2 = this.registerModule('conv2', new Conv2d(this.hidden, channels, 3, { padding: 1, ...init }));
-    this.noiseEmb = this.registerModule('noiseEmb', new Linear(1, this.hidden, true, init));
+    this.noiseEmb = this.registerModule('noiseEmb', new Linear(1, this.hidden, init));
     this.registerParameter('classEmb', tidy(() => rand([o.classes ?? 4, this.hidden], { generator: o.init }).sub(0.5)));
     this.drop = this.registerModule('drop', new Dropout(o.dropout ?? 0.3));
   }

@@ -36,11 +36,12 @@ test('mnist_judge: real digits score high, a grid of threes is counted as threes
       indices.forEach((i, k) => out.set(digits.images.subarray(i * 784, (i + 1) * 784), k * 784));
       return out;
     };
-    // Images 1000..1099: not the first ones the judge uses for its own calibration line.
-    const mixed = Array.from({ length: 100 }, (_, k) => 1000 + k);
-    writeGridPng(join(dir, 'real.png'), pick(mixed), { count: 100, channels: 1, height: 28, width: 28 });
+    // Images 1000..1399: not the first ones the judge uses for its own calibration line; 400, the
+    // sample size the README and the study use (at 100 the floor is higher and the margins smaller).
+    const mixed = Array.from({ length: 400 }, (_, k) => 1000 + k);
+    writeGridPng(join(dir, 'real.png'), pick(mixed), { count: 400, channels: 1, height: 28, width: 28 });
     const real = judge(join(dir, 'real.png'), '--calibrate');
-    assert.equal(real.n, 100);
+    assert.equal(real.n, 400);
     assert.ok(real.confident >= 0.85, `real digits: ${real.confident} confidently classified, want >= 0.85`);
     // Frechet distance: the floor is real training digits vs the test digits at the same sample size;
     // real test digits through the PNG path land near it, every degraded set above it.
@@ -49,7 +50,7 @@ test('mnist_judge: real digits score high, a grid of threes is counted as threes
     assert.ok(cal.train > 0, `floor ${cal.train}`);
     assert.ok(Math.abs(real.fd - cal.train) < 0.5 * cal.train, `real test digits: fd ${real.fd} vs the floor ${cal.train}`);
     for (const kind of ['blurred', 'noised', 'missingClass'] as const)
-      assert.ok(cal[kind] > 1.2 * Math.max(cal.train, real.fd), `${kind}: fd ${cal[kind]} should be above the floor ${cal.train} and real digits ${real.fd}`);
+      assert.ok(cal[kind] > 1.5 * Math.max(cal.train, real.fd), `${kind}: fd ${cal[kind]} should be above the floor ${cal.train} and real digits ${real.fd}`);
 
     const threes: number[] = [];
     for (let i = 0; threes.length < 49; i++) if (digits.labels![i] === 3) threes.push(i);

@@ -159,3 +159,20 @@ test('the reference Python imports the torch the addon was built against', () =>
   // A pip torch is the very folder the addon links; Debian's python3-torch links the system libtorch.
   if (record.lib.endsWith(join('torch', 'lib'))) assert.equal(join(folder, 'lib'), realpathSync(record.lib));
 });
+
+test('consistency --version prints the package version and the libtorch it runs on; a CUDA libtorch without a GPU reports none', () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  const record = JSON.parse(readFileSync(join(repoRoot, 'build', 'libtorch.json'), 'utf8')) as { version: string; cuda: boolean };
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), '--version'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const [first, second, ...rest] = r.stdout.trimEnd().split('\n');
+  assert.equal(first, `consistency-ts ${pkg.version}`);
+  assert.deepEqual(rest, []);
+  const info = native.buildInfo();
+  // The build script saw libtorch_cuda.so and linked it; the addon must say CUDA is built in.
+  assert.equal(info.cudaBuilt, record.cuda, 'buildInfo().cudaBuilt agrees with the linked libraries');
+  const gpuPresent = existsSync('/dev/nvidia0');
+  if (!gpuPresent) assert.equal(info.cuda, false, 'no GPU here, so CUDA is not available, even on a CUDA libtorch');
+  const cuda = record.cuda ? `CUDA \\d+\\.\\d+, ${info.cudaDeviceCount} GPUs? visible` : 'CPU only';
+  assert.match(second ?? '', new RegExp(`^libtorch ${record.version.replace(/\./g, '\\.')} \\(${cuda}\\), \\d+ threads?$`));
+});

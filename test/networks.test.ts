@@ -7,7 +7,7 @@
  * file and must give the same outputs (train mode with dropout 0, and eval mode) and the same
  * gradient of every parameter for sum(output * upstream), within float32 tolerance. Parameter
  * counts of the full configurations must equal both the reference's and EDM's counts as given
- * in docs/ict-spec.md section 5.
+ * in docs/method.md section 5.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,8 +22,8 @@ import { StateDictError } from '../src/nn/module.js';
 import { UNetBlock } from '../src/nn/unet-block.js';
 import { ResampleConv2d } from '../src/nn/resample-conv2d.js';
 import type { NetworkConfig, SongUNetConfig, DhariwalUNetConfig } from '../src/networks/config.js';
-import { PRESET_NAMES, resolvePreset } from '../src/networks/presets.js';
-import { buildNetwork, countParameters, createNetwork } from '../src/networks/build.js';
+import { PRESET_NAMES, buildNetwork, resolvePreset } from '../src/train/presets.js';
+import { countParameters, createNetwork } from '../src/networks/build.js';
 import { oneHot, type ImageNetwork } from '../src/networks/network.js';
 import { repoRoot, runPythonScript } from './helpers/python.js';
 
@@ -57,7 +57,7 @@ const ADM_SMALL: DhariwalUNetConfig = {
 };
 
 function mnistTinyNoDropout(): NetworkConfig {
-  return { ...resolvePreset('mnist-tiny').network, dropout: 0 };
+  return { ...resolvePreset('mnist-tiny').config.network, dropout: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ test('the mnist-tiny preset network (dropout 0) matches the reference', () => {
 // Parameter counts
 
 const SPEC_COUNTS: Record<string, number> = {
-  // docs/ict-spec.md section 5 (EDM's PyTorch implementations, counted there).
+  // docs/method.md section 5 (EDM's PyTorch implementations, counted there).
   cifar10: 56_395_523,
   'cifar10-deep': 97_610_499,
   imagenet64: 295_899_267,
@@ -222,9 +222,9 @@ const SPEC_COUNTS: Record<string, number> = {
 };
 
 test('parameter counts of every preset equal the Python reference, and the paper presets equal the spec (EDM) counts', () => {
-  const configs = PRESET_NAMES.map((n) => resolvePreset(n).network);
+  const configs = PRESET_NAMES.map((n) => resolvePreset(n).config.network);
   const ddpmpp: SongUNetConfig = {
-    ...(resolvePreset('cifar10').network as SongUNetConfig),
+    ...(resolvePreset('cifar10').config.network as SongUNetConfig),
     embeddingType: 'positional', channelMultNoise: 1, encoderType: 'standard', resampleFilter: [1, 1],
   };
   configs.push(ddpmpp);
@@ -239,11 +239,11 @@ test('parameter counts of every preset equal the Python reference, and the paper
       assert.equal(resolvePreset(name).referenceParameterCount, spec, `${name}: referenceParameterCount`);
     }
   });
-  assert.equal(countParameters(ddpmpp).parameters, 55_732_739, 'DDPM++ count (spec section 5)');
+  assert.equal(countParameters(ddpmpp).parameters, 55_732_739, 'DDPM++ count (docs/method.md section 5)');
 });
 
 test('CPU presets have the sizes the project asks for', () => {
-  const size = (n: string) => countParameters(resolvePreset(n).network).parameters;
+  const size = (n: string) => countParameters(resolvePreset(n).config.network).parameters;
   const tiny = size('mnist-tiny');
   assert.ok(tiny >= 1e6 && tiny <= 2e6, `mnist-tiny has ${tiny} parameters, want 1-2M`);
   const quick = size('mnist-quick');
@@ -251,10 +251,9 @@ test('CPU presets have the sizes the project asks for', () => {
   const cpu = size('cifar10-cpu');
   assert.ok(cpu >= 1e6 && cpu <= 3e6, `cifar10-cpu has ${cpu} parameters, want 1-3M (a few hours of training on 2 cores)`);
   for (const n of ['mnist-tiny', 'mnist-quick']) {
-    const p = resolvePreset(n);
+    const p = resolvePreset(n).config;
     assert.equal(p.network.inChannels, 1);
-    assert.equal(p.network.imgResolution, p.data.resolution);
-    assert.equal(p.data.resolution, 28 + 2 * p.data.padding, `${n}: 28x28 digits (padded or not) are the network's input`);
+    assert.equal(p.network.imgResolution, 28 + (p.data.pad32 ? 4 : 0), `${n}: 28x28 digits (padded or not) are the network's input`);
   }
   // mnist-quick (28x28) attends only at 7x7 (the decoder's first block at the lowest resolution).
   const quickNet = buildNetwork('mnist-quick', { values: 'uninitialized' });
@@ -276,22 +275,22 @@ test('an uninitialized build has the same tensor names and shapes as a random on
     a.dispose();
     b.dispose();
   }
-  const c = resolvePreset('cifar10');
+  const c = resolvePreset('cifar10').config;
   assert.equal(c.network.architecture, 'song');
   const song = c.network as SongUNetConfig;
   assert.equal(song.fourierScale, 0.02);
   assert.deepEqual(song.resampleFilter, [1, 3, 3, 1]);
   assert.equal(song.dropout, 0.3);
-  assert.equal(c.training.twoStepSigma, 0.821);
+  assert.equal(c.sampling.secondSigma, 0.821);
   assert.equal(c.training.emaRate, 0.99993);
-  assert.equal(c.noiseEmbedding, 'fourier');
-  const i = resolvePreset('imagenet64');
-  assert.equal(i.noiseEmbedding, 'positional');
-  assert.equal(i.training.twoStepSigma, 1.526);
+  assert.equal(c.method.noiseEmbedding, 'fourier');
+  const i = resolvePreset('imagenet64').config;
+  assert.equal(i.method.noiseEmbedding, 'positional');
+  assert.equal(i.sampling.secondSigma, 1.526);
   assert.equal(i.network.dropout, 0.2);
   // resolvePreset returns copies.
   c.network.numBlocks = 99;
-  assert.equal(resolvePreset('cifar10').network.numBlocks, 4);
+  assert.equal(resolvePreset('cifar10').config.network.numBlocks, 4);
   assert.throws(() => resolvePreset('cifar100'), /unknown preset 'cifar100'; expected one of cifar10, cifar10-deep/);
 });
 
@@ -470,11 +469,11 @@ test('initialization is reproducible from the generator seed', () => {
 test('consistency describe prints the exact parameter count (text and JSON); a bad preset exits 2 with one line', () => {
   const json = spawnSync(process.execPath, [CLI, 'describe', '--preset', 'imagenet64-deep', '--json'], { encoding: 'utf8' });
   assert.equal(json.status, 0, json.stderr);
-  const d = JSON.parse(json.stdout) as { parameters: number; referenceParameterCount: number; network: { numBlocks: number }; training: { twoStepSigma: number } };
+  const d = JSON.parse(json.stdout) as { parameters: number; referenceParameterCount: number; network: { numBlocks: number }; sampling: { secondSigma: number } };
   assert.equal(d.parameters, 495_357_699);
   assert.equal(d.referenceParameterCount, 495_357_699);
   assert.equal(d.network.numBlocks, 6);
-  assert.equal(d.training.twoStepSigma, 1.526);
+  assert.equal(d.sampling.secondSigma, 1.526);
 
   const text = spawnSync(process.execPath, [CLI, 'describe', '--preset', 'cifar10'], { encoding: 'utf8' });
   assert.equal(text.status, 0, text.stderr);

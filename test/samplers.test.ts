@@ -1,5 +1,5 @@
 /**
- * Tests of src/method/samplers.ts and src/method/editing.ts (spec section 6) with an analytic
+ * Tests of src/method/samplers.ts and src/method/editing.ts (docs/method.md section 6) with an analytic
  * network F(u, c) = a tanh(u) + 0.05 c, whose consistency function is computed here again in
  * float64 from the spec's formulas: one step is f(sigma_max z); two steps follow
  * x = f(f(sigma_max z) + sqrt(t^2 - sigma_min^2) z', t); editing keeps the known part exactly.
@@ -26,7 +26,7 @@ class AnalyticNet implements ConsistencyNetwork {
   }
 }
 
-/** f(x, s) of the analytic network in float64 (spec section 1). */
+/** f(x, s) of the analytic network in float64 (docs/method.md section 1). */
 function f64(x: number, s: number, a = 1): number {
   const cSkip = (SD * SD) / ((s - SIGMA_MIN) ** 2 + SD * SD);
   const cOut = (SD * (s - SIGMA_MIN)) / Math.sqrt(SD * SD + s * s);

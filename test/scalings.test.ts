@@ -1,5 +1,5 @@
 /**
- * Tests of src/method/scalings.ts: the preconditioning of spec section 1 and the pseudo-Huber
+ * Tests of src/method/scalings.ts: the preconditioning of docs/method.md section 1 and the pseudo-Huber
  * constant of section 4, against the formulas written out here and against
  * test/reference/schedules_ref.py (mpmath).
  */

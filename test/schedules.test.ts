@@ -1,6 +1,6 @@
 /**
  * Tests of src/method/{erf,schedules,presets}.ts and the `consistency schedule` command.
- * Values are checked twice: against the spec's formulas (docs/ict-spec.md sections 2-4) written
+ * Values are checked twice: against the spec's formulas (docs/method.md sections 2-4) written
  * out again here, and against test/reference/schedules_ref.py (Python floats, mpmath for erf).
  */
 import { test } from 'node:test';
@@ -218,7 +218,7 @@ test('lognormalLevelProbabilities: the erf formula, sums to 1, peaks near exp(P_
     assert.equal(p.length, n - 1);
     const sum = p.reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum - 1) <= 1e-14, `N=${n}: sum ${sum}`);
-    // Spec section 3 written out with the plain erf difference (fine here: no tail is tiny).
+    // docs/method.md section 3 written out with the plain erf difference (fine here: no tail is tiny).
     const u = sigmas.map((s) => (Math.log(s) + 1.1) / (Math.SQRT2 * 2));
     const m = u.slice(1).map((b, i) => erf(b) - erf(u[i]!));
     const t = m.reduce((a, b) => a + b, 0);
@@ -365,6 +365,7 @@ test('methodPreset: the papers values, overrides, and levelSchedule', () => {
     sigmaMax: 80,
     sigmaData: 0.5,
     rho: 7,
+    noiseEmbedding: 'fourier',
   });
   const ct = methodPreset('ct');
   assert.equal(ct.teacher, 'ema');

@@ -1,5 +1,5 @@
 /**
- * End to end on a 2-D toy (spec sections 1-6 together): a small MLP with a Fourier noise embedding,
+ * End to end on a 2-D toy (docs/method.md sections 1-6 together): a small MLP with a Fourier noise embedding,
  * trained with iCT (the training step, src/train/step.ts) on a mixture of 8 Gaussians, gives one-step samples
  * whose sliced Wasserstein distance to held-out data is within 3x that of a second held-out set of
  * the same size. The same budget with the original CT (EMA teacher, sqrt curriculum, uniform
@@ -11,9 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount } from '../src/tensor/index.js';
+import { Generator, Tensor, cat, randn, randint, tidy, nnf, setNumThreads, liveTensorCount, autocastToFloat32, type Precision } from '../src/tensor/index.js';
 import { Module } from '../src/nn/module.js';
-import { Linear } from '../src/nn/layers.js';
+import { Linear } from '../src/nn/linear.js';
 import { ConsistencyDenoiser } from '../src/method/denoiser.js';
 import { ConsistencyLoss } from '../src/method/loss.js';
 import { ExponentialMovingAverage } from '../src/method/ema.js';
@@ -37,7 +37,7 @@ const STEPS = 3000;
 const BATCH = 256;
 const LR = 2e-3;
 const HIDDEN = 128;
-// The Fourier embedding's frequency scale: small, as iCT lowered NCSN++'s 16 to 0.02 (spec
+// The Fourier embedding's frequency scale: small, as iCT lowered NCSN++'s 16 to 0.02 (docs/method.md
 // section 5); at 1 the one-step map drifts between seeds (radius shrinks).
 const FOURIER_SCALE = 0.02;
 // Evaluation: EVAL_SETS independent draws of EVAL_POINTS points each.
@@ -64,13 +64,20 @@ class ToyMlp extends Module {
     super();
     const o = { generator: init };
     this.registerBuffer('freqs', tidy(() => randn([16], { generator: init }).mul(2 * Math.PI * FOURIER_SCALE)));
-    this.emb = this.registerModule('emb', new Linear(32, width, true, o));
-    this.inp = this.registerModule('inp', new Linear(2, width, true, o));
-    this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, true, o)));
-    this.out = this.registerModule('out', new Linear(width, 2, true, o));
+    this.emb = this.registerModule('emb', new Linear(32, width, o));
+    this.inp = this.registerModule('inp', new Linear(2, width, o));
+    this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, o)));
+    this.out = this.registerModule('out', new Linear(width, 2, o));
   }
 
+  /** The precision of training forward passes (bf16: libtorch's CPU autocast, float32 output). */
+  precision: Precision = 'fp32';
+
   forward(x: Tensor, noiseLabels: Tensor): Tensor {
+    return autocastToFloat32(this.precision, 'cpu', () => this.forwardBody(x, noiseLabels));
+  }
+
+  private forwardBody(x: Tensor, noiseLabels: Tensor): Tensor {
     return tidy(() => {
       const phase = noiseLabels.unsqueeze(1).mul(this.tensor('freqs').unsqueeze(0));
       const e = this.emb.forward(cat([phase.sin(), phase.cos()], 1));
@@ -139,11 +146,12 @@ function evaluate(network: ToyMlp, config: MethodConfig, seed: number): { swd: n
   return { swd, baseline };
 }
 
-function trainToy(config: MethodConfig, seed: number): ToyResult {
+function trainToy(config: MethodConfig, seed: number, precision: Precision = 'fp32'): ToyResult {
   const started = Date.now();
   const net = new ToyMlp(HIDDEN, new Generator(seed));
   const untrained = evaluate(net, config, seed); // the criterion must be able to fail
   net.setGenerator(new Generator(seed + 1));
+  net.precision = precision; // training only: the EMA network below samples in float32
   let teacher: ToyMlp | undefined;
   if (config.teacher === 'ema') {
     teacher = new ToyMlp(HIDDEN, new Generator(seed));
@@ -207,6 +215,17 @@ test('iCT on 8 Gaussians: one-step samples within 3x the held-out sliced Wassers
   console.log(report('iCT', r));
   assert.ok(r.untrainedSwd > 3 * r.baseline, `the untrained network already passes: ${report('iCT', r)}`);
   assert.ok(r.swd <= 3 * r.baseline, report('iCT', r));
+});
+
+// Measured (seed 1): float32 1.44x the held-out distance, bf16 5.2x (untrained 16x). bf16's 8-bit
+// mantissa blurs the small differences between adjacent noise levels that the consistency loss
+// compares (pseudo-Huber c = 0.00076 here), so bf16 trains, but not to float32's 3x criterion.
+test('iCT trained in bf16 autocast (float32 master weights, loss and EMA) learns the mixture, within 6x the held-out distance', () => {
+  const r = trainToy(methodPreset('ict'), SEED, 'bf16');
+  console.log(report('iCT bf16', r));
+  assert.ok(r.untrainedSwd > 6 * r.baseline, `the untrained network already passes: ${report('iCT bf16', r)}`);
+  assert.ok(r.swd <= 6 * r.baseline, report('iCT bf16', r));
+  assert.ok(r.lastLoss < 0.95 * r.firstLoss, `the loss falls: ${report('iCT bf16', r)}`);
 });
 
 test('original CT at the same budget (figure printed, not asserted)', () => {

@@ -1,50 +1,101 @@
 /**
- * Run configs: every preset maps to a run config with its network, data and optimizer settings
- * (and the paper's method settings where the preset is a paper preset); every method and
- * training flag of `consistency train` lands in the field it names; config differences are named
- * by dotted path.
+ * Run configs: the one table of presets (src/train/presets.ts) holds the spec's settings for the
+ * paper presets (RAdam; the original CT's own settings for --method ct) and the tuned CPU
+ * presets; every method and training flag of `consistency train` lands in the field it names;
+ * config differences are named by dotted path.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseFlags } from '../src/cli/args.js';
-import { TRAIN_FLAGS, resolveRunConfig } from '../src/cli/train.js';
-import { PRESET_NAMES, resolvePreset } from '../src/networks/presets.js';
+import { configFlag, resolveRunConfig, type ConfigFlagValues } from '../src/train/config-flags.js';
 import { methodPreset } from '../src/method/presets.js';
-import { runPreset } from '../src/train/run-preset.js';
+import { PRESET_NAMES, resolvePreset, runPreset } from '../src/train/presets.js';
 import { diffRunConfigs, type RunConfig } from '../src/train/config.js';
 import { getPath, type JsonObject } from '../src/train/json.js';
 
-test('every preset maps to a run config: network, data, optimizer, two-step level, flips on CIFAR-10 and ImageNet 64', () => {
+test('the run table: paper presets with the spec settings and RAdam, flips on CIFAR-10 and ImageNet 64, the CPU presets as tuned', () => {
   for (const name of PRESET_NAMES) {
     const p = resolvePreset(name);
-    const c = runPreset(name)!;
-    assert.equal(c.preset, name);
-    assert.deepEqual(c.network, p.network);
-    assert.equal(c.noiseEmbedding, p.noiseEmbedding);
-    assert.equal(c.data.dataset, p.data.dataset);
-    assert.equal(c.data.pad32, p.data.padding === 2);
-    assert.equal(c.data.flip, p.data.dataset === 'cifar10' || p.data.dataset === 'imagenet64', `${name} flips`);
-    assert.equal(c.training.batch, p.training.batchSize);
-    assert.equal(c.training.steps, p.training.iterations);
-    assert.equal(c.training.optimizer.lr, p.training.learningRate);
-    assert.equal(c.training.optimizer.kind, p.training.optimizer);
-    assert.deepEqual([c.training.optimizer.beta1, c.training.optimizer.beta2], p.training.adamBetas);
-    assert.equal(c.training.emaRate, p.training.emaRate);
-    assert.equal(c.sampling.secondSigma, p.training.twoStepSigma);
-    assert.equal(c.method.method, p.method);
+    assert.equal(p.config.preset, name);
+    assert.equal(p.ct.preset, name);
+    assert.equal(p.config.data.flip, p.config.data.dataset === 'cifar10' || p.config.data.dataset === 'imagenet64', `${name} flips`);
+    assert.deepEqual(runPreset(name), p.config);
+    assert.deepEqual(runPreset(name, 'ct'), p.ct);
+    assert.equal(p.ct.method.method, 'ct');
+    assert.equal(p.ct.method.metric.kind, 'l2', `${name}: CT with squared L2 for the unavailable LPIPS`);
   }
-  // The paper presets keep the paper's method exactly (spec sections 2-4).
-  for (const name of ['cifar10', 'cifar10-deep', 'imagenet64', 'imagenet64-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict'));
+  // The paper presets keep the paper's method exactly (docs/method.md sections 2-4) and use RAdam (issue 13).
+  for (const name of ['cifar10', 'cifar10-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict'));
+  for (const name of ['imagenet64', 'imagenet64-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict', { noiseEmbedding: 'positional' }));
+  for (const name of ['cifar10', 'cifar10-deep', 'imagenet64', 'imagenet64-deep']) {
+    const t = runPreset(name)!.training;
+    assert.equal(t.optimizer.kind, 'radam', name);
+    assert.equal(t.optimizer.lr, 1e-4);
+    assert.equal(t.emaRate, 0.99993);
+  }
+  assert.deepEqual([runPreset('cifar10')!.training.batch, runPreset('cifar10')!.training.steps], [1024, 400_000]);
   assert.equal(runPreset('imagenet64')!.sampling.secondSigma, 1.526);
   assert.equal(runPreset('cifar10')!.sampling.secondSigma, 0.821);
+  assert.equal(runPreset('mnist-tiny')!.data.pad32, true);
   assert.equal(runPreset('nope'), undefined);
+  // The CPU presets train as they were tuned (the values of the tuning runs in README).
+  const quick = runPreset('mnist-quick')!;
+  assert.deepEqual(
+    [quick.training.batch, quick.training.steps, quick.training.optimizer.kind, quick.training.optimizer.lr, quick.training.optimizer.warmupSteps, quick.training.emaRate],
+    [32, 2_200, 'adam', 1.5e-3, 100, 0.995],
+  );
+  assert.deepEqual(quick.method, methodPreset('ict', { curriculum: { s0: 10, s1: 40 }, levels: { pMean: -0.5 } }));
+  assert.equal(quick.data.pad32, false);
+  assert.equal(quick.network.dropout, 0);
+  const cpu = runPreset('cifar10-cpu')!;
+  assert.deepEqual([cpu.training.batch, cpu.training.steps, cpu.training.optimizer.kind, cpu.training.optimizer.lr, cpu.training.optimizer.warmupSteps, cpu.training.emaRate], [32, 10_000, 'adam', 1e-3, 200, 0.999]);
+  assert.deepEqual(cpu.method, methodPreset('ict', { curriculum: { s0: 10, s1: 80 } }));
+  const tiny = runPreset('mnist-tiny')!;
+  assert.deepEqual([tiny.training.batch, tiny.training.steps, tiny.training.optimizer.lr, tiny.training.emaRate, tiny.network.dropout], [128, 20_000, 2e-4, 0.9999, 0.1]);
 });
+
+test("--method ct is the original CT with its paper's settings on the paper presets, and CT's method on the CPU presets", () => {
+  const ct = runPreset('cifar10', 'ct')!;
+  assert.equal(ct.network.architecture === 'song' && ct.network.fourierScale, 16);
+  assert.equal(ct.network.dropout, 0);
+  assert.deepEqual([ct.training.batch, ct.training.steps, ct.training.emaRate], [512, 800_000, 0.9999]);
+  assert.equal(ct.training.optimizer.kind, 'radam');
+  assert.equal(ct.training.optimizer.lr, 2e-4);
+  assert.ok(ct.training.optimizer.warmupSteps > 0, 'a warm-up');
+  assert.deepEqual(ct.method, methodPreset('ct', { metric: { kind: 'l2' } }));
+  const inet = runPreset('imagenet64', 'ct')!;
+  assert.equal(inet.method.mu0, 0.95);
+  assert.equal(inet.method.curriculum.s1, 200);
+  assert.equal(inet.method.noiseEmbedding, 'positional');
+  assert.equal(inet.network.dropout, 0);
+  assert.equal(inet.training.optimizer.lr, 2e-4);
+  // On a CPU preset only the method changes.
+  const quick = runPreset('mnist-quick')!;
+  const quickCt = runPreset('mnist-quick', 'ct')!;
+  assert.deepEqual(diffRunConfigs(quick, quickCt).filter((f) => !f.startsWith('method.')), []);
+  // Through the flags: --method ct on cifar10 is the CT run, and --fourier-scale changes it.
+  const viaFlags = resolve(['--method', 'ct']).config;
+  assert.deepEqual(viaFlags, ct);
+  const scaled = resolve(['--method', 'ct', '--fourier-scale', '8']).config;
+  assert.deepEqual(diffRunConfigs(ct, scaled), ['network.fourierScale']);
+  assert.throws(() => resolve(['--fourier-scale', '8'], runPreset('imagenet64')!), /--fourier-scale: preset 'imagenet64' has an ADM network, which has no Fourier embedding/);
+  assert.throws(() => resolve(['--fourier-scale', '0']), /--fourier-scale must be a number > 0; got 0/);
+});
+
+/** The flag values of a command line's flags, read by each flag's kind in the table (the CLI's parser is tested through the CLI). */
+function given(argv: string[]): ConfigFlagValues {
+  const out: Record<string, string | number | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!.slice(2);
+    if (a.startsWith('no-')) out[a.slice(3)] = false;
+    else if (configFlag(a).kind === 'boolean') out[a] = true;
+    else out[a] = configFlag(a).kind === 'string' ? argv[++i]! : Number(argv[++i]);
+  }
+  return out;
+}
 
 function resolve(argv: string[], base = runPreset('cifar10')!): { config: RunConfig; notes: string[] } {
   const notes: string[] = [];
-  const flags = parseFlags('consistency train', [...argv, '--out', '/tmp/x'], TRAIN_FLAGS);
-  const flipGiven = argv.some((a) => a === '--flip' || a === '--no-flip');
-  return { config: resolveRunConfig(base, flags, notes, flipGiven), notes };
+  return { config: resolveRunConfig(base, given(argv), notes), notes };
 }
 
 test('each training flag sets the field it names, and nothing else', () => {
@@ -68,7 +119,7 @@ test('each training flag sets the field it names, and nothing else', () => {
     [['--steps', '1234'], 'training.steps', 1234],
     [['--batch', '16'], 'training.batch', 16],
     [['--lr', '0.0003'], 'training.optimizer.lr', 0.0003],
-    [['--optimizer', 'radam'], 'training.optimizer.kind', 'radam'],
+    [['--optimizer', 'adam'], 'training.optimizer.kind', 'adam'],
     [['--beta1', '0.8'], 'training.optimizer.beta1', 0.8],
     [['--beta2', '0.99'], 'training.optimizer.beta2', 0.99],
     [['--eps', '1e-6'], 'training.optimizer.eps', 1e-6],
@@ -76,6 +127,7 @@ test('each training flag sets the field it names, and nothing else', () => {
     [['--grad-clip', '1'], 'training.optimizer.gradClip', 1],
     [['--ema', '0.999'], 'training.emaRate', 0.999],
     [['--dropout', '0.1'], 'network.dropout', 0.1],
+    [['--fourier-scale', '16'], 'network.fourierScale', 16],
     [['--seed', '7'], 'training.seed', 7],
     [['--second-sigma', '1.5'], 'sampling.secondSigma', 1.5],
     [['--no-flip'], 'data.flip', false],

@@ -11,8 +11,8 @@ import { setNumThreads, tidy } from '../src/tensor/index.js';
 import { loadMnist } from '../src/data/index.js';
 import { methodPreset } from '../src/method/presets.js';
 import { Trainer } from '../src/train/trainer.js';
-import { defaultOptimizerFactory } from '../src/train/adapters.js';
-import { runPreset } from '../src/train/run-preset.js';
+import { defaultOptimizerFactory } from '../src/train/optimizer.js';
+import { runPreset } from '../src/train/presets.js';
 import type { RunConfig } from '../src/train/config.js';
 import type { GradientSync } from '../src/train/gradient-sync.js';
 

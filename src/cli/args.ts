@@ -1,7 +1,9 @@
 /**
- * A small, strict command-line flag parser shared by every subcommand.
- * Unknown flags and malformed values raise a UsageError, which the CLI turns into exit code 2.
+ * The command-line flags of every subcommand: node:util's parseArgs splits the arguments into
+ * tokens; this module checks each token against the command's flag specs and converts its value,
+ * so unknown flags and malformed values raise a UsageError that names the flag (exit code 2).
  */
+import { parseArgs } from 'node:util';
 
 /** An error in how the program was called: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -39,37 +41,41 @@ export function parseFlags(command: string, argv: readonly string[], specs: Flag
     if (spec.default !== undefined) out[camelCase(name)] = spec.default;
     else if (spec.kind === 'boolean') out[camelCase(name)] = false;
   }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith('--')) {
-      out._.push(arg);
+  // Non-strict tokens: parseArgs reports unknown flags and missing values as tokens instead of
+  // throwing, so the messages below name the flag the same way for every case.
+  const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
+  const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
+  let lastWord = -1;
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      out._.push(token.value);
       continue;
     }
-    let name = arg.slice(2);
-    let inline: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq >= 0) {
-      inline = name.slice(eq + 1);
-      name = name.slice(0, eq);
+    if (token.kind === 'option-terminator') continue;
+    if (!token.rawName.startsWith('--')) {
+      // A single-dash word ('-x', '-1'; '-ab' is one word of two tokens) is an argument, as before parseArgs.
+      if (token.index !== lastWord) out._.push(argv[token.index]!);
+      lastWord = token.index;
+      continue;
     }
+    let name = token.name;
     let spec = specs[name];
     let negated = false;
     if (!spec && name.startsWith('no-') && specs[name.slice(3)]?.kind === 'boolean') {
-      spec = specs[name.slice(3)];
       name = name.slice(3);
+      spec = specs[name];
       negated = true;
     }
     if (!spec) throw new UsageError(`${command}: unknown flag --${name} (see '${command} --help')`);
     const key = camelCase(name);
     if (spec.kind === 'boolean') {
-      if (inline !== undefined && inline !== 'true' && inline !== 'false')
-        throw new UsageError(`${command}: --${name} takes no value or true/false, got '${inline}'`);
-      out[key] = negated ? false : inline !== 'false';
+      if (token.value !== undefined && token.value !== 'true' && token.value !== 'false')
+        throw new UsageError(`${command}: --${name} takes no value or true/false, got '${token.value}'`);
+      out[key] = negated ? false : token.value !== 'false';
       continue;
     }
-    const raw = inline ?? argv[++i];
-    if (raw === undefined) throw new UsageError(`${command}: --${name} needs a value`);
-    out[key] = convert(command, name, spec, raw);
+    if (token.value === undefined) throw new UsageError(`${command}: --${name} needs a value`);
+    out[key] = convert(command, name, spec, token.value);
   }
   for (const [name, spec] of Object.entries(specs)) {
     if (spec.required && out[camelCase(name)] === undefined)

@@ -4,9 +4,10 @@
  * PNG named by --out. (Kept apart from args.ts because it loads the native addon.)
  */
 import { resolve } from 'node:path';
-import { UsageError, list, num, str, type FlagSpecs, type ParsedFlags } from './args.js';
+import { UsageError, bool, list, num, str, type FlagSpecs, type ParsedFlags } from './args.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { checkDevice, setDefaultDevice, setNumThreads } from '../tensor/device.js';
+import { checkPrecision, parsePrecision, precisions, type Precision } from '../tensor/autocast.js';
 import { loadModel, samplingLevels, type LoadedModel, type WeightsKind } from '../train/load-model.js';
 import type { RunConfig } from '../train/config.js';
 
@@ -16,9 +17,26 @@ export const RUNTIME_FLAGS: FlagSpecs = {
   threads: { kind: 'int', help: 'libtorch threads (default: all cores)' },
 };
 
+/** --precision and --channels-last, for the commands that run a network (sample, eval). */
+export const PRECISION_FLAGS: FlagSpecs = {
+  precision: { kind: 'string', help: 'network arithmetic: fp32, or mixed precision through autocast (bf16 on CPU/CUDA, fp16 on CUDA)', choices: [...precisions], default: 'fp32' },
+  'channels-last': { kind: 'boolean', help: 'lay weights and activations out channels-last (NHWC)' },
+};
+
+/** The --precision flag, checked against the device (fp16 needs CUDA): a UsageError naming the flag. */
+export function precisionFlag(command: string, f: ParsedFlags, device: string): Precision {
+  try {
+    const p = parsePrecision(str(f, 'precision') ?? 'fp32');
+    checkPrecision(p, device);
+    return p;
+  } catch (e) {
+    throw new UsageError(`${command}: --precision: ${(e as Error).message}`);
+  }
+}
+
 /**
  * --clip-denoised as `sample` and `edit` declare it: on by default, as in the official code (every
- * intermediate estimate clipped to [-1, 1], spec section 6); --no-clip-denoised clips only the output.
+ * intermediate estimate clipped to [-1, 1], docs/method.md section 6); --no-clip-denoised clips only the output.
  */
 export const CLIP_DENOISED_FLAG: FlagSpecs = {
   'clip-denoised': { kind: 'boolean', help: 'clip every intermediate estimate to [-1, 1] as the official code does (--no-clip-denoised: only the output)', default: true },
@@ -50,6 +68,8 @@ export function loadModelFromFlags(command: string, f: ParsedFlags): { model: Lo
   checkDeviceFlag(command, device);
   setDefaultDevice(device);
   const model = loadModel(str(f, 'ckpt')!, { device, weights: str(f, 'weights') as WeightsKind });
+  // --channels-last where the command has it: convolutions then run NHWC (their outputs follow the weights).
+  if (f['channelsLast'] !== undefined && bool(f, 'channelsLast')) model.network.channelsLast();
   return { model, device };
 }
 

@@ -1,6 +1,6 @@
 /**
  * `consistency edit --ckpt FILE --task inpaint|colorize|superres|interpolate [...] --out grid.png`:
- * zero-shot editing with a trained consistency model (Song et al. 2023, Algorithm 4; spec
+ * zero-shot editing with a trained consistency model (Song et al. 2023, Algorithm 4; docs/method.md
  * section 6). Inputs come from image files (--input) or from the run's dataset (test split by
  * default). The output grid has one column per image and three rows: the input, what the model
  * is given (masked / gray / low-resolution), and the result. For 'interpolate' each row is one

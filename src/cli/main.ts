@@ -15,6 +15,9 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   sample: () => import('./sample.js'),
   edit: () => import('./edit.js'),
   eval: () => import('./eval.js'),
+  export: () => import('./export.js'),
+  web: () => import('./web.js'),
+  serve: () => import('./serve.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -31,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
     lines.push('', "Run 'consistency <command> --help' for a command's flags.");
     console.log(lines.join('\n'));
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log((await import('./version.js')).versionText());
+    return 0;
   }
   const load = commands[name];
   // The benchmarks need a source checkout (bench/*_ref.py, Python torch): `npm run bench`, not a command.

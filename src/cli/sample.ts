@@ -1,11 +1,11 @@
 /**
  * `consistency sample --ckpt FILE_OR_RUN_DIR [--steps K | --sigmas 80,0.821] [--n 64] [--class C]
  * [--seed S] --out grid.png`: draws images from a trained checkpoint (EMA weights by default) in
- * one or more steps (spec section 6) and writes them as one PNG grid.
+ * one or more steps (docs/method.md section 6) and writes them as one PNG grid.
  */
 import type { Command } from './command.js';
-import { UsageError, bool, num, parseCommandFlags, type FlagSpecs } from './args.js';
-import { CLIP_DENOISED_FLAG, RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, writePngOut } from './common.js';
+import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
+import { CLIP_DENOISED_FLAG, PRECISION_FLAGS, RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, precisionFlag, writePngOut } from './common.js';
 import { gridPng } from '../image/grid.js';
 import { sampleImages } from '../train/generate.js';
 
@@ -25,6 +25,7 @@ const FLAGS: FlagSpecs = {
   columns: { kind: 'int', help: 'images per grid row (default: a square grid)' },
   weights: { kind: 'string', help: 'which weights to sample with', choices: ['ema', 'model'], default: 'ema' },
   ...CLIP_DENOISED_FLAG,
+  ...PRECISION_FLAGS,
   ...RUNTIME_FLAGS,
 };
 
@@ -46,6 +47,7 @@ async function run(argv: string[]): Promise<number> {
   const columns = num(f, 'columns');
   if (columns !== undefined && columns < 1) fail(`--columns must be an integer >= 1; got ${columns}`);
 
+  const precision = precisionFlag(NAME, f, str(f, 'device')!);
   const { model } = loadModelFromFlags(NAME, f);
   try {
     const { config } = model;
@@ -57,7 +59,7 @@ async function run(argv: string[]): Promise<number> {
       if (classes === 0) fail('--class: this model is unconditional (trained without class labels)');
       if (cls < 0 || cls >= classes) fail(`--class must be in [0, ${classes - 1}]; got ${cls}`);
     }
-    const images = sampleImages(model, { count: n, levels, seed: num(f, 'seed')!, batch, clipDenoised: bool(f, 'clipDenoised'), ...(cls !== undefined && { classLabel: cls }) });
+    const images = sampleImages(model, { count: n, levels, seed: num(f, 'seed')!, batch, precision, clipDenoised: bool(f, 'clipDenoised'), ...(cls !== undefined && { classLabel: cls }) });
     const [C, H, W] = model.shape;
     const png = gridPng(images, { count: n, channels: C, height: H, width: W, ...(columns !== undefined && { columns }) });
     writePngOut(out, png, `${n} samples from ${model.file} (step ${model.step}) with levels [${levels.join(', ')}]`);

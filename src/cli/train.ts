@@ -8,68 +8,42 @@
  * anything is written. SIGINT/SIGTERM finish the current step, save a checkpoint and exit with
  * 130/143. A NaN or infinite loss stops with exit code 1, keeping the last good checkpoint.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
-import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
+import { UsageError, bool, camelCase, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
 import { checkDeviceFlag } from './common.js';
 import { setDefaultDevice } from '../tensor/device.js';
-import { METHOD_NAMES, methodPreset, type MethodConfig, type MethodName, type MethodOverrides } from '../method/presets.js';
-import { DATASET_NAMES, loadDataset, type DatasetName } from '../data/index.js';
+import { loadDataset } from '../data/index.js';
 import { CHECKPOINT_FILE, readCheckpoint, readCheckpointConfig, type Checkpoint } from '../train/checkpoint.js';
 import { diffRunConfigs, type RunConfig, type RuntimeConfig } from '../train/config.js';
+import { CONFIG_FLAGS, resolveRunConfig, type ConfigFlagValues } from '../train/config-flags.js';
 import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.js';
-import { defaultOptimizerFactory } from '../train/adapters.js';
-import { runPreset, runPresetNames } from '../train/run-preset.js';
+import { defaultOptimizerFactory } from '../train/optimizer.js';
+import { runPreset, runPresetNames } from '../train/presets.js';
 import { formatDuration } from '../train/progress.js';
 import { DataParallelRun, DistributedError, LAUNCH_FLAG_HELP, defaultThreadsPerWorker, distributedEnvFrom, launch, projectVersion, takeLaunchFlags, type LaunchFlags } from '../distributed/index.js';
+import { FileWriteError, ensureDirectory } from '../io/atomic.js';
 
 const NAME = 'consistency train';
 const USAGE = `${NAME} --preset NAME [--data PATH] --out DIR [flags]   |   ${NAME} --out DIR --resume [flags]`;
 const SUMMARY = 'train a consistency model (iCT; CT with --method ct) with checkpoints, metrics, sample grids';
 
-export const TRAIN_FLAGS: FlagSpecs = {
+/** The flags of the table (src/train/config-flags.ts) as the parser's specs. */
+function configFlagSpecs(): FlagSpecs {
+  const specs: FlagSpecs = {};
+  for (const row of CONFIG_FLAGS) specs[row.flag] = { kind: row.kind, help: row.help, ...(row.choices && { choices: row.choices }) };
+  return specs;
+}
+
+const TRAIN_FLAGS: FlagSpecs = {
   preset: { kind: 'string', help: `starting settings: ${runPresetNames().join(', ')} (default mnist-quick)` },
-  data: { kind: 'string', help: 'where the images are: CIFAR-10 archive or folder, IDX folder, .npz folder, image folder' },
-  dataset: { kind: 'string', help: "the dataset (default: the preset's)", choices: DATASET_NAMES },
   out: { kind: 'string', help: 'the run directory (checkpoint, metrics.jsonl, samples/, loss.png)', required: true },
   resume: { kind: 'boolean', help: 'continue the run in --out from its checkpoint' },
-  // The method (spec sections 2-4).
-  method: { kind: 'string', help: "ict or ct (default: the preset's, ict)", choices: METHOD_NAMES },
-  teacher: { kind: 'string', help: 'stopgrad (iCT) or ema (CT)', choices: ['stopgrad', 'ema'] },
-  metric: { kind: 'string', help: 'distance d: pseudo-huber (iCT), l2, l1 (lpips needs a network, not available)', choices: ['pseudo-huber', 'l2', 'l1', 'lpips'] },
-  'huber-c': { kind: 'number', help: 'pseudo-Huber c (default 0.00054 sqrt(C*H*W))' },
-  curriculum: { kind: 'string', help: 'N(k): ict-exp (doubling) or ct-sqrt', choices: ['ict-exp', 'ct-sqrt'] },
-  levels: { kind: 'string', help: 'level distribution: lognormal (iCT) or uniform (CT)', choices: ['lognormal', 'uniform'] },
-  weighting: { kind: 'string', help: 'lambda: inverse-gap (iCT) or constant (CT)', choices: ['inverse-gap', 'constant'] },
-  'p-mean': { kind: 'number', help: 'P_mean of the lognormal levels (iCT -1.1)' },
-  'p-std': { kind: 'number', help: 'P_std of the lognormal levels (iCT 2.0)' },
-  s0: { kind: 'int', help: 'initial discretization steps s0 (iCT 10, CT 2)' },
-  s1: { kind: 'int', help: 'final discretization steps s1 (iCT 1280, CT 150)' },
-  mu0: { kind: 'number', help: 'CT teacher EMA rate mu0 (CT 0.9)' },
-  'sigma-min': { kind: 'number', help: 'sigma_min (0.002)' },
-  'sigma-max': { kind: 'number', help: 'sigma_max (80)' },
-  'sigma-data': { kind: 'number', help: 'sigma_data (0.5)' },
-  rho: { kind: 'number', help: 'rho of the Karras levels (7)' },
-  // Optimization.
-  steps: { kind: 'int', help: 'K, total optimizer steps (the curriculum length)' },
-  batch: { kind: 'int', help: 'images per optimizer step' },
-  'micro-batch': { kind: 'int', help: 'images per forward/backward pass; gradients accumulate to the batch (default: the batch)' },
-  lr: { kind: 'number', help: 'learning rate' },
-  optimizer: { kind: 'string', help: 'adam or radam', choices: ['adam', 'radam'] },
-  beta1: { kind: 'number', help: 'Adam beta1 (0.9)' },
-  beta2: { kind: 'number', help: 'Adam beta2 (0.999)' },
-  eps: { kind: 'number', help: 'Adam epsilon (1e-8)' },
-  warmup: { kind: 'int', help: 'linear learning-rate warm-up steps (0)' },
-  'grad-clip': { kind: 'number', help: 'clip the gradient 2-norm to this (none)' },
-  ema: { kind: 'number', help: 'rate of the evaluation EMA of the weights, in [0, 1)' },
-  dropout: { kind: 'number', help: 'dropout probability in residual blocks, in [0, 1)' },
-  flip: { kind: 'boolean', help: "random horizontal flips (--no-flip to disable; default: the preset's)" },
-  seed: { kind: 'int', help: 'seed of initialization, data order, noise, levels, dropout (default 0)' },
-  'second-sigma': { kind: 'number', help: 'second level of 2-step sample grids (0.821)' },
-  limit: { kind: 'int', help: 'use at most this many training images (folders, ImageNet64)' },
-  'image-size': { kind: 'int', help: "image folders: resize to this side length (default: the network's resolution)" },
+  // The method, optimization and data: one flag per run-config field.
+  ...configFlagSpecs(),
   // Runtime (may change on --resume).
+  'micro-batch': { kind: 'int', help: 'images per forward/backward pass; gradients accumulate to the batch (default: the batch)' },
   // Data parallelism (src/distributed/env.ts takes these out before the flags are parsed).
   nproc: { kind: 'int', help: LAUNCH_FLAG_HELP['nproc'] ?? '' },
   nnodes: { kind: 'int', help: LAUNCH_FLAG_HELP['nnodes'] ?? '' },
@@ -93,115 +67,29 @@ function checkRange(flag: string, v: number | undefined, ok: (x: number) => bool
   if (v !== undefined && !ok(v)) fail(`--${flag} must be ${want}; got ${v}`);
 }
 
-/** The method config: the preset's, or the named method's paper settings, with flags on top. */
-function methodFromFlags(base: MethodConfig, f: ParsedFlags, notes: string[]): MethodConfig {
-  const flagMethod = str(f, 'method') as MethodName | undefined;
-  const overrides: MethodOverrides = {
-    teacher: str(f, 'teacher') as MethodOverrides['teacher'],
-    mu0: num(f, 'mu0'),
-    curriculum: { kind: str(f, 'curriculum') as MethodConfig['curriculum']['kind'] | undefined, s0: num(f, 's0'), s1: num(f, 's1') },
-    levels: { kind: str(f, 'levels') as MethodConfig['levels']['kind'] | undefined, pMean: num(f, 'pMean'), pStd: num(f, 'pStd') },
-    weighting: str(f, 'weighting') as MethodOverrides['weighting'],
-    metric: { kind: str(f, 'metric') as MethodConfig['metric']['kind'] | undefined, c: num(f, 'huberC') },
-    sigmaMin: num(f, 'sigmaMin') ?? base.sigmaMin,
-    sigmaMax: num(f, 'sigmaMax') ?? base.sigmaMax,
-    sigmaData: num(f, 'sigmaData') ?? base.sigmaData,
-    rho: num(f, 'rho') ?? base.rho,
-  };
-  let config: MethodConfig;
-  try {
-    if (flagMethod === undefined || flagMethod === base.method) {
-      // The preset's tuned method, with the flags' changes.
-      config = methodPreset(base.method, {
-        teacher: base.teacher, mu0: base.mu0, curriculum: { ...base.curriculum }, levels: { ...base.levels }, weighting: base.weighting, metric: { ...base.metric },
-      });
-      config = methodPreset(base.method, mergeOverrides(config, overrides));
-    } else {
-      if (flagMethod === 'ct' && overrides.metric?.kind === undefined) {
-        overrides.metric = { ...overrides.metric, kind: 'l2' };
-        notes.push("CT's LPIPS metric needs a pretrained network that is not available here; using squared L2 (--metric l2)");
-      }
-      config = methodPreset(flagMethod, overrides);
+/** The values of the table's flags that were given (booleans only when given on the command line). */
+function givenConfigFlags(f: ParsedFlags, argv: readonly string[]): ConfigFlagValues {
+  const given: Record<string, string | number | boolean> = {};
+  for (const row of CONFIG_FLAGS) {
+    if (row.kind === 'boolean') {
+      // Boolean flags parse to false when absent; --flip/--no-flip only override the preset when given.
+      if (argv.some((a) => a === `--${row.flag}` || a === `--no-${row.flag}` || a.startsWith(`--${row.flag}=`))) given[row.flag] = f[camelCase(row.flag)] === true;
+      continue;
     }
+    const v = f[camelCase(row.flag)];
+    if (typeof v === 'string' || typeof v === 'number') given[row.flag] = v;
+  }
+  return given;
+}
+
+/** The run config from a base and the flags; a value out of range is a UsageError naming the flag. */
+function runConfigFromFlags(base: RunConfig, f: ParsedFlags, argv: readonly string[], notes: string[]): RunConfig {
+  try {
+    return resolveRunConfig(base, givenConfigFlags(f, argv), notes);
   } catch (e) {
-    if (e instanceof RangeError) fail(flagNames(e.message));
+    if (e instanceof RangeError) fail(e.message);
     throw e;
   }
-  if (config.metric.kind === 'lpips') fail("--metric lpips needs a pretrained LPIPS network, which this program cannot load; use pseudo-huber, l2 or l1");
-  return config;
-}
-
-function mergeOverrides(c: MethodConfig, o: MethodOverrides): MethodOverrides {
-  const pick = <T extends object>(base: T, over: Partial<T> | undefined): T => {
-    const out = { ...base };
-    for (const [k, v] of Object.entries(over ?? {})) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-    return out;
-  };
-  return {
-    teacher: o.teacher ?? c.teacher, mu0: o.mu0 ?? c.mu0,
-    curriculum: pick(c.curriculum, o.curriculum), levels: pick(c.levels, o.levels), weighting: o.weighting ?? c.weighting, metric: pick(c.metric, o.metric),
-    sigmaMin: o.sigmaMin ?? c.sigmaMin, sigmaMax: o.sigmaMax ?? c.sigmaMax, sigmaData: o.sigmaData ?? c.sigmaData, rho: o.rho ?? c.rho,
-  };
-}
-
-/** Rewrites methodPreset's field names as the flags that set them. */
-function flagNames(message: string): string {
-  const map: Array<[RegExp, string]> = [
-    [/\bcurriculum\.s0\b/g, '--s0'], [/\bcurriculum\.s1\b/g, '--s1'], [/\bs0=/g, '--s0='], [/\bcurriculum\.kind\b/g, '--curriculum'],
-    [/\blevels\.pMean\b/g, '--p-mean'], [/\blevels\.pStd\b/g, '--p-std'], [/\blevels\.kind\b/g, '--levels'], [/\bmetric\.kind\b/g, '--metric'],
-    [/\bmetric\.c\b/g, '--huber-c'], [/\bsigmaMin\b/g, '--sigma-min'], [/\bsigmaMax\b/g, '--sigma-max'], [/\bsigmaData\b/g, '--sigma-data'],
-    [/\brho\b/g, '--rho'], [/\bmu0\b/g, '--mu0'], [/\bteacher\b/g, '--teacher'], [/\bweighting\b/g, '--weighting'],
-  ];
-  let m = message.replace(/^methodPreset: /, '');
-  for (const [re, flag] of map) m = m.replace(re, flag);
-  return m;
-}
-
-/** The run config: a preset (or a resumed run's config) with the flags applied. */
-export function resolveRunConfig(base: RunConfig, f: ParsedFlags, notes: string[] = [], flipGiven = false): RunConfig {
-  const c: RunConfig = structuredClone(base);
-  c.method = methodFromFlags(base.method, f, notes);
-  const dataset = str(f, 'dataset') as DatasetName | undefined;
-  if (dataset !== undefined) c.data.dataset = dataset;
-  const data = str(f, 'data');
-  if (data !== undefined) c.data.path = resolve(data);
-  if (flipGiven) c.data.flip = f.flip === true;
-  if (num(f, 'limit') !== undefined) c.data.limit = num(f, 'limit')!;
-  if (num(f, 'imageSize') !== undefined) c.data.size = num(f, 'imageSize')!;
-  // Image folders are resized to the network's resolution unless told otherwise.
-  if (c.data.dataset === 'folder' && c.data.size === null) c.data.size = c.network.imgResolution;
-  // MNIST-shaped presets pad 28 -> 32 the same way for Fashion-MNIST.
-  if (c.data.dataset !== 'mnist' && c.data.dataset !== 'fashion-mnist') c.data.pad32 = false;
-  const t = c.training;
-  const o = t.optimizer;
-  checkRange('steps', num(f, 'steps'), (x) => x >= 1, 'an integer >= 1');
-  checkRange('batch', num(f, 'batch'), (x) => x >= 1, 'an integer >= 1');
-  checkRange('lr', num(f, 'lr'), (x) => x >= 0, 'a number >= 0');
-  checkRange('beta1', num(f, 'beta1'), (x) => x >= 0 && x < 1, 'in [0, 1)');
-  checkRange('beta2', num(f, 'beta2'), (x) => x >= 0 && x < 1, 'in [0, 1)');
-  checkRange('eps', num(f, 'eps'), (x) => x >= 0, 'a number >= 0');
-  checkRange('warmup', num(f, 'warmup'), (x) => x >= 0, 'an integer >= 0');
-  checkRange('grad-clip', num(f, 'gradClip'), (x) => x > 0, 'a number > 0');
-  checkRange('ema', num(f, 'ema'), (x) => x >= 0 && x < 1, 'in [0, 1)');
-  checkRange('dropout', num(f, 'dropout'), (x) => x >= 0 && x < 1, 'in [0, 1)');
-  checkRange('seed', num(f, 'seed'), (x) => x >= 0, 'an integer >= 0');
-  checkRange('second-sigma', num(f, 'secondSigma'), (x) => x >= c.method.sigmaMin && x < c.method.sigmaMax, `in [sigma_min, sigma_max) = [${c.method.sigmaMin}, ${c.method.sigmaMax})`);
-  checkRange('limit', num(f, 'limit'), (x) => x >= 1, 'an integer >= 1');
-  checkRange('image-size', num(f, 'imageSize'), (x) => x >= 1, 'an integer >= 1');
-  t.steps = num(f, 'steps') ?? t.steps;
-  t.batch = num(f, 'batch') ?? t.batch;
-  o.lr = num(f, 'lr') ?? o.lr;
-  o.kind = (str(f, 'optimizer') as 'adam' | 'radam' | undefined) ?? o.kind;
-  o.beta1 = num(f, 'beta1') ?? o.beta1;
-  o.beta2 = num(f, 'beta2') ?? o.beta2;
-  o.eps = num(f, 'eps') ?? o.eps;
-  o.warmupSteps = num(f, 'warmup') ?? o.warmupSteps;
-  o.gradClip = num(f, 'gradClip') ?? o.gradClip;
-  t.emaRate = num(f, 'ema') ?? t.emaRate;
-  t.seed = num(f, 'seed') ?? t.seed;
-  c.network.dropout = num(f, 'dropout') ?? c.network.dropout;
-  c.sampling.secondSigma = num(f, 'secondSigma') ?? c.sampling.secondSigma;
-  return c;
 }
 
 function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): RuntimeConfig {
@@ -256,14 +144,12 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
   const checkpointPath = join(out, CHECKPOINT_FILE);
   const resume = bool(f, 'resume');
   const notes: string[] = [];
-  // Boolean flags parse to false when absent; --flip/--no-flip only override the preset when given.
-  const flipGiven = argv.some((a) => a === '--flip' || a === '--no-flip' || a.startsWith('--flip='));
 
   // Phase 1: the configuration, checked before anything is written.
   let config: RunConfig;
   let checkpoint: Checkpoint | undefined;
   if (resume) {
-    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from`);
+    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from (the run stopped before its first checkpoint, or never started); start it again without --resume`);
     const saved = readCheckpointConfig(checkpointPath);
     const savedConfig = saved.config as unknown as RunConfig;
     const presetName = str(f, 'preset');
@@ -273,7 +159,7 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
       if (!p) fail(`unknown preset '${presetName}' (one of ${runPresetNames().join(', ')})`);
       base = p;
     }
-    config = resolveRunConfig(base, f, notes, flipGiven);
+    config = runConfigFromFlags(base, f, argv, notes);
     const diff = diffRunConfigs(savedConfig, config);
     if (diff.length > 0) fail(`--resume: the checkpoint in ${out} was made with another configuration; these fields differ: ${diff.join(', ')}`);
   } else {
@@ -285,7 +171,7 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
     const presetName = str(f, 'preset') ?? 'mnist-quick';
     const base = runPreset(presetName);
     if (!base) fail(`unknown preset '${presetName}' (one of ${runPresetNames().join(', ')})`);
-    config = resolveRunConfig(base, f, notes, flipGiven);
+    config = runConfigFromFlags(base, f, argv, notes);
   }
   const resolved = resolveRuntime(f, config, out);
   // torchrun / --nproc: each rank takes its GPU from LOCAL_RANK ('cuda' -> 'cuda:LOCAL_RANK').
@@ -312,7 +198,12 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
     throw e;
   }
   if (resume) checkpoint = readCheckpoint(checkpointPath, { device: runtime.device });
-  mkdirSync(out, { recursive: true });
+  try {
+    ensureDirectory(out, 'run directory');
+  } catch (e) {
+    if (e instanceof FileWriteError) fail(e.message);
+    throw e;
+  }
   // Data parallelism: join the group, and stop at once (one line) if the ranks disagree.
   let replicas: DataParallelRun | null = null;
   if (parallel) {
@@ -340,6 +231,7 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
   } catch (e) {
     replicas?.close();
     if (e instanceof TrainSetupError) fail(e.message);
+    if (e instanceof FileWriteError) return reportWriteFailure(e, out);
     throw e;
   }
   // Rank 0 alone speaks for a data-parallel run.
@@ -389,12 +281,34 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
         throw new Error(`unknown outcome ${JSON.stringify(unknown)}`);
       }
     }
+  } catch (e) {
+    if (e instanceof FileWriteError) return reportWriteFailure(e, out);
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     trainer.dispose();
     replicas?.close();
   }
+}
+
+/**
+ * A run directory that cannot be written any more (disk full, read-only): one line naming the
+ * file, the newest checkpoint on disk (atomic writes leave the previous one intact), exit code 1.
+ */
+function reportWriteFailure(e: FileWriteError, out: string): number {
+  const path = join(out, CHECKPOINT_FILE);
+  let kept = 'no checkpoint was written';
+  if (existsSync(path)) {
+    try {
+      kept = `the newest checkpoint is ${path} (step ${readCheckpointConfig(path).step})`;
+    } catch {
+      kept = `${path} is there but unreadable`;
+    }
+  }
+  // On a terminal the progress bar's line is still open.
+  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}error: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`);
+  return 1;
 }
 
 const command: Command = { summary: SUMMARY, run };

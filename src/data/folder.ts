@@ -62,10 +62,67 @@ export interface DecodedImage {
   rgb: Uint8Array;
 }
 
+/** Bits per pixel of a PNG colour type at a bit depth (PNG spec, ISO/IEC 15948, 11.2.2); 0 if the pair is not valid. */
+function pngBitsPerPixel(colorType: number, bitDepth: number): number {
+  const samples: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+  const s = samples[colorType];
+  return s === undefined || ![1, 2, 4, 8, 16].includes(bitDepth) ? 0 : s * bitDepth;
+}
+
+/** Width and height a JPEG's start-of-frame marker declares, or null when there is none before the scan. */
+function jpegFrameSize(b: Uint8Array): { width: number; height: number } | null {
+  let p = 2;
+  while (p + 9 <= b.length && b[p] === 0xff) {
+    const marker = b[p + 1]!;
+    if (marker === 0xda) return null; // start of scan: no frame header came first
+    const len = (b[p + 2]! << 8) | b[p + 3]!;
+    // SOF0..SOF15 except DHT (c4), JPG (c8) and DAC (cc).
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (b[p + 5]! << 8) | b[p + 6]!, width: (b[p + 7]! << 8) | b[p + 8]! };
+    }
+    p += 2 + len;
+  }
+  return null;
+}
+
+/**
+ * Refuses images whose header declares more pixels than the file can hold, before a decoder
+ * allocates them (a 68-byte PNG claiming 20000x20000 made pngjs allocate 5 GB). Bounds: PNG rows
+ * are deflated and deflate expands at most 1032:1; a JPEG spends at least one bit on each 8x8 block
+ * of each component, so at most 512 pixels per byte.
+ */
+function checkDeclaredSize(bytes: Uint8Array, isPng: boolean, file: string): void {
+  let width: number;
+  let height: number;
+  let rawBytes: number;
+  let limit: number;
+  if (isPng) {
+    if (bytes.length < 33 || Buffer.from(bytes.buffer, bytes.byteOffset + 12, 4).toString('latin1') !== 'IHDR') {
+      throw new DataError(`${file}: cannot decode image (a PNG must start with its IHDR chunk)`);
+    }
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    width = v.getUint32(16);
+    height = v.getUint32(20);
+    const bpp = pngBitsPerPixel(bytes[25]!, bytes[24]!);
+    if (bpp === 0) throw new DataError(`${file}: cannot decode image (PNG colour type ${bytes[25]!} with bit depth ${bytes[24]!} is not valid)`);
+    rawBytes = height * (1 + Math.ceil((width * bpp) / 8));
+    limit = 1032 * bytes.length;
+  } else {
+    const frame = jpegFrameSize(bytes);
+    if (!frame) throw new DataError(`${file}: cannot decode image (no JPEG frame header before the image data)`);
+    ({ width, height } = frame);
+    rawBytes = width * height;
+    limit = 512 * bytes.length + 64 * 64;
+  }
+  if (width < 1 || height < 1) throw new DataError(`${file}: cannot decode image (it declares ${width}x${height} pixels)`);
+  if (rawBytes > limit) throw new DataError(`${file}: cannot decode image (it declares ${width}x${height} pixels, more than its ${bytes.length} bytes can hold)`);
+}
+
 /** Decodes PNG or JPEG bytes (detected from the signature) to planar RGB. */
 export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
   const isPng = bytes.length >= 8 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   const isJpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  if (isPng || isJpeg) checkDeclaredSize(bytes, isPng, file);
   let width: number;
   let height: number;
   let data: Uint8Array;

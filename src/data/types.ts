@@ -2,6 +2,7 @@
  * Shared types of the data layer. Everything here is plain typed arrays: the training code turns
  * them into tensors later, so nothing in src/data or src/image depends on the tensor engine.
  */
+import { oneLine } from '../io/one-line.js';
 
 /** Which half of a dataset to load. */
 export type Split = 'train' | 'test';
@@ -35,6 +36,10 @@ export interface ImageDataset {
 export class DataError extends Error {
   override name = 'DataError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** Where warnings go (default: one line on stderr). Injectable so tests can capture them. */

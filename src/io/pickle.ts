@@ -6,11 +6,16 @@
  * the load with an error naming the global. Opcodes that build instances of arbitrary classes
  * (INST, OBJ, NEWOBJ, NEWOBJ_EX, the extension registry) are refused outright.
  */
+import { oneLine } from './one-line.js';
 
 /** A pickle stream that is malformed or asks for something the resolver refuses. */
 export class PickleError extends Error {
   override name = 'PickleError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** A Python tuple. */
@@ -107,7 +112,14 @@ export function unpickle(bytes: Uint8Array, resolver: PickleResolver, label = '<
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw fail(`length ${v} is too large`);
     return Number(v);
   };
-  const take = (n: number): Uint8Array => { need(n); const b = bytes.subarray(p, p + n); p += n; return b; };
+  // A negative length (BINSTRING's is signed) would move the cursor backwards: a loop, not a value.
+  const take = (n: number): Uint8Array => {
+    if (n < 0) throw fail(`negative length ${n} at byte ${p}`);
+    need(n);
+    const b = bytes.subarray(p, p + n);
+    p += n;
+    return b;
+  };
   const line = (): string => {
     const start = p;
     while (p < bytes.length && bytes[p] !== 0x0a) p++;

@@ -24,11 +24,16 @@ import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/creation.js';
 import { dtypeSize, type DType } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
+import { oneLine } from './one-line.js';
 
 /** A checkpoint that cannot be read: the message names the file and the problem. */
 export class TorchCheckpointError extends Error {
   override name = 'TorchCheckpointError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** torch.<Name>Storage -> element type. */

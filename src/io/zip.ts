@@ -18,6 +18,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { constants as zc, inflateRawSync } from 'node:zlib';
 import { crc32 } from '../image/crc32.js';
+import { oneLine } from './one-line.js';
 
 /**
  * A malformed or unsupported zip archive. `problem` says what is wrong, `member` names the member
@@ -28,7 +29,7 @@ export class ZipError extends Error {
   override name = 'ZipError';
   readonly exitCode = 2;
   constructor(readonly archive: string, readonly member: string | null, readonly problem: string) {
-    super(member === null ? `${archive}: ${problem}` : `${archive}: member '${member}': ${problem}`);
+    super(oneLine(member === null ? `${archive}: ${problem}` : `${archive}: member '${member}': ${problem}`));
   }
 }
 

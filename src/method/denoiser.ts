@@ -1,5 +1,5 @@
 /**
- * The consistency function f(x, sigma) around a raw network F (spec section 1; after EDM's
+ * The consistency function f(x, sigma) around a raw network F (docs/method.md section 1; after EDM's
  * preconditioning): the network never sees sigma_data, only c_in * x and c_noise.
  *
  *   f(x, sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma) [, class label])
@@ -13,6 +13,7 @@ import { tensor, where } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { Generator } from '../tensor/random.js';
 import { consistencyScalings, type ConsistencyScalings, type NoiseEmbedding } from './scalings.js';
+import type { MethodConfig } from './presets.js';
 
 /**
  * A raw network F: any object with this forward (a Module subclass fits).
@@ -46,11 +47,16 @@ function isTensor(v: SigmaInput): v is Tensor {
   return v instanceof Tensor;
 }
 
-/** The consistency function f of spec section 1 around a network F (of type Net, so a Module stays one). */
+/** The consistency function f of docs/method.md section 1 around a network F (of type Net, so a Module stays one). */
 export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNetwork> {
   readonly sigmaMin: number;
   readonly sigmaData: number;
   readonly noiseEmbedding: NoiseEmbedding;
+
+  /** f for a method config's sigma_min, sigma_data and c_noise form. */
+  static forMethod<N extends ConsistencyNetwork>(network: N, method: Pick<MethodConfig, 'sigmaMin' | 'sigmaData' | 'noiseEmbedding'>): ConsistencyDenoiser<N> {
+    return new ConsistencyDenoiser(network, { sigmaMin: method.sigmaMin, sigmaData: method.sigmaData, noiseEmbedding: method.noiseEmbedding });
+  }
 
   constructor(readonly network: Net, options: DenoiserOptions = {}) {
     this.sigmaMin = options.sigmaMin ?? 0.002;
@@ -84,7 +90,7 @@ export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNet
     return values;
   }
 
-  /** c_skip, c_out, c_in, c_noise for each level (float64; spec section 1). */
+  /** c_skip, c_out, c_in, c_noise for each level (float64; docs/method.md section 1). */
   scalings(sigmas: readonly number[]): ConsistencyScalings[] {
     const opts = this.scalingOptions();
     return sigmas.map((s) => consistencyScalings(s, opts));

@@ -1,6 +1,6 @@
 /**
  * Zero-shot image editing with a consistency model (Song et al. 2023, section 6 and Algorithm 4;
- * spec section 6): the multistep loop with the known part of the image put back after every step.
+ * docs/method.md section 6): the multistep loop with the known part of the image put back after every step.
  *
  * Algorithm 4 with an invertible linear map A and a mask Omega over A's coordinates (1 = to generate):
  *   y <- A^-1[(A y) (1 - Omega)];   x <- y + t_1 z;   x <- A^-1[(A y)(1 - Omega) + (A f(x, t_1)) Omega]
@@ -24,6 +24,10 @@ import type { Generator } from '../tensor/random.js';
 import { avgPool2d, interpolate } from '../tensor/functional.js';
 import type { ConsistencyDenoiser } from './denoiser.js';
 import { checkLevels, multistepLoop, sampleMultistep, type SamplerOptions } from './samplers.js';
+import { LUMA_WEIGHTS, colorTransform } from './color-axes.js';
+
+// Pure number code, shared with the libtorch-free runtime (src/generate).
+export { LUMA_WEIGHTS, colorTransform };
 
 function checkImages(fn: string, name: string, t: Tensor, channels?: number): [number, number, number, number] {
   const s = t.shape;
@@ -63,30 +67,6 @@ export function inpaint(model: ConsistencyDenoiser, images: Tensor, known: Tenso
     const y0 = where(mask, images, zerosLike(images));
     return editLoop(model, y0, (x) => where(mask, images, x), levels, generator, options);
   });
-}
-
-/** The luma weights of ITU-R BT.601 (R, G, B), the direction colorization keeps. */
-export const LUMA_WEIGHTS = [0.2989, 0.587, 0.114] as const;
-
-/**
- * An orthogonal 3x3 matrix Q whose first column is the unit luma direction w / |w| (Gram-Schmidt
- * on w, e_1, e_2, e_3). Column d of Q is axis d of the map A x = Q^T x.
- */
-export function colorTransform(): number[][] {
-  const norm = Math.hypot(...LUMA_WEIGHTS);
-  const cols: number[][] = [LUMA_WEIGHTS.map((v) => v / norm)];
-  for (let e = 0; e < 3 && cols.length < 3; e++) {
-    const v = [0, 0, 0];
-    v[e] = 1;
-    for (const c of cols) {
-      const dot = c[0]! * v[0]! + c[1]! * v[1]! + c[2]! * v[2]!;
-      for (let k = 0; k < 3; k++) v[k]! -= dot * c[k]!;
-    }
-    const n = Math.hypot(...v);
-    if (n > 1e-6) cols.push(v.map((x) => x / n));
-  }
-  // Q[c][d] = cols[d][c]
-  return [0, 1, 2].map((c) => [0, 1, 2].map((d) => cols[d]![c]!));
 }
 
 /**

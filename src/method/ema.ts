@@ -1,11 +1,11 @@
 /**
  * Exponential moving averages of a network's weights.
  *
- * - For evaluation (spec section 5): a fixed rate (0.99993 on CIFAR-10), or EDM2's power-function
+ * - For evaluation (docs/method.md section 5): a fixed rate (0.99993 on CIFAR-10), or EDM2's power-function
  *   EMA (Karras et al. 2024, "Analyzing and improving the training dynamics of diffusion models"),
  *   whose rate at update t is beta(t) = (1 - 1/t)^(gamma + 1), with gamma set directly or from the
  *   relative width sigma_rel of the averaging profile.
- * - For the original CT teacher (spec section 2): theta_minus <- mu(k) theta_minus + (1 - mu(k)) theta,
+ * - For the original CT teacher (docs/method.md section 2): theta_minus <- mu(k) theta_minus + (1 - mu(k)) theta,
  *   with mu(k) from levelSchedule (ctTeacherEmaRate), applied to a teacher network by {@link emaUpdate}.
  *
  * Updates run in place under noGrad, without building autograd history.

@@ -1,5 +1,5 @@
 /**
- * The consistency training loss (spec section 4), for iCT and the original CT:
+ * The consistency training loss (docs/method.md section 4), for iCT and the original CT:
  *
  *   z ~ N(0, I), one draw shared by both terms
  *   student = f_theta      (x + sigma_{i+1} z, sigma_{i+1})     (gets gradients)
@@ -15,7 +15,7 @@
  * (teacher, metric, weighting, level distribution) comes from a MethodConfig (src/method/presets.ts).
  *
  * Pair indices are 0-based as in src/method/schedules.ts: index j is the pair
- * (sigmas[j], sigmas[j+1]), the spec's i = j + 1.
+ * (sigmas[j], sigmas[j+1]), docs/method.md's i = j + 1.
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { randnLike, tensor } from '../tensor/creation.js';
@@ -94,7 +94,7 @@ function fail(what: string): never {
   throw new RangeError(`ConsistencyLoss: ${what}`);
 }
 
-/** The consistency training loss of spec section 4 for one method config. */
+/** The consistency training loss of docs/method.md section 4 for one method config. */
 export class ConsistencyLoss {
   readonly distance: SampleDistance;
 
@@ -166,7 +166,7 @@ export class ConsistencyLoss {
     if (batch === undefined || batch < 1) fail(`x must be a batch [N, ...] with N >= 1, got [${x.shape.join(', ')}]`);
     const levels = this.resolveLevels(inputs.levels, batch);
 
-    // The teacher theta_minus (spec section 4): the student itself (iCT) or an EMA network (CT).
+    // The teacher theta_minus (docs/method.md section 4): the student itself (iCT) or an EMA network (CT).
     let teacher: ConsistencyDenoiser;
     if (this.config.teacher === 'stopgrad') {
       if (inputs.teacher && inputs.teacher !== student && inputs.teacher.network !== student.network)
@@ -177,10 +177,13 @@ export class ConsistencyLoss {
       teacher = inputs.teacher;
     }
     for (const [who, f] of [['student', student], ['teacher', teacher]] as const) {
-      if (f.sigmaMin !== this.config.sigmaMin || f.sigmaData !== this.config.sigmaData)
-        fail(`the ${who} has sigmaMin=${f.sigmaMin}, sigmaData=${f.sigmaData} but the method config ${this.config.sigmaMin}, ${this.config.sigmaData}`);
+      if (f.sigmaMin !== this.config.sigmaMin || f.sigmaData !== this.config.sigmaData || f.noiseEmbedding !== this.config.noiseEmbedding)
+        fail(
+          `the ${who} has sigmaMin=${f.sigmaMin}, sigmaData=${f.sigmaData}, noiseEmbedding=${f.noiseEmbedding} but the method config ` +
+            `${this.config.sigmaMin}, ${this.config.sigmaData}, ${this.config.noiseEmbedding} (ConsistencyDenoiser.forMethod builds a matching one)`,
+        );
       if (f.network.training === true && f.network.generator === undefined)
-        fail(`the ${who}'s network is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (spec section 4)`);
+        fail(`the ${who}'s network is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (docs/method.md section 4)`);
     }
 
     // One draw of z for both terms.

@@ -1,5 +1,5 @@
 /**
- * The distance d(student, teacher) of the consistency loss (spec section 4), one value per sample.
+ * The distance d(student, teacher) of the consistency loss (docs/method.md section 4), one value per sample.
  * Each metric takes two tensors [N, ...] of the same shape and returns [N]; the loss weighs and
  * averages them.
  *
@@ -12,7 +12,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { pseudoHuberC } from './scalings.js';
-import type { MetricConfig, MetricKind } from './presets.js';
+import { METRIC_KINDS, type MetricConfig } from './presets.js';
 
 /** A per-sample distance: two [N, ...] tensors in, [N] out. */
 export type SampleDistance = (a: Tensor, b: Tensor) => Tensor;
@@ -23,7 +23,7 @@ export interface LearnedMetric {
 }
 
 /** The metric names {@link sampleDistance} accepts. */
-export const METRIC_KINDS: readonly MetricKind[] = ['pseudo-huber', 'l2', 'l1', 'lpips'];
+export { METRIC_KINDS };
 
 /** Checks that a and b are batches of the same shape and returns [N, D]. */
 function batchShape(fn: string, a: Tensor, b: Tensor): [number, number] {
@@ -49,7 +49,7 @@ export function l1Distance(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * iCT's pseudo-Huber distance on the whole sample (spec section 4):
+ * iCT's pseudo-Huber distance on the whole sample (docs/method.md section 4):
  * sqrt(||a - b||_2^2 + c^2) - c, with c = 0.00054 sqrt(D) unless given.
  *
  * @example pseudoHuberDistance(a, b) // [N]; for 3x32x32 samples c = 0.0299
@@ -68,7 +68,7 @@ export interface SampleDistanceOptions {
 }
 
 /**
- * The per-sample distance a metric config names (spec section 4).
+ * The per-sample distance a metric config names (docs/method.md section 4).
  *
  * @throws RangeError for an unknown metric name, or 'lpips' without a learnedMetric.
  * @example sampleDistance({ kind: 'pseudo-huber' })(student, teacher) // [N]

@@ -1,24 +1,33 @@
 /**
  * The switchable ingredients of consistency training and the two papers' settings of them:
  * improved consistency training (iCT, Song & Dhariwal 2023) and the original consistency
- * training (CT, Song et al. 2023). Spec: docs/ict-spec.md sections 1-4.
+ * training (CT, Song et al. 2023). Spec: docs/method.md sections 1-4.
  */
 
-/** The two methods with presets. */
-export type MethodName = 'ict' | 'ct';
-/** The method names {@link methodPreset} accepts. */
-export const METHOD_NAMES: readonly MethodName[] = ['ict', 'ct'];
+import { NOISE_EMBEDDINGS, type NoiseEmbedding } from './scalings.js';
 
-/** The teacher theta_minus (spec section 4): 'stopgrad' = the current weights (iCT), 'ema' = an EMA with rate mu(k) (CT). */
-export type TeacherKind = 'stopgrad' | 'ema';
-/** N(k) (spec section 2): 'ict-exp' doubles every K' steps, 'ct-sqrt' is the original square-root curriculum. */
-export type CurriculumKind = 'ict-exp' | 'ct-sqrt';
-/** p(i) (spec section 3): 'lognormal' (iCT) or 'uniform' (CT). */
-export type LevelsKind = 'lognormal' | 'uniform';
-/** lambda(sigma_i) (spec section 4): 'inverse-gap' = 1 / (sigma_{i+1} - sigma_i) (iCT), 'constant' = 1 (CT). */
-export type WeightingKind = 'inverse-gap' | 'constant';
-/** d(student, teacher) (spec section 4). 'lpips' needs a plugged-in feature network. */
-export type MetricKind = 'pseudo-huber' | 'l2' | 'l1' | 'lpips';
+// Each list of kinds is written once here; the types, the checks and the CLI's choices derive from it.
+
+/** The method names {@link methodPreset} accepts. */
+export const METHOD_NAMES = ['ict', 'ct'] as const;
+/** The two methods with presets. */
+export type MethodName = (typeof METHOD_NAMES)[number];
+
+/** The teacher theta_minus (docs/method.md section 4): 'stopgrad' = the current weights (iCT), 'ema' = an EMA with rate mu(k) (CT). */
+export const TEACHER_KINDS = ['stopgrad', 'ema'] as const;
+export type TeacherKind = (typeof TEACHER_KINDS)[number];
+/** N(k) (docs/method.md section 2): 'ict-exp' doubles every K' steps, 'ct-sqrt' is the original square-root curriculum. */
+export const CURRICULUM_KINDS = ['ict-exp', 'ct-sqrt'] as const;
+export type CurriculumKind = (typeof CURRICULUM_KINDS)[number];
+/** p(i) (docs/method.md section 3): 'lognormal' (iCT) or 'uniform' (CT). */
+export const LEVELS_KINDS = ['lognormal', 'uniform'] as const;
+export type LevelsKind = (typeof LEVELS_KINDS)[number];
+/** lambda(sigma_i) (docs/method.md section 4): 'inverse-gap' = 1 / (sigma_{i+1} - sigma_i) (iCT), 'constant' = 1 (CT). */
+export const WEIGHTING_KINDS = ['inverse-gap', 'constant'] as const;
+export type WeightingKind = (typeof WEIGHTING_KINDS)[number];
+/** d(student, teacher) (docs/method.md section 4). 'lpips' needs a plugged-in feature network. */
+export const METRIC_KINDS = ['pseudo-huber', 'l2', 'l1', 'lpips'] as const;
+export type MetricKind = (typeof METRIC_KINDS)[number];
 
 /** The discretization curriculum N(k). */
 export interface CurriculumConfig {
@@ -56,7 +65,7 @@ export interface MethodConfig {
   levels: LevelsConfig;
   weighting: WeightingKind;
   metric: MetricConfig;
-  /** sigma_min (spec section 1). */
+  /** sigma_min (docs/method.md section 1). */
   sigmaMin: number;
   /** sigma_max. */
   sigmaMax: number;
@@ -64,24 +73,30 @@ export interface MethodConfig {
   sigmaData: number;
   /** rho of the Karras levels. */
   rho: number;
+  /** The c_noise form the network expects (docs/method.md section 1): 'fourier' (NCSN++) or 'positional' (ADM). */
+  noiseEmbedding: NoiseEmbedding;
 }
 
 /** Changes to a preset; nested parts may be given in part. */
+/** Some fields of T, each possibly undefined ("keep the preset's"). */
+type PartialOverride<T> = { [K in keyof T]?: T[K] | undefined };
+
 export interface MethodOverrides {
-  teacher?: TeacherKind;
-  mu0?: number;
-  curriculum?: Partial<CurriculumConfig>;
-  levels?: Partial<LevelsConfig>;
-  weighting?: WeightingKind;
-  metric?: Partial<MetricConfig>;
-  sigmaMin?: number;
-  sigmaMax?: number;
-  sigmaData?: number;
-  rho?: number;
+  teacher?: TeacherKind | undefined;
+  mu0?: number | undefined;
+  curriculum?: PartialOverride<CurriculumConfig> | undefined;
+  levels?: PartialOverride<LevelsConfig> | undefined;
+  weighting?: WeightingKind | undefined;
+  metric?: PartialOverride<MetricConfig> | undefined;
+  sigmaMin?: number | undefined;
+  sigmaMax?: number | undefined;
+  sigmaData?: number | undefined;
+  rho?: number | undefined;
+  noiseEmbedding?: NoiseEmbedding | undefined;
 }
 
 const PRESETS: Record<MethodName, MethodConfig> = {
-  // iCT (spec sections 2-4): stop-gradient teacher, doubling curriculum 10 -> 1280, lognormal
+  // iCT (docs/method.md sections 2-4): stop-gradient teacher, doubling curriculum 10 -> 1280, lognormal
   // levels (-1.1, 2.0), lambda = 1 / gap, pseudo-Huber metric.
   ict: {
     method: 'ict',
@@ -95,6 +110,7 @@ const PRESETS: Record<MethodName, MethodConfig> = {
     sigmaMax: 80,
     sigmaData: 0.5,
     rho: 7,
+    noiseEmbedding: 'fourier',
   },
   // Original CT (CIFAR-10 settings): EMA teacher mu0 = 0.9, sqrt curriculum 2 -> 150, uniform
   // levels, lambda = 1. The paper's metric is LPIPS, which needs a plugged-in network; override
@@ -111,54 +127,83 @@ const PRESETS: Record<MethodName, MethodConfig> = {
     sigmaMax: 80,
     sigmaData: 0.5,
     rho: 7,
+    noiseEmbedding: 'fourier',
   },
 };
 
-function oneOf<T extends string>(field: string, v: T, allowed: readonly T[]): void {
-  if (!allowed.includes(v)) throw new RangeError(`methodPreset: ${field} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+/** Names a field of the config in a message: its dotted path, or how the caller calls it (the CLI: its flag). */
+export type FieldNamer = (path: string) => string;
+
+/**
+ * A method config value out of range. `field` is the dotted path of the bad field in the method
+ * config ('curriculum.s1'); describe() words the problem with every field named by the caller
+ * (the CLI names its flags), so no caller rewrites the message text.
+ */
+export class MethodConfigError extends RangeError {
+  override name = 'MethodConfigError';
+  constructor(
+    readonly field: string,
+    private readonly say: (name: FieldNamer) => string,
+  ) {
+    super(`methodPreset: ${say((path) => path)}`);
+  }
+
+  /** The problem, with each field named by `name`. */
+  describe(name: FieldNamer): string {
+    return this.say(name);
+  }
+}
+
+function check(ok: boolean, field: string, say: (name: FieldNamer) => string): void {
+  if (!ok) throw new MethodConfigError(field, say);
+}
+
+function oneOf(field: string, v: string, allowed: readonly string[]): void {
+  check(allowed.includes(v), field, (n) => `${n(field)} must be one of ${allowed.join(', ')}, got ${String(v)}`);
 }
 
 function positive(field: string, v: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`methodPreset: ${field} must be a finite number > 0, got ${v}`);
+  check(typeof v === 'number' && Number.isFinite(v) && v > 0, field, (n) => `${n(field)} must be a finite number > 0, got ${v}`);
 }
 
 function validate(c: MethodConfig): void {
-  oneOf('teacher', c.teacher, ['stopgrad', 'ema']);
-  oneOf('curriculum.kind', c.curriculum.kind, ['ict-exp', 'ct-sqrt']);
-  oneOf('levels.kind', c.levels.kind, ['lognormal', 'uniform']);
-  oneOf('weighting', c.weighting, ['inverse-gap', 'constant']);
-  oneOf('metric.kind', c.metric.kind, ['pseudo-huber', 'l2', 'l1', 'lpips']);
-  if (typeof c.mu0 !== 'number' || !(c.mu0 >= 0 && c.mu0 < 1)) throw new RangeError(`methodPreset: mu0 must be a number in [0, 1), got ${c.mu0}`);
+  oneOf('teacher', c.teacher, TEACHER_KINDS);
+  oneOf('curriculum.kind', c.curriculum.kind, CURRICULUM_KINDS);
+  oneOf('levels.kind', c.levels.kind, LEVELS_KINDS);
+  oneOf('weighting', c.weighting, WEIGHTING_KINDS);
+  oneOf('metric.kind', c.metric.kind, METRIC_KINDS);
+  oneOf('noiseEmbedding', c.noiseEmbedding, NOISE_EMBEDDINGS);
+  check(typeof c.mu0 === 'number' && c.mu0 >= 0 && c.mu0 < 1, 'mu0', (n) => `${n('mu0')} must be a number in [0, 1), got ${c.mu0}`);
   const { s0, s1 } = c.curriculum;
-  if (!Number.isSafeInteger(s0) || s0 <= 0) throw new RangeError(`methodPreset: curriculum.s0 must be a positive integer, got ${s0}`);
-  if (c.curriculum.kind === 'ct-sqrt' && s0 < 2)
-    throw new RangeError(`methodPreset: curriculum.s0 must be an integer >= 2 for ct-sqrt (N(0) = s0 levels), got ${s0}`);
-  if (!Number.isSafeInteger(s1) || s1 < s0) throw new RangeError(`methodPreset: curriculum.s1 must be an integer >= s0=${s0}, got ${s1}`);
-  if (typeof c.levels.pMean !== 'number' || !Number.isFinite(c.levels.pMean))
-    throw new RangeError(`methodPreset: levels.pMean must be a finite number, got ${c.levels.pMean}`);
+  check(Number.isSafeInteger(s0) && s0 > 0, 'curriculum.s0', (n) => `${n('curriculum.s0')} must be a positive integer, got ${s0}`);
+  check(c.curriculum.kind !== 'ct-sqrt' || s0 >= 2, 'curriculum.s0', (n) => `${n('curriculum.s0')} must be an integer >= 2 for ct-sqrt (N(0) = s0 levels), got ${s0}`);
+  // The library's message names the other field briefly (s0=...), as it always has.
+  check(Number.isSafeInteger(s1) && s1 >= s0, 'curriculum.s1', (n) => `${n('curriculum.s1')} must be an integer >= ${n('curriculum.s0') === 'curriculum.s0' ? 's0' : n('curriculum.s0')}=${s0}, got ${s1}`);
+  check(typeof c.levels.pMean === 'number' && Number.isFinite(c.levels.pMean), 'levels.pMean', (n) => `${n('levels.pMean')} must be a finite number, got ${c.levels.pMean}`);
   positive('levels.pStd', c.levels.pStd);
   if (c.metric.c !== undefined) positive('metric.c', c.metric.c);
   positive('sigmaMin', c.sigmaMin);
   positive('sigmaMax', c.sigmaMax);
-  if (!(c.sigmaMax > c.sigmaMin)) throw new RangeError(`methodPreset: sigmaMax must be > sigmaMin=${c.sigmaMin}, got ${c.sigmaMax}`);
+  check(c.sigmaMax > c.sigmaMin, 'sigmaMax', (n) => `${n('sigmaMax')} must be > ${n('sigmaMin')}=${c.sigmaMin}, got ${c.sigmaMax}`);
   positive('sigmaData', c.sigmaData);
   positive('rho', c.rho);
 }
 
 /**
  * The settings of a method as its paper gives them, with optional overrides
- * (spec sections 2-4).
+ * (docs/method.md sections 2-4).
  * - 'ict': stopgrad teacher, ict-exp curriculum s0 = 10, s1 = 1280, lognormal levels
  *   P_mean = -1.1, P_std = 2.0, inverse-gap weighting, pseudo-Huber metric.
  * - 'ct': EMA teacher mu0 = 0.9, ct-sqrt curriculum s0 = 2, s1 = 150, uniform levels, constant
  *   weighting, LPIPS metric (needs a plugged-in network; override `metric: { kind: 'l2' }` to avoid it).
- * Both use sigma_min = 0.002, sigma_max = 80, sigma_data = 0.5, rho = 7.
+ * Both use sigma_min = 0.002, sigma_max = 80, sigma_data = 0.5, rho = 7, and c_noise for a
+ * Fourier embedding (override noiseEmbedding: 'positional' for ADM).
  *
  * @throws RangeError for an unknown method name or an override out of range.
  * @example methodPreset('ct', { metric: { kind: 'l2' } })
  */
 export function methodPreset(method: MethodName, overrides: MethodOverrides = {}): MethodConfig {
-  if (!Object.prototype.hasOwnProperty.call(PRESETS, method))
+  if (!(METHOD_NAMES as readonly string[]).includes(method))
     throw new RangeError(`methodPreset: method must be one of ${METHOD_NAMES.join(', ')}, got ${String(method)}`);
   const base = PRESETS[method];
   const config: MethodConfig = {
@@ -171,6 +216,7 @@ export function methodPreset(method: MethodName, overrides: MethodOverrides = {}
       sigmaMax: overrides.sigmaMax,
       sigmaData: overrides.sigmaData,
       rho: overrides.rho,
+      noiseEmbedding: overrides.noiseEmbedding,
     }),
     curriculum: { ...base.curriculum, ...stripUndefined(overrides.curriculum ?? {}) },
     levels: { ...base.levels, ...stripUndefined(overrides.levels ?? {}) },
@@ -181,8 +227,8 @@ export function methodPreset(method: MethodName, overrides: MethodOverrides = {}
 }
 
 /** Drops keys whose value is undefined, so that they do not replace a preset's value. */
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  const out: Partial<T> = {};
+function stripUndefined<T extends object>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: { [K in keyof T]?: Exclude<T[K], undefined> } = {};
   for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * Sampling from a consistency model (spec section 6; after k-diffusion's samplers: each takes the
+ * Sampling from a consistency model (docs/method.md section 6; after k-diffusion's samplers: each takes the
  * model, the starting noise, the levels and its noise source, and returns images).
  *
  * One step:  x = f(sigma_max z, sigma_max).
@@ -17,8 +17,12 @@ import { noGrad } from '../tensor/autograd.js';
 import { tidy } from '../tensor/scope.js';
 import type { Generator } from '../tensor/random.js';
 import type { ConsistencyDenoiser } from './denoiser.js';
+import { checkLevels } from './levels.js';
 
-/** The second level of 2-step sampling (spec section 5): 0.821 on CIFAR-10, 1.526 on ImageNet 64x64. */
+// Pure number code, shared with the libtorch-free runtime (src/generate).
+export { checkLevels };
+
+/** The second level of 2-step sampling (docs/method.md section 5): 0.821 on CIFAR-10, 1.526 on ImageNet 64x64. */
 export const TWO_STEP_SECOND_LEVEL = { cifar10: 0.821, imagenet64: 1.526 } as const;
 
 /**
@@ -45,15 +49,6 @@ export interface SamplerOptions {
 export interface MultistepLoopOptions extends SamplerOptions {
   /** Applied after every f (editing: put the known pixels back). */
   project?: (x: Tensor) => Tensor;
-}
-
-/** Checks that levels are a non-empty, strictly decreasing list of finite numbers >= sigma_min. */
-export function checkLevels(fn: string, levels: readonly number[], sigmaMin: number): void {
-  if (!Array.isArray(levels) || levels.length === 0) throw new RangeError(`${fn}: levels must be a non-empty array of noise levels, got ${String(levels)}`);
-  levels.forEach((t, i) => {
-    if (typeof t !== 'number' || !Number.isFinite(t) || t < sigmaMin) throw new RangeError(`${fn}: levels[${i}] must be a finite number >= sigmaMin=${sigmaMin}, got ${t}`);
-    if (i > 0 && !(t < levels[i - 1]!)) throw new RangeError(`${fn}: levels must decrease strictly, got levels[${i - 1}]=${levels[i - 1]} then levels[${i}]=${t}`);
-  });
 }
 
 /**

@@ -1,11 +1,13 @@
 /**
- * The consistency model's preconditioning (spec section 1), kept apart from the network as in
+ * The consistency model's preconditioning (docs/method.md section 1), kept apart from the network as in
  * EDM: f(x, sigma) = c_skip(sigma) x + c_out(sigma) F(c_in(sigma) x, c_noise(sigma)).
- * Also the constant of the pseudo-Huber metric (spec section 4).
+ * Also the constant of the pseudo-Huber metric (docs/method.md section 4).
  */
 
-/** How the network embeds the noise level (spec section 1). */
-export type NoiseEmbedding = 'fourier' | 'positional';
+/** How the network embeds the noise level (docs/method.md section 1). */
+/** The c_noise conventions (written once; the type and the checks derive from it). */
+export const NOISE_EMBEDDINGS = ['fourier', 'positional'] as const;
+export type NoiseEmbedding = (typeof NOISE_EMBEDDINGS)[number];
 
 /** Options of {@link consistencyScalings}. */
 export interface ScalingOptions {
@@ -33,7 +35,7 @@ export interface ConsistencyScalings {
 }
 
 /**
- * c_skip, c_out, c_in and c_noise at noise level sigma (spec section 1).
+ * c_skip, c_out, c_in and c_noise at noise level sigma (docs/method.md section 1).
  * At sigma = sigma_min the formulas give c_skip = 1 and c_out = 0 exactly in float64
  * (sigma - sigma_min is exactly 0, and x / x is exactly 1), so f(x, sigma_min) = x bit for bit.
  *
@@ -45,8 +47,8 @@ export function consistencyScalings(sigma: number, opts: ScalingOptions = {}): C
   const { sigmaMin = 0.002, sigmaData = 0.5, noiseEmbedding = 'fourier' } = opts;
   if (!Number.isFinite(sigmaMin) || sigmaMin <= 0) throw new RangeError(`${fn}: sigmaMin must be a finite number > 0, got ${sigmaMin}`);
   if (!Number.isFinite(sigmaData) || sigmaData <= 0) throw new RangeError(`${fn}: sigmaData must be a finite number > 0, got ${sigmaData}`);
-  if (noiseEmbedding !== 'fourier' && noiseEmbedding !== 'positional')
-    throw new RangeError(`${fn}: noiseEmbedding must be one of fourier, positional, got ${String(noiseEmbedding)}`);
+  if (!(NOISE_EMBEDDINGS as readonly string[]).includes(noiseEmbedding))
+    throw new RangeError(`${fn}: noiseEmbedding must be one of ${NOISE_EMBEDDINGS.join(', ')}, got ${String(noiseEmbedding)}`);
   if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0)
     throw new RangeError(`${fn}: sigma must be a finite number > 0, got ${sigma}`);
   if (sigma < sigmaMin) throw new RangeError(`${fn}: sigma must be >= sigmaMin=${sigmaMin}, got ${sigma}`);
@@ -60,7 +62,7 @@ export function consistencyScalings(sigma: number, opts: ScalingOptions = {}): C
 }
 
 /**
- * The pseudo-Huber constant c = 0.00054 sqrt(D) (spec section 4), D the number of values in one
+ * The pseudo-Huber constant c = 0.00054 sqrt(D) (docs/method.md section 4), D the number of values in one
  * sample (C*H*W): 0.0299 for 3x32x32, 0.0599 for 3x64x64. The metric is
  * d(a, b) = sqrt(||a - b||_2^2 + c^2) - c over the whole sample.
  *

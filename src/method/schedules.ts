@@ -3,7 +3,7 @@
  * (after k-diffusion's `get_sigmas_karras`). Names follow the papers' symbols:
  * N(k) levels at training step k of K, sigma_i the Karras levels, p(i) the probability of the
  * adjacent pair (sigma_i, sigma_{i+1}), lambda(sigma_i) its loss weight, mu(k) the teacher EMA rate.
- * Spec: docs/ict-spec.md sections 2-4.
+ * Spec: docs/method.md sections 2-4.
  *
  * Every function checks its input and throws a RangeError that names the function, the argument,
  * the allowed range and the value it got.
@@ -75,7 +75,7 @@ function cumulative(fn: string, probabilities: readonly number[]): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Karras levels (spec section 2)
+// Karras levels (docs/method.md section 2)
 
 /** Options of {@link karrasSigmas}. */
 export interface KarrasOptions {
@@ -88,7 +88,7 @@ export interface KarrasOptions {
 }
 
 /**
- * The N Karras noise levels, increasing (spec section 2):
+ * The N Karras noise levels, increasing (docs/method.md section 2):
  * sigma_i = (sigma_min^(1/rho) + (i-1)/(N-1) (sigma_max^(1/rho) - sigma_min^(1/rho)))^rho, i = 1..N.
  * The first and last levels are set to sigma_min and sigma_max exactly (the formula can be off by
  * an ulp), so that the boundary condition f(x, sigma_min) = x holds bit for bit.
@@ -114,7 +114,7 @@ export function karrasSigmas(n: number, opts: KarrasOptions = {}): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Discretization curricula N(k) and the teacher EMA rate mu(k) (spec section 2)
+// Discretization curricula N(k) and the teacher EMA rate mu(k) (docs/method.md section 2)
 
 /** Options of a discretization curriculum: N runs from about s0 + 1 to s1 + 1. */
 export interface CurriculumOptions {
@@ -125,7 +125,7 @@ export interface CurriculumOptions {
 }
 
 /**
- * The iCT exponential curriculum (spec section 2): the number of levels N(k) at step k of K,
+ * The iCT exponential curriculum (docs/method.md section 2): the number of levels N(k) at step k of K,
  *   N(k) = min(s0 * 2^floor(k / K'), s1) + 1,   K' = floor(K / (log2(floor(s1 / s0)) + 1)).
  * With the defaults s0 = 10, s1 = 1280, N doubles (less one) every K' = K/8 steps: 11, 21, ..., 1281.
  * When K is smaller than the number of stages, K' is taken as 1 (the formula would divide by 0).
@@ -144,7 +144,7 @@ export function ictDiscretizationSteps(step: number, totalSteps: number, opts: C
 }
 
 /**
- * The original CT square-root curriculum (spec section 2; Song et al. 2023):
+ * The original CT square-root curriculum (docs/method.md section 2; Song et al. 2023):
  *   N(k) = ceil(sqrt(k / K * ((s1 + 1)^2 - s0^2) + s0^2) - 1) + 1,
  * running from s0 at k = 0 to s1 + 1 at k = K (defaults s0 = 2, s1 = 150).
  *
@@ -167,10 +167,10 @@ export interface TeacherEmaOptions extends CurriculumOptions {
 }
 
 /**
- * The original CT teacher EMA rate (spec section 2): mu(k) = exp(s0 * ln(mu0) / N(k)), with N(k)
+ * The original CT teacher EMA rate (docs/method.md section 2): mu(k) = exp(s0 * ln(mu0) / N(k)), with N(k)
  * from {@link ctDiscretizationSteps} (defaults s0 = 2, s1 = 150, mu0 = 0.9). mu0 = 0 gives 0
  * (a stop-gradient teacher, as in iCT).
- * Note: OpenAI's consistency_models code divides by N(k) - 1 instead; this follows the spec.
+ * Note: OpenAI's consistency_models code divides by N(k) - 1 instead; this follows docs/method.md section 2.
  *
  * @example ctTeacherEmaRate(0, 800_000) // 0.9
  */
@@ -183,13 +183,13 @@ export function ctTeacherEmaRate(step: number, totalSteps: number, opts: Teacher
   return teacherEmaRate(mu0, s0, ctDiscretizationSteps(step, totalSteps, { s0, s1 }));
 }
 
-/** mu = exp(s0 ln(mu0) / N) for N levels (spec section 2); mu0 = 0 gives 0. The one place this formula is written. */
+/** mu = exp(s0 ln(mu0) / N) for N levels (docs/method.md section 2); mu0 = 0 gives 0. The one place this formula is written. */
 function teacherEmaRate(mu0: number, s0: number, N: number): number {
   return mu0 === 0 ? 0 : Math.exp((s0 * Math.log(mu0)) / N);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Level probabilities p(i) over the pairs (sigma_i, sigma_{i+1}) (spec section 3)
+// Level probabilities p(i) over the pairs (sigma_i, sigma_{i+1}) (docs/method.md section 3)
 
 /** Options of {@link lognormalLevelProbabilities}. */
 export interface LognormalOptions {
@@ -229,7 +229,7 @@ function erfIncrement(a: number, delta: number): number {
 }
 
 /**
- * iCT's discrete lognormal level distribution (spec section 3): for each adjacent pair
+ * iCT's discrete lognormal level distribution (docs/method.md section 3): for each adjacent pair
  * (sigma_i, sigma_{i+1}), i = 1..N-1,
  *   p(i) proportional to erf((ln sigma_{i+1} - P_mean) / (sqrt(2) P_std)) - erf((ln sigma_i - P_mean) / (sqrt(2) P_std)),
  * normalized to sum to 1. Narrow pairs are integrated directly (Gauss-Legendre over the pair's
@@ -263,7 +263,7 @@ export function lognormalLevelProbabilities(sigmas: readonly number[], opts: Log
 }
 
 /**
- * The original CT level distribution (spec section 3): i uniform on 1..N-1.
+ * The original CT level distribution (docs/method.md section 3): i uniform on 1..N-1.
  *
  * @returns N - 1 probabilities, each 1 / (N - 1).
  */
@@ -273,10 +273,10 @@ export function uniformLevelProbabilities(sigmas: readonly number[]): number[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loss weights lambda(sigma_i) (spec section 4)
+// Loss weights lambda(sigma_i) (docs/method.md section 4)
 
 /**
- * iCT's loss weights (spec section 4): lambda(sigma_i) = 1 / (sigma_{i+1} - sigma_i) per pair.
+ * iCT's loss weights (docs/method.md section 4): lambda(sigma_i) = 1 / (sigma_{i+1} - sigma_i) per pair.
  *
  * @returns N - 1 weights; entry i (0-based) is the pair (sigmas[i], sigmas[i+1]).
  */
@@ -288,7 +288,7 @@ export function ictLevelWeights(sigmas: readonly number[]): number[] {
 }
 
 /**
- * The original CT loss weights (spec section 4): lambda = 1 for every pair.
+ * The original CT loss weights (docs/method.md section 4): lambda = 1 for every pair.
  *
  * @returns N - 1 ones.
  */
@@ -357,7 +357,7 @@ export function sampleLevelIndices(probabilities: readonly number[], count: numb
 }
 
 // ---------------------------------------------------------------------------------------------
-// Everything at step k for a method config (spec sections 2-4)
+// Everything at step k for a method config (docs/method.md sections 2-4)
 
 /** Everything a training step needs to know about its noise levels. */
 export interface LevelSchedule {
@@ -375,7 +375,7 @@ export interface LevelSchedule {
 
 /**
  * The noise levels, their probabilities and weights, and the teacher EMA rate at training step k
- * of K for a method config (spec sections 2-4).
+ * of K for a method config (docs/method.md sections 2-4).
  *
  * @param step k, an integer in [0, totalSteps].
  * @param totalSteps K, a positive integer.
@@ -390,6 +390,6 @@ export function levelSchedule(config: MethodConfig, step: number, totalSteps: nu
       ? lognormalLevelProbabilities(sigmas, { pMean: config.levels.pMean, pStd: config.levels.pStd })
       : uniformLevelProbabilities(sigmas);
   const weights = config.weighting === 'inverse-gap' ? ictLevelWeights(sigmas) : constantLevelWeights(sigmas);
-  // mu(k) with N(k) from whichever curriculum is configured (spec section 2).
+  // mu(k) with N(k) from whichever curriculum is configured (docs/method.md section 2).
   return { N, sigmas, probabilities, weights, teacherEmaRate: config.teacher === 'stopgrad' ? 0 : teacherEmaRate(config.mu0, s0, N) };
 }

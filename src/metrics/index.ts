@@ -1,4 +1,4 @@
-/** Sample-quality metrics: every public name of src/metrics (the lead re-exports them from src/index.ts). */
+/** Sample-quality metrics: every public name of src/metrics (src/index.ts re-exports them): scores/, feature-nets/, evaluation/. */
 export { FeatureStatsAccumulator, featureStats, frechetDistance, frechetDistanceParts, FeatureStatsError } from './scores/frechet.js';
 export type { FeatureStats, FrechetParts } from './scores/frechet.js';
 export { inceptionScore } from './scores/inception-score.js';

@@ -1,11 +1,10 @@
-/** Builds the network of a preset or configuration, and counts parameters without drawing weights. */
+/** Builds the network of a configuration, and counts parameters without drawing weights. */
 import type { Generator } from '../tensor/random.js';
 import type { NetworkConfig } from './config.js';
 import { validateNetworkConfig } from './config.js';
 import type { ImageNetwork } from './network.js';
 import { DhariwalUNet } from './dhariwal-unet.js';
 import { SongUNet } from './song-unet.js';
-import { resolvePreset, type Preset } from './presets.js';
 
 export interface BuildOptions {
   /**
@@ -25,24 +24,15 @@ export interface BuildOptions {
 export function createNetwork(config: NetworkConfig, options: BuildOptions = {}): ImageNetwork {
   validateNetworkConfig(config);
   if (options.generator && options.generator.device !== 'cpu')
-    throw new RangeError(`buildNetwork: the initialization generator must be a CPU generator, got one on '${options.generator.device}'`);
+    throw new RangeError(`createNetwork: the initialization generator must be a CPU generator, got one on '${options.generator.device}'`);
   const device = options.device ?? 'cpu';
   const values = options.values ?? 'random';
   // Uninitialized values cost nothing to make on the target device; random ones are drawn on the CPU.
-  const p = { generator: options.generator, values, device: values === 'uninitialized' ? device : 'cpu' };
+  const p = { ...(options.generator && { generator: options.generator }), values, device: values === 'uninitialized' ? device : 'cpu' };
   const net: ImageNetwork = config.architecture === 'song' ? new SongUNet(config, p) : new DhariwalUNet(config, p);
   if (device !== p.device) net.to(device);
   if (options.dropoutGenerator) net.setGenerator(options.dropoutGenerator);
   return net;
-}
-
-/**
- * The network of a preset (by name or object).
- * @example const net = buildNetwork('mnist-quick', { generator: new Generator(0) })
- */
-export function buildNetwork(preset: Preset | string, options: BuildOptions = {}): ImageNetwork {
-  const p = typeof preset === 'string' ? resolvePreset(preset) : preset;
-  return createNetwork(p.network, options);
 }
 
 /** Trainable values and buffer values of a configuration, counted from an uninitialized build (no values drawn). */

@@ -32,7 +32,7 @@ export interface SongUNetConfig extends CommonConfig {
   architecture: 'song';
   /** 'fourier' (NCSN++) or 'positional' (DDPM++) noise embedding. */
   embeddingType: 'fourier' | 'positional';
-  /** Standard deviation of the Fourier frequencies (NCSN++ default 16; iCT 0.02, spec section 5). */
+  /** Standard deviation of the Fourier frequencies (NCSN++ default 16; iCT 0.02, docs/method.md section 5). */
   fourierScale: number;
   /** The noise embedding has modelChannels * channelMultNoise channels (NCSN++ 2, DDPM++ 1). */
   channelMultNoise: number;

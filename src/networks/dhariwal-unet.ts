@@ -2,7 +2,7 @@
  * ADM (Dhariwal & Nichol 2021, "Diffusion Models Beat GANs on Image Synthesis"), structured as
  * EDM's DhariwalUNet so that tensor names and layouts match EDM's state dicts. iCT's ImageNet
  * 64x64 network: 192 channels, multipliers (1, 2, 3, 4), 3 blocks per resolution, attention at
- * 32, 16 and 8 with 64 channels per head, scale-shift norm, a 1000-class embedding (spec
+ * 32, 16 and 8 with 64 channels per head, scale-shift norm, a 1000-class embedding (docs/method.md
  * section 5). The noise label is embedded with fixed positional frequencies; the ADM convention
  * for c_noise (1000 * 0.25 ln sigma) is the method code's business.
  */
@@ -11,7 +11,7 @@ import { cat } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import * as F from '../tensor/functional.js';
 import { GroupNorm } from '../nn/layers.js';
-import { Dense } from '../nn/dense.js';
+import { Linear } from '../nn/linear.js';
 import { ModuleDict } from '../nn/module-dict.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
 import { PositionalEmbedding } from '../nn/noise-embedding.js';
@@ -28,9 +28,9 @@ const INIT_ZERO: WeightInit = { mode: 'kaiming_uniform', weightGain: 0, biasGain
 export class DhariwalUNet extends ImageNetwork {
   readonly config: DhariwalUNetConfig;
   readonly mapNoise: PositionalEmbedding;
-  readonly mapLayer0: Dense;
-  readonly mapLayer1: Dense;
-  readonly mapLabel: Dense | null = null;
+  readonly mapLayer0: Linear;
+  readonly mapLayer1: Linear;
+  readonly mapLabel: Linear | null = null;
   readonly enc: ModuleDict;
   readonly dec: ModuleDict;
   readonly outNorm: GroupNorm;
@@ -54,10 +54,10 @@ export class DhariwalUNet extends ImageNetwork {
 
     // Mapping.
     this.mapNoise = this.registerModule('map_noise', new PositionalEmbedding(c.modelChannels, 10000, false));
-    this.mapLayer0 = this.registerModule('map_layer0', new Dense(c.modelChannels, embChannels, INIT, o));
-    this.mapLayer1 = this.registerModule('map_layer1', new Dense(embChannels, embChannels, INIT, o));
+    this.mapLayer0 = this.registerModule('map_layer0', new Linear(c.modelChannels, embChannels, { ...o, init: INIT }));
+    this.mapLayer1 = this.registerModule('map_layer1', new Linear(embChannels, embChannels, { ...o, init: INIT }));
     if (c.labelDim > 0)
-      this.mapLabel = this.registerModule('map_label', new Dense(c.labelDim, embChannels, { mode: 'kaiming_normal', weightGain: Math.sqrt(c.labelDim) }, { ...o, bias: false }));
+      this.mapLabel = this.registerModule('map_label', new Linear(c.labelDim, embChannels, { ...o, bias: false, init: { mode: 'kaiming_normal', weightGain: Math.sqrt(c.labelDim) } }));
 
     // Encoder.
     this.enc = this.registerModule('enc', new ModuleDict());

@@ -1,6 +1,6 @@
 /**
  * The interface the method code uses: a raw U-Net F(x, c_noise, class) with no preconditioning
- * (c_skip, c_out, c_in and c_noise live in the method code, spec section 1).
+ * (c_skip, c_out, c_in and c_noise live in the method code, docs/method.md section 1).
  */
 import { Module } from '../nn/module.js';
 import { Tensor } from '../tensor/tensor.js';

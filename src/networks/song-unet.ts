@@ -2,7 +2,7 @@
  * NCSN++ and DDPM++ (Song et al. 2021, "Score-Based Generative Modeling through Stochastic
  * Differential Equations"), structured as EDM's SongUNet so that tensor names and layouts match
  * EDM's state dicts. iCT's CIFAR-10 network is NCSN++ with 128 channels, multipliers (2, 2, 2),
- * 4 blocks per resolution, attention at 16x16 and Fourier scale 0.02 (spec section 5).
+ * 4 blocks per resolution, attention at 16x16 and Fourier scale 0.02 (docs/method.md section 5).
  *
  * Layout: a mapping network turns c_noise (and the class) into a conditioning vector; the
  * encoder runs numBlocks residual blocks per level, halving the resolution between levels with
@@ -15,7 +15,7 @@ import { cat } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import * as F from '../tensor/functional.js';
 import { GroupNorm } from '../nn/layers.js';
-import { Dense } from '../nn/dense.js';
+import { Linear } from '../nn/linear.js';
 import { ModuleDict } from '../nn/module-dict.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
 import { FourierEmbedding, PositionalEmbedding } from '../nn/noise-embedding.js';
@@ -32,9 +32,9 @@ const INIT_ATTENTION: WeightInit = { mode: 'xavier_uniform', weightGain: Math.sq
 export class SongUNet extends ImageNetwork {
   readonly config: SongUNetConfig;
   readonly mapNoise: FourierEmbedding | PositionalEmbedding;
-  readonly mapLabel: Dense | null = null;
-  readonly mapLayer0: Dense;
-  readonly mapLayer1: Dense;
+  readonly mapLabel: Linear | null = null;
+  readonly mapLayer0: Linear;
+  readonly mapLayer1: Linear;
   readonly enc: ModuleDict;
   readonly dec: ModuleDict;
 
@@ -57,9 +57,9 @@ export class SongUNet extends ImageNetwork {
     // Mapping.
     this.mapNoise = this.registerModule('map_noise',
       c.embeddingType === 'fourier' ? new FourierEmbedding(noiseChannels, c.fourierScale, o) : new PositionalEmbedding(noiseChannels, 10000, true));
-    if (c.labelDim > 0) this.mapLabel = this.registerModule('map_label', new Dense(c.labelDim, noiseChannels, INIT, o));
-    this.mapLayer0 = this.registerModule('map_layer0', new Dense(noiseChannels, embChannels, INIT, o));
-    this.mapLayer1 = this.registerModule('map_layer1', new Dense(embChannels, embChannels, INIT, o));
+    if (c.labelDim > 0) this.mapLabel = this.registerModule('map_label', new Linear(c.labelDim, noiseChannels, { ...o, init: INIT }));
+    this.mapLayer0 = this.registerModule('map_layer0', new Linear(noiseChannels, embChannels, { ...o, init: INIT }));
+    this.mapLayer1 = this.registerModule('map_layer1', new Linear(embChannels, embChannels, { ...o, init: INIT }));
 
     // Encoder. skipChannels lists the width of every activation the decoder will concatenate.
     this.enc = this.registerModule('enc', new ModuleDict());

@@ -22,27 +22,27 @@ export const INIT_MODES: readonly InitMode[] = ['xavier_uniform', 'xavier_normal
 export interface WeightInit {
   mode: InitMode;
   /** Multiplies the weight draw (default 1). */
-  weightGain?: number;
+  weightGain?: number | undefined;
   /** Multiplies the bias draw (default 0: biases start at zero). */
-  biasGain?: number;
+  biasGain?: number | undefined;
 }
 
 /** Where and how new parameters are made. */
 export interface ParameterOptions {
   /** Draws the initial values (libtorch's default generator when omitted). */
-  generator?: Generator;
+  generator?: Generator | undefined;
   /** Device of the new tensors (default: the default device). */
-  device?: string;
+  device?: string | undefined;
   /**
    * 'random' (default) draws initial values; 'uninitialized' allocates without writing
    * (libtorch `empty`), for counting parameters or before loading a checkpoint.
    */
-  values?: 'random' | 'uninitialized';
+  values?: 'random' | 'uninitialized' | undefined;
 }
 
 /** A new tensor of `shape` drawn by `mode` for the given fans, times `gain`. */
 export function initTensor(shape: number[], mode: InitMode, fanIn: number, fanOut: number, gain: number, o: ParameterOptions = {}): Tensor {
-  if (!INIT_MODES.includes(mode)) throw new RangeError(`initTensor: unknown mode '${String(mode)}'; expected one of ${INIT_MODES.join(', ')}`);
+  if (!INIT_MODES.includes(mode)) throw new RangeError(`initTensor: unknown mode '${mode}'; expected one of ${INIT_MODES.join(', ')}`);
   if (!(fanIn > 0) || !(fanOut > 0)) throw new RangeError(`initTensor: fans must be positive, got fanIn=${fanIn}, fanOut=${fanOut}`);
   const device = o.device;
   if (o.values === 'uninitialized') return empty(shape, { device });

@@ -8,8 +8,8 @@ import type { Generator } from '../tensor/random.js';
 
 export interface InitOptions {
   /** Draws initial weights (libtorch's default generator when omitted). */
-  generator?: Generator;
-  device?: string;
+  generator?: Generator | undefined;
+  device?: string | undefined;
 }
 
 /** Uniform on [-bound, bound). */
@@ -17,26 +17,12 @@ export function uniformInit(shape: number[], bound: number, o: InitOptions = {})
   return tidy(() => rand(shape, { generator: o.generator, device: o.device }).mul(2 * bound).sub(bound));
 }
 
-export class Linear extends Module {
-  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true, o: InitOptions = {}) {
-    super();
-    const bound = 1 / Math.sqrt(inFeatures);
-    this.registerParameter('weight', uniformInit([outFeatures, inFeatures], bound, o));
-    if (bias) this.registerParameter('bias', uniformInit([outFeatures], bound, o));
-  }
-  get weight(): Tensor { return this.tensor('weight'); }
-  get bias(): Tensor | null { return this.namedParameters().get('bias') ?? null; }
-  forward(x: Tensor): Tensor {
-    return F.linear(x, this.weight, this.bias);
-  }
-}
-
 export interface Conv2dLayerOptions extends InitOptions {
-  stride?: number;
-  padding?: number;
-  dilation?: number;
-  groups?: number;
-  bias?: boolean;
+  stride?: number | undefined;
+  padding?: number | undefined;
+  dilation?: number | undefined;
+  groups?: number | undefined;
+  bias?: boolean | undefined;
 }
 
 export class Conv2d extends Module {

@@ -163,6 +163,28 @@ export abstract class Module {
     return this;
   }
 
+  /**
+   * Re-lays every 4-D parameter and buffer (convolution weights) out channels-last, as PyTorch's
+   * module.to(memory_format=torch.channels_last); with channels-last inputs the convolutions then
+   * run in NHWC and their outputs stay channels-last. Values and names do not change.
+   */
+  channelsLast(): this {
+    const relay = (map: Map<string, Tensor>, isParam: boolean) => {
+      for (const [k, t] of map) {
+        if (t.rank !== 4 || t.isChannelsLast) continue;
+        const moved = noGrad(() => t.channelsLast());
+        keep(moved);
+        if (isParam) moved.requiresGrad_(true);
+        t.dispose();
+        map.set(k, moved);
+      }
+    };
+    relay(this.#parameters, true);
+    relay(this.#buffers, false);
+    for (const c of this.#children.values()) c.channelsLast();
+    return this;
+  }
+
   /** Frees every parameter and buffer. */
   dispose(): void {
     for (const p of this.#parameters.values()) p.dispose();

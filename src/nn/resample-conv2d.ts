@@ -12,16 +12,16 @@ import { initTensor, type ParameterOptions, type WeightInit } from './init.js';
 
 export interface ResampleConv2dOptions extends ParameterOptions {
   /** Add a bias (default true; ignored when kernel is 0). */
-  bias?: boolean;
-  up?: boolean;
-  down?: boolean;
+  bias?: boolean | undefined;
+  up?: boolean | undefined;
+  down?: boolean | undefined;
   /** 1-D filter taps; the 2-D filter is their outer product normalized to sum 1 (default [1, 1]). */
-  resampleFilter?: readonly number[];
+  resampleFilter?: readonly number[] | undefined;
   /**
    * For downsampling with a kernel: convolve first at full resolution (padded by the kernel's
    * and the filter's half widths), then filter with stride 2 (NCSN++'s residual input path).
    */
-  fused?: boolean;
+  fused?: boolean | undefined;
 }
 
 export class ResampleConv2d extends Module {

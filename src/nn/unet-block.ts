@@ -9,14 +9,14 @@
  *   h = (proj(attention(norm2(h))) + h) * skipScale   when the block has attention
  *
  * Dropout masks come from the module tree's generator (Module.setGenerator), so two passes that
- * start from the same generator state share masks (spec section 4).
+ * start from the same generator state share masks (docs/method.md section 4).
  */
 import { Module } from './module.js';
 import { GroupNorm } from './layers.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import * as F from '../tensor/functional.js';
-import { Dense } from './dense.js';
+import { Linear } from './linear.js';
 import { ResampleConv2d } from './resample-conv2d.js';
 import type { ParameterOptions, WeightInit } from './init.js';
 
@@ -32,26 +32,26 @@ export interface UNetBlockOptions {
   outChannels: number;
   /** Width of the conditioning vector emb. */
   embChannels: number;
-  up?: boolean;
-  down?: boolean;
+  up?: boolean | undefined;
+  down?: boolean | undefined;
   /** Attention heads after the residual part; 0 = no attention. */
-  numHeads?: number;
+  numHeads?: number | undefined;
   /** Dropout probability before conv1. */
-  dropout?: number;
+  dropout?: number | undefined;
   /** Multiplies the sum after each residual connection (NCSN++: 1/sqrt(2); ADM: 1). */
-  skipScale?: number;
+  skipScale?: number | undefined;
   /** Group norm epsilon. */
-  eps?: number;
-  resampleFilter?: readonly number[];
+  eps?: number | undefined;
+  resampleFilter?: readonly number[] | undefined;
   /** Project the skip path with a 1x1 conv when resampling even if the width stays (NCSN++). */
-  resampleProjection?: boolean;
+  resampleProjection?: boolean | undefined;
   /** Scale-shift conditioning (ADM) instead of additive (NCSN++). */
-  adaptiveScale?: boolean;
+  adaptiveScale?: boolean | undefined;
   init: WeightInit;
   /** Initialization of the last conv of each residual branch (near zero). */
   initZero: WeightInit;
   /** Initialization of the qkv projection (default: init). */
-  initAttention?: WeightInit;
+  initAttention?: WeightInit | undefined;
 }
 
 export class UNetBlock extends Module {
@@ -63,7 +63,7 @@ export class UNetBlock extends Module {
   readonly adaptiveScale: boolean;
   readonly norm0: GroupNorm;
   readonly conv0: ResampleConv2d;
-  readonly affine: Dense;
+  readonly affine: Linear;
   readonly norm1: GroupNorm;
   readonly conv1: ResampleConv2d;
   readonly skip: ResampleConv2d | null = null;
@@ -89,7 +89,7 @@ export class UNetBlock extends Module {
 
     this.norm0 = this.registerModule('norm0', unetGroupNorm(c.inChannels, eps, o));
     this.conv0 = this.registerModule('conv0', new ResampleConv2d(c.inChannels, c.outChannels, 3, c.init, { ...o, ...resample }));
-    this.affine = this.registerModule('affine', new Dense(c.embChannels, c.outChannels * (this.adaptiveScale ? 2 : 1), c.init, o));
+    this.affine = this.registerModule('affine', new Linear(c.embChannels, c.outChannels * (this.adaptiveScale ? 2 : 1), { ...o, init: c.init }));
     this.norm1 = this.registerModule('norm1', unetGroupNorm(c.outChannels, eps, o));
     this.conv1 = this.registerModule('conv1', new ResampleConv2d(c.outChannels, c.outChannels, 3, c.initZero, o));
     if (c.outChannels !== c.inChannels || up || down) {

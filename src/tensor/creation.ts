@@ -6,17 +6,17 @@ import { getDefaultDevice } from './device.js';
 import type { Generator } from './random.js';
 
 export interface CreationOptions {
-  dtype?: DType;
-  device?: string;
+  dtype?: DType | undefined;
+  device?: string | undefined;
 }
 
 export interface RandomOptions extends CreationOptions {
-  generator?: Generator;
+  generator?: Generator | undefined;
 }
 
 function opts(o: CreationOptions | undefined, dtype: DType = 'float32'): [number, string] {
   const d = o?.dtype ?? dtype;
-  if (!(d in dtypeCode)) throw new TypeError(`unknown dtype '${String(d)}'; expected one of ${Object.keys(dtypeCode).join(', ')}`);
+  if (!(d in dtypeCode)) throw new TypeError(`unknown dtype '${d}'; expected one of ${Object.keys(dtypeCode).join(', ')}`);
   return [dtypeCode[d], o?.device ?? getDefaultDevice()];
 }
 
@@ -60,7 +60,7 @@ export function randint(low: number, high: number, shape: number[], o?: RandomOp
   return new Tensor(native.randint(low, high, shape, o?.generator?.handle ?? null, ...opts(o, 'int64')));
 }
 /** A random permutation of 0..n-1 (int64). */
-export function randperm(n: number, o?: { generator?: Generator; device?: string }): Tensor {
+export function randperm(n: number, o?: { generator?: Generator | undefined; device?: string | undefined }): Tensor {
   return new Tensor(native.randperm(n, o?.generator?.handle ?? null, o?.device ?? getDefaultDevice()));
 }
 export function zerosLike(t: Tensor): Tensor {

@@ -10,10 +10,10 @@ type Pair = number | [number, number];
 const pair = (v: Pair): number[] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
 
 export interface Conv2dOptions {
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
+  stride?: Pair | undefined;
+  padding?: Pair | undefined;
+  dilation?: Pair | undefined;
+  groups?: number | undefined;
 }
 
 /** 2-D convolution: input [N, C, H, W], weight [O, C/groups, kH, kW]. */
@@ -24,7 +24,7 @@ export function conv2d(input: Tensor, weight: Tensor, bias: Tensor | null = null
 }
 
 export interface ConvTranspose2dOptions extends Conv2dOptions {
-  outputPadding?: Pair;
+  outputPadding?: Pair | undefined;
 }
 
 /** Transposed 2-D convolution: weight [C, O/groups, kH, kW]. */
@@ -81,9 +81,9 @@ export function logSoftmax(x: Tensor, dim: number): Tensor { return new Tensor(n
 
 export interface AvgPool2dOptions {
   /** Rounds the output size up instead of down (default false). */
-  ceilMode?: boolean;
+  ceilMode?: boolean | undefined;
   /** Counts the zero padding in each mean (default true, PyTorch's); false is TF's SAME average pooling. */
-  countIncludePad?: boolean;
+  countIncludePad?: boolean | undefined;
 }
 
 export function avgPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0, o: AvgPool2dOptions = {}): Tensor {
@@ -100,10 +100,10 @@ export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
 
 export interface InterpolateOptions {
   /** Output [H, W]; or give scaleFactor. */
-  size?: [number, number];
-  scaleFactor?: number;
-  mode?: 'nearest' | 'bilinear';
-  alignCorners?: boolean;
+  size?: [number, number] | undefined;
+  scaleFactor?: number | undefined;
+  mode?: 'nearest' | 'bilinear' | undefined;
+  alignCorners?: boolean | undefined;
 }
 
 /** Resizes [N, C, H, W] images (nearest or bilinear). */

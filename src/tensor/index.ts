@@ -11,6 +11,7 @@ export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { Generator, manualSeed } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { getDefaultDevice, setDefaultDevice, buildInfo, cudaAvailable, synchronize, setNumThreads, getNumThreads } from './device.js';
+export { autocast, autocastToFloat32, fullPrecision, isAutocastEnabled, parsePrecision, checkPrecision, autocastDtype, precisions, type Precision } from './autocast.js';
 export * as nnf from './functional.js';
 // The addon itself stays inside src/tensor (its one door): every other module calls these wrappers.
 export type { BuildInfo } from './native.js';

@@ -12,7 +12,12 @@ import { type GeneratedOps, generatedOpNames } from './ops.generated.js';
 /** Facts about the libtorch the addon was built against. */
 export interface BuildInfo {
   torchVersion: string;
+  /** True when a GPU is usable: a CUDA libtorch and at least one visible device. */
   cuda: boolean;
+  /** True when the addon runs on a libtorch built with CUDA, whether or not a GPU is visible. */
+  cudaBuilt: boolean;
+  /** That libtorch's CUDA runtime version (major * 1000 + minor * 10, e.g. 13020), 0 without CUDA. */
+  cudaRuntimeVersion: number;
   cudaDeviceCount: number;
   scaledDotProductAttention: boolean;
   cxx11Abi: boolean;
@@ -39,6 +44,13 @@ export interface CoreOps {
   manualSeed(seed: number): void;
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
+  /** Autocast state per device type (src/tensor/autocast.ts); each setter returns the previous value. */
+  autocastSetEnabled(deviceType: 'cpu' | 'cuda', enabled: boolean): boolean;
+  autocastIsEnabled(deviceType: 'cpu' | 'cuda'): boolean;
+  autocastSetDtype(deviceType: 'cpu' | 'cuda', dtype: number): number;
+  autocastGetDtype(deviceType: 'cpu' | 'cuda'): number;
+  autocastEnterRegion(): number;
+  autocastExitRegion(): number;
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   cudaSynchronize(): void;

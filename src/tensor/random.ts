@@ -1,7 +1,7 @@
 /**
  * Random generators with explicit state. Every random op takes an optional Generator; saving
  * and restoring a generator's state replays the same draws (used so the student and the teacher
- * passes share dropout masks, spec section 4, and so a resumed run continues exactly).
+ * passes share dropout masks, docs/method.md section 4, and so a resumed run continues exactly).
  */
 import { native } from './native.js';
 import type { GeneratorHandle } from './handles.js';

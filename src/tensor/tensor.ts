@@ -155,7 +155,7 @@ export class Tensor implements ScopedResource {
   }
 
   // ---- conversion ----
-  to(options: { dtype?: DType; device?: string }): Tensor {
+  to(options: { dtype?: DType | undefined; device?: string | undefined }): Tensor {
     const dtype = options.dtype ?? this.dtype;
     const device = options.device ?? this.device;
     return new Tensor(native.to(this.handle, dtypeCode[dtype], device));
@@ -180,6 +180,14 @@ export class Tensor implements ScopedResource {
   }
   contiguous(): Tensor {
     return new Tensor(native.contiguous(this.handle));
+  }
+  /** A copy in channels-last (NHWC) memory order of a 4-D tensor; same shape and values (torch's memory_format=torch.channels_last). */
+  channelsLast(): Tensor {
+    return new Tensor(native.contiguousChannelsLast(this.handle));
+  }
+  /** True when this tensor is laid out channels-last (NHWC). */
+  get isChannelsLast(): boolean {
+    return native.isContiguousChannelsLast(this.handle);
   }
   /** A tensor sharing this one's storage, cut from the autograd graph. */
   detach(): Tensor {
@@ -449,5 +457,5 @@ function allDims(rank: number): number[] {
 }
 
 function flatArgs(args: number[] | [number[]]): number[] {
-  return args.length === 1 && Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]);
+  return args.length === 1 && Array.isArray(args[0]) ? args[0] : (args as number[]);
 }

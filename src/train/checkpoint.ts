@@ -28,6 +28,7 @@ import type { ExponentialMovingAverage } from '../method/ema.js';
 import { BatchLoader, type LoaderState } from '../data/loader.js';
 import type { ImageDataset } from '../data/types.js';
 import { isJsonObject, type JsonObject } from './json.js';
+import { oneLine } from '../io/one-line.js';
 
 /** The value of `__metadata__.format`. */
 export const CHECKPOINT_FORMAT = 'consistency-ts/checkpoint';
@@ -40,6 +41,10 @@ export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
   readonly exitCode = 2;
+  /** The message is made one printable line (it may quote what the file holds). */
+  constructor(message: string) {
+    super(oneLine(message));
+  }
 }
 
 /** Everything in a checkpoint. */
@@ -138,9 +143,10 @@ export function serializeCheckpoint(ckpt: Checkpoint): Uint8Array[] {
  * `path` untouched, and no partial file ever appears under that name.
  *
  * @throws CheckpointError when a floating tensor holds NaN or infinity (nothing is written).
+ * @throws FileWriteError when the file cannot be written (disk full, read-only folder); the previous file is kept.
  */
 export function writeCheckpoint(path: string, ckpt: Checkpoint): void {
-  writeFileAtomic(path, serializeCheckpoint(ckpt));
+  writeFileAtomic(path, serializeCheckpoint(ckpt), 'checkpoint');
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import type { NetworkConfig } from '../networks/config.js';
 import type { MethodConfig } from '../method/presets.js';
-import type { NoiseEmbedding } from '../method/scalings.js';
 import type { DatasetName } from '../data/index.js';
 import { diffJson, type JsonObject } from './json.js';
 
@@ -24,9 +23,12 @@ export interface DataConfig {
   limit: number | null;
 }
 
+/** The optimizers a run can use (src/optim). */
+export const OPTIMIZER_KINDS = ['adam', 'radam'] as const;
+
 /** The optimizer and its schedule. */
 export interface OptimizerConfig {
-  kind: 'adam' | 'radam';
+  kind: (typeof OPTIMIZER_KINDS)[number];
   /** Learning rate. */
   lr: number;
   beta1: number;
@@ -53,7 +55,7 @@ export interface TrainingConfig {
 
 /** How sample grids are drawn. */
 export interface SamplingConfig {
-  /** The second noise level of two-step sampling (spec section 5: 0.821 CIFAR-10, 1.526 ImageNet 64). */
+  /** The second noise level of two-step sampling (docs/method.md section 5: 0.821 CIFAR-10, 1.526 ImageNet 64). */
   secondSigma: number;
 }
 
@@ -62,8 +64,7 @@ export interface RunConfig {
   /** The preset this run started from. */
   preset: string;
   network: NetworkConfig;
-  /** c_noise form the network expects. */
-  noiseEmbedding: NoiseEmbedding;
+  /** The method, with the c_noise form the network expects. */
   method: MethodConfig;
   data: DataConfig;
   training: TrainingConfig;

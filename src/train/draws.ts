@@ -8,7 +8,7 @@
  *   randn([1, C, H, W]); Python's torch.Generator().manual_seed(noiseSeed(...)) gives the same
  *   numbers (test/train-draws.test.ts checks it). The seed is one 32-bit word because
  *   libtorch's mt19937 keeps only the low 32 bits of a seed.
- * - the level index of sample i: the inverse CDF of p(i) (spec section 3) at the first uniform of a
+ * - the level index of sample i: the inverse CDF of p(i) (docs/method.md section 3) at the first uniform of a
  *   xoshiro128** generator seeded with (seed, LEVEL_STREAM, k, i).
  *
  * Both seeds come from deriveState (splitmix64 over the words, src/data/random.ts).

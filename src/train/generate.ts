@@ -1,8 +1,9 @@
 /**
  * Drawing many images from a trained model, batch by batch (for `consistency sample` and for the
  * evaluation command, src/cli/eval.ts): noise from a seeded generator, one or more sampling steps
- * (spec section 6), images as float32 NCHW in [-1, 1].
+ * (docs/method.md section 6), images as float32 NCHW in [-1, 1].
  */
+import { autocast, type Precision } from '../tensor/autocast.js';
 import { Generator as TorchGenerator } from '../tensor/random.js';
 import { randn, tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -23,6 +24,8 @@ export interface SampleOptions {
   classLabel?: number;
   /** First image index (for cycling class labels across calls). */
   offset?: number;
+  /** Network passes in mixed precision through autocast (src/tensor/autocast.ts); default fp32. */
+  precision?: Precision;
   /** Clip every intermediate estimate to [-1, 1] (default true; see sampleMultistep). */
   clipDenoised?: boolean;
 }
@@ -43,7 +46,7 @@ export function* sampleBatches(model: LoadedModel, o: SampleOptions): Generator<
         clipDenoised: o.clipDenoised ?? true,
         ...(classes > 0 && { classLabels: tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)), [b], { device }) }),
       };
-      return sampleMultistep(model.denoiser, z, o.levels, stepGen, options).toFloat32Array();
+      return autocast(o.precision ?? 'fp32', device, () => sampleMultistep(model.denoiser, z, o.levels, stepGen, options)).float().toFloat32Array();
     });
   }
 }
@@ -81,7 +84,7 @@ export async function* generateImagesFromCheckpoint(
   n: number,
   steps: number,
   batch: number,
-  options: { seed?: number; device?: string } = {},
+  options: { seed?: number; device?: string; precision?: Precision } = {},
 ): AsyncGenerator<ImageBatch> {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImagesFromCheckpoint: n must be an integer >= 1, got ${n}`);
   if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImagesFromCheckpoint: batch must be an integer >= 1, got ${batch}`);
@@ -89,7 +92,7 @@ export async function* generateImagesFromCheckpoint(
   try {
     const levels = samplingLevels(model.config, steps);
     const [C, H, W] = model.shape;
-    for (const data of sampleBatches(model, { count: n, levels, seed: options.seed ?? 0, batch })) {
+    for (const data of sampleBatches(model, { count: n, levels, seed: options.seed ?? 0, batch, ...(options.precision && { precision: options.precision }) })) {
       yield { data, shape: [data.length / (C * H * W), C, H, W] };
       // Give the event loop a turn between batches.
       await new Promise<void>((r) => setImmediate(r));

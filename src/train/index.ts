@@ -11,7 +11,7 @@ export {
   diffRunConfigs, runConfigToJson, imageShape,
   type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
 } from './config.js';
-export { networkFromConfig, defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory } from './adapters.js';
+export { defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory } from './optimizer.js';
 export { Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome } from './trainer.js';
 export {
   trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
@@ -21,4 +21,4 @@ export { noiseSeed, levelUniform, levelIndicesFor, noiseFor } from './draws.js';
 export { fixedNoise, oneAndTwoStepSamples, samplesGridPng, writeLossCurve, TrainingSamples, type FixedNoise } from './samples.js';
 export { loadModel, samplingLevels, type LoadedModel, type WeightsKind } from './load-model.js';
 export { sampleBatches, sampleImages, generateImagesFromCheckpoint, type SampleOptions, type ImageBatch } from './generate.js';
-export { runPreset, runPresetNames, runConfigFromPreset } from './run-preset.js';
+export { PRESET_NAMES, isPresetName, resolvePreset, runPreset, runPresetNames, buildNetwork, type PresetName, type RunPreset } from './presets.js';

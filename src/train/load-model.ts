@@ -1,16 +1,16 @@
 /**
  * A trained model from a checkpoint, ready to sample: the network rebuilt from the checkpoint's
- * own config, with the EMA weights (default; spec section 5) or the raw trained weights, wrapped
+ * own config, with the EMA weights (default; docs/method.md section 5) or the raw trained weights, wrapped
  * in the consistency function f (src/method/denoiser.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
 import { ConsistencyDenoiser } from '../method/denoiser.js';
-import { karrasSigmas } from '../method/schedules.js';
+import { levelsForSteps } from '../method/levels.js';
 import type { ImageNetwork } from '../networks/network.js';
 import { CheckpointError, disposeCheckpoint, readCheckpoint, resolveCheckpointPath } from './checkpoint.js';
 import type { RunConfig } from './config.js';
-import { networkFromConfig } from './adapters.js';
-import { isJsonObject } from './json.js';
+import { createNetwork } from '../networks/build.js';
+import { isJsonObject, type JsonObject } from './json.js';
 
 /** Which weights to sample with. */
 export type WeightsKind = 'ema' | 'model';
@@ -35,6 +35,19 @@ function checkConfig(file: string, config: unknown): RunConfig {
   const need = ['network', 'method', 'training', 'sampling'];
   if (!isJsonObject(config)) throw new CheckpointError(`${file}: the checkpoint has no run config`);
   for (const k of need) if (!isJsonObject(config[k])) throw new CheckpointError(`${file}: the checkpoint's config has no '${k}' section`);
+  // Checkpoints of earlier versions kept the c_noise form beside the method config.
+  const method = config.method as JsonObject;
+  if (method.noiseEmbedding === undefined && typeof config.noiseEmbedding === 'string') method.noiseEmbedding = config.noiseEmbedding;
+  // The noise levels sampling uses (docs/method.md section 6) come from the file: each must be a positive number.
+  const sampling = config['sampling'] as Record<string, unknown>;
+  const levels: [string, unknown][] = [
+    ['method.sigmaMin', method['sigmaMin']], ['method.sigmaMax', method['sigmaMax']], ['method.sigmaData', method['sigmaData']],
+    ['method.rho', method['rho']], ['sampling.secondSigma', sampling['secondSigma']],
+  ];
+  for (const [k, v] of levels) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new CheckpointError(`${file}: the checkpoint's config has ${k} = ${JSON.stringify(v) ?? 'nothing'}, not a positive number`);
+  }
+  if ((method['sigmaMin'] as number) >= (method['sigmaMax'] as number)) throw new CheckpointError(`${file}: the checkpoint's config has method.sigmaMin >= method.sigmaMax`);
   return config as unknown as RunConfig;
 }
 
@@ -45,9 +58,15 @@ export function loadModel(path: string, options: { device?: string; weights?: We
   const ckpt = readCheckpoint(file, { device });
   try {
     const config = checkConfig(file, ckpt.config);
+    // Every residual block has weights, so a config with more blocks than the checkpoint has tensors
+    // cannot fit it; refuse before building it (a numBlocks of 10^5 from a corrupt header takes minutes).
+    const { numBlocks, channelMult } = config.network as Partial<RunConfig['network']>;
+    if (typeof numBlocks === 'number' && Array.isArray(channelMult) && numBlocks * channelMult.length > (ckpt.groups.get('model')?.size ?? 0)) {
+      throw new CheckpointError(`${file}: the checkpoint's network config (${numBlocks} blocks at each of ${channelMult.length} levels) needs more weights than the checkpoint holds`);
+    }
     let network: ImageNetwork;
     try {
-      network = networkFromConfig(config.network, { device, uninitialized: true });
+      network = createNetwork(config.network, { device, values: 'uninitialized' });
     } catch (e) {
       throw new CheckpointError(`${file}: the checkpoint's network config is not usable: ${(e as Error).message}`);
     }
@@ -71,11 +90,13 @@ export function loadModel(path: string, options: { device?: string; weights?: We
       throw new CheckpointError(`${file}: ${(e as Error).message}`);
     }
     network.eval();
-    const denoiser = new ConsistencyDenoiser(network, {
-      sigmaMin: config.method.sigmaMin,
-      sigmaData: config.method.sigmaData,
-      noiseEmbedding: config.noiseEmbedding,
-    });
+    let denoiser: ConsistencyDenoiser;
+    try {
+      denoiser = ConsistencyDenoiser.forMethod(network, config.method);
+    } catch (e) {
+      network.dispose();
+      throw new CheckpointError(`${file}: the checkpoint's config is not usable: ${(e as Error).message}`);
+    }
     const c = config.network;
     return {
       file,
@@ -92,15 +113,11 @@ export function loadModel(path: string, options: { device?: string; weights?: We
 }
 
 /**
- * The sampling levels for `steps` steps (spec section 6): 1 step [sigma_max]; 2 steps
+ * The sampling levels for `steps` steps (docs/method.md section 6): 1 step [sigma_max]; 2 steps
  * [sigma_max, the config's second level] (0.821 CIFAR-10, 1.526 ImageNet 64); more steps: the
  * top `steps` levels of a Karras discretization with steps + 1 levels (sigma_min itself, where f
  * is the identity, is left out).
  */
 export function samplingLevels(config: RunConfig, steps: number): number[] {
-  const m = config.method;
-  if (!Number.isSafeInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
-  if (steps === 1) return [m.sigmaMax];
-  if (steps === 2) return [m.sigmaMax, config.sampling.secondSigma];
-  return karrasSigmas(steps + 1, { sigmaMin: m.sigmaMin, sigmaMax: m.sigmaMax, rho: m.rho }).reverse().slice(0, steps);
+  return levelsForSteps(steps, { ...config.method, secondSigma: config.sampling.secondSigma });
 }

@@ -5,7 +5,7 @@
  * steps that ran after the last save before a crash) are dropped, so the log reads as one run.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic.js';
+import { FileWriteError, writeFileAtomic } from '../io/atomic.js';
 import type { JsonValue } from './json.js';
 
 /** One line of the log. `step` is the optimizer step the record belongs to (1-based). */
@@ -56,20 +56,25 @@ export class MetricsLog {
 
   /** Starts a new log (replacing any file at `path`). */
   static create(path: string): MetricsLog {
-    writeFileAtomic(path, new Uint8Array(0));
+    writeFileAtomic(path, new Uint8Array(0), 'metrics log');
     return new MetricsLog(path, []);
   }
 
   /** Continues a log after a resume from `step`: records of later steps are removed (atomically). */
   static resume(path: string, step: number): MetricsLog {
     const kept = readMetrics(path).filter((r) => r.step <= step);
-    writeFileAtomic(path, new TextEncoder().encode(kept.map((r) => `${JSON.stringify(r)}\n`).join('')));
+    writeFileAtomic(path, new TextEncoder().encode(kept.map((r) => `${JSON.stringify(r)}\n`).join('')), 'metrics log');
     return new MetricsLog(path, kept);
   }
 
   /** Appends one record (written through at once, so a crash loses at most the line being written). */
   append(record: MetricsRecord): void {
-    appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    } catch (e) {
+      // Disk full or read-only: a line cut short is skipped when the log is read back.
+      throw FileWriteError.from(this.path, e, 'metrics log');
+    }
     this.records.push(record);
   }
 

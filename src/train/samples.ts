@@ -1,7 +1,7 @@
 /**
  * Sample grids during training: images from FIXED noise (the same at every snapshot, so the
  * grids show how one set of samples evolves), drawn with the EMA weights in one step and in two
- * steps (spec section 6), and the loss curve as a PNG.
+ * steps (docs/method.md section 6), and the loss curve as a PNG.
  */
 import { writeFileAtomic } from '../io/atomic.js';
 import { gridPng } from '../image/grid.js';
@@ -13,7 +13,6 @@ import { sampleMultistep, sampleOneStep } from '../method/samplers.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ConsistencyDenoiser, type ConsistencyNetwork } from '../method/denoiser.js';
 import type { MethodConfig } from '../method/presets.js';
-import type { NoiseEmbedding } from '../method/scalings.js';
 import type { ExponentialMovingAverage } from '../method/ema.js';
 import { noGrad } from '../tensor/autograd.js';
 import { join } from 'node:path';
@@ -51,14 +50,8 @@ export function fixedNoise(seed: number, count: number, shape: [number, number, 
  * step's noise from a generator seeded the same way every time) and returns the images, one-step
  * first: [2n, C, H, W] floats in [-1, 1].
  */
-export function oneAndTwoStepSamples(
-  network: ConsistencyNetwork,
-  method: MethodConfig,
-  noiseEmbedding: NoiseEmbedding,
-  noise: FixedNoise,
-  secondSigma: number,
-): Float32Array {
-  const model = new ConsistencyDenoiser(network, { sigmaMin: method.sigmaMin, sigmaData: method.sigmaData, noiseEmbedding });
+export function oneAndTwoStepSamples(network: ConsistencyNetwork, method: MethodConfig, noise: FixedNoise, secondSigma: number): Float32Array {
+  const model = ConsistencyDenoiser.forMethod(network, method);
   const options = noise.labels ? { classLabels: noise.labels } : {};
   return tidy(() => {
     const one = sampleOneStep(model, noise.z1, { ...options, sigmaMax: method.sigmaMax });
@@ -92,7 +85,7 @@ export function samplesGridPng(images: Float32Array, count: number, shape: [numb
 /** Writes the loss curve (log-scale y) as a PNG, atomically. */
 export function writeLossCurve(path: string, steps: number[], losses: number[], title: string): void {
   if (steps.length === 0) return;
-  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }));
+  writeFileAtomic(path, plotPng({ x: steps, y: losses, label: 'loss' }, { logY: true, title, width: 640, height: 400 }), 'loss curve');
 }
 
 /**
@@ -123,9 +116,9 @@ export class TrainingSamples {
         if (src) b.copy_(src);
       }
     });
-    const images = oneAndTwoStepSamples(evalNetwork, config.method, config.noiseEmbedding, this.noise, config.sampling.secondSigma);
+    const images = oneAndTwoStepSamples(evalNetwork, config.method, this.noise, config.sampling.secondSigma);
     const path = join(o.samplesDir, `step-${String(o.step).padStart(7, '0')}.png`);
-    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape));
+    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape), 'sample grid');
     writeLossCurve(o.lossCurve, o.losses.x, o.losses.y, `${config.preset}: loss`);
     return path;
   }

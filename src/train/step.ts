@@ -1,5 +1,5 @@
 /**
- * THE consistency-training step (iCT, or the original CT by config; spec sections 2-5), used by
+ * THE consistency-training step (iCT, or the original CT by config; docs/method.md sections 2-5), used by
  * the trainer, the tests and library users alike. One call is optimizer step k of K, in phases
  * (after EDM's training loop):
  *
@@ -65,7 +65,7 @@ export interface TrainingStepContext {
   warmupSteps?: number | undefined;
   /** Clip gradients to this global 2-norm (null or absent: no clipping; the norm is still measured). */
   maxGradNorm?: number | null | undefined;
-  /** The evaluation EMA of the weights (spec section 5), if any. */
+  /** The evaluation EMA of the weights (docs/method.md section 5), if any. */
   ema?: ExponentialMovingAverage | undefined;
   /** K, the total number of steps (the curriculum's length). */
   totalSteps: number;

@@ -1,5 +1,5 @@
 /**
- * The consistency-training loop (iCT by default, original CT by config; spec sections 2-5): it
+ * The consistency-training loop (iCT by default, original CT by config; docs/method.md sections 2-5): it
  * owns the network, the optimizer, the EMAs and the data loader, and for each step k of K draws
  * the next GLOBAL batch, takes this process's contiguous share of it, and runs THE training step
  * (src/train/step.ts: levels, accumulate over micro-batches, check, update, EMAs). Then it
@@ -10,10 +10,10 @@
  * has its own seeded generator whose state goes into the checkpoint, so a run that is stopped and
  * resumed computes exactly what an uninterrupted run computes.
  */
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { writeFileAtomic } from '../io/atomic.js';
+import { ensureDirectory, writeFileAtomic } from '../io/atomic.js';
 import { Generator } from '../tensor/random.js';
 import { tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
@@ -32,7 +32,7 @@ import { MetricsLog, METRICS_FILE } from './metrics-log.js';
 import type { TrainingReplicas } from '../distributed/run.js';
 import { ProgressBar, formatLoss, type ProgressStream } from './progress.js';
 import { TrainingSamples } from './samples.js';
-import type { OptimizerFactory, TrainOptimizer } from './adapters.js';
+import type { OptimizerFactory, TrainOptimizer } from './optimizer.js';
 import { ThreadTuner } from './threads.js';
 import { rankSlice, type GradientSync } from './gradient-sync.js';
 import { trainingStep, warmupLearningRate, type PhaseTimes, type TrainingStepContext, type TrainingStepResult } from './step.js';
@@ -169,11 +169,10 @@ export class Trainer {
       this.loader = new BatchLoader(dataset, { batchSize: config.training.batch, seed, flip: config.data.flip });
       this.metrics = this.writer ? MetricsLog.create(metricsPath) : null;
     }
-    const denoiserOptions = { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.noiseEmbedding };
     const { optimizer: o } = config.training;
     this.stepContext = {
-      student: new ConsistencyDenoiser(this.network, denoiserOptions),
-      teacher: this.teacher ? new ConsistencyDenoiser(this.teacher, denoiserOptions) : undefined,
+      student: ConsistencyDenoiser.forMethod(this.network, config.method),
+      teacher: this.teacher ? ConsistencyDenoiser.forMethod(this.teacher, config.method) : undefined,
       loss: this.loss,
       optimizer: this.optimizer,
       lr: o.lr,
@@ -218,9 +217,10 @@ export class Trainer {
     const K = this.config.training.steps;
     const replicas = this.opts.replicas;
     if (this.writer) {
-      mkdirSync(join(runtime.out, RUN_FILES.samples), { recursive: true });
-      writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`));
+      ensureDirectory(join(runtime.out, RUN_FILES.samples), 'samples folder');
+      writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
       removeStaleTemporaries(runtime.out);
+      removeStaleTemporaries(join(runtime.out, RUN_FILES.samples));
     }
     const times = this.opts.phaseTimes;
     // threads 0: choose between 1 and all cores from measured step times (src/train/threads.ts).

@@ -1,4 +1,4 @@
-"""NumPy/SciPy references for the sample-quality metrics (test/metrics.test.ts).
+"""NumPy/SciPy references for the sample-quality metrics (test/metrics-scores.test.ts, test/metrics-eval.test.ts).
 
 stdin: JSON {"arrays": {name: {"path": raw little-endian float64 file, "shape": [...]}}, "tasks": [...]}
 stdout: JSON {task name: result}

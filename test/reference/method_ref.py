@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference consistency-training losses and gradients for test/method-loss.test.ts.
 
-Written from docs/ict-spec.md (sections 1-4) in Python torch, independently of the TypeScript code:
+Written from docs/method.md (sections 1-4) in Python torch, independently of the TypeScript code:
 Karras levels, c_skip/c_out/c_in/c_noise, one shared noise draw z, the student at sigma_{i+1} with
 gradients, the teacher at sigma_i under no_grad (the student's own weights, or EMA weights from a
 file), the same dropout mask in both passes (the dropout generator's state restored between them),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference values for test/schedules.test.ts and test/scalings.test.ts, printed as one JSON object.
 
-Written straight from docs/ict-spec.md (sections 1-4) with Python floats, independently of the
+Written straight from docs/method.md (sections 1-4) with Python floats, independently of the
 TypeScript code. Probabilities and erf values come from mpmath at 50 digits when it is installed,
 else from math.erf/math.erfc taken the stable way (erfc differences in the tails); the key
 "reference" says which. Run: python3 test/reference/schedules_ref.py

@@ -3,7 +3,7 @@
  * feature networks (batched, on any device), their statistics and, when a metric needs them, the
  * features themselves; then the scores against a reference.
  *
- * Metrics and the features they use (spec section 8):
+ * Metrics and the features they use (docs/method.md section 8):
  *   fid         Frechet distance of FID Inception pool3 features (set 'fid')
  *   is          Inception score from the same network's 1008 logits (samples only)
  *   pr          k-NN precision and recall (k = 3) of pool3 features
@@ -55,8 +55,8 @@ export function featureNeeds(metrics: readonly MetricName[]): FeatureNeeds {
 
 /** The feature networks an evaluation runs. */
 export interface FeatureNetworks {
-  fid?: { net: FidInceptionV3; feature: string };
-  offline?: OfflineFeatureNet;
+  fid?: { net: FidInceptionV3; feature: string } | undefined;
+  offline?: OfflineFeatureNet | undefined;
 }
 
 export interface ExtractOptions {
@@ -68,7 +68,7 @@ export interface ExtractOptions {
   /** Also collect the FID network's logits (for the Inception score). */
   logits: boolean;
   /** Label of the progress line; null: no progress line. */
-  progressLabel?: string | null;
+  progressLabel?: string | null | undefined;
 }
 
 export interface ExtractedFeatures {
@@ -123,11 +123,11 @@ export async function extractFeatures(source: ImageBatchSource, nets: FeatureNet
 }
 
 export interface ScoreOptions {
-  kid?: KidOptions;
+  kid?: KidOptions | undefined;
   /** Inception-score splits (default 10, fewer when there are fewer than 10 images per split). */
-  isSplits?: number;
+  isSplits?: number | undefined;
   /** Neighbourhood size of precision/recall (default 3). */
-  prK?: number;
+  prK?: number | undefined;
 }
 
 /** The scores, by JSON key. */

@@ -160,9 +160,9 @@ function safetensorsSource(path: string, limit?: number): ImageBatchSource {
 
 export interface OpenImagesOptions {
   /** Use at most this many images (the first ones). */
-  limit?: number;
+  limit?: number | undefined;
   /** For dataset names: where the data are (archive or folder; default: the data layer's default). */
-  data?: string;
+  data?: string | undefined;
   warn?: (message: string) => void;
 }
 
@@ -170,7 +170,7 @@ export interface OpenImagesOptions {
 export function parseDatasetSplit(spec: string): { name: string; split: Split } | null {
   const m = /^(.+)-(train|test)$/.exec(spec);
   if (!m || !isDatasetName(m[1]!) || m[1] === 'folder') return null;
-  return { name: m[1]!, split: m[2] as Split };
+  return { name: m[1]!, split: m[2] === 'test' ? 'test' : 'train' };
 }
 
 /** Opens an image source from a folder, an .npz / .safetensors file, or a dataset split name. */

@@ -15,7 +15,7 @@ export function createProgress(label: string, total: number | undefined, stream:
   const start = performance.now();
   let count = 0;
   let lastPrint = 0;
-  const tty = stream.isTTY === true;
+  const tty = stream.isTTY;
   const line = (): string => {
     const seconds = (performance.now() - start) / 1000;
     const rate = count / Math.max(seconds, 1e-9);

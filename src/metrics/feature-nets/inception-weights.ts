@@ -54,13 +54,13 @@ export function sha256Prefix(path: string, hexDigits = 64): string {
 
 export interface ResolveWeightsOptions {
   /** A weights file given by the user (.pth or .safetensors); skips the cache and the download. */
-  path?: string;
+  path?: string | undefined;
   /** Cache folder; default metricsCacheDir(). */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** Download URL; default FID_WEIGHTS_URL. */
-  url?: string;
+  url?: string | undefined;
   /** Download when the cache has no copy (default true). */
-  download?: boolean;
+  download?: boolean | undefined;
   /** Progress notes (default: stderr). */
   log?: (message: string) => void;
   /** Warnings (default: stderr). */
@@ -123,7 +123,7 @@ export function loadInceptionWeights(path: string, options: { device?: string } 
 }
 
 export interface LoadFidInceptionOptions extends ResolveWeightsOptions {
-  device?: string;
+  device?: string | undefined;
 }
 
 /** A loaded FID Inception and the name of its pool3 features. */

@@ -35,8 +35,8 @@ export interface InceptionInitOptions {
    * Draws random initial weights (He-normal convolutions), for tests and benchmarks. Without it
    * the weights start at zero (quick to allocate), to be replaced by loadFidStateDict.
    */
-  generator?: Generator;
-  device?: string;
+  generator?: Generator | undefined;
+  device?: string | undefined;
 }
 
 /** Inference-mode BatchNorm2d with PyTorch's parameter and buffer names. */

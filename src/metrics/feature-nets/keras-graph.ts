@@ -95,7 +95,6 @@ export class KerasGraph {
   readonly #order: string[] = [];
   readonly #weights = new Map<string, Tensor>();
   readonly #output: string;
-  readonly #inputName: string;
 
   /**
    * `topology`: the `modelTopology` object; `output`: the layer whose activations forward()
@@ -129,7 +128,6 @@ export class KerasGraph {
     visit(output);
     const inputs = this.#order.filter((n) => this.#layers.get(n)!.className === 'InputLayer');
     if (inputs.length !== 1) throw new KerasModelError(`${label}: expected one input layer, found ${inputs.length}`);
-    this.#inputName = inputs[0]!;
     this.#output = output;
     for (const name of this.#order) this.#loadLayerWeights(this.#layers.get(name)!, weights);
   }
@@ -174,7 +172,7 @@ export class KerasGraph {
       case 'sigmoid': return x.sigmoid();
       case 'tanh': return x.tanh();
       case 'softmax': return F.softmax(x, 1);
-      default: throw new KerasModelError(`${this.label}: activation '${String(name)}' of layer '${layer}' is not supported`);
+      default: throw new KerasModelError(`${this.label}: activation ${JSON.stringify(name)} of layer '${layer}' is not supported`);
     }
   }
 
@@ -216,7 +214,7 @@ export class KerasGraph {
         if (axis !== 3 && axis !== -1 && !(Array.isArray(axis) && (axis[0] === 3 || axis[0] === -1))) throw new KerasModelError(`${this.label}: BatchNormalization '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
         const gamma = this.#w(`${l.name}/gamma`);
         const beta = this.#w(`${l.name}/beta`);
-        return F.batchNorm(x, this.#w(`${l.name}/moving_mean`)!, this.#w(`${l.name}/moving_variance`)!, gamma, beta, false, 0, typeof c.epsilon === 'number' ? c.epsilon : 0.001);
+        return F.batchNorm(x, this.#w(`${l.name}/moving_mean`), this.#w(`${l.name}/moving_variance`), gamma, beta, false, 0, typeof c.epsilon === 'number' ? c.epsilon : 0.001);
       }
       case 'Activation': return this.#activation(x, c.activation, l.name);
       case 'MaxPooling2D': return this.#pool(x, l, 'max');
@@ -224,7 +222,7 @@ export class KerasGraph {
       case 'GlobalAveragePooling2D': return x.mean([2, 3]);
       case 'Concatenate': {
         const axis = c.axis;
-        if (axis !== 3 && axis !== -1) throw new KerasModelError(`${this.label}: Concatenate '${l.name}' over axis ${String(axis)} is not supported`);
+        if (axis !== 3 && axis !== -1) throw new KerasModelError(`${this.label}: Concatenate '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
         return cat(xs, 1);
       }
       case 'Flatten': return x.permute(0, 2, 3, 1).flatten(1); // Keras flattens NHWC order

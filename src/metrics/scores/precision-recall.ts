@@ -13,9 +13,9 @@ import { tidy } from '../../tensor/scope.js';
 
 export interface PrecisionRecallOptions {
   /** Neighbourhood size k (default 3). */
-  k?: number;
+  k?: number | undefined;
   /** Rows per distance block (default 1000). */
-  blockSize?: number;
+  blockSize?: number | undefined;
 }
 
 export interface PrecisionRecall {

@@ -1,26 +1,13 @@
 /**
- * The trainer's view of pieces written elsewhere (networks, optimizers, samplers), behind small
- * interfaces so the loop does not depend on their internals.
+ * The optimizer a run config names (src/optim's Adam or RAdam), with its state split into tensors
+ * and JSON for the checkpoint.
  */
 import type { Tensor } from '../tensor/tensor.js';
-import type { Generator } from '../tensor/random.js';
-import type { NetworkConfig } from '../networks/config.js';
-import type { ImageNetwork } from '../networks/network.js';
-import { createNetwork } from '../networks/build.js';
 import type { OptimizerConfig } from './config.js';
 import type { JsonObject } from './json.js';
 import { Adam } from '../optim/adam.js';
 import { RAdam } from '../optim/radam.js';
 import type { AdamFamily } from '../optim/optimizer.js';
-
-/** Builds the raw network F of a config (src/networks/build.ts), initialized from a CPU `generator` or left uninitialized for loading. */
-export function networkFromConfig(config: NetworkConfig, o: { generator?: Generator; device?: string; uninitialized?: boolean } = {}): ImageNetwork {
-  return createNetwork(config, {
-    ...(o.generator !== undefined && { generator: o.generator }),
-    ...(o.device !== undefined && { device: o.device }),
-    values: o.uninitialized === true ? 'uninitialized' : 'random',
-  });
-}
 
 /** What the training loop needs from an optimizer. */
 export interface TrainOptimizer {
