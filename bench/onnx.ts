@@ -178,7 +178,7 @@ async function browserMsPerImage(
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {
       // wasm runs on the page's main thread, so the click is acknowledged only when a batch ends.
-      await page.click('#generate', { timeout: 600_000, noWaitAfter: true });
+      await page.click('#generate', { timeout: 600_000 });
       await page.waitForFunction(`document.body.dataset.state !== 'ready' && document.body.dataset.state !== 'busy'`, undefined, { timeout: 600_000 });
       await wait();
       const ms = Number(await page.getAttribute('#timing', 'data-ms-per-image'));

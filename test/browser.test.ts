@@ -71,7 +71,7 @@ async function canvasPixels(page: Page, id: string): Promise<{ width: number; he
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
     return { width: c.width, height: c.height, data: Array.from(d.data) };
   })()`;
-  return (await page.evaluate(expression)) as { width: number; height: number; data: number[] };
+  return page.evaluate<{ width: number; height: number; data: number[] }>(expression);
 }
 
 /** Largest difference between the grid canvas and the Node runtime's images, per RGBA byte. */

@@ -258,7 +258,8 @@ export class ConsistencyGenerator {
     if (z0.length !== size || z1.length !== size) fail(fn, `z0 and z1 must have ${size} values each`);
     const steps = levels.slice(1).map((_, k) => r.stepNoise?.[k] ?? rng.normal(size));
     const out: Images[] = [];
-    for (const alpha of r.alphas) {
+    const alphas: readonly number[] = r.alphas;
+    for (const alpha of alphas) {
       const z = slerp(z0, z1, alpha, n);
       out.push(await this.sample({ n, levels, noise: [z, ...steps], ...(r.classLabel !== undefined && { classLabel: r.classLabel }), ...(r.clipDenoised !== undefined && { clipDenoised: r.clipDenoised }) }));
     }
