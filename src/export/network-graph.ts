@@ -109,7 +109,7 @@ function emitFirUpsample(g: OnnxGraph, m: ResampleConv2d, x: string, channels: n
     for (let r = 0; r < 2; r++)
       for (let s = 0; s < 2; s++)
         for (let u = 0; u < length; u++)
-          for (let v = 0; v < length; v++) w[(((c * 4 + r * 2 + s) * length + u) * length) + v] = kernel1d[r]![u]! * kernel1d[s]![v]!;
+          for (let v = 0; v < length; v++) w[((c * 4 + r * 2 + s) * length + u) * length + v] = kernel1d[r]![u]! * kernel1d[s]![v]!;
   const phased = g.op('Conv', [x, g.constFloat(w, [channels * 4, 1, length, length])], {
     group: channels,
     kernel_shape: [length, length],
@@ -126,7 +126,12 @@ export function emitResampleConv2d(g: OnnxGraph, m: ResampleConv2d, path: string
   const fPad = m.up || m.down ? Math.floor((m.filterSize - 1) / 2) : 0;
   const k = m.filterSize;
   const conv = (input: string, weight: string, bias: string | null, kernel: number, pad: number, stride: number, group: number): string =>
-    g.op('Conv', bias ? [input, weight, bias] : [input, weight], { group, kernel_shape: [kernel, kernel], pads: [pad, pad, pad, pad], strides: [stride, stride] }, path);
+    g.op(
+      'Conv',
+      bias ? [input, weight, bias] : [input, weight],
+      { group, kernel_shape: [kernel, kernel], pads: [pad, pad, pad, pad], strides: [stride, stride] },
+      path,
+    );
   if (m.fused && m.down && w) {
     const y = conv(x, w, null, m.kernel, wPad + fPad, 1, 1);
     return conv(y, depthwiseFilter(g, m, path, m.outChannels), b, k, 0, 2, m.outChannels);
@@ -139,14 +144,29 @@ export function emitResampleConv2d(g: OnnxGraph, m: ResampleConv2d, path: string
 }
 
 /** c_noise [N] -> [N, C]: [cos, sin] of the angles (or [sin, cos], NCSN++'s order after its flip). */
-export function emitNoiseEmbedding(g: OnnxGraph, m: FourierEmbedding | PositionalEmbedding, path: string, t: string, order: 'cos-sin' | 'sin-cos'): string {
+export function emitNoiseEmbedding(
+  g: OnnxGraph,
+  m: FourierEmbedding | PositionalEmbedding,
+  path: string,
+  t: string,
+  order: 'cos-sin' | 'sin-cos',
+): string {
   // The frequencies exactly as the layer's forward computes them in float32.
   const freqs =
     m instanceof FourierEmbedding
-      ? tidy(() => m.namedBuffers().get('freqs')!.mul(2 * Math.PI).toFloat32Array())
+      ? tidy(() =>
+          m
+            .namedBuffers()
+            .get('freqs')!
+            .mul(2 * Math.PI)
+            .toFloat32Array(),
+        )
       : tidy(() => {
           const half = m.numChannels / 2;
-          return arange(0, half, 1).div(half - (m.endpoint ? 1 : 0)).rpow(1 / m.maxPositions).toFloat32Array();
+          return arange(0, half, 1)
+            .div(half - (m.endpoint ? 1 : 0))
+            .rpow(1 / m.maxPositions)
+            .toFloat32Array();
         });
   const column = g.op('Unsqueeze', [t, g.constInt64([1])]);
   const angles = g.op('Mul', [column, g.constFloat(freqs, [1, freqs.length])], {}, `${path}.angles`);
@@ -307,7 +327,8 @@ function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: str
  * value for class-conditional networks (ImageNetwork's float label form), null otherwise.
  */
 export function emitNetwork(g: OnnxGraph, net: ImageNetwork, x: string, noise: string, labels: string | null): string {
-  if ((net.config.labelDim > 0) !== (labels !== null)) throw new Error('onnx export: class labels must be given exactly for class-conditional networks');
+  if (net.config.labelDim > 0 !== (labels !== null))
+    throw new Error('onnx export: class labels must be given exactly for class-conditional networks');
   if (net instanceof SongUNet) return emitSongUNet(g, net, x, noise, labels);
   if (net instanceof DhariwalUNet) return emitDhariwalUNet(g, net, x, noise, labels);
   throw new Error(`onnx export: no ONNX emitter for ${net.constructor.name}`);
