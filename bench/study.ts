@@ -43,7 +43,7 @@ export const STUDY_PRESET = 'mnist-quick';
 export const STUDY_SETTINGS: readonly StudySetting[] = [
   { name: 'ict', what: 'iCT as the mnist-quick preset has it', flags: [] },
   // --mu0 too: iCT's mu0 is 0, and an EMA teacher with rate 0 is the stopgrad teacher again.
-  { name: 'ema-teacher', what: "iCT with CT's EMA teacher (mu(k) = exp(s0 ln 0.9 / N(k)), spec sections 2 and 4)", flags: ['--teacher', 'ema', '--mu0', '0.9'] },
+  { name: 'ema-teacher', what: "iCT with CT's EMA teacher (mu(k) = exp(s0 ln 0.9 / N(k)), docs/method.md sections 2 and 4)", flags: ['--teacher', 'ema', '--mu0', '0.9'] },
   { name: 'squared-l2', what: 'iCT with squared L2 instead of pseudo-Huber', flags: ['--metric', 'l2'] },
   { name: 'uniform-levels', what: 'iCT with uniform instead of lognormal levels (docs/method.md section 3)', flags: ['--levels', 'uniform'] },
   { name: 'constant-weighting', what: 'iCT with lambda = 1 instead of 1 / (sigma_{i+1} - sigma_i)', flags: ['--weighting', 'constant'] },
@@ -341,7 +341,7 @@ ${missing.length ? `Not run yet (${missing.length}): ${missing.join(', ')}. \`np
   installs it with pip from a git URL; PyPI's "consistency-models" 0.0.1.dev0 is an empty placeholder by
   someone else), so it cannot be installed on a user's machine from the registries this project uses and is
   not run here. Read from its repository (commit 2e6618d, 2023-12-26): its defaults are iCT's (s0 10, s1 1280,
-  lognormal mean -1.1 and std 2.0 in the code; its README's example passes +1.1, the sign error spec section 3
+  lognormal mean -1.1 and std 2.0 in the code; its README's example passes +1.1, the sign error docs/method.md section 3
   notes), and its pseudo-Huber is per element, not per sample (docs/method.md section 4).
 
 ## Plots

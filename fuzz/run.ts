@@ -18,7 +18,7 @@ import type { WorkerReport } from './worker.js';
 
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'worker.js');
 /** Start-up (loading libtorch, making seeds) plus one input's limit, beyond the budget, before a child counts as hung. */
-const GRACE_MS = 30_000;
+const GRACE_MS = 45_000;
 
 export interface FuzzOptions {
   seconds: number;

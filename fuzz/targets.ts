@@ -30,6 +30,7 @@ import { runConfigToJson, type RunConfig } from '../src/train/config.js';
 import { createNetwork } from '../src/networks/build.js';
 import { loadModel, samplingLevels } from '../src/train/load-model.js';
 import { isJsonObject } from '../src/train/json.js';
+import { UsageError } from '../src/cli/args.js';
 
 /** An error class a target may refuse input with. */
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -41,11 +42,13 @@ export interface FuzzTarget {
   /** Valid inputs the mutations start from. */
   seeds(): Uint8Array[];
   /** Parses one input as the program does and frees what it made; `scratch` is an empty folder it may write to. */
-  run(bytes: Uint8Array, scratch: string): void;
+  run(bytes: Uint8Array, scratch: string): void | Promise<void>;
   /** The typed errors that count as a clear refusal. */
   expected: readonly ErrorClass[];
   /** The seeds are JSON text: most inputs are JSON edits of them (fuzz/mutate.ts). */
   json?: boolean;
+  /** The longest one input may take (default 2000 ms; commands that start libtorch threads need more). */
+  inputLimitMs?: number;
   /** Repairs checksums after mutation, so inputs get past them to the fields behind (PNG chunk CRCs). */
   fixup?(bytes: Uint8Array): Uint8Array;
 }
@@ -294,6 +297,90 @@ const runConfig: FuzzTarget = {
   expected: [CheckpointError],
 };
 
+/** Command lines that reach each command's checks: every flag with a plausible value (JSON arrays of strings). */
+const CLI_SEEDS: readonly string[][] = [
+  ['schedule', '--total-steps', '100', '--step', '5', '--method', 'ict', '--json', '--s0', '10', '--s1', '1280', '--p-mean', '-1.1', '--p-std', '2', '--sigma-min', '0.002', '--sigma-max', '80', '--rho', '7'],
+  ['describe', '--preset', 'mnist-tiny', '--json'],
+  ['inspect', '--json'],
+  ['sample', '--out', 'x.png', '--steps', '2', '--sigmas', '80,0.8', '--n', '4', '--class', '1', '--seed', '3', '--batch', '2', '--columns', '2', '--weights', 'ema', '--clip-denoised', '--device', 'cpu', '--threads', '1'],
+  ['train', '--preset', 'mnist-tiny', '--dataset', 'mnist', '--method', 'ict', '--teacher', 'stopgrad', '--metric', 'pseudo-huber', '--curriculum', 'ict-exp', '--p-mean', '-1.1', '--s0', '10', '--s1', '40', '--steps', '10', '--batch', '4', '--micro-batch', '2', '--lr', '1e-3', '--optimizer', 'adam', '--warmup', '0', '--ema', '0.999', '--dropout', '0', '--flip', '--seed', '1', '--second-sigma', '0.8', '--limit', '8', '--threads', '1', '--device', 'cpu', '--checkpoint-every', '5', '--sample-every', '5', '--log-every', '1', '--samples', '4'],
+];
+
+/** Flags the CLI target sets itself, so that no fuzzed command line reads real data or a real checkpoint, or trains. */
+function confinedArgv(argv: string[], scratch: string): string[] {
+  const forced: Record<string, [string, string][]> = {
+    train: [['--data', join(scratch, 'no-data')], ['--out', join(scratch, 'run')]],
+    sample: [['--ckpt', join(scratch, 'no-checkpoint.safetensors')]],
+    edit: [['--ckpt', join(scratch, 'no-checkpoint.safetensors')]],
+    eval: [['--images', join(scratch, 'no-images')]],
+  };
+  const own = forced[argv[0] ?? ''] ?? [];
+  const names = new Set(own.map(([f]) => f));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const flag = a.split('=')[0]!;
+    if (names.has(flag) || flag === '--resume') {
+      if (!a.includes('=')) i++; // drop its value too
+      continue;
+    }
+    out.push(a);
+  }
+  for (const [f, v] of own) out.push(f, v);
+  return out;
+}
+
+const COMMANDS: Record<string, () => Promise<{ default: { run(argv: string[]): Promise<number> } }>> = {
+  schedule: () => import('../src/cli/schedule.js'),
+  describe: () => import('../src/cli/describe.js'),
+  inspect: () => import('../src/cli/inspect.js'),
+  train: () => import('../src/cli/train.js'),
+  sample: () => import('../src/cli/sample.js'),
+  edit: () => import('../src/cli/edit.js'),
+  eval: () => import('../src/cli/eval.js'),
+};
+
+/** Runs `fn` with stdout, stderr and the console silenced (a fuzzed --help or schedule would print thousands of lines). */
+async function silenced<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr), log: console.log, error: console.error, warn: console.warn };
+  const quiet = (): boolean => true;
+  process.stdout.write = quiet as typeof process.stdout.write;
+  process.stderr.write = quiet as typeof process.stderr.write;
+  console.log = console.error = console.warn = (): void => undefined;
+  try {
+    return await fn();
+  } finally {
+    process.stdout.write = saved.out;
+    process.stderr.write = saved.err;
+    Object.assign(console, { log: saved.log, error: saved.error, warn: saved.warn });
+  }
+}
+
+const cli: FuzzTarget = {
+  name: 'cli',
+  what: "the CLI's command lines (src/cli/*.ts run(argv) of each command, in-process: flag parsing and the checks behind it)",
+  json: true,
+  seeds: () => CLI_SEEDS.map((argv) => new TextEncoder().encode(JSON.stringify(argv))),
+  async run(bytes, scratch) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return; // not a command line
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0) return;
+    // A shell hands every word over as a string.
+    const argv = confinedArgv(parsed.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))), scratch);
+    const load = COMMANDS[argv[0]!];
+    if (!load) return; // main.ts refuses unknown commands before any of this
+    const cmd = (await load()).default;
+    const code = await silenced(() => cmd.run(argv.slice(1)));
+    if (code !== 0 && code !== 2) throw new Error(`exit code ${code}`);
+  },
+  expected: [UsageError, DataError, CheckpointError, TorchCheckpointError, SafetensorsError],
+  inputLimitMs: 15_000,
+};
+
 /** Every target, in the order `npm run fuzz` runs them. */
 export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   safetensors,
@@ -305,6 +392,7 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = [
   idx,
   images,
   runConfig,
+  cli,
 ];
 
 export function findTarget(name: string): FuzzTarget | undefined {
@@ -315,9 +403,9 @@ export function findTarget(name: string): FuzzTarget | undefined {
  * Runs one input and says what was wrong with the outcome, or null when it parsed or was refused
  * with one of the target's typed errors in one clear line.
  */
-export function checkOutcome(target: FuzzTarget, bytes: Uint8Array, scratch: string): string | null {
+export async function checkOutcome(target: FuzzTarget, bytes: Uint8Array, scratch: string): Promise<string | null> {
   try {
-    target.run(bytes, scratch);
+    await target.run(bytes, scratch);
     return null;
   } catch (err) {
     if (!(err instanceof Error)) return `threw a non-Error value: ${String(err)}`;

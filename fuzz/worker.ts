@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { checkOutcome, findTarget } from './targets.js';
 import { fuzzInput, inputBytes, type FuzzInput } from './mutate.js';
 
-/** One input may take this long (inputs are a few KB: anything slower is a defect). */
+/** One input may take this long unless its target says otherwise (inputs are a few KB: anything slower is a defect). */
 export const PER_INPUT_MS = 2000;
 /** New ArrayBuffer bytes one input of n bytes may leave: deflate's 1032:1 bound plus slack for the decoded result. */
 function allocLimit(n: number): number {
@@ -33,7 +33,7 @@ export interface WorkerReport {
   failure: { problem: string; file: string; input: string } | null;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const [name, secondsArg, runsArg, seedArg, current, findings] = process.argv.slice(2);
   const target = name === undefined ? undefined : findTarget(name);
   if (!target || secondsArg === undefined || runsArg === undefined || seedArg === undefined || current === undefined || findings === undefined) {
@@ -44,16 +44,17 @@ function main(): void {
   process.env['FUZZ_SCRATCH'] = scratch;
   const seeds = target.seeds();
   const fixup = (b: Uint8Array): Uint8Array => (target.fixup ? target.fixup(b) : b);
-  const problemOf = (input: FuzzInput): string | null => {
+  const problemOf = async (input: FuzzInput): Promise<string | null> => {
     const bytes = fixup(inputBytes(seeds, input));
     writeFileSync(current, bytes);
     const before = process.memoryUsage().arrayBuffers;
     const t0 = performance.now();
-    const problem = checkOutcome(target, bytes, join(scratch, 'run'));
+    const problem = await checkOutcome(target, bytes, join(scratch, 'run'));
     const ms = performance.now() - t0;
     const grown = process.memoryUsage().arrayBuffers - before;
     if (problem !== null) return problem;
-    if (ms > PER_INPUT_MS) return `took ${ms.toFixed(0)} ms (limit ${PER_INPUT_MS} ms) on a ${bytes.length}-byte input`;
+    const limit = target.inputLimitMs ?? PER_INPUT_MS;
+    if (ms > limit) return `took ${ms.toFixed(0)} ms (limit ${limit} ms) on a ${bytes.length}-byte input`;
     if (grown > allocLimit(bytes.length)) return `left ${(grown / 2 ** 20).toFixed(0)} MiB of new buffers behind for a ${bytes.length}-byte input`;
     return null;
   };
@@ -61,12 +62,12 @@ function main(): void {
   const start = performance.now();
   let runs = 0;
   let lastProblem = '';
-  const result = fc.check(
-    fc.property(fuzzInput(seeds.length, target.json === true), (input) => {
+  const result = await fc.check(
+    fc.asyncProperty(fuzzInput(seeds.length, target.json === true), async (input) => {
       runs++;
       rmSync(join(scratch, 'run'), { recursive: true, force: true });
       mkdirSync(join(scratch, 'run'));
-      const problem = problemOf(input);
+      const problem = await problemOf(input);
       if (problem !== null) lastProblem = problem;
       return problem === null;
     }),
@@ -77,7 +78,7 @@ function main(): void {
     const [input] = result.counterexample;
     const bytes = fixup(inputBytes(seeds, input));
     // The shrunk input's own problem (the last one seen may be from a larger input).
-    const problem = problemOf(input) ?? lastProblem;
+    const problem = (await problemOf(input)) ?? lastProblem;
     mkdirSync(findings, { recursive: true });
     const file = join(findings, `${target.name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}.bin`);
     writeFileSync(file, bytes);
@@ -89,4 +90,4 @@ function main(): void {
   process.exit(failure ? 1 : 0);
 }
 
-main();
+void main();

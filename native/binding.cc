@@ -638,12 +638,20 @@ ENTRY(autocastGetDtype) {
 
 // Nesting depth of autocast regions; leaving the outermost one drops the cache of casted weights
 // (as torch.autocast's __exit__ does).
-ENTRY(autocastEnterRegion) { return Napi::Number::New(info.Env(), at::autocast::increment_nesting()); }
+ENTRY(autocastEnterRegion) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  return Napi::Number::New(env, at::autocast::increment_nesting());
+  GUARD_END("autocastEnterRegion")
+}
 
 ENTRY(autocastExitRegion) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
   int depth = at::autocast::decrement_nesting();
   if (depth == 0) at::autocast::clear_cache();
-  return Napi::Number::New(info.Env(), depth);
+  return Napi::Number::New(env, depth);
+  GUARD_END("autocastExitRegion")
 }
 
 ENTRY(setNumThreads) {

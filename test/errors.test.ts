@@ -28,7 +28,7 @@ const fromTorch = (op: string, text: string): RegExp => new RegExp(`^${op}: ${es
 function throwsClean(fn: () => unknown, kind: new (...args: never[]) => Error, message: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(e instanceof kind, `expected a ${kind.name}, got ${e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e)}`);
-    assert.match((e as Error).message, message);
+    assert.match(e.message, message);
     return true;
   });
 }

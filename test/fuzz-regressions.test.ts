@@ -21,7 +21,7 @@ test('every corpus folder names a fuzz target, and the corpus is not empty', () 
 });
 
 for (const dir of readdirSync(CORPUS).filter((d) => d !== 'seeds').sort()) {
-  test(`fuzz regressions of ${dir}: each input parses or is refused with a typed one-line error`, () => {
+  test(`fuzz regressions of ${dir}: each input parses or is refused with a typed one-line error`, async () => {
     const target = findTarget(dir);
     assert.ok(target);
     const files = readdirSync(join(CORPUS, dir)).sort();
@@ -29,7 +29,7 @@ for (const dir of readdirSync(CORPUS).filter((d) => d !== 'seeds').sort()) {
     for (const f of files) {
       const scratch = mkdtempSync(join(tmpdir(), 'fuzz-regression-'));
       try {
-        const problem = checkOutcome(target, new Uint8Array(readFileSync(join(CORPUS, dir, f))), scratch);
+        const problem = await checkOutcome(target, new Uint8Array(readFileSync(join(CORPUS, dir, f))), scratch);
         assert.equal(problem, null, `${dir}/${f}: ${problem ?? ''}`);
       } finally {
         rmSync(scratch, { recursive: true, force: true });
@@ -38,13 +38,14 @@ for (const dir of readdirSync(CORPUS).filter((d) => d !== 'seeds').sort()) {
   });
 }
 
-test('every target parses its own seeds without error (so mutations start from valid files)', () => {
-  for (const target of FUZZ_TARGETS) {
+test('every file target parses its own seeds without error (so mutations start from valid files)', async () => {
+  // The CLI's seeds are command lines confined to missing files: they are refused, not run.
+  for (const target of FUZZ_TARGETS.filter((t) => t.name !== 'cli')) {
     const scratch = mkdtempSync(join(tmpdir(), 'fuzz-seed-'));
     process.env['FUZZ_SCRATCH'] = scratch;
     try {
       for (const [i, seed] of target.seeds().entries()) {
-        assert.doesNotThrow(() => target.run(seed, scratch), `${target.name} seed ${i}`);
+        await assert.doesNotReject(async () => target.run(seed, scratch), `${target.name} seed ${i}`);
       }
     } finally {
       rmSync(scratch, { recursive: true, force: true });

@@ -74,6 +74,8 @@ test('a kept tensor survives its scope, is freed when collected, and dispose() u
   held = keep(ones([2]));
   held.dispose();
   assert.equal(liveTensorCount(), before);
+  // Dropping the last reference is the point: the collector may then run the finalizer.
+  // eslint-disable-next-line no-useless-assignment
   held = null;
   collectGarbage();
   await new Promise((resolve) => setTimeout(resolve, 5));

@@ -95,6 +95,12 @@ test('skips the step and halves the scale on injected inf/NaN gradients, grows i
 test('the scale and growth count survive stateDict/loadStateDict mid-run (checkpoint and resume)', () => {
   checkAgainstTorch(run(4));
   checkAgainstTorch(run(8));
+  // The JSON form the trainer puts in the checkpoint's state record.
+  const a = new LossScaler({ initScale: 512, growthInterval: 5 });
+  a.loadJson({ scale: 128, growthTracker: 3 });
+  assert.deepEqual(a.toJson(), { scale: 128, growthTracker: 3 });
+  assert.throws(() => a.loadJson({ scale: 128, growthTracker: 7 }), /growth_tracker must be an integer in \[0, 5\), got 7/);
+  assert.throws(() => a.loadJson({ scale: 'big' }), /needs numbers scale and growthTracker/);
 });
 
 test('misuse is refused: bad options, unscale twice, update without a step, incomplete state', () => {

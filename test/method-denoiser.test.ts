@@ -38,7 +38,7 @@ test('boundary condition: f(x, sigma_min) = x bit for bit, whatever F returns', 
       // Include -0, tiny and huge values.
       const special = tensor(Float32Array.from([-0, 0, 1e-40, -1e38, 1, -1]), [1, 6]);
       for (const [input, sigma] of [[x, 0.002], [special, 0.002], [x, [0.002, 0.002, 0.002, 0.002, 0.002]]] as const) {
-        const out = model.forward(input, sigma as number | number[]);
+        const out = model.forward(input, sigma);
         assert.deepEqual(bits(out), bits(input), `poison ${poison}`);
       }
       // A float32 sigma tensor holds fround(0.002): still the boundary.
@@ -86,7 +86,7 @@ test('f(x, sigma) = c_skip x + c_out F(c_in x, c_noise) per sample, with any tra
           for (let i = n * per; i < (n + 1) * per; i++) {
             assert.ok(Math.abs(net.seen[0]!.x[i]! - xs[i]! * cIn) <= 1e-6 * Math.abs(xs[i]! * cIn) + 1e-30, `c_in x at ${i}`);
             const want = cSkip * xs[i]! + cOut * (Math.tanh(xs[i]! * cIn) + 0.1 * cNoise);
-            assert.ok(Math.abs(out[i]! - want) <= 2e-6 * Math.max(1, Math.abs(want)), `f at ${i}: ${out[i]} vs ${want} (shape [${shape}], ${embedding})`);
+            assert.ok(Math.abs(out[i]! - want) <= 2e-6 * Math.max(1, Math.abs(want)), `f at ${i}: ${out[i]} vs ${want} (shape [${shape.join(', ')}], ${embedding})`);
           }
         }
       });

@@ -277,7 +277,7 @@ test('an uninitialized build has the same tensor names and shapes as a random on
   }
   const c = resolvePreset('cifar10').config;
   assert.equal(c.network.architecture, 'song');
-  const song = c.network as SongUNetConfig;
+  const song = c.network;
   assert.equal(song.fourierScale, 0.02);
   assert.deepEqual(song.resampleFilter, [1, 3, 3, 1]);
   assert.equal(song.dropout, 0.3);

@@ -53,6 +53,8 @@ function recorded<T>(fn: () => T): T {
 
 /** Ops of the table that this file does not run, and the file whose tests check them. */
 const TESTED_ELSEWHERE: Record<string, string> = {
+  contiguousChannelsLast: 'channels-last.test.ts (layout, values, a whole network against torch.channels_last)',
+  isContiguousChannelsLast: 'channels-last.test.ts',
   requiresGrad_: 'autograd.test.ts (also used by every gradient case here)',
   requiresGrad: 'autograd.test.ts',
   backward: 'autograd.test.ts (also used by every gradient case here)',
@@ -137,8 +139,8 @@ const OURS: Record<string, OpFn> = {
   allClose: (x, p) => x[0]!.allClose(x[1]!, p.rtol, p.atol),
   // reductions
   sumAll: (x) => x[0]!.sum(), meanAll: (x) => x[0]!.mean(), maxAll: (x) => x[0]!.max(), minAll: (x) => x[0]!.min(),
-  sum: (x, p) => x[0]!.sum(p.dims!, p.keepdim), mean: (x, p) => x[0]!.mean(p.dims!, p.keepdim),
-  amax: (x, p) => x[0]!.max(p.dims!, p.keepdim), amin: (x, p) => x[0]!.min(p.dims!, p.keepdim),
+  sum: (x, p) => x[0]!.sum(p.dims, p.keepdim), mean: (x, p) => x[0]!.mean(p.dims, p.keepdim),
+  amax: (x, p) => x[0]!.max(p.dims, p.keepdim), amin: (x, p) => x[0]!.min(p.dims, p.keepdim),
   argmax: (x, p) => x[0]!.argmax(p.dim!, p.keepdim), argmin: (x, p) => x[0]!.argmin(p.dim!, p.keepdim),
   var: (x, p) => x[0]!.var(p.dims, p.unbiased, p.keepdim), std: (x, p) => x[0]!.std(p.dims, p.unbiased, p.keepdim),
   prod: (x, p) => x[0]!.prod(p.dim!, p.keepdim), logsumexp: (x, p) => x[0]!.logsumexp(p.dims!, p.keepdim),
@@ -205,7 +207,7 @@ const OURS: Record<string, OpFn> = {
   batchNorm: (x, p) => {
     // Running statistics are updated in training mode: copies go in, and come back as outputs.
     const [mean, variance] = [x[3]!.clone(), x[4]!.clone()];
-    const out = nnf.batchNorm(x[0]!, mean, variance, x[1]!, x[2]!, p.training!, p.momentum!, p.eps!);
+    const out = nnf.batchNorm(x[0]!, mean, variance, x[1], x[2], p.training, p.momentum, p.eps);
     return [out, mean, variance];
   },
   adaptiveAvgPool2d: (x, p) => nnf.adaptiveAvgPool2d(x[0]!, pair(p.size)!),

@@ -44,7 +44,7 @@ function freshParams(p: Problem): Map<string, Tensor> {
 function step(p: Problem, params: Map<string, Tensor>, opt: AdamFamily, clip: number | null): [number, number] {
   opt.zeroGrad();
   const loss = tidy(() => {
-    const h = nnf.tanh(nnf.linear(p.X, params.get('W')!, params.get('b')!));
+    const h = nnf.tanh(nnf.linear(p.X, params.get('W')!, params.get('b')));
     const l = nnf.linear(h, params.get('V')!).sub(p.Y).pow(2).mean();
     l.backward();
     return l.item();
@@ -172,7 +172,7 @@ test('clipping scales every gradient by min(1, maxNorm / (norm + 1e-6)); steps l
   const p = problem();
   const params = freshParams(p);
   tidy(() => {
-    const h = nnf.tanh(nnf.linear(p.X, params.get('W')!, params.get('b')!));
+    const h = nnf.tanh(nnf.linear(p.X, params.get('W')!, params.get('b')));
     nnf.linear(h, params.get('V')!).sub(p.Y).pow(2).mean().mul(100).backward();
   });
   const before = [...params.values()].map((t) => t.grad!.toFloat64Array());

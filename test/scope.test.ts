@@ -136,7 +136,7 @@ test('use after dispose throws DisposedTensorError; dispose twice is harmless', 
     assert.equal(t.isDisposed, true);
     assert.equal(t.toString(), 'Tensor(disposed)');
     for (const use of [() => t.shape, () => t.add(u), () => u.add(t), () => t.toFloat32Array(), () => t.item(), () => t.backward()]) {
-      assert.throws(use, (e: unknown) => e instanceof DisposedTensorError && /used after dispose\(\)/.test((e as Error).message));
+      assert.throws(use, (e: unknown) => e instanceof DisposedTensorError && /used after dispose\(\)/.test(e.message));
     }
     // A tensor freed by its scope is just as unusable.
     let escaped: Tensor | null = null;

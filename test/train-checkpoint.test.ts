@@ -211,7 +211,7 @@ test('corrupt, truncated, foreign and missing checkpoints are CheckpointErrors (
     const flipped = Buffer.from(bytes);
     flipped[flipped.length - 3] = flipped[flipped.length - 3]! ^ 0x40;
     writeFileSync(join(dir, 'flipped.safetensors'), flipped);
-    assert.throws(() => readCheckpoint(join(dir, 'flipped.safetensors')), (e: unknown) => e instanceof CheckpointError && e.exitCode === 2 && /SHA-256/.test(e.message));
+    assert.throws(() => readCheckpoint(join(dir, 'flipped.safetensors')), (e: unknown) => e instanceof CheckpointError && (e.exitCode as number) === 2 && /SHA-256/.test(e.message));
 
     writeFileSync(join(dir, 'truncated.safetensors'), bytes.subarray(0, bytes.length - 100));
     assert.throws(() => readCheckpoint(join(dir, 'truncated.safetensors')), (e: unknown) => e instanceof CheckpointError && /corrupt checkpoint/.test(e.message) && !e.message.includes('\n'));

@@ -3,6 +3,7 @@
  * checks, loading --ckpt with --weights, the sampling levels from --sigmas or --steps, and the
  * PNG named by --out. (Kept apart from args.ts because it loads the native addon.)
  */
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { UsageError, bool, list, num, str, type FlagSpecs, type ParsedFlags } from './args.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -46,6 +47,9 @@ export const CLIP_DENOISED_FLAG: FlagSpecs = {
 export function applyThreadsFlag(command: string, threads: number | undefined, want = 'an integer >= 1'): void {
   if (threads === undefined) return;
   if (threads < 1) throw new UsageError(`${command}: --threads must be ${want}; got ${threads}`);
+  // Each libtorch thread costs start-up time (--threads 528 took 48 s on 2 cores before any work): far past the cores is a typo.
+  const most = Math.max(64, 4 * availableParallelism());
+  if (threads > most) throw new UsageError(`${command}: --threads must be at most ${most} (${availableParallelism()} cores here); got ${threads}`);
   setNumThreads(threads);
 }
 

@@ -12,7 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { UsageError, bool, camelCase, num, parseCommandFlags, str, type FlagSpecs, type ParsedFlags } from './args.js';
-import { checkDeviceFlag } from './common.js';
+import { PRECISION_FLAGS, checkDeviceFlag, precisionFlag } from './common.js';
 import { setDefaultDevice } from '../tensor/device.js';
 import { loadDataset } from '../data/index.js';
 import { CHECKPOINT_FILE, readCheckpoint, readCheckpointConfig, type Checkpoint } from '../train/checkpoint.js';
@@ -53,6 +53,7 @@ const TRAIN_FLAGS: FlagSpecs = {
   'dist-timeout': { kind: 'number', help: LAUNCH_FLAG_HELP['dist-timeout'] ?? '' },
   threads: { kind: 'int', help: 'libtorch threads; fixed threads make runs bit-reproducible (default: automatic, 1 or all cores, whichever steps faster on this machine now)' },
   device: { kind: 'string', help: 'cpu, cuda or cuda:N (default cpu)' },
+  ...PRECISION_FLAGS,
   'checkpoint-every': { kind: 'int', help: 'save a checkpoint every M steps (default 500)' },
   'sample-every': { kind: 'int', help: 'write a sample grid and the loss curve every S steps (default 500)' },
   'log-every': { kind: 'int', help: 'a progress line every this many steps when stderr is not a terminal (default 50)' },
@@ -102,6 +103,8 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
   const device = str(f, 'device') ?? 'cpu';
   checkDeviceFlag(NAME, device);
   return {
+    precision: precisionFlag(NAME, f, device),
+    channelsLast: bool(f, 'channelsLast'),
     out,
     threads: num(f, 'threads') ?? 0,
     device,

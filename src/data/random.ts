@@ -23,11 +23,10 @@ export function splitmix64(state: bigint): [bigint, bigint] {
 /** Derives four non-zero-state uint32 words from a list of non-negative integers (seed, stream, epoch...). */
 export function deriveState(...words: number[]): [number, number, number, number] {
   let s = 0n;
-  let out = 0n;
   for (const w of words) {
     if (!Number.isSafeInteger(w) || w < 0) throw new RangeError(`deriveState: expected non-negative safe integers, got ${w}`);
-    [s, out] = splitmix64(s ^ BigInt(w));
-    s ^= out;
+    const [next, out] = splitmix64(s ^ BigInt(w));
+    s = next ^ out;
   }
   const [s1, a] = splitmix64(s);
   const [, b] = splitmix64(s1);

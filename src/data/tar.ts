@@ -32,7 +32,8 @@ interface ParseFailure {
 /** Feeds `bytes` to a strict node-tar parser in pieces of `chunk` bytes; stops at the first error. */
 function runParser(bytes: Uint8Array, chunk: number): { entries: TarEntry[]; failure: ParseFailure | null; failedAt: number } {
   const entries: TarEntry[] = [];
-  let failure: ParseFailure | null = null;
+  // Set by the parser's callbacks; the assertion keeps TypeScript from narrowing it to null here.
+  let failure = null as ParseFailure | null;
   let current: { name: string; size: number; got: number } | null = null;
   const parser = new Parser({
     strict: true,

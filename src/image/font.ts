@@ -27,7 +27,7 @@ export const GLYPH_HEIGHT = 5;
 /** The lit pixels of a character's glyph as 5 rows of 3 booleans. */
 export function glyph(ch: string): boolean[][] {
   const g = GLYPHS[ch] ?? GLYPHS[ch.toUpperCase()] ?? GLYPHS[' ']!;
-  return g.split(' ').map((row) => [...row].map((b) => b === '1'));
+  return g.split(' ').map((row) => Array.from(row, (b) => b === '1'));
 }
 
 /** Width in pixels of `text` at `scale` (1 pixel of spacing between glyphs). */

@@ -91,7 +91,7 @@ function linearAxis(lo: number, hi: number): Axis {
 
 /** A log10 axis over [lo, hi] (given in log10 units), with ticks at powers of ten (and 2x, 5x when narrow). */
 function logAxis(lo: number, hi: number): Axis {
-  let a = Math.floor(lo + 1e-9);
+  const a = Math.floor(lo + 1e-9);
   let b = Math.ceil(hi - 1e-9);
   if (b <= a) b = a + 1;
   const ticks: number[] = [];

@@ -1,5 +1,5 @@
 /**
- * The orthogonal channel map of zero-shot colorization (Song et al. 2023, Algorithm 4; spec
+ * The orthogonal channel map of zero-shot colorization (Song et al. 2023, Algorithm 4; docs/method.md
  * section 6) as plain numbers, shared by src/method/editing.ts and the libtorch-free runtime.
  */
 

@@ -31,8 +31,9 @@ export const TWO_STEP_SECOND_LEVEL = { cifar10: 0.821, imagenet64: 1.526 } as co
  * @example twoStepLevels() // [80, 0.821]
  */
 export function twoStepLevels(dataset: keyof typeof TWO_STEP_SECOND_LEVEL = 'cifar10', sigmaMax = 80): number[] {
-  const second = TWO_STEP_SECOND_LEVEL[dataset];
-  if (second === undefined) throw new RangeError(`twoStepLevels: dataset must be one of ${Object.keys(TWO_STEP_SECOND_LEVEL).join(', ')}, got ${String(dataset)}`);
+  // JavaScript callers may pass any string: the lookup can miss.
+  const second = (TWO_STEP_SECOND_LEVEL as Record<string, number | undefined>)[dataset];
+  if (second === undefined) throw new RangeError(`twoStepLevels: dataset must be one of ${Object.keys(TWO_STEP_SECOND_LEVEL).join(', ')}, got ${dataset}`);
   if (!(sigmaMax > second)) throw new RangeError(`twoStepLevels: sigmaMax must be > ${second}, got ${sigmaMax}`);
   return [sigmaMax, second];
 }

@@ -58,10 +58,11 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   const fail = (field: string, want: string, got: unknown): never => {
     throw new RangeError(`network config: ${field} must be ${want}, got ${JSON.stringify(got)}`);
   };
-  const posInt = (field: keyof NetworkConfig | string, v: unknown, min = 1) => {
+  const posInt = (field: string, v: unknown, min = 1) => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) fail(field, `an integer >= ${min}`, v);
   };
-  if (c.architecture !== 'song' && c.architecture !== 'adm') fail('architecture', "'song' or 'adm'", (c as { architecture: unknown }).architecture);
+  const architecture: string = c.architecture; // a config read from JSON may hold anything
+  if (architecture !== 'song' && architecture !== 'adm') fail('architecture', "'song' or 'adm'", (c as { architecture: unknown }).architecture);
   posInt('imgResolution', c.imgResolution);
   posInt('inChannels', c.inChannels);
   posInt('outChannels', c.outChannels);
@@ -78,7 +79,8 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   if (typeof c.dropout !== 'number' || !(c.dropout >= 0 && c.dropout < 1)) fail('dropout', 'a number in [0, 1)', c.dropout);
   if (c.dropoutMaxResolution !== null) posInt('dropoutMaxResolution', c.dropoutMaxResolution);
   if (c.architecture === 'song') {
-    if (c.embeddingType !== 'fourier' && c.embeddingType !== 'positional') fail('embeddingType', "'fourier' or 'positional'", c.embeddingType);
+    const embeddingType: string = c.embeddingType;
+    if (embeddingType !== 'fourier' && embeddingType !== 'positional') fail('embeddingType', "'fourier' or 'positional'", embeddingType);
     if (c.embeddingType === 'fourier' && !(c.fourierScale > 0 && Number.isFinite(c.fourierScale))) fail('fourierScale', 'a finite number > 0', c.fourierScale);
     posInt('channelMultNoise', c.channelMultNoise);
     if (!['standard', 'skip', 'residual'].includes(c.encoderType)) fail('encoderType', "'standard', 'skip' or 'residual'", c.encoderType);

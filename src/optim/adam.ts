@@ -10,7 +10,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
-import { AdamFamily, checkBetas, checkNonNegative, type MomentState } from './optimizer.js';
+import { AdamFamily, checkBetas, checkNonNegative, updateFirstMoment, type MomentState } from './optimizer.js';
 
 /** Options of {@link Adam}; defaults are PyTorch's. */
 export interface AdamOptions {
@@ -51,7 +51,7 @@ export class Adam extends AdamFamily {
       if (this.decoupledWeightDecay) param.mul_(1 - this.lr * this.weightDecay);
       else g = grad.clone().add_(param, this.weightDecay); // grad + wd * theta, one fused op as PyTorch's add(alpha=)
     }
-    st.expAvg.mul_(beta1).add_(g, 1 - beta1);
+    updateFirstMoment(st.expAvg, g, beta1);
     st.expAvgSq.mul_(beta2).addcmul_(g, g, 1 - beta2);
     const biasCorrection1 = 1 - beta1 ** st.step;
     const biasCorrection2 = 1 - beta2 ** st.step;

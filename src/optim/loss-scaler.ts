@@ -134,6 +134,23 @@ export class LossScaler {
     ]);
   }
 
+  /** The state as JSON (for a checkpoint's state record). */
+  toJson(): { scale: number; growthTracker: number } {
+    return { scale: this.#scale, growthTracker: this.#growthTracker };
+  }
+
+  /** Restores toJson()'s record through the same checks as loadStateDict. */
+  loadJson(state: { scale?: unknown; growthTracker?: unknown }): void {
+    const { scale, growthTracker } = state;
+    if (typeof scale !== 'number' || typeof growthTracker !== 'number') throw new Error('LossScaler: the saved state needs numbers scale and growthTracker');
+    const map = new Map([[SCALE, scalar(scale, { dtype: 'float64' })], [GROWTH_TRACKER, scalar(growthTracker, { dtype: 'float64' })]]);
+    try {
+      this.loadStateDict(map);
+    } finally {
+      for (const t of map.values()) t.dispose();
+    }
+  }
+
   /** Restores stateDict()'s entries; errors name what is missing or invalid. */
   loadStateDict(state: Map<string, Tensor>): void {
     const scale = state.get(SCALE);

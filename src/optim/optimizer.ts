@@ -9,6 +9,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { scalar, zerosLike } from '../tensor/creation.js';
 import { noGrad } from '../tensor/autograd.js';
+import { buildInfo } from '../tensor/device.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Module } from '../nn/module.js';
 
@@ -37,6 +38,15 @@ export interface Optimizer {
 const STEP = 'step.';
 const EXP_AVG = 'exp_avg.';
 const EXP_AVG_SQ = 'exp_avg_sq.';
+
+/** PyTorch 2.x updates the first moment with lerp_, 1.x with mul_ + add_: the rounding differs, so follow the libtorch in use. */
+const lerpFirstMoment = Number(buildInfo().torchVersion.split('.')[0]) >= 2;
+
+/** exp_avg <- beta1 exp_avg + (1 - beta1) g, in place, with the same ops as the running libtorch's own torch.optim. */
+export function updateFirstMoment(expAvg: Tensor, g: Tensor, beta1: number): void {
+  if (lerpFirstMoment) expAvg.lerp_(g, 1 - beta1);
+  else expAvg.mul_(beta1).add_(g, 1 - beta1);
+}
 
 export function checkBetas(fn: string, betas: readonly [number, number]): void {
   betas.forEach((b, i) => {

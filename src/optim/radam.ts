@@ -11,7 +11,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
-import { AdamFamily, checkBetas, checkNonNegative, type MomentState } from './optimizer.js';
+import { AdamFamily, checkBetas, checkNonNegative, updateFirstMoment, type MomentState } from './optimizer.js';
 
 /** Options of {@link RAdam}; defaults are PyTorch's. */
 export interface RAdamOptions {
@@ -50,7 +50,7 @@ export class RAdam extends AdamFamily {
     const biasCorrection1 = 1 - beta1 ** t;
     const biasCorrection2 = 1 - beta2 ** t;
     const g = this.weightDecay !== 0 ? grad.clone().add_(param, this.weightDecay) : grad;
-    st.expAvg.mul_(beta1).add_(g, 1 - beta1);
+    updateFirstMoment(st.expAvg, g, beta1);
     st.expAvgSq.mul_(beta2).addcmul_(g, g, 1 - beta2);
     const mHat = st.expAvg.div(biasCorrection1);
     const rhoInf = 2 / (1 - beta2) - 1;

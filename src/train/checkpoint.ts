@@ -125,7 +125,7 @@ export function serializeCheckpoint(ckpt: Checkpoint): Uint8Array[] {
     // section, so rewriting the header (and its length prefix) leaves them valid.
     const hash = createHash('sha256');
     for (const c of chunks.slice(2)) hash.update(c);
-    const header = JSON.parse(new TextDecoder().decode(chunks[1]!)) as Record<string, unknown>;
+    const header = JSON.parse(new TextDecoder().decode(chunks[1])) as Record<string, unknown>;
     (header.__metadata__ as Record<string, string>).data_sha256 = hash.digest('hex');
     let json = JSON.stringify(header);
     json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
@@ -208,7 +208,7 @@ export function readCheckpoint(path: string, options: { device?: string } = {}):
       continue;
     }
     let g = groups.get(group);
-    if (!g) groups.set(group, (g = new Map()));
+    if (!g) groups.set(group, (g = new Map<string, Tensor>()));
     g.set(local, t);
   }
   return { step, config, groups, generators, state };

@@ -3,6 +3,7 @@
  * (network, method, data, optimizer, seeds), kept in every checkpoint as JSON, and the runtime
  * options that may change between a run and its resume (threads, device, intervals, micro-batch).
  */
+import type { Precision } from '../tensor/autocast.js';
 import type { NetworkConfig } from '../networks/config.js';
 import type { MethodConfig } from '../method/presets.js';
 import type { DatasetName } from '../data/index.js';
@@ -89,6 +90,10 @@ export interface RuntimeConfig {
   logEvery: number;
   /** Images per sample grid (each drawn with one and with two steps). */
   sampleCount: number;
+  /** The network passes' arithmetic (src/tensor/autocast.ts; default fp32); fp16 adds a dynamic loss scale. */
+  precision?: Precision;
+  /** Weights (and so the convolutions' activations) channels-last (NHWC). */
+  channelsLast?: boolean;
 }
 
 /** The fields of `a` and `b` that differ, as dotted paths ('training.optimizer.lr'). */

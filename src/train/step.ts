@@ -28,6 +28,8 @@ import type { ConsistencyLoss } from '../method/loss.js';
 import { emaUpdate, type ExponentialMovingAverage } from '../method/ema.js';
 import { levelSchedule } from '../method/schedules.js';
 import { levelIndicesFor, noiseFor } from './draws.js';
+import { autocast, checkPrecision, type Precision } from '../tensor/autocast.js';
+import type { LossScaler } from '../optim/loss-scaler.js';
 import type { GradientSync } from './gradient-sync.js';
 
 /** A network that is both a Module (parameters, modes) and a consistency network. */
@@ -81,6 +83,14 @@ export interface TrainingStepContext {
   phaseTimes?: PhaseTimes | undefined;
   /** A CPU generator the step reseeds for each sample's noise (one is made per call when absent). */
   noiseGenerator?: Generator | undefined;
+  /**
+   * The network passes' arithmetic (default fp32): bf16/fp16 run them under libtorch's autocast
+   * (src/tensor/autocast.ts) while the weights, gradients, optimizer state and EMAs stay float32
+   * and the distance and loss weights are computed in float32.
+   */
+  precision?: Precision | undefined;
+  /** fp16's dynamic loss scale (src/optim/loss-scaler.ts): an overflowing step is skipped and the scale lowered. */
+  lossScaler?: LossScaler | undefined;
 }
 
 /** This process's share of the global batch: clean images in [-1, 1] and where they sit in the global batch. */
@@ -111,6 +121,10 @@ export type TrainingStepResult =
       teacherEmaRate: number;
       /** The evaluation EMA's rate at this step, or null without one. */
       emaRate: number | null;
+      /** With a loss scaler: true when a gradient overflowed, so the update was skipped (and the scale lowered). */
+      skipped?: boolean;
+      /** With a loss scaler: the scale after this step. */
+      lossScale?: number;
     }
   | { status: 'diverged'; loss: number; N: number; message: string };
 
@@ -159,6 +173,9 @@ export function trainingStep(ctx: TrainingStepContext, batch: StepBatch, step: n
   const { indices, B, b } = checkBatch(batch, sync);
   if (config.teacher === 'ema' && !ctx.teacher) fail("teacher 'ema' needs a teacher (ctx.teacher, a ConsistencyDenoiser around the EMA copy of the network)");
   const network = ctx.student.network;
+  const precision = ctx.precision ?? 'fp32';
+  checkPrecision(precision, batch.x.device);
+  const scaler = ctx.lossScaler;
 
   // Phase 1: levels. The schedule of step k, then each sample's level pair and noise from its global index.
   const schedule = levelSchedule(config, step, ctx.totalSteps);
@@ -177,17 +194,21 @@ export function trainingStep(ctx: TrainingStepContext, batch: StepBatch, step: n
       const whole = end - start === b;
       tidy(() => {
         const labels = batch.classLabels;
-        const res = ctx.loss.compute({
-          student: ctx.student,
-          teacher: ctx.teacher,
-          x: whole ? x : x.slice(0, start, end),
-          ...(labels && { classLabels: whole ? labels : labels.slice(0, start, end) }),
-          levels: { schedule, indices: levelIndices.slice(start, end) },
-          noise: whole ? z : z.slice(0, start, end),
-        });
-        const sum = res.losses.sum();
+        // The forward passes under autocast; backward outside it, as torch.autocast recommends.
+        const res = autocast(precision, x.device, () =>
+          ctx.loss.compute({
+            student: ctx.student,
+            teacher: ctx.teacher,
+            x: whole ? x : x.slice(0, start, end),
+            ...(labels && { classLabels: whole ? labels : labels.slice(0, start, end) }),
+            levels: { schedule, indices: levelIndices.slice(start, end) },
+            noise: whole ? z : z.slice(0, start, end),
+          }),
+        );
+        // lambda d in float32 (the denoiser's float32 skip term already promotes its output).
+        const sum = (res.losses.dtype === 'float32' ? res.losses : res.losses.float()).sum();
         sync?.beforeBackward(end === b);
-        sum.div(B).backward();
+        (scaler ? scaler.scaleLoss(sum) : sum).div(B).backward();
         lossSum += sum.item();
       });
     }
@@ -204,16 +225,27 @@ export function trainingStep(ctx: TrainingStepContext, batch: StepBatch, step: n
     return { status: 'diverged', loss, N: schedule.N, message: `training diverged: the loss is ${loss} at step ${step + 1}` };
   }
 
-  // Phase 4: update.
-  const norm = ctx.maxGradNorm !== undefined && ctx.maxGradNorm !== null ? clipGradNorm(network, ctx.maxGradNorm) : gradNorm(network);
+  // Phase 4: update. With a loss scaler the gradients are unscaled first (clipping sees true
+  // gradients), and an inf/NaN among them skips the update and lowers the scale (GradScaler).
   const lr = warmupLearningRate(ctx.lr, ctx.warmupSteps ?? 0, step);
+  if (scaler && scaler.unscale(network)) {
+    scaler.update();
+    network.zeroGrad();
+    mark('update');
+    return { status: 'ok', loss, N: schedule.N, lr, gradNorm: Number.NaN, teacherEmaRate: 0, emaRate: null, skipped: true, lossScale: scaler.scale };
+  }
+  const norm = ctx.maxGradNorm !== undefined && ctx.maxGradNorm !== null ? clipGradNorm(network, ctx.maxGradNorm) : gradNorm(network);
   ctx.optimizer.lr = lr;
   ctx.optimizer.step();
+  scaler?.update();
   network.zeroGrad();
 
   // Phase 5: EMAs. The CT teacher follows the new weights at rate mu(k) (section 2); then the evaluation EMA (section 5).
   if (ctx.teacher) emaUpdate(ctx.teacher.network, network, schedule.teacherEmaRate);
   const emaRate = ctx.ema ? ctx.ema.update(network) : null;
   mark('update');
-  return { status: 'ok', loss, N: schedule.N, lr, gradNorm: norm, teacherEmaRate: ctx.teacher ? schedule.teacherEmaRate : 0, emaRate };
+  return {
+    status: 'ok', loss, N: schedule.N, lr, gradNorm: norm, teacherEmaRate: ctx.teacher ? schedule.teacherEmaRate : 0, emaRate,
+    ...(scaler && { skipped: false, lossScale: scaler.scale }),
+  };
 }

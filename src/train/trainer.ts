@@ -35,6 +35,7 @@ import { TrainingSamples } from './samples.js';
 import type { OptimizerFactory, TrainOptimizer } from './optimizer.js';
 import { ThreadTuner } from './threads.js';
 import { rankSlice, type GradientSync } from './gradient-sync.js';
+import { LossScaler } from '../optim/loss-scaler.js';
 import { trainingStep, warmupLearningRate, type PhaseTimes, type TrainingStepContext, type TrainingStepResult } from './step.js';
 
 /** Streams of the run seed (deriveState(seed, stream)) for the trainer's random sources; noise and levels: src/train/draws.ts. */
@@ -121,6 +122,7 @@ export class Trainer {
 
   private readonly dropoutGenerator: Generator;
   private readonly stepContext: TrainingStepContext;
+  private readonly lossScaler: LossScaler | null;
   private readonly slice: { start: number; end: number };
   /** Rank 0's log; other ranks of a data-parallel run write no files (null). */
   private readonly metrics: MetricsLog | null;
@@ -142,12 +144,15 @@ export class Trainer {
     this.writer = opts.replicas?.isWriter ?? true;
     this.slice = rankSlice(config.training.batch, sync?.rank ?? 0, sync?.worldSize ?? 1);
     this.network = createNetwork(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device });
+    // Before the teacher, EMA and optimizer take the parameters: channels-last replaces them.
+    if (runtime.channelsLast) this.network.channelsLast();
     this.network.train();
     this.dropoutGenerator = new Generator(dropoutSeed(seed, sync?.rank ?? 0), device);
     this.network.setGenerator(this.dropoutGenerator);
     if (config.method.teacher === 'ema') {
       this.teacher = createNetwork(config.network, { device, values: 'uninitialized' });
       this.teacher.loadStateDict(this.network.stateDict());
+      if (runtime.channelsLast) this.teacher.channelsLast();
       this.teacher.train();
       this.teacher.setGenerator(this.dropoutGenerator);
     } else this.teacher = null;
@@ -156,8 +161,12 @@ export class Trainer {
     this.loss = new ConsistencyLoss(config.method);
     this.step = 0;
 
+    // fp16 only: bf16 has float32's exponent range (src/optim/loss-scaler.ts).
+    this.lossScaler = runtime.precision === 'fp16' ? new LossScaler() : null;
     const metricsPath = join(runtime.out, RUN_FILES.metrics);
     if (opts.resume) {
+      const saved = opts.resume.state['lossScaler'];
+      if (this.lossScaler && saved && typeof saved === 'object' && !Array.isArray(saved)) this.lossScaler.loadJson(saved);
       const diff = diffRunConfigs(opts.resume.config as unknown as RunConfig, config);
       if (diff.length > 0) throw new TrainSetupError(`the checkpoint was made with another configuration: ${diff.join(', ')} differ`);
       const restored = restoreTrainingState(opts.resume, this.stateParts(), dataset);
@@ -185,6 +194,8 @@ export class Trainer {
       gradientSync: sync,
       lossHook: opts.lossHook,
       noiseGenerator: new Generator(0, 'cpu'),
+      precision: runtime.precision ?? 'fp32',
+      lossScaler: this.lossScaler ?? undefined,
     };
     this.samples = new TrainingSamples(config, runtime);
     this.progress = new ProgressBar({
@@ -288,7 +299,10 @@ export class Trainer {
 
   /** The checkpoint of the current step as tensors and JSON (tensors are the live ones: do not dispose). */
   checkpointContents(): Checkpoint {
-    return trainingCheckpoint({ ...this.stateParts(), step: this.step, loader: this.loader }, runConfigToJson(this.config));
+    const contents = trainingCheckpoint({ ...this.stateParts(), step: this.step, loader: this.loader }, runConfigToJson(this.config));
+    // fp16's loss scale goes with the checkpoint, so a resumed run starts at the scale it reached.
+    if (this.lossScaler) contents.state['lossScaler'] = this.lossScaler.toJson();
+    return contents;
   }
 
   /** Saves the checkpoint; returns a 'diverged' outcome (and writes nothing) when a weight is not finite. */

@@ -100,6 +100,6 @@ export function runPythonScript(script: string, args: string[] = [], input?: str
     });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`${script} failed: ${err.stderr || err.message}`);
+    throw new Error(`${script} failed: ${err.stderr || err.message}`, { cause: e });
   }
 }

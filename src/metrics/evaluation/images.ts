@@ -170,7 +170,7 @@ export interface OpenImagesOptions {
 export function parseDatasetSplit(spec: string): { name: string; split: Split } | null {
   const m = /^(.+)-(train|test)$/.exec(spec);
   if (!m || !isDatasetName(m[1]!) || m[1] === 'folder') return null;
-  return { name: m[1]!, split: m[2] === 'test' ? 'test' : 'train' };
+  return { name: m[1], split: m[2] === 'test' ? 'test' : 'train' };
 }
 
 /** Opens an image source from a folder, an .npz / .safetensors file, or a dataset split name. */
