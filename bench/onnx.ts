@@ -60,7 +60,13 @@ async function runOnnxBench(o: BenchOptions, emit: (r: BenchRecord) => void, log
   }
 }
 
-async function runWorkload(w: (typeof WORKLOADS)[number], threads: number, o: BenchOptions, dir: string, log: (l: string) => void): Promise<BenchRecord> {
+async function runWorkload(
+  w: (typeof WORKLOADS)[number],
+  threads: number,
+  o: BenchOptions,
+  dir: string,
+  log: (l: string) => void,
+): Promise<BenchRecord> {
   const config = runPreset(w.preset);
   if (!config) throw new Error(`onnx bench: no preset ${w.preset}`);
   setNumThreads(threads);
@@ -76,19 +82,30 @@ async function runWorkload(w: (typeof WORKLOADS)[number], threads: number, o: Be
   saveSafetensors(data, { z });
   const zValues = z.toFloat32Array();
   const py = new TorchPeer('bench/onnx_ref.py');
-  const gen = await loadGenerator(exportConsistencyOnnx(net, config), { batch: w.batch, sessionOptions: {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    // onnxruntime's idle threads spin after each run by default, which would take the cores from
-    // the libtorch and PyTorch passes that follow it in the interleaved rounds.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  } });
+  const gen = await loadGenerator(exportConsistencyOnnx(net, config), {
+    batch: w.batch,
+    sessionOptions: {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      // onnxruntime's idle threads spin after each run by default, which would take the cores from
+      // the libtorch and PyTorch passes that follow it in the interleaved rounds.
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    },
+  });
   try {
     const hello = await py.request<{ torch: string }>({ op: 'hello' });
     const init = await py.request<{ threads: number; abs_sum: number }>({
-      op: 'init', config: c, weights, data, threads, sigma_max: m.sigmaMax, sigma_min: m.sigmaMin, sigma_data: m.sigmaData,
+      op: 'init',
+      config: c,
+      weights,
+      data,
+      threads,
+      sigma_max: m.sigmaMax,
+      sigma_min: m.sigmaMin,
+      sigma_data: m.sigmaData,
     });
-    if (init.threads !== threads || getNumThreads() !== threads) throw new Error(`onnx bench: asked for ${threads} threads, got torch ${init.threads}, libtorch ${getNumThreads()}`);
+    if (init.threads !== threads || getNumThreads() !== threads)
+      throw new Error(`onnx bench: asked for ${threads} threads, got torch ${init.threads}, libtorch ${getNumThreads()}`);
     const sides = {
       libtorch: (): Promise<number> => {
         const t0 = performance.now();
@@ -104,11 +121,18 @@ async function runWorkload(w: (typeof WORKLOADS)[number], threads: number, o: Be
     };
     // The three compute the same images.
     const ours = noGrad(() => sampleOneStep(den, z, { sigmaMax: m.sigmaMax }));
-    const sums = { libtorch: absSum(ours.toFloat32Array()), onnxruntime: absSum((await gen.sample({ n: w.batch, levels: [m.sigmaMax], noise: [zValues] })).data), pytorch: init.abs_sum };
+    const sums = {
+      libtorch: absSum(ours.toFloat32Array()),
+      onnxruntime: absSum((await gen.sample({ n: w.batch, levels: [m.sigmaMax], noise: [zValues] })).data),
+      pytorch: init.abs_sum,
+    };
     ours.dispose();
     for (const [k, v] of Object.entries(sums))
-      if (!(Math.abs(v - sums.libtorch) <= AGREEMENT * Math.max(sums.libtorch, 1e-30))) throw new Error(`onnx bench: ${w.preset}: the ${k} output differs from libtorch's (sums of |x|: ${JSON.stringify(sums)})`);
-    log(`[onnx] ${w.preset} batch ${w.batch}, threads ${threads}, ${net.parameterCount()} parameters; torch ${hello.torch}; outputs agree (${JSON.stringify(sums)})`);
+      if (!(Math.abs(v - sums.libtorch) <= AGREEMENT * Math.max(sums.libtorch, 1e-30)))
+        throw new Error(`onnx bench: ${w.preset}: the ${k} output differs from libtorch's (sums of |x|: ${JSON.stringify(sums)})`);
+    log(
+      `[onnx] ${w.preset} batch ${w.batch}, threads ${threads}, ${net.parameterCount()} parameters; torch ${hello.torch}; outputs agree (${JSON.stringify(sums)})`,
+    );
 
     const names = Object.keys(sides) as Array<keyof typeof sides>;
     const warmup = o.warmup ?? 2;
@@ -129,7 +153,12 @@ async function runWorkload(w: (typeof WORKLOADS)[number], threads: number, o: Be
       browser = { browser_wasm: `not measured: ${(e as Error).message.split('\n')[0]}` };
     }
     return {
-      bench: 'onnx', preset: w.preset, parameters: net.parameterCount(), batch: w.batch, threads, rounds,
+      bench: 'onnx',
+      preset: w.preset,
+      parameters: net.parameterCount(),
+      batch: w.batch,
+      threads,
+      rounds,
       images_per_s: { libtorch: ips('libtorch'), onnxruntime_node: ips('onnxruntime'), pytorch_eager: ips('pytorch') },
       median_ms: { libtorch: round(med.libtorch, 1), onnxruntime_node: round(med.onnxruntime, 1), pytorch_eager: round(med.pytorch, 1) },
       onnxruntime_vs_pytorch: round(med.pytorch / med.onnxruntime, 2),
@@ -146,20 +175,46 @@ async function runWorkload(w: (typeof WORKLOADS)[number], threads: number, o: Be
 
 /** ms per image of the web page's Generate (wasm in headless Chromium), or why it was not measured. */
 async function browserMsPerImage(
-  preset: string, net: ReturnType<typeof buildNetwork>, config: NonNullable<ReturnType<typeof runPreset>>, images: number, dir: string, log: (l: string) => void,
+  preset: string,
+  net: ReturnType<typeof buildNetwork>,
+  config: NonNullable<ReturnType<typeof runPreset>>,
+  images: number,
+  dir: string,
+  log: (l: string) => void,
 ): Promise<Record<string, unknown>> {
   if (!existsSync(CHROMIUM)) return { browser_wasm: `not measured: ${CHROMIUM} is missing` };
   const ckpt = join(dir, 'checkpoint.safetensors');
-  writeCheckpoint(ckpt, { step: 0, config: runConfigToJson(config), groups: new Map([['model', net.stateDict()], ['ema', net.namedParameters()]]), generators: new Map(), state: {} });
+  writeCheckpoint(ckpt, {
+    step: 0,
+    config: runConfigToJson(config),
+    groups: new Map([
+      ['model', net.stateDict()],
+      ['ema', net.namedParameters()],
+    ]),
+    generators: new Map(),
+    state: {},
+  });
   const site = join(dir, 'site');
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', site], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', site], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`onnx bench: consistency web failed: ${r.stderr}`);
   rmSync(ckpt);
   const { chromium } = await import('playwright-core');
   let server: Server | null = null;
   const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM, headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     server = await serveSite(site, 0, '127.0.0.1');
@@ -169,7 +224,8 @@ async function browserMsPerImage(
     await page.goto(`http://127.0.0.1:${address.port}/`);
     const wait = async (): Promise<void> => {
       await page.waitForFunction(`['ready', 'done', 'error'].includes(document.body.dataset.state)`, undefined, { timeout: 600_000 });
-      if ((await page.evaluate('document.body.dataset.state')) === 'error') throw new Error(`onnx bench: the page failed: ${await page.textContent('#error')}`);
+      if ((await page.evaluate('document.body.dataset.state')) === 'error')
+        throw new Error(`onnx bench: the page failed: ${await page.textContent('#error')}`);
     };
     await wait();
     const backend = await page.textContent('#backend');
@@ -178,10 +234,10 @@ async function browserMsPerImage(
     const times: number[] = [];
     for (let i = 0; i < 4; i++) {
       // wasm runs on the page's main thread, so the click is acknowledged only when a batch ends.
-      // noWaitAfter is deprecated because true becomes its default; until then it is needed here.
-      // eslint-disable-next-line @typescript-eslint/no-deprecated -- passes the future default
-      await page.click('#generate', { timeout: 600_000, noWaitAfter: true });
-      await page.waitForFunction(`document.body.dataset.state !== 'ready' && document.body.dataset.state !== 'busy'`, undefined, { timeout: 600_000 });
+      await page.click('#generate', { timeout: 600_000 });
+      await page.waitForFunction(`document.body.dataset.state !== 'ready' && document.body.dataset.state !== 'busy'`, undefined, {
+        timeout: 600_000,
+      });
       await wait();
       const ms = Number(await page.getAttribute('#timing', 'data-ms-per-image'));
       if (i > 0) times.push(ms); // the first click warms up
@@ -195,7 +251,8 @@ async function browserMsPerImage(
 }
 
 const benchmark: Benchmark = {
-  summary: 'one-step images/s: libtorch vs onnxruntime-node vs PyTorch eager (mnist-quick, cifar10-cpu, cifar10 56M), and the web page in headless Chromium (wasm)',
+  summary:
+    'one-step images/s: libtorch vs onnxruntime-node vs PyTorch eager (mnist-quick, cifar10-cpu, cifar10 56M), and the web page in headless Chromium (wasm)',
   run: runOnnxBench,
 };
 export default benchmark;

@@ -760,6 +760,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   EXPORT(cudaSynchronize);
   EXPORT(buildInfo);
   registerGeneratedOps(env, exports);
+  registerDistributedOps(env, exports);
   return exports;
 }
 

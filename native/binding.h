@@ -80,5 +80,6 @@ at::Tensor dropoutWithGenerator(const at::Tensor& input, double p, bool train, c
 at::Tensor attentionForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& mask);
 
 void registerGeneratedOps(Napi::Env env, Napi::Object exports);
+void registerDistributedOps(Napi::Env env, Napi::Object exports);  // native/distributed.cc
 
 }  // namespace cts

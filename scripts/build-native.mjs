@@ -24,7 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const outDir = join(root, 'build', 'Release');
 const output = join(outDir, 'consistency_native.node');
-const sources = ['native/binding.cc', 'native/ops.generated.cc'];
+const sources = ['native/binding.cc', 'native/ops.generated.cc', 'native/distributed.cc'];
 const force = process.argv.includes('--force');
 const findOnly = process.argv.includes('--find-libtorch');
 
@@ -165,6 +165,20 @@ function findLibtorch() {
   ].join('\n'));
 }
 
+/** What native/distributed.cc needs: c10d's headers in the libtorch, and for ProcessGroupGloo.hpp
+ *  -DUSE_C10D_GLOO plus gloo's headers (Debian's libgloo-dev; a torch wheel may bundle them);
+ *  NCCL when the libtorch has CUDA. Without them the addon builds with distributed training off. */
+function distributedFlags(torch, hasCuda) {
+  const c10dDir = torch.includes.map((i) => join(i, 'torch', 'csrc', 'distributed', 'c10d')).find((d) => existsSync(join(d, 'ProcessGroupGloo.hpp')));
+  if (!c10dDir) return { flags: [], note: 'distributed training off: this libtorch has no c10d headers (ProcessGroupGloo.hpp)' };
+  const glooInclude = [...torch.includes, '/usr/include'].find((i) => existsSync(join(i, 'gloo', 'algorithm.h')));
+  if (!glooInclude) return { flags: [], note: 'distributed training off: no gloo headers (Debian: apt-get install libgloo-dev)' };
+  const flags = ['-DCTS_HAVE_C10D', '-DUSE_C10D_GLOO', `-I${glooInclude}`];
+  const nccl = hasCuda && existsSync(join(c10dDir, 'ProcessGroupNCCL.hpp'));
+  if (nccl) flags.push('-DCTS_HAVE_NCCL', '-DUSE_C10D_NCCL');
+  return { flags, note: `distributed training on: c10d with Gloo${nccl ? ' and NCCL' : ''}` };
+}
+
 function upToDate(torch) {
   if (!existsSync(output)) return false;
   // A build against another libtorch (CONSISTENCY_TORCH switched) is never up to date.
@@ -205,10 +219,12 @@ async function main() {
   const addonInclude = dirname(require.resolve('node-addon-api/package.json'));
   const libs = readdirSync(torch.lib);
   const hasCuda = libs.includes('libtorch_cuda.so');
+  const c10d = distributedFlags(torch, hasCuda);
+  log(c10d.note);
   const common = [
     '-O2', '-fPIC', '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`,
     '-Wno-deprecated-declarations', '-Wno-unused-parameter',
-    `-I${napiInclude}`, `-I${addonInclude}`, ...torch.includes.map((i) => `-I${i}`),
+    `-I${napiInclude}`, `-I${addonInclude}`, ...torch.includes.map((i) => `-I${i}`), ...c10d.flags,
   ];
   // ATen 2.x refuses anything older than C++20; 1.13 is built (and tested) as C++17.
   const std = process.env.CONSISTENCY_CXX_STD || (version[0] >= 2 ? 'c++20' : 'c++17');

@@ -35,6 +35,8 @@ fi
 /usr/bin/python3 -c 'import numpy, scipy' >/dev/null 2>&1 || need_apt+=(python3-numpy python3-scipy)
 /usr/bin/python3 -c 'import mpmath' >/dev/null 2>&1 || need_apt+=(python3-mpmath)
 dpkg -s libopenblas0 >/dev/null 2>&1 || need_apt+=(libopenblas0)
+# gloo's headers, which libtorch's c10d ProcessGroupGloo.hpp includes (data-parallel training, issue 10).
+[[ -f /usr/include/gloo/algorithm.h ]] || need_apt+=(libgloo-dev)
 # Fashion-MNIST's IDX files, one of the datasets (and used by the tests).
 [[ -d /usr/share/datasets/fashion-mnist ]] || need_apt+=(dataset-fashion-mnist)
 # Headless Chromium for the browser end-to-end test (test/browser.test.ts drives it with playwright-core).

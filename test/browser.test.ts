@@ -37,7 +37,9 @@ before(async () => {
   nets.model.dispose();
   nets.ema.dispose();
   site = join(dir, 'site');
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', site, '--threads', '1'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', site, '--threads', '1'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   server = await serveSite(site, 0, '127.0.0.1');
   const address = server.address();
@@ -46,7 +48,16 @@ before(async () => {
   context = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   context.on('request', (req) => requests.push(req.url()));
 });
@@ -71,7 +82,7 @@ async function canvasPixels(page: Page, id: string): Promise<{ width: number; he
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height);
     return { width: c.width, height: c.height, data: Array.from(d.data) };
   })()`;
-  return await page.evaluate<{ width: number; height: number; data: number[] }>(expression);
+  return page.evaluate<{ width: number; height: number; data: number[] }>(expression);
 }
 
 /** Largest difference between the grid canvas and the Node runtime's images, per RGBA byte. */
@@ -84,7 +95,8 @@ function gridDifference(canvas: { width: number; data: number[] }, images: Image
     const { x, y } = gridCell(i, columns, side, 2);
     for (let r = 0; r < side; r++)
       for (let c = 0; c < side; c++)
-        for (let k = 0; k < 4; k++) worst = Math.max(worst, Math.abs(canvas.data[((y + r) * canvas.width + x + c) * 4 + k]! - want[(r * side + c) * 4 + k]!));
+        for (let k = 0; k < 4; k++)
+          worst = Math.max(worst, Math.abs(canvas.data[((y + r) * canvas.width + x + c) * 4 + k]! - want[(r * side + c) * 4 + k]!));
   }
   return worst;
 }
@@ -102,7 +114,10 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
 
   const node = await loadGenerator(join(site, 'model.onnx'), { sessionOptions: { intraOpNumThreads: 1 } });
   try {
-    for (const [steps, seed] of [[1, 0], [2, 3]] as const) {
+    for (const [steps, seed] of [
+      [1, 0],
+      [2, 3],
+    ] as const) {
       await page.check(`input[name="steps"][value="${steps}"]`);
       await page.fill('#seed', String(seed));
       await page.selectOption('#count', '16');
@@ -128,7 +143,10 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
     const [mid] = await node.interpolate({ alphas: [0.5], n: 1, steps: 2, seed: 5 });
     assert.ok(mid);
     const want = imageToRgba(mid, 0);
-    assert.ok(interp.data.every((v, i) => Math.abs(v - want[i]!) <= 1), 'interpolation canvas equals the Node runtime');
+    assert.ok(
+      interp.data.every((v, i) => Math.abs(v - want[i]!) <= 1),
+      'interpolation canvas equals the Node runtime',
+    );
 
     // Inpainting with the brush: a stroke across the middle of the first sample; pixels away from it are kept.
     await page.locator('#edit').scrollIntoViewIfNeeded();
@@ -166,7 +184,9 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
 });
 
 test('consistency serve: serves the site with cross-origin isolation headers, nothing outside it, and stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', site, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', site, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const url = await new Promise<string>((resolveUrl, reject) => {
       let out = '';

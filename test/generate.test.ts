@@ -80,7 +80,11 @@ test('NoiseRng equals a Python implementation of splitmix32 + xoshiro128** + Box
   for (const seed of [0, 1, 123456789, 0xffffffff]) {
     const ref = JSON.parse(runPythonScript('test/reference/noise_ref.py', [String(seed), '64', '101'])) as { uint32: number[]; normal: number[] };
     const ints = new NoiseRng(seed);
-    assert.deepEqual(Array.from({ length: 64 }, () => ints.nextUint32()), ref.uint32, `seed ${seed}`);
+    assert.deepEqual(
+      Array.from({ length: 64 }, () => ints.nextUint32()),
+      ref.uint32,
+      `seed ${seed}`,
+    );
     const normal = new NoiseRng(seed).normal(101);
     assert.ok(maxAbsDiff(normal, Float32Array.from(ref.normal)) <= 1e-6, `seed ${seed}: normals`);
   }
@@ -109,12 +113,15 @@ test('sample: one and two steps equal src/method sampleMultistep on the same noi
     assert.deepEqual(got.shape, shape);
     const diff = maxAbsDiff(got.data, want);
     assert.ok(diff <= 1e-4, `${steps} steps: the runtime differs from libtorch by ${diff}`);
-    assert.ok(got.data.every((v) => v >= -1 && v <= 1), 'clipped');
+    assert.ok(
+      got.data.every((v) => v >= -1 && v <= 1),
+      'clipped',
+    );
     assert.ok(got.data.some((v) => v === 1 || v === -1) || got.data.some((v) => Math.abs(v) > 0.2), 'images are not blank');
   }
 });
 
-test('seeded sampling is reproducible, draws z then the later levels\' noise from NoiseRng(seed), and depends on the seed', async () => {
+test("seeded sampling is reproducible, draws z then the later levels' noise from NoiseRng(seed), and depends on the seed", async () => {
   const { gen } = await pair('mnist-quick', 12);
   const size = 2 * gen.imageSize;
   const a = await gen.sample({ n: 2, steps: 2, seed: 9 });
@@ -153,7 +160,11 @@ test('inpaint equals src/method inpaint on the same noise and keeps the known pi
   const { model, gen } = await pair('mnist-quick', 14);
   const [C, H, W] = model.shape;
   const shape = [2, C, H, W];
-  const images = tidy(() => randn(shape, { generator: new Generator(3) }).clamp(-1, 1).toFloat32Array());
+  const images = tidy(() =>
+    randn(shape, { generator: new Generator(3) })
+      .clamp(-1, 1)
+      .toFloat32Array(),
+  );
   // Known: the left half of every image.
   const known = new Uint8Array(H * W).map((_, i) => (i % W < W / 2 ? 1 : 0));
   const levels = gen.levels(2);
@@ -166,7 +177,11 @@ test('inpaint equals src/method inpaint on the same noise and keeps the known pi
   for (let i = 0; i < images.length; i++) if (known[i % (H * W)]) assert.equal(got.data[i], images[i]);
   // Without clipping the intermediate estimates, both paths agree too, and differ from the clipped run.
   const g2 = new Generator(31);
-  const wantRaw = tidy(() => inpaint(model.denoiser, tensor(images, shape), tensor(Float32Array.from(known), [1, 1, H, W]), levels, g2, { clipDenoised: false }).toFloat32Array());
+  const wantRaw = tidy(() =>
+    inpaint(model.denoiser, tensor(images, shape), tensor(Float32Array.from(known), [1, 1, H, W]), levels, g2, {
+      clipDenoised: false,
+    }).toFloat32Array(),
+  );
   const gotRaw = await gen.inpaint({ images, known, levels, noise: drawsOf(state, shape, 2), clipDenoised: false });
   assert.ok(maxAbsDiff(gotRaw.data, wantRaw) <= 1e-4, 'inpaint without clipDenoised equals libtorch');
   assert.ok(maxAbsDiff(gotRaw.data, got.data) > 1e-3, 'clipping the estimates changes the result here');
@@ -176,7 +191,12 @@ test('colorize (3-channel class-conditional ADM) equals src/method colorize on t
   const { model, gen } = await pair('adm-small', 15);
   const [, H, W] = model.shape;
   const n = 2;
-  const gray = tidy(() => randn([n, 1, H, W], { generator: new Generator(4) }).mul(0.3).clamp(-1, 1).toFloat32Array());
+  const gray = tidy(() =>
+    randn([n, 1, H, W], { generator: new Generator(4) })
+      .mul(0.3)
+      .clamp(-1, 1)
+      .toFloat32Array(),
+  );
   const levels = gen.levels(2);
   const g = new Generator(41);
   const state = g.getState();

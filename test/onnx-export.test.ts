@@ -42,10 +42,16 @@ function onnxCheck(file: string): CheckReport {
 }
 
 async function ortDenoised(file: string | Uint8Array, inputs: ReturnType<typeof testInputs>, classes: number): Promise<Float32Array> {
-  const session = typeof file === 'string' ? await ort.InferenceSession.create(file, { intraOpNumThreads: 1 }) : await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const session =
+    typeof file === 'string'
+      ? await ort.InferenceSession.create(file, { intraOpNumThreads: 1 })
+      : await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
   try {
     const n = inputs.sigma.length;
-    const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', inputs.x, inputs.shape), sigma: new ort.Tensor('float32', inputs.sigma, [n]) };
+    const feeds: Record<string, ort.Tensor> = {
+      x: new ort.Tensor('float32', inputs.x, inputs.shape),
+      sigma: new ort.Tensor('float32', inputs.sigma, [n]),
+    };
     if (inputs.labels) feeds.class_labels = new ort.Tensor('float32', inputs.labels, [n, classes]);
     const out = (await session.run(feeds)).denoised;
     assert.ok(out, 'the model has a denoised output');
@@ -113,7 +119,8 @@ for (const name of ['mnist-quick', 'cifar10-cpu', 'adm-small'] as const) {
           step: '7', weights,
         });
         // The op forms onnxruntime-web's backends run: no GroupNormalization, Einsum or ConvTranspose.
-        for (const op of ['GroupNormalization', 'Einsum', 'ConvTranspose', 'InstanceNormalization']) assert.ok(!report.op_types.includes(op), `${op} in the graph`);
+        for (const op of ['GroupNormalization', 'Einsum', 'ConvTranspose', 'InstanceNormalization'])
+          assert.ok(!report.op_types.includes(op), `${op} in the graph`);
         const want = libtorchDenoised(weights === 'ema' ? nets.ema : nets.model, config, inputs);
         assertSameAsLibtorch(await ortDenoised(out, inputs, c.labelDim), want, inputs, `${name} ${weights}`);
       }

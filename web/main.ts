@@ -153,7 +153,9 @@ async function main(): Promise<void> {
 
   ui.alpha.addEventListener('change', () => {
     void busy(async () => {
-      const [images] = await timed(1, () => gen.interpolate({ alphas: [Number(ui.alpha.value)], n: 1, steps: steps(), seed: seed(), ...classLabel(gen) }));
+      const [images] = await timed(1, () =>
+        gen.interpolate({ alphas: [Number(ui.alpha.value)], n: 1, steps: steps(), seed: seed(), ...classLabel(gen) }),
+      );
       if (images) putImage(ui.interp, images, 0);
     });
   });
@@ -165,7 +167,8 @@ async function main(): Promise<void> {
     const cx = ((e.clientX - r.left) / r.width) * side;
     const cy = ((e.clientY - r.top) / r.height) * side;
     const radius = Math.max(1, side / 10);
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) if ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= radius * radius) mask[y * side + x] = 1;
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) if ((x + 0.5 - cx) ** 2 + (y + 0.5 - cy) ** 2 <= radius * radius) mask[y * side + x] = 1;
     drawEdit();
   };
   ui.edit.addEventListener('pointerdown', (e) => {

@@ -53,7 +53,9 @@ async function run(argv: string[]): Promise<number> {
       metadata: { step: String(model.step), weights },
     });
     writeFileAtomic(out, bytes);
-    process.stderr.write(`${model.config.preset} (step ${model.step}, ${weights} weights) -> ${out}: ${(bytes.byteLength / 1e6).toFixed(1)} MB, opset ${opset}\n`);
+    process.stderr.write(
+      `${model.config.preset} (step ${model.step}, ${weights} weights) -> ${out}: ${(bytes.byteLength / 1e6).toFixed(1)} MB, opset ${opset}\n`,
+    );
     console.log(out);
     return 0;
   } finally {

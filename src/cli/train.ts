@@ -22,6 +22,7 @@ import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.
 import { defaultOptimizerFactory } from '../train/optimizer.js';
 import { runPreset, runPresetNames } from '../train/presets.js';
 import { formatDuration } from '../train/progress.js';
+import { DataParallelRun, DistributedError, LAUNCH_FLAG_HELP, defaultThreadsPerWorker, distributedEnvFrom, launch, projectVersion, takeLaunchFlags, type LaunchFlags } from '../distributed/index.js';
 import { FileWriteError, ensureDirectory } from '../io/atomic.js';
 
 const NAME = 'consistency train';
@@ -43,6 +44,13 @@ const TRAIN_FLAGS: FlagSpecs = {
   ...configFlagSpecs(),
   // Runtime (may change on --resume).
   'micro-batch': { kind: 'int', help: 'images per forward/backward pass; gradients accumulate to the batch (default: the batch)' },
+  // Data parallelism (src/distributed/env.ts takes these out before the flags are parsed).
+  nproc: { kind: 'int', help: LAUNCH_FLAG_HELP['nproc'] ?? '' },
+  nnodes: { kind: 'int', help: LAUNCH_FLAG_HELP['nnodes'] ?? '' },
+  'node-rank': { kind: 'int', help: LAUNCH_FLAG_HELP['node-rank'] ?? '' },
+  'master-addr': { kind: 'string', help: LAUNCH_FLAG_HELP['master-addr'] ?? '' },
+  'master-port': { kind: 'int', help: LAUNCH_FLAG_HELP['master-port'] ?? '' },
+  'dist-timeout': { kind: 'number', help: LAUNCH_FLAG_HELP['dist-timeout'] ?? '' },
   threads: { kind: 'int', help: 'libtorch threads; fixed threads make runs bit-reproducible (default: automatic, 1 or all cores, whichever steps faster on this machine now)' },
   device: { kind: 'string', help: 'cpu, cuda or cuda:N (default cpu)' },
   ...PRECISION_FLAGS,
@@ -108,7 +116,31 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
   };
 }
 
-async function run(argv: string[]): Promise<number> {
+/**
+ * `--nproc N` (or --nnodes > 1) without a torchrun environment: this process becomes the
+ * launcher (src/distributed/launch.ts) of N workers running this same command.
+ */
+async function launchWorkers(dist: LaunchFlags, rest: string[]): Promise<number> {
+  const threadsAt = rest.findIndex((a) => a === '--threads' || a.startsWith('--threads='));
+  const given = threadsAt < 0 ? undefined : rest[threadsAt]?.includes('=') ? rest[threadsAt]?.split('=')[1] : rest[threadsAt + 1];
+  const threads = given !== undefined ? Number(given) : defaultThreadsPerWorker(dist.nproc);
+  if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`--threads must be an integer >= 1, got '${given ?? ''}'`);
+  const script = process.argv[1];
+  if (script === undefined) throw new UsageError('--nproc: cannot tell which program to start for the workers');
+  const args = [script, 'train', ...rest, ...(threadsAt < 0 ? ['--threads', String(threads)] : []), '--dist-timeout', String(dist.timeoutS)];
+  process.stderr.write(`launching ${dist.nproc} worker${dist.nproc > 1 ? 's' : ''} x ${threads} thread${threads > 1 ? 's' : ''}${dist.nnodes > 1 ? ` on node ${dist.nodeRank} of ${dist.nnodes}` : ''}\n`);
+  const result = await launch({
+    command: process.execPath, args, nproc: dist.nproc, nnodes: dist.nnodes, nodeRank: dist.nodeRank,
+    masterAddr: dist.masterAddr, masterPort: dist.masterPort, threads, timeoutS: dist.timeoutS,
+  });
+  if (result.message !== null) process.stderr.write(`error: ${result.message}\n`);
+  return result.exitCode;
+}
+
+async function run(argvWithLaunchFlags: string[]): Promise<number> {
+  const { flags: dist, rest: argv } = takeLaunchFlags(argvWithLaunchFlags);
+  const torchrun = distributedEnvFrom(process.env);
+  if (torchrun === null && (dist.nproc > 1 || dist.nnodes > 1)) return launchWorkers(dist, argv);
   const f = parseCommandFlags(NAME, USAGE, SUMMARY, argv, TRAIN_FLAGS);
   if (!f) return 0;
   const out = resolve(str(f, 'out')!);
@@ -144,7 +176,10 @@ async function run(argv: string[]): Promise<number> {
     if (!base) fail(`unknown preset '${presetName}' (one of ${runPresetNames().join(', ')})`);
     config = runConfigFromFlags(base, f, argv, notes);
   }
-  const runtime = resolveRuntime(f, config, out);
+  const resolved = resolveRuntime(f, config, out);
+  // torchrun / --nproc: each rank takes its GPU from LOCAL_RANK ('cuda' -> 'cuda:LOCAL_RANK').
+  const parallel = torchrun !== null && torchrun.worldSize > 1 ? torchrun : null;
+  const runtime = parallel && resolved.device === 'cuda' ? { ...resolved, device: `cuda:${parallel.localRank}` } : resolved;
   setDefaultDevice(runtime.device);
   for (const n of notes) process.stderr.write(`note: ${n}\n`);
 
@@ -172,15 +207,39 @@ async function run(argv: string[]): Promise<number> {
     if (e instanceof FileWriteError) fail(e.message);
     throw e;
   }
+  // Data parallelism: join the group, and stop at once (one line) if the ranks disagree.
+  let replicas: DataParallelRun | null = null;
+  if (parallel) {
+    try {
+      replicas = DataParallelRun.join(parallel, dist.timeoutS, runtime.device.startsWith('cuda') ? 'nccl' : 'gloo');
+      replicas.group.requireSame('project version', projectVersion());
+      replicas.group.requireSame('configuration', JSON.stringify({ config, resumeStep: checkpoint ? checkpoint.step : 0 }));
+    } catch (e) {
+      replicas?.close();
+      if (e instanceof DistributedError) {
+        process.stderr.write(`error: ${e.message}\n`);
+        return 1;
+      }
+      throw e;
+    }
+  }
   let trainer: Trainer;
   try {
-    trainer = new Trainer({ config, runtime, dataset, optimizerFactory: defaultOptimizerFactory, ...(checkpoint && { resume: checkpoint }) });
+    trainer = new Trainer({
+      config, runtime, dataset, optimizerFactory: defaultOptimizerFactory, ...(checkpoint && { resume: checkpoint }),
+      ...(replicas && { gradientSync: replicas.sync, replicas }),
+    });
+    // Every rank starts from rank 0's weights (identical by seed anyway; a broadcast makes it certain).
+    if (replicas) replicas.start(trainer.network.parameters(), [...trainer.network.stateDict().values(), ...(trainer.teacher ? trainer.teacher.stateDict().values() : [])]);
   } catch (e) {
+    replicas?.close();
     if (e instanceof TrainSetupError) fail(e.message);
     if (e instanceof FileWriteError) return reportWriteFailure(e, out);
     throw e;
   }
-  process.stderr.write(
+  // Rank 0 alone speaks for a data-parallel run.
+  const speaks = replicas === null || replicas.isWriter;
+  if (speaks) process.stderr.write(
     `${resume ? `resuming ${config.preset} at step ${trainer.step}` : `training ${config.preset}`}: ${config.method.method}, ` +
       `${(trainer.network.parameterCount() / 1e6).toFixed(2)}M parameters, ${dataset.name} ${dataset.count} images ${dataset.channels}x${dataset.height}x${dataset.width}, ` +
       `batch ${config.training.batch}${runtime.microBatch < config.training.batch ? ` (micro-batches of ${runtime.microBatch})` : ''}, ${config.training.steps} steps, ` +
@@ -193,21 +252,37 @@ async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   const started = performance.now();
   try {
-    const outcome = await trainer.run();
+    // A lost or diverging rank (DistributedError) ends this rank with one line and exit code 1.
+    const ended = await trainer.run().then(
+      (o) => ({ outcome: o, lost: null }),
+      (e: unknown) => {
+        if (e instanceof DistributedError) return { outcome: null, lost: e };
+        throw e;
+      },
+    );
+    if (ended.outcome === null) {
+      process.stderr.write(`error: ${ended.lost.message}; the last checkpoint on disk stays resumable\n`);
+      return 1;
+    }
+    const outcome = ended.outcome;
     const took = formatDuration((performance.now() - started) / 1000);
     switch (outcome.status) {
       case 'finished':
-        process.stderr.write(`finished ${outcome.step} steps in ${took}; checkpoint ${outcome.checkpoint}\n`);
+        if (speaks) process.stderr.write(`finished ${outcome.step} steps in ${took}${replicas ? ` on ${replicas.worldSize} ranks` : ''}; checkpoint ${outcome.checkpoint}\n`);
         if (outcome.samples) console.log(`samples: ${outcome.samples}`);
         return 0;
       case 'interrupted':
-        process.stderr.write(
+        if (speaks) process.stderr.write(
           `${outcome.signal}: stopped after step ${outcome.step}; checkpoint ${outcome.checkpoint ?? '(none)'}; continue with: consistency train --out ${out} --resume\n`,
         );
         return outcome.signal === 'SIGTERM' ? 143 : 130;
       case 'diverged':
         process.stderr.write(`error: ${outcome.message}; ${outcome.checkpoint ? `the last good checkpoint is ${outcome.checkpoint}` : 'no checkpoint was written'}\n`);
         return 1;
+      default: {
+        const unknown: never = outcome;
+        throw new Error(`unknown outcome ${JSON.stringify(unknown)}`);
+      }
     }
   } catch (e) {
     if (e instanceof FileWriteError) return reportWriteFailure(e, out);
@@ -216,6 +291,7 @@ async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     trainer.dispose();
+    replicas?.close();
   }
 }
 

@@ -53,7 +53,10 @@ async function run(argv: string[]): Promise<number> {
   const model = loadModel(str(f, 'ckpt')!, { device: 'cpu', weights });
   let bytes: Uint8Array;
   try {
-    bytes = exportConsistencyOnnx(model.network, model.config, { weights: f.fp16 === true ? 'float16' : 'float32', metadata: { step: String(model.step), weights } });
+    bytes = exportConsistencyOnnx(model.network, model.config, {
+      weights: f.fp16 === true ? 'float16' : 'float32',
+      metadata: { step: String(model.step), weights },
+    });
   } finally {
     model.dispose();
   }
@@ -61,7 +64,13 @@ async function run(argv: string[]): Promise<number> {
   try {
     // Vite is loaded only here: the other commands do not need it.
     const { build } = await import('vite');
-    await build({ root: webRoot(), base: './', configFile: false, logLevel: 'warn', build: { outDir: staging, emptyOutDir: true, chunkSizeWarningLimit: 1024 } });
+    await build({
+      root: webRoot(),
+      base: './',
+      configFile: false,
+      logLevel: 'warn',
+      build: { outDir: staging, emptyOutDir: true, chunkSizeWarningLimit: 1024 },
+    });
     writeFileSync(join(staging, 'model.onnx'), bytes);
     writeFileSync(join(staging, MARKER), `${model.config.preset}, step ${model.step}\n`);
     rmSync(out, { recursive: true, force: true });

@@ -26,7 +26,18 @@ export interface OnnxExportOptions {
 }
 
 /** The metadata keys every exported model has (src/generate reads them). */
-export const METADATA_KEYS = ['preset', 'resolution', 'channels', 'classes', 'sigma_min', 'sigma_max', 'sigma_data', 'two_step_sigma', 'noise_embedding', 'rho'] as const;
+export const METADATA_KEYS = [
+  'preset',
+  'resolution',
+  'channels',
+  'classes',
+  'sigma_min',
+  'sigma_max',
+  'sigma_data',
+  'two_step_sigma',
+  'noise_embedding',
+  'rho',
+] as const;
 
 /** The ONNX model bytes of f(x, sigma) for `network` (in eval mode) under `config`'s method. */
 export function exportConsistencyOnnx(network: ImageNetwork, config: RunConfig, options: OnnxExportOptions = {}): Uint8Array {

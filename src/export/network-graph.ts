@@ -8,7 +8,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
-import { expectModule, type Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { GroupNorm } from '../nn/layers.js';
 import { Linear } from '../nn/linear.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
@@ -31,6 +31,12 @@ function weightFrom(g: OnnxGraph, name: string, t: Tensor): string {
   const values = t.toFloat32Array();
   const half = g.weightStorage === 'float16' ? tidy(() => t.toDtype('float16').bytes()) : undefined;
   return g.weight(name, values, t.shape, half);
+}
+
+/** `m` as a `kind` layer (the U-Nets' ModuleDicts hold several kinds); anything else is an export error naming it. */
+function layer<T extends Module>(m: Module, kind: abstract new (...args: never[]) => T, path: string): T {
+  if (!(m instanceof kind)) throw new Error(`onnx export: '${path}' is a ${m.constructor.name}, expected ${kind.name}`);
+  return m;
 }
 
 function silu(g: OnnxGraph, x: string): string {
@@ -103,7 +109,7 @@ function emitFirUpsample(g: OnnxGraph, m: ResampleConv2d, x: string, channels: n
     for (let r = 0; r < 2; r++)
       for (let s = 0; s < 2; s++)
         for (let u = 0; u < length; u++)
-          for (let v = 0; v < length; v++) w[(((c * 4 + r * 2 + s) * length + u) * length) + v] = kernel1d[r]![u]! * kernel1d[s]![v]!;
+          for (let v = 0; v < length; v++) w[((c * 4 + r * 2 + s) * length + u) * length + v] = kernel1d[r]![u]! * kernel1d[s]![v]!;
   const phased = g.op('Conv', [x, g.constFloat(w, [channels * 4, 1, length, length])], {
     group: channels,
     kernel_shape: [length, length],
@@ -120,7 +126,12 @@ export function emitResampleConv2d(g: OnnxGraph, m: ResampleConv2d, path: string
   const fPad = m.up || m.down ? Math.floor((m.filterSize - 1) / 2) : 0;
   const k = m.filterSize;
   const conv = (input: string, weight: string, bias: string | null, kernel: number, pad: number, stride: number, group: number): string =>
-    g.op('Conv', bias ? [input, weight, bias] : [input, weight], { group, kernel_shape: [kernel, kernel], pads: [pad, pad, pad, pad], strides: [stride, stride] }, path);
+    g.op(
+      'Conv',
+      bias ? [input, weight, bias] : [input, weight],
+      { group, kernel_shape: [kernel, kernel], pads: [pad, pad, pad, pad], strides: [stride, stride] },
+      path,
+    );
   if (m.fused && m.down && w) {
     const y = conv(x, w, null, m.kernel, wPad + fPad, 1, 1);
     return conv(y, depthwiseFilter(g, m, path, m.outChannels), b, k, 0, 2, m.outChannels);
@@ -133,14 +144,29 @@ export function emitResampleConv2d(g: OnnxGraph, m: ResampleConv2d, path: string
 }
 
 /** c_noise [N] -> [N, C]: [cos, sin] of the angles (or [sin, cos], NCSN++'s order after its flip). */
-export function emitNoiseEmbedding(g: OnnxGraph, m: FourierEmbedding | PositionalEmbedding, path: string, t: string, order: 'cos-sin' | 'sin-cos'): string {
+export function emitNoiseEmbedding(
+  g: OnnxGraph,
+  m: FourierEmbedding | PositionalEmbedding,
+  path: string,
+  t: string,
+  order: 'cos-sin' | 'sin-cos',
+): string {
   // The frequencies exactly as the layer's forward computes them in float32.
   const freqs =
     m instanceof FourierEmbedding
-      ? tidy(() => m.namedBuffers().get('freqs')!.mul(2 * Math.PI).toFloat32Array())
+      ? tidy(() =>
+          m
+            .namedBuffers()
+            .get('freqs')!
+            .mul(2 * Math.PI)
+            .toFloat32Array(),
+        )
       : tidy(() => {
           const half = m.numChannels / 2;
-          return arange(0, half, 1).div(half - (m.endpoint ? 1 : 0)).rpow(1 / m.maxPositions).toFloat32Array();
+          return arange(0, half, 1)
+            .div(half - (m.endpoint ? 1 : 0))
+            .rpow(1 / m.maxPositions)
+            .toFloat32Array();
         });
   const column = g.op('Unsqueeze', [t, g.constInt64([1])]);
   const angles = g.op('Mul', [column, g.constFloat(freqs, [1, freqs.length])], {}, `${path}.angles`);
@@ -213,12 +239,12 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
   let hChannels = net.config.inChannels;
   for (const [name, m] of net.enc.entries()) {
     const path = `enc.${name}`;
-    if (name.endsWith('_aux_down')) aux = emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, aux);
+    if (name.endsWith('_aux_down')) aux = emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, aux);
     else if (name.endsWith('_aux_skip')) {
-      h = g.op('Add', [h, emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, aux)]);
+      h = g.op('Add', [h, emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, aux)]);
       skips[skips.length - 1] = h;
     } else if (name.endsWith('_aux_residual')) {
-      h = g.op('Mul', [g.op('Add', [h, emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, aux)]), g.constFloat([Math.SQRT1_2], [])]);
+      h = g.op('Mul', [g.op('Add', [h, emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, aux)]), g.constFloat([Math.SQRT1_2], [])]);
       skips[skips.length - 1] = h;
       aux = h;
     } else {
@@ -226,9 +252,9 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
         h = emitUNetBlock(g, m, path, h, emb, resolutionOf(name));
         hChannels = m.outChannels;
       } else {
-        const rm = expectModule(m, ResampleConv2d, path);
-        h = emitResampleConv2d(g, rm, path, h);
-        hChannels = rm.outChannels;
+        const conv = layer(m, ResampleConv2d, path);
+        h = emitResampleConv2d(g, conv, path, h);
+        hChannels = conv.outChannels;
       }
       skips.push(h);
       channels.push(hChannels);
@@ -239,13 +265,13 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
   let tmp: string | null = null;
   for (const [name, m] of net.dec.entries()) {
     const path = `dec.${name}`;
-    if (name.endsWith('_aux_up')) out = emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, out!);
-    else if (name.endsWith('_aux_norm')) tmp = emitGroupNorm(g, expectModule(m, GroupNorm, path), path, h);
+    if (name.endsWith('_aux_up')) out = emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, out!);
+    else if (name.endsWith('_aux_norm')) tmp = emitGroupNorm(g, layer(m, GroupNorm, path), path, h);
     else if (name.endsWith('_aux_conv')) {
-      tmp = emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, silu(g, tmp!));
+      tmp = emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, silu(g, tmp!));
       out = out ? g.op('Add', [tmp, out]) : tmp;
     } else {
-      const b = expectModule(m, UNetBlock, path);
+      const b = layer(m, UNetBlock, path);
       if (hChannels !== b.inChannels) {
         h = g.op('Concat', [h, skips.pop()!], { axis: 1 });
         hChannels += channels.pop()!;
@@ -276,22 +302,21 @@ function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: str
       h = emitUNetBlock(g, m, path, h, emb, resolutionOf(name));
       hChannels = m.outChannels;
     } else {
-      const rm = expectModule(m, ResampleConv2d, path);
-      h = emitResampleConv2d(g, rm, path, h);
-      hChannels = rm.outChannels;
+      const conv = layer(m, ResampleConv2d, path);
+      h = emitResampleConv2d(g, conv, path, h);
+      hChannels = conv.outChannels;
     }
     skips.push(h);
     channels.push(hChannels);
   }
   for (const [name, m] of net.dec.entries()) {
-    const path = `dec.${name}`;
-    const b = expectModule(m, UNetBlock, path);
+    const b = layer(m, UNetBlock, `dec.${name}`);
     if (hChannels !== b.inChannels) {
       h = g.op('Concat', [h, skips.pop()!], { axis: 1 });
       hChannels += channels.pop()!;
     }
-    if (hChannels !== b.inChannels) throw new Error(`onnx export: ${path} expects ${b.inChannels} channels, the graph has ${hChannels}`);
-    h = emitUNetBlock(g, b, path, h, emb, resolutionOf(name));
+    if (hChannels !== b.inChannels) throw new Error(`onnx export: dec.${name} expects ${b.inChannels} channels, the graph has ${hChannels}`);
+    h = emitUNetBlock(g, b, `dec.${name}`, h, emb, resolutionOf(name));
     hChannels = b.outChannels;
   }
   return emitResampleConv2d(g, net.outConv, 'out_conv', silu(g, emitGroupNorm(g, net.outNorm, 'out_norm', h)));
@@ -302,7 +327,8 @@ function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: str
  * value for class-conditional networks (ImageNetwork's float label form), null otherwise.
  */
 export function emitNetwork(g: OnnxGraph, net: ImageNetwork, x: string, noise: string, labels: string | null): string {
-  if ((net.config.labelDim > 0) !== (labels !== null)) throw new Error('onnx export: class labels must be given exactly for class-conditional networks');
+  if (net.config.labelDim > 0 !== (labels !== null))
+    throw new Error('onnx export: class labels must be given exactly for class-conditional networks');
   if (net instanceof SongUNet) return emitSongUNet(g, net, x, noise, labels);
   if (net instanceof DhariwalUNet) return emitDhariwalUNet(g, net, x, noise, labels);
   throw new Error(`onnx export: no ONNX emitter for ${net.constructor.name}`);

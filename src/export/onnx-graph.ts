@@ -57,7 +57,10 @@ export class OnnxGraph {
   readonly #constants = new Map<string, string>();
   #counter = 0;
 
-  constructor(readonly opset: number, readonly weightStorage: WeightStorage = 'float32') {
+  constructor(
+    readonly opset: number,
+    readonly weightStorage: WeightStorage = 'float32',
+  ) {
     if (!SUPPORTED_OPSETS.includes(opset)) throw new RangeError(`onnx export: opset must be one of ${SUPPORTED_OPSETS.join(', ')}, got ${opset}`);
   }
 
@@ -108,7 +111,8 @@ export class OnnxGraph {
    * gives back float32, whose value is returned.
    */
   weight(name: string, values: Float32Array, dims: readonly number[], float16Bytes?: Uint8Array): string {
-    if (values.length !== dims.reduce((a, b) => a * b, 1)) throw new Error(`onnx export: ${name} has ${values.length} values for dims [${dims.join(', ')}]`);
+    if (values.length !== dims.reduce((a, b) => a * b, 1))
+      throw new Error(`onnx export: ${name} has ${values.length} values for dims [${dims.join(', ')}]`);
     if (this.weightStorage === 'float16') {
       if (!float16Bytes) throw new Error(`onnx export: ${name} has no float16 values`);
       const stored = this.fresh(`${name}.fp16`);
@@ -153,7 +157,9 @@ export class OnnxGraph {
   encode(o: ModelOptions): Uint8Array {
     const valueInfo = (v: ValueSpec): P.IValueInfoProto => ({
       name: v.name,
-      type: { tensorType: { elemType: elemType(v.type), shape: { dim: v.shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+      type: {
+        tensorType: { elemType: elemType(v.type), shape: { dim: v.shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
+      },
     });
     const model: P.IModelProto = {
       irVersion: irVersionFor(this.opset),

@@ -12,7 +12,6 @@ import { checkLevels, levelsForSteps } from '../method/levels.js';
 import { LUMA_WEIGHTS, colorTransform } from '../method/color-axes.js';
 import { NoiseRng } from './noise.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
-import { isArray } from '../util/array.js';
 
 /** The parts of an onnxruntime package (onnxruntime-node or onnxruntime-web) the generator uses. */
 export interface OrtRuntime {
@@ -96,7 +95,12 @@ export class ConsistencyGenerator {
   /** Values per image: channels * resolution^2. */
   readonly imageSize: number;
 
-  private constructor(runtime: OrtRuntime, session: InferenceSession, readonly info: ModelInfo, batch: number) {
+  private constructor(
+    runtime: OrtRuntime,
+    session: InferenceSession,
+    readonly info: ModelInfo,
+    batch: number,
+  ) {
     this.#runtime = runtime;
     this.#session = session;
     this.batch = batch;
@@ -112,7 +116,10 @@ export class ConsistencyGenerator {
     const want = info.classes > 0 ? ['x', 'sigma', 'class_labels'] : ['x', 'sigma'];
     if (session.inputNames.join(',') !== want.join(',') || !session.outputNames.includes('denoised')) {
       await session.release();
-      fail('loadGenerator', `the model's inputs are [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]; expected [${want.join(', ')}] and [denoised]`);
+      fail(
+        'loadGenerator',
+        `the model's inputs are [${session.inputNames.join(', ')}] and outputs [${session.outputNames.join(', ')}]; expected [${want.join(', ')}] and [denoised]`,
+      );
     }
     return new ConsistencyGenerator(runtime, session, info, batch);
   }
@@ -128,7 +135,12 @@ export class ConsistencyGenerator {
 
   /** The sampling levels for `steps` steps (1: [sigma_max]; 2: [sigma_max, the two-step level]; more: Karras levels). */
   levels(steps: number): number[] {
-    return levelsForSteps(steps, { sigmaMin: this.info.sigmaMin, sigmaMax: this.info.sigmaMax, rho: this.info.rho, secondSigma: this.info.twoStepSigma });
+    return levelsForSteps(steps, {
+      sigmaMin: this.info.sigmaMin,
+      sigmaMax: this.info.sigmaMax,
+      rho: this.info.rho,
+      secondSigma: this.info.twoStepSigma,
+    });
   }
 
   #levels(fn: string, o: LevelOptions): number[] {
@@ -145,17 +157,21 @@ export class ConsistencyGenerator {
       if (classLabel !== undefined) fail(fn, 'classLabel given for an unconditional model');
       return null;
     }
-    const ids = Array.from({ length: n }, (_, i) => (classLabel === undefined ? i % classes : typeof classLabel === 'number' ? classLabel : classLabel[i]));
+    const ids = Array.from({ length: n }, (_, i) =>
+      classLabel === undefined ? i % classes : typeof classLabel === 'number' ? classLabel : classLabel[i],
+    );
     const out = new Float32Array(n * classes);
     ids.forEach((c, i) => {
-      if (c === undefined || !Number.isSafeInteger(c) || c < 0 || c >= classes) fail(fn, `class labels must be integers in [0, ${classes - 1}], got ${String(c)} for image ${i}`);
+      if (c === undefined || !Number.isSafeInteger(c) || c < 0 || c >= classes)
+        fail(fn, `class labels must be integers in [0, ${classes - 1}], got ${String(c)} for image ${i}`);
       out[i * classes + c] = 1;
     });
     return out;
   }
 
   #count(fn: string, data: Float32Array, perImage: number, name: string): number {
-    if (!(data instanceof Float32Array) || data.length === 0 || data.length % perImage !== 0) fail(fn, `${name} must be a non-empty Float32Array of whole images (${perImage} values each), got ${data.length} values`);
+    if (!(data instanceof Float32Array) || data.length === 0 || data.length % perImage !== 0)
+      fail(fn, `${name} must be a non-empty Float32Array of whole images (${perImage} values each), got ${data.length} values`);
     for (const v of data) if (!Number.isFinite(v)) fail(fn, `${name} holds a value that is not finite`);
     return data.length / perImage;
   }
@@ -169,9 +185,12 @@ export class ConsistencyGenerator {
     const n = this.#count(fn, x, this.imageSize, 'x');
     const sigmas = typeof sigma === 'number' ? new Array<number>(n).fill(sigma) : Array.from(sigma);
     if (sigmas.length !== n) fail(fn, `sigma must give one level per image (${n}), got ${sigmas.length}`);
-    for (const s of sigmas) if (!Number.isFinite(s) || Math.fround(s) < Math.fround(this.info.sigmaMin)) fail(fn, `sigma must be >= sigma_min=${this.info.sigmaMin}, got ${s}`);
+    for (const s of sigmas)
+      if (!Number.isFinite(s) || Math.fround(s) < Math.fround(this.info.sigmaMin))
+        fail(fn, `sigma must be >= sigma_min=${this.info.sigmaMin}, got ${s}`);
     const classes = this.info.classes;
-    if ((classes > 0) !== (labels !== null) || (labels && labels.length !== n * classes)) fail(fn, classes > 0 ? `labels must be one-hot [${n}, ${classes}]` : 'labels given for an unconditional model');
+    if (classes > 0 !== (labels !== null) || (labels && labels.length !== n * classes))
+      fail(fn, classes > 0 ? `labels must be one-hot [${n}, ${classes}]` : 'labels given for an unconditional model');
     const out = new Float32Array(x.length);
     const [C, H, W] = this.shape;
     for (let start = 0; start < n; start += this.batch) {
@@ -184,7 +203,8 @@ export class ConsistencyGenerator {
       if (labels) feeds.class_labels = new T('float32', labels.slice(start * classes, (start + b) * classes), [b, classes]);
       const result = await this.#session.run(feeds);
       const d = result.denoised;
-      if (!d || !(d.data instanceof Float32Array) || d.data.length !== b * this.imageSize) fail(fn, 'the session returned no float32 denoised batch of the input size');
+      if (!d || !(d.data instanceof Float32Array) || d.data.length !== b * this.imageSize)
+        fail(fn, 'the session returned no float32 denoised batch of the input size');
       out.set(d.data, start * this.imageSize);
       for (const t of Object.values(result)) t.dispose();
     }
@@ -196,8 +216,12 @@ export class ConsistencyGenerator {
    * each later level t: x = project(f(x + sqrt(t^2 - sigma_min^2) z_k, t)), z_k = stepNoise(k).
    */
   async #loop(
-    xStart: Float32Array, levels: readonly number[], stepNoise: (k: number) => Float32Array, labels: Float32Array | null,
-    project: (x: Float32Array) => Float32Array, clipDenoised: boolean,
+    xStart: Float32Array,
+    levels: readonly number[],
+    stepNoise: (k: number) => Float32Array,
+    labels: Float32Array | null,
+    project: (x: Float32Array) => Float32Array,
+    clipDenoised: boolean,
   ): Promise<Float32Array> {
     // As src/method's multistepLoop: the estimate is clipped first, then (editing) the known part is put back.
     const estimate = async (x: Float32Array, t: number): Promise<Float32Array> => {
@@ -222,7 +246,8 @@ export class ConsistencyGenerator {
     return (k) => {
       const z = given?.[k];
       if (z === undefined) return rng.normal(size);
-      if (!(z instanceof Float32Array) || z.length !== size) fail(fn, `noise[${k}] must be a Float32Array of ${size} values, got ${z instanceof Float32Array ? z.length : typeof z}`);
+      if (!(z instanceof Float32Array) || z.length !== size)
+        fail(fn, `noise[${k}] must be a Float32Array of ${size} values, got ${z instanceof Float32Array ? z.length : typeof z}`);
       return z;
     };
   }
@@ -250,7 +275,8 @@ export class ConsistencyGenerator {
     const fn = 'interpolate';
     const n = r.n ?? 1;
     if (!Number.isSafeInteger(n) || n < 1) fail(fn, `n must be an integer >= 1, got ${n}`);
-    if (!isArray(r.alphas) || r.alphas.length === 0 || !r.alphas.every((a) => Number.isFinite(a))) fail(fn, 'alphas must be a non-empty array of finite numbers');
+    if (!Array.isArray(r.alphas) || r.alphas.length === 0 || !r.alphas.every((a) => Number.isFinite(a)))
+      fail(fn, 'alphas must be a non-empty array of finite numbers');
     const levels = this.#levels(fn, r);
     const size = n * this.imageSize;
     const rng = new NoiseRng(r.seed ?? 0);
@@ -259,9 +285,18 @@ export class ConsistencyGenerator {
     if (z0.length !== size || z1.length !== size) fail(fn, `z0 and z1 must have ${size} values each`);
     const steps = levels.slice(1).map((_, k) => r.stepNoise?.[k] ?? rng.normal(size));
     const out: Images[] = [];
-    for (const alpha of r.alphas) {
+    const alphas: readonly number[] = r.alphas;
+    for (const alpha of alphas) {
       const z = slerp(z0, z1, alpha, n);
-      out.push(await this.sample({ n, levels, noise: [z, ...steps], ...(r.classLabel !== undefined && { classLabel: r.classLabel }), ...(r.clipDenoised !== undefined && { clipDenoised: r.clipDenoised }) }));
+      out.push(
+        await this.sample({
+          n,
+          levels,
+          noise: [z, ...steps],
+          ...(r.classLabel !== undefined && { classLabel: r.classLabel }),
+          ...(r.clipDenoised !== undefined && { clipDenoised: r.clipDenoised }),
+        }),
+      );
     }
     return out;
   }
@@ -278,7 +313,8 @@ export class ConsistencyGenerator {
     const [C, H, W] = this.shape;
     const known = r.known;
     const per = known.length;
-    if (per !== r.images.length && per !== C * H * W && per !== H * W) fail(fn, `known must have ${r.images.length}, ${C * H * W} or ${H * W} values, got ${per}`);
+    if (per !== r.images.length && per !== C * H * W && per !== H * W)
+      fail(fn, `known must have ${r.images.length}, ${C * H * W} or ${H * W} values, got ${per}`);
     const mask = new Uint8Array(r.images.length);
     for (let i = 0; i < mask.length; i++) {
       const j = per === mask.length ? i : per === C * H * W ? i % (C * H * W) : i % (H * W);
@@ -308,7 +344,8 @@ export class ConsistencyGenerator {
     const luma = r.gray.map((v) => v / norm);
     // x = sum_d a_d Q[:, d] with a_0 the luma axis; a_d = sum_c x_c Q[c][d].
     const y0 = new Float32Array(n * 3 * plane);
-    for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) y0[(i * 3 + c) * plane + p] = luma[i * plane + p]! * q(c, 0);
+    for (let i = 0; i < n; i++)
+      for (let c = 0; c < 3; c++) for (let p = 0; p < plane; p++) y0[(i * 3 + c) * plane + p] = luma[i * plane + p]! * q(c, 0);
     const project = (x: Float32Array): Float32Array => {
       const out = new Float32Array(x.length);
       for (let i = 0; i < n; i++)
@@ -325,7 +362,14 @@ export class ConsistencyGenerator {
   }
 
   /** Algorithm 4's loop from y0 + t_1 z (src/method editLoop), unclipped. */
-  async #edit(fn: string, y0: Float32Array, levels: readonly number[], labels: Float32Array | null, project: (x: Float32Array) => Float32Array, o: NoiseOptions & LevelOptions): Promise<Float32Array> {
+  async #edit(
+    fn: string,
+    y0: Float32Array,
+    levels: readonly number[],
+    labels: Float32Array | null,
+    project: (x: Float32Array) => Float32Array,
+    o: NoiseOptions & LevelOptions,
+  ): Promise<Float32Array> {
     const noise = ConsistencyGenerator.#noiseSource(fn, y0.length, o.noise, new NoiseRng(o.seed ?? 0));
     const t1 = Math.fround(levels[0]!);
     const z = noise(0);

@@ -61,11 +61,13 @@ export function readModelInfo(bytes: Uint8Array): ModelInfo {
   };
   const number = (key: string, integer: boolean): number => {
     const v = Number(need(key));
-    if (!Number.isFinite(v) || (integer && (!Number.isSafeInteger(v) || v < 0))) throw new ModelFileError(`the model's '${key}' metadata is not a valid number: '${md[key]}'`);
+    if (!Number.isFinite(v) || (integer && (!Number.isSafeInteger(v) || v < 0)))
+      throw new ModelFileError(`the model's '${key}' metadata is not a valid number: '${md[key]}'`);
     return v;
   };
   const noiseEmbedding = need('noise_embedding');
-  if (noiseEmbedding !== 'fourier' && noiseEmbedding !== 'positional') throw new ModelFileError(`the model's noise_embedding '${noiseEmbedding}' is unknown`);
+  if (noiseEmbedding !== 'fourier' && noiseEmbedding !== 'positional')
+    throw new ModelFileError(`the model's noise_embedding '${noiseEmbedding}' is unknown`);
   const info: ModelInfo = {
     preset: need('preset'),
     resolution: number('resolution', true),
@@ -79,7 +81,9 @@ export function readModelInfo(bytes: Uint8Array): ModelInfo {
     noiseEmbedding,
     metadata: md,
   };
-  if (info.resolution < 1 || info.channels < 1) throw new ModelFileError(`the model's image shape ${info.channels}x${info.resolution}x${info.resolution} is not valid`);
-  if (!(info.sigmaMin > 0 && info.sigmaMax > info.sigmaMin)) throw new ModelFileError(`the model's sigma range [${info.sigmaMin}, ${info.sigmaMax}] is not valid`);
+  if (info.resolution < 1 || info.channels < 1)
+    throw new ModelFileError(`the model's image shape ${info.channels}x${info.resolution}x${info.resolution} is not valid`);
+  if (!(info.sigmaMin > 0 && info.sigmaMax > info.sigmaMin))
+    throw new ModelFileError(`the model's sigma range [${info.sigmaMin}, ${info.sigmaMax}] is not valid`);
   return info;
 }

@@ -16,7 +16,8 @@ export class NoiseRng {
 
   /** @param seed an integer in [0, 2^32). */
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`NoiseRng: seed must be an integer in [0, 2^32), got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff)
+      throw new RangeError(`NoiseRng: seed must be an integer in [0, 2^32), got ${seed}`);
     // splitmix32 spreads the seed over the 128-bit state (never all zero).
     let z = seed >>> 0;
     const next = (): number => {

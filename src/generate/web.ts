@@ -6,7 +6,17 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { ConsistencyGenerator, type GeneratorOptions } from './generator.js';
 
-export { ConsistencyGenerator, slerp, type Images, type OrtRuntime, type GeneratorOptions, type SampleRequest, type InterpolateRequest, type InpaintRequest, type ColorizeRequest } from './generator.js';
+export {
+  ConsistencyGenerator,
+  slerp,
+  type Images,
+  type OrtRuntime,
+  type GeneratorOptions,
+  type SampleRequest,
+  type InterpolateRequest,
+  type InpaintRequest,
+  type ColorizeRequest,
+} from './generator.js';
 export { readModelInfo, ModelFileError, type ModelInfo } from './model-info.js';
 export { NoiseRng } from './noise.js';
 export { imageToRgba, floatToByte, gridCell } from './pixels.js';
@@ -39,7 +49,10 @@ async function hasWebGpu(): Promise<boolean> {
 }
 
 /** Loads the model at `url` (or its bytes); returns the generator and the backend it runs on. */
-export async function loadWebGenerator(model: string | Uint8Array, o: WebGeneratorOptions = {}): Promise<{ generator: ConsistencyGenerator; backend: WebBackend }> {
+export async function loadWebGenerator(
+  model: string | Uint8Array,
+  o: WebGeneratorOptions = {},
+): Promise<{ generator: ConsistencyGenerator; backend: WebBackend }> {
   if (o.wasmPaths !== undefined) ort.env.wasm.wasmPaths = o.wasmPaths;
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
   const cores = (globalThis as { navigator?: GpuNavigator }).navigator?.hardwareConcurrency ?? 1;

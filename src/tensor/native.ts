@@ -57,7 +57,31 @@ export interface CoreOps {
   buildInfo(): BuildInfo;
 }
 
-export type NativeAddon = CoreOps & GeneratedOps;
+declare const distGroupBrand: unique symbol;
+declare const distReducerBrand: unique symbol;
+/** A c10d process group owned by JS (native/distributed.cc). */
+export type DistGroupHandle = { readonly [distGroupBrand]: true };
+/** The bucketed gradient all-reduce over a parameter list (native/distributed.cc). */
+export type DistReducerHandle = { readonly [distReducerBrand]: true };
+
+/** The entry points of native/distributed.cc (libtorch's c10d). Without c10d they all throw one message. */
+export interface DistributedOps {
+  distInfo(): { c10d: boolean; gloo: boolean; nccl: boolean };
+  distInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl', agentStorePrefix: string): DistGroupHandle;
+  distClose(group: DistGroupHandle): void;
+  distStoreSet(group: DistGroupHandle, key: string, value: string): void;
+  distStoreGet(group: DistGroupHandle, key: string): string;
+  distBroadcast(group: DistGroupHandle, tensors: TensorHandle[], root: number): void;
+  distAllReduceSum(group: DistGroupHandle, tensors: TensorHandle[]): void;
+  distBarrier(group: DistGroupHandle): void;
+  distReducerNew(group: DistGroupHandle, params: TensorHandle[], bucketCapBytes: number): DistReducerHandle;
+  distReducerArm(reducer: DistReducerHandle): void;
+  distReducerFinish(reducer: DistReducerHandle): void;
+  distReducerBuckets(reducer: DistReducerHandle): number[][];
+  distReducerClose(reducer: DistReducerHandle): void;
+}
+
+export type NativeAddon = CoreOps & GeneratedOps & DistributedOps;
 
 function packageRoot(): string {
   // dist/src/tensor/native.js -> package root three levels up; src/tensor/native.ts -> two.

@@ -29,6 +29,7 @@ import type { ImageNetwork } from '../networks/network.js';
 import { CHECKPOINT_FILE, nonFiniteTensors, restoreTrainingState, trainingCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { diffRunConfigs, imageShape, runConfigToJson, type RunConfig, type RuntimeConfig } from './config.js';
 import { MetricsLog, METRICS_FILE } from './metrics-log.js';
+import type { TrainingReplicas } from '../distributed/run.js';
 import { ProgressBar, formatLoss, type ProgressStream } from './progress.js';
 import { TrainingSamples } from './samples.js';
 import type { OptimizerFactory, TrainOptimizer } from './optimizer.js';
@@ -63,6 +64,8 @@ export interface TrainerOptions {
   noSamples?: boolean;
   /** Data parallelism (src/train/gradient-sync.ts); absent = a single process. */
   gradientSync?: GradientSync;
+  /** The other replicas of a data-parallel run (src/distributed/run.ts): who writes, stops, checks. */
+  replicas?: TrainingReplicas;
 }
 
 /** How a run ended. */
@@ -121,7 +124,10 @@ export class Trainer {
   private readonly stepContext: TrainingStepContext;
   private readonly lossScaler: LossScaler | null;
   private readonly slice: { start: number; end: number };
-  private readonly metrics: MetricsLog;
+  /** Rank 0's log; other ranks of a data-parallel run write no files (null). */
+  private readonly metrics: MetricsLog | null;
+  /** Whether this process writes the run's files (rank 0, or the only process). */
+  private readonly writer: boolean;
   private readonly progress: ProgressBar;
   private readonly samples: TrainingSamples;
   private stopSignal: string | null = null;
@@ -135,6 +141,7 @@ export class Trainer {
     const device = runtime.device;
     const seed = config.training.seed;
     const sync = opts.gradientSync;
+    this.writer = opts.replicas?.isWriter ?? true;
     this.slice = rankSlice(config.training.batch, sync?.rank ?? 0, sync?.worldSize ?? 1);
     this.network = createNetwork(config.network, { generator: new Generator(seedOf(seed, INIT_STREAM), 'cpu'), device });
     // Before the teacher, EMA and optimizer take the parameters: channels-last replaces them.
@@ -165,11 +172,11 @@ export class Trainer {
       const restored = restoreTrainingState(opts.resume, this.stateParts(), dataset);
       this.step = restored.step;
       this.loader = restored.loader;
-      this.metrics = MetricsLog.resume(metricsPath, this.step);
+      this.metrics = this.writer ? MetricsLog.resume(metricsPath, this.step) : null;
       this.lastSavedStep = this.step;
     } else {
       this.loader = new BatchLoader(dataset, { batchSize: config.training.batch, seed, flip: config.data.flip });
-      this.metrics = MetricsLog.create(metricsPath);
+      this.metrics = this.writer ? MetricsLog.create(metricsPath) : null;
     }
     const { optimizer: o } = config.training;
     this.stepContext = {
@@ -219,16 +226,24 @@ export class Trainer {
   async run(): Promise<TrainOutcome> {
     const { runtime } = this;
     const K = this.config.training.steps;
-    ensureDirectory(join(runtime.out, RUN_FILES.samples), 'samples folder');
-    writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
-    removeStaleTemporaries(runtime.out);
-    removeStaleTemporaries(join(runtime.out, RUN_FILES.samples));
+    const replicas = this.opts.replicas;
+    if (this.writer) {
+      ensureDirectory(join(runtime.out, RUN_FILES.samples), 'samples folder');
+      writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
+      removeStaleTemporaries(runtime.out);
+      removeStaleTemporaries(join(runtime.out, RUN_FILES.samples));
+    }
     const times = this.opts.phaseTimes;
     // threads 0: choose between 1 and all cores from measured step times (src/train/threads.ts).
     const tuner = runtime.threads === 0 ? new ThreadTuner({ maxThreads: availableParallelism() }) : null;
     if (!tuner) setNumThreads(runtime.threads);
     while (this.step < K) {
-      if (this.stopSignal) return this.interrupt();
+      // A stop asked of any rank stops every rank before the same step (issue 10).
+      const stop = replicas ? replicas.agreeToStop(this.stopSignal !== null) : this.stopSignal !== null;
+      if (stop) {
+        this.stopSignal ??= 'SIGTERM';
+        return this.interrupt();
+      }
       const k = this.step;
       const threads = tuner ? tuner.next() : runtime.threads;
       if (tuner) setNumThreads(threads);
@@ -240,23 +255,24 @@ export class Trainer {
         return { status: 'diverged', step: k + 1, message: result.message, checkpoint: this.lastCheckpoint() };
       }
       this.step = k + 1;
+      replicas?.afterStep(this.step, this.network.parameters());
 
       // Record.
       const t0 = performance.now();
-      this.metrics.append({ step: this.step, loss: result.loss, levels: result.N, lr: result.lr, threads });
-      this.progress.update({ step: this.step, loss: result.loss, levels: result.N });
+      this.metrics?.append({ step: this.step, loss: result.loss, levels: result.N, lr: result.lr, threads });
+      if (this.writer) this.progress.update({ step: this.step, loss: result.loss, levels: result.N });
       if (this.step % runtime.checkpointEvery === 0 && this.step < K) {
         const saved = this.saveCheckpoint();
         if (saved !== null) return saved;
       }
-      if (!this.opts.noSamples && this.step % runtime.sampleEvery === 0 && this.step < K) this.writeSamples();
+      if (this.writer && !this.opts.noSamples && this.step % runtime.sampleEvery === 0 && this.step < K) this.writeSamples();
       if (times) times.record += performance.now() - t0;
       // Let signal handlers run between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const saved = this.saveCheckpoint();
     if (saved !== null) return saved;
-    const samples = this.opts.noSamples ? null : this.writeSamples();
+    const samples = this.opts.noSamples || !this.writer ? null : this.writeSamples();
     this.progress.finish();
     return { status: 'finished', step: this.step, checkpoint: join(runtime.out, RUN_FILES.checkpoint), samples };
   }
@@ -303,7 +319,9 @@ export class Trainer {
         checkpoint: this.lastCheckpoint(),
       };
     }
-    writeCheckpoint(join(this.runtime.out, RUN_FILES.checkpoint), contents);
+    // Rank 0 writes; the others wait until the file is complete (replicas are identical).
+    if (this.writer) writeCheckpoint(join(this.runtime.out, RUN_FILES.checkpoint), contents);
+    this.opts.replicas?.barrier();
     this.lastSavedStep = this.step;
     return null;
   }
@@ -321,7 +339,7 @@ export class Trainer {
 
   /** Writes the sample grid of the current EMA weights and the loss curve; returns the grid's path. */
   writeSamples(): string {
-    const { x, y } = this.metrics.series('loss');
+    const { x, y } = this.metrics?.series('loss') ?? { x: [], y: [] };
     const path = this.samples.write({
       step: this.step, network: this.network, ema: this.ema, samplesDir: join(this.runtime.out, RUN_FILES.samples),
       lossCurve: join(this.runtime.out, RUN_FILES.lossCurve), losses: { x, y },

@@ -19,8 +19,15 @@ export function testRunConfig(name: 'mnist-quick' | 'cifar10-cpu' | 'cifar10' | 
   if (name === 'adm-small') {
     config.preset = 'adm-small';
     config.network = {
-      ...config.network, imgResolution: 16, labelDim: 10, modelChannels: 32, channelMult: [1, 2], numBlocks: 1,
-      attnResolutions: [8], channelsPerHead: 16, dropout: 0,
+      ...config.network,
+      imgResolution: 16,
+      labelDim: 10,
+      modelChannels: 32,
+      channelMult: [1, 2],
+      numBlocks: 1,
+      attnResolutions: [8],
+      channelsPerHead: 16,
+      dropout: 0,
     } as RunConfig['network'];
   }
   return config;
@@ -50,7 +57,11 @@ export function randomNetwork(config: RunConfig, seed: number): ImageNetwork {
 }
 
 /** Test inputs: images in [-1, 1] plus sigma z, one level per sample, and one-hot labels for conditional networks. */
-export function testInputs(config: RunConfig, sigmas: readonly number[], seed: number): { x: Float32Array; sigma: Float32Array; labels: Float32Array | null; shape: number[] } {
+export function testInputs(
+  config: RunConfig,
+  sigmas: readonly number[],
+  seed: number,
+): { x: Float32Array; sigma: Float32Array; labels: Float32Array | null; shape: number[] } {
   const c = config.network;
   const n = sigmas.length;
   const shape = [n, c.inChannels, c.imgResolution, c.imgResolution];
@@ -101,10 +112,12 @@ export function writeRandomCheckpoint(file: string, config: RunConfig, seed: num
   writeCheckpoint(file, {
     step: 7,
     config: runConfigToJson(config),
-    groups: new Map([['model', model.stateDict()], ['ema', ema.namedParameters()]]),
+    groups: new Map([
+      ['model', model.stateDict()],
+      ['ema', ema.namedParameters()],
+    ]),
     generators: new Map(),
     state: {},
   });
   return { model, ema };
 }
-
