@@ -122,7 +122,7 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
  */
 async function launchWorkers(dist: LaunchFlags, rest: string[]): Promise<number> {
   const threadsAt = rest.findIndex((a) => a === '--threads' || a.startsWith('--threads='));
-  const given = threadsAt < 0 ? undefined : rest[threadsAt]?.includes('=') ? rest[threadsAt]?.split('=')[1] : rest[threadsAt + 1];
+  const given = threadsAt < 0 ? undefined : rest[threadsAt]?.includes('=') ? rest[threadsAt].split('=')[1] : rest[threadsAt + 1];
   const threads = given !== undefined ? Number(given) : defaultThreadsPerWorker(dist.nproc);
   if (!Number.isSafeInteger(threads) || threads < 1) throw new UsageError(`--threads must be an integer >= 1, got '${given ?? ''}'`);
   const script = process.argv[1];

@@ -143,10 +143,14 @@ export async function launch(o: LaunchOptions): Promise<LaunchResult> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (killTimer !== null) clearTimeout(killTimer);
+    // escalate(), onSignal() and the exit handlers set these from callbacks, which TypeScript's
+    // narrowing does not see: read as their declared types.
+    const timer = killTimer as NodeJS.Timeout | null;
+    if (timer !== null) clearTimeout(timer);
   }
   const f = failure as { rank: number; message: string } | null;
+  const stoppedBy = stopping as NodeJS.Signals | null;
   if (f !== null) return { exitCode: 1, failedRank: f.rank, message: f.message };
-  if (stopping !== null) return { exitCode: stopping === 'SIGTERM' ? 143 : 130, failedRank: null, message: null };
+  if (stoppedBy !== null) return { exitCode: stoppedBy === 'SIGTERM' ? 143 : 130, failedRank: null, message: null };
   return { exitCode: 0, failedRank: null, message: null };
 }

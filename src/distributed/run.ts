@@ -32,7 +32,10 @@ export function projectVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const f = join(dir, 'package.json');
-    if (existsSync(f)) return String((JSON.parse(readFileSync(f, 'utf8')) as { version?: unknown }).version ?? 'unknown');
+    if (existsSync(f)) {
+      const version = (JSON.parse(readFileSync(f, 'utf8')) as { version?: unknown }).version;
+      return typeof version === 'string' ? version : 'unknown';
+    }
     dir = dirname(dir);
   }
   return 'unknown';
