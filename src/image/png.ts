@@ -33,10 +33,7 @@ export function encodePng(pixels: Uint8Array, width: number, height: number, cha
   image.width = width;
   image.height = height;
   image.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  const png = pngjs.PNG.sync.write(
-    image,
-    { colorType, inputColorType: colorType, inputHasAlpha: channels === 4, bitDepth: 8, deflateLevel: level },
-  );
+  const png = pngjs.PNG.sync.write(image, { colorType, inputColorType: colorType, inputHasAlpha: channels === 4, bitDepth: 8, deflateLevel: level });
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
