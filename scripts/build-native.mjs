@@ -174,9 +174,30 @@ function distributedFlags(torch, hasCuda) {
   const glooInclude = [...torch.includes, '/usr/include'].find((i) => existsSync(join(i, 'gloo', 'algorithm.h')));
   if (!glooInclude) return { flags: [], note: 'distributed training off: no gloo headers (Debian: apt-get install libgloo-dev)' };
   const flags = ['-DCTS_HAVE_C10D', '-DUSE_C10D_GLOO', `-I${glooInclude}`];
-  const nccl = hasCuda && existsSync(join(c10dDir, 'ProcessGroupNCCL.hpp'));
-  if (nccl) flags.push('-DCTS_HAVE_NCCL', '-DUSE_C10D_NCCL');
-  return { flags, note: `distributed training on: c10d with Gloo${nccl ? ' and NCCL' : ''}` };
+  // ProcessGroupNCCL.hpp includes the CUDA toolkit's and NCCL's headers, which a CUDA libtorch
+  // does not always bring (PyPI's torch does, in its nvidia-* packages); without them, Gloo only.
+  const cuda = hasCuda && existsSync(join(c10dDir, 'ProcessGroupNCCL.hpp')) ? cudaIncludes(torch) : null;
+  if (cuda) flags.push('-DCTS_HAVE_NCCL', '-DUSE_C10D_NCCL', ...cuda.map((d) => `-I${d}`));
+  const ncclNote = hasCuda && !cuda ? ' (NCCL off: no cuda.h and nccl.h found; set CUDA_HOME)' : '';
+  return { flags, note: `distributed training on: c10d with Gloo${cuda ? ' and NCCL' : ncclNote}` };
+}
+
+/** Include folders with the CUDA toolkit's cuda.h and crt/host_config.h (a full toolkit; pip's
+ *  nvidia-cuda-runtime lacks crt/) and NCCL's nccl.h: $CUDA_HOME, /usr/local/cuda,
+ *  and pip's nvidia-* packages beside a torch package; null when either header is missing. */
+function cudaIncludes(torch) {
+  const dirs = [];
+  const add = (d) => {
+    if (d && existsSync(d) && !dirs.includes(d)) dirs.push(d);
+  };
+  if (process.env.CUDA_HOME) add(join(process.env.CUDA_HOME, 'include'));
+  add('/usr/local/cuda/include');
+  for (const inc of torch.includes) {
+    const nvidia = join(inc, '..', '..', 'nvidia');
+    if (existsSync(nvidia)) for (const pkg of readdirSync(nvidia)) add(join(nvidia, pkg, 'include'));
+  }
+  const has = (header) => dirs.some((d) => existsSync(join(d, header)));
+  return has('cuda.h') && has(join('crt', 'host_config.h')) && has('nccl.h') ? dirs : null;
 }
 
 function upToDate(torch) {
