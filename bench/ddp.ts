@@ -27,20 +27,34 @@ const rounds = Number(flag('rounds', '2'));
 const presets = flag('presets', 'mnist-quick,cifar10-cpu').split(',');
 const python = process.env['TORCH_PYTHON'] ?? '/usr/bin/python3';
 
-interface RankResult { stepMs: number[]; waitMs?: number[] }
+interface RankResult {
+  stepMs: number[];
+  waitMs?: number[];
+}
 
 /** Starts `nproc` ranks of a command with the torchrun environment; rank 0's JSON line. */
 async function runRanks(cmd: string, args: string[], nproc: number, threads: number): Promise<RankResult> {
   const port = await freePort();
   const outs = await Promise.all(
-    Array.from({ length: nproc }, (_, r) =>
-      new Promise<string>((resolve, reject) => {
-        const env = { ...process.env, RANK: String(r), WORLD_SIZE: String(nproc), LOCAL_RANK: String(r), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), OMP_NUM_THREADS: String(threads), GLOG_minloglevel: '3' };
-        const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} rank ${r} exited with ${code}`))));
-      }),
+    Array.from(
+      { length: nproc },
+      (_, r) =>
+        new Promise<string>((resolve, reject) => {
+          const env = {
+            ...process.env,
+            RANK: String(r),
+            WORLD_SIZE: String(nproc),
+            LOCAL_RANK: String(r),
+            MASTER_ADDR: '127.0.0.1',
+            MASTER_PORT: String(port),
+            OMP_NUM_THREADS: String(threads),
+            GLOG_minloglevel: '3',
+          };
+          const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} rank ${r} exited with ${code}`))));
+        }),
     ),
   );
   return JSON.parse(outs[0]!.trim().split('\n').pop()!) as RankResult;
@@ -70,7 +84,11 @@ async function main(): Promise<void> {
     }
     const ips = Object.fromEntries(Object.entries(steps_).map(([k, v]) => [k, Number(B) / (median(v) / 1000)]));
     const result = {
-      preset: name, batch: Number(B), stepsPerRun: Number(steps), rounds, imagesPerSecond: ips,
+      preset: name,
+      batch: Number(B),
+      stepsPerRun: Number(steps),
+      rounds,
+      imagesPerSecond: ips,
       scalingEfficiency2x1: ips['ours 2x1']! / (2 * ips['ours 1x1']!),
       oursOverPythonDdp2x1: ips['ours 2x1']! / ips['python DDP 2x1']!,
       gradientWaitShare2x1: median(waits),

@@ -24,7 +24,10 @@ const local = Math.floor(((env.rank + 1) * B) / env.worldSize) - Math.floor((env
 const p = resolvePreset(preset);
 const net = buildNetwork(p, { generator: new Generator(0, 'cpu'), dropoutGenerator: new Generator(1, 'cpu') });
 net.train();
-const group = env.worldSize > 1 ? ProcessGroup.init({ masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: 120_000 }) : null;
+const group =
+  env.worldSize > 1
+    ? ProcessGroup.init({ masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: 120_000 })
+    : null;
 if (group) broadcastTensors(group, [...net.stateDict().values()]);
 const sync = group ? new DataParallelGradientSync(group, net.parameters()) : null;
 const adam = new Adam(net, { lr: 1e-4 });
@@ -45,7 +48,12 @@ for (let k = 0; k < steps; k++) {
     const student = net.forward(x.add(s4.mul(z)), sigma.log().mul(0.25));
     const teacher = noGrad(() => net.forward(x.add(s4.mul(z).mul(0.9)), sigma.mul(0.9).log().mul(0.25)));
     const diff = student.sub(teacher).flatten(1);
-    const perSample = diff.square().sum(1).add(c * c).sqrt().sub(c);
+    const perSample = diff
+      .square()
+      .sum(1)
+      .add(c * c)
+      .sqrt()
+      .sub(c);
     sync?.beforeBackward(true);
     perSample.sum().div(B).backward();
     const tw = performance.now();

@@ -89,7 +89,13 @@ export class InlineAdam {
   readonly #expAvg: Tensor[];
   readonly #expAvgSq: Tensor[];
   #step = 0;
-  constructor(params: Tensor[], readonly lr = 1e-3, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly eps = 1e-8) {
+  constructor(
+    params: Tensor[],
+    readonly lr = 1e-3,
+    readonly beta1 = 0.9,
+    readonly beta2 = 0.999,
+    readonly eps = 1e-8,
+  ) {
     this.#params = params;
     this.#expAvg = params.map((p) => keep(zerosLike(p)));
     this.#expAvgSq = params.map((p) => keep(zerosLike(p)));
@@ -138,7 +144,11 @@ export class TrainStepWorkload {
   readonly target: Tensor;
   readonly adam: InlineAdam;
 
-  constructor(readonly batch = 32, seed = 0, lr = 1e-4) {
+  constructor(
+    readonly batch = 32,
+    seed = 0,
+    lr = 1e-4,
+  ) {
     manualSeed(seed);
     this.net = new BenchUNet();
     const g = new Generator(seed + 1);
@@ -232,7 +242,8 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
   const chainLength = o.chainLength ?? 10_000;
   const chainRepeats = o.chainRepeats ?? Math.max(steps, 10);
   const batch = o.batch ?? 32;
-  if (!(steps >= 1 && warmup >= 0 && threadCounts.length > 0)) throw new RangeError('engine bench: steps must be >= 1, warmup >= 0, threads non-empty');
+  if (!(steps >= 1 && warmup >= 0 && threadCounts.length > 0))
+    throw new RangeError('engine bench: steps must be >= 1, warmup >= 0, threads non-empty');
 
   const peer = new TorchPeer('bench/engine_ref.py');
   const dir = mkdtempSync(join(tmpdir(), 'consistency-bench-'));
@@ -323,7 +334,9 @@ export async function runEngineBench(o: EngineBenchOptions, emit: (r: BenchRecor
         loss_max_rel_diff: lossDiff,
       });
       if (!(lossDiff <= LOSS_TOLERANCE))
-        throw new Error(`engine bench: the TS and torch losses differ by ${lossDiff} (relative): the two sides do not compute the same step\n  ts ${tsLosses.join(', ')}\n  torch ${torchLosses.join(', ')}`);
+        throw new Error(
+          `engine bench: the TS and torch losses differ by ${lossDiff} (relative): the two sides do not compute the same step\n  ts ${tsLosses.join(', ')}\n  torch ${torchLosses.join(', ')}`,
+        );
 
       // ---- small-op chain ----
       smallOpChain(chainLength);

@@ -40,9 +40,20 @@ export async function runInceptionBench(o: InceptionBenchOptions, emit: (r: Benc
   let net: FidInceptionV3 | null = null;
   try {
     // Seeded random weights and images from the reference script; both sides load the same files.
-    runPythonScript('test/reference/inception_ref.py', [dir, '--seed', '5', '--batch', String(batch), '--height', String(size), '--width', String(size)]);
+    runPythonScript('test/reference/inception_ref.py', [
+      dir,
+      '--seed',
+      '5',
+      '--batch',
+      String(batch),
+      '--height',
+      String(size),
+      '--width',
+      String(size),
+    ]);
     const hello = await peer.request<{ torch: string; env: Record<string, string>; pid: number }>({ op: 'hello' });
-    if (JSON.stringify(threadEnv()) !== JSON.stringify(hello.env)) throw new Error(`inception bench: thread environment differs: node ${JSON.stringify(threadEnv())} vs python ${JSON.stringify(hello.env)}`);
+    if (JSON.stringify(threadEnv()) !== JSON.stringify(hello.env))
+      throw new Error(`inception bench: thread environment differs: node ${JSON.stringify(threadEnv())} vs python ${JSON.stringify(hello.env)}`);
     const shape = [batch, 3, size, size];
     await peer.request({ op: 'init', weights: join(dir, 'weights.pth'), images: join(dir, 'images.f32'), shape });
     net = new FidInceptionV3({ device: 'cpu' });
@@ -69,7 +80,8 @@ export async function runInceptionBench(o: InceptionBenchOptions, emit: (r: Benc
     for (const threads of threadCounts) {
       setNumThreads(threads);
       const torchThreads = (await peer.request<{ threads: number }>({ op: 'threads', n: threads })).threads;
-      if (getNumThreads() !== threads || torchThreads !== threads) throw new Error(`inception bench: asked for ${threads} threads, got ts ${getNumThreads()}, torch ${torchThreads}`);
+      if (getNumThreads() !== threads || torchThreads !== threads)
+        throw new Error(`inception bench: asked for ${threads} threads, got ts ${getNumThreads()}, torch ${torchThreads}`);
       for (let i = 0; i < warmup; i++) {
         tsRun();
         await torchRun();
@@ -110,7 +122,8 @@ export async function runInceptionBench(o: InceptionBenchOptions, emit: (r: Benc
         steps,
         feature_sum_rel_diff: sumDiff,
       });
-      if (!(sumDiff <= SUM_TOLERANCE)) throw new Error(`inception bench: feature sums differ (ts ${tsSum}, torch ${torchSum}): the two sides do not compute the same features`);
+      if (!(sumDiff <= SUM_TOLERANCE))
+        throw new Error(`inception bench: feature sums differ (ts ${tsSum}, torch ${torchSum}): the two sides do not compute the same features`);
     }
     images.dispose();
   } finally {
@@ -125,4 +138,3 @@ const inception: Benchmark = {
   run: (options, emit, log) => runInceptionBench(options, emit, log),
 };
 export default inception;
-

@@ -47,19 +47,41 @@ export async function runNetworksBench(o: BenchOptions, emit: (r: BenchRecord) =
   }
 }
 
-async function runWorkload(preset: string, batch: number, steps: number, warmup: number, threads: number, log: (l: string) => void): Promise<BenchRecord> {
+async function runWorkload(
+  preset: string,
+  batch: number,
+  steps: number,
+  warmup: number,
+  threads: number,
+  log: (l: string) => void,
+): Promise<BenchRecord> {
   const dir = mkdtempSync(join(tmpdir(), 'consistency-bench-networks-'));
   const ts = new LinePeer('bench/networks_worker', process.execPath, [join(repoRoot, 'dist', 'bench', 'networks_worker.js')]);
   const py = new TorchPeer('bench/networks_ref.py');
   try {
     const hello = await py.request<{ torch: string; env: Record<string, string> }>({ op: 'hello' });
     const init = await ts.request<{ params: number; threads: number; weights: string; data: string; config: unknown; lr: number }>({
-      op: 'init', preset, batch, seed: 0, dir, threads,
+      op: 'init',
+      preset,
+      batch,
+      seed: 0,
+      dir,
+      threads,
     });
-    const pinit = await py.request<{ params: number; threads: number }>({ op: 'init', config: init.config, weights: init.weights, data: init.data, lr: init.lr, threads });
-    log(`[networks] ${preset} batch ${batch}, threads ${threads}: parameters ts ${init.params}, torch ${pinit.params}; torch ${hello.torch}; thread env ${JSON.stringify(threadEnv())}`);
+    const pinit = await py.request<{ params: number; threads: number }>({
+      op: 'init',
+      config: init.config,
+      weights: init.weights,
+      data: init.data,
+      lr: init.lr,
+      threads,
+    });
+    log(
+      `[networks] ${preset} batch ${batch}, threads ${threads}: parameters ts ${init.params}, torch ${pinit.params}; torch ${hello.torch}; thread env ${JSON.stringify(threadEnv())}`,
+    );
     if (init.params !== pinit.params) throw new Error(`networks bench: parameter counts differ: ts ${init.params}, torch ${pinit.params}`);
-    if (init.threads !== threads || pinit.threads !== threads) throw new Error(`networks bench: asked for ${threads} threads, got ts ${init.threads}, torch ${pinit.threads}`);
+    if (init.threads !== threads || pinit.threads !== threads)
+      throw new Error(`networks bench: asked for ${threads} threads, got ts ${init.threads}, torch ${pinit.threads}`);
 
     const l0ts = (await ts.request<{ loss: number }>({ op: 'loss0' })).loss;
     const l0py = (await py.request<{ loss: number }>({ op: 'loss0' })).loss;
@@ -90,7 +112,9 @@ async function runWorkload(preset: string, batch: number, steps: number, warmup:
       tsCpu.push(...a.cpu_ms);
       pyCpu.push(...b.cpu_ms);
       roundRatios.push(a.ms[0]! / b.ms[0]!);
-      log(`[networks] ${preset} round ${r}: ts ${a.ms[0]!.toFixed(0)} ms (loss ${a.losses[0]!.toPrecision(5)}), torch ${b.ms[0]!.toFixed(0)} ms (loss ${b.losses[0]!.toPrecision(5)})`);
+      log(
+        `[networks] ${preset} round ${r}: ts ${a.ms[0]!.toFixed(0)} ms (loss ${a.losses[0]!.toPrecision(5)}), torch ${b.ms[0]!.toFixed(0)} ms (loss ${b.losses[0]!.toPrecision(5)})`,
+      );
     }
     const tsRss = (await ts.request<{ maxrss_kb: number }>({ op: 'rss' })).maxrss_kb;
     const pyRss = (await py.request<{ maxrss_kb: number }>({ op: 'rss' })).maxrss_kb;
@@ -126,7 +150,8 @@ async function runWorkload(preset: string, batch: number, steps: number, warmup:
 }
 
 const networks: Benchmark = {
-  summary: 'consistency training step of cifar10 (NCSN++, batch 8) and cifar10-cpu (batch 32), TS vs Python torch in separate processes, 2 threads: medians and peak RSS',
+  summary:
+    'consistency training step of cifar10 (NCSN++, batch 8) and cifar10-cpu (batch 32), TS vs Python torch in separate processes, 2 threads: medians and peak RSS',
   run: (options, emit, log) => runNetworksBench(options, emit, log),
 };
 export default networks;

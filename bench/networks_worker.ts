@@ -29,9 +29,20 @@ function fTheta(net: ImageNetwork, xt: Tensor, s: Tensor): Tensor {
   return tidy(() => {
     const s4 = s.reshape([-1, 1, 1, 1]);
     const d = s4.sub(SIGMA_MIN);
-    const cSkip = d.square().add(SIGMA_DATA ** 2).rdiv(SIGMA_DATA ** 2);
-    const cOut = d.mul(SIGMA_DATA).div(s4.square().add(SIGMA_DATA ** 2).sqrt());
-    const cIn = s4.square().add(SIGMA_DATA ** 2).rsqrt();
+    const cSkip = d
+      .square()
+      .add(SIGMA_DATA ** 2)
+      .rdiv(SIGMA_DATA ** 2);
+    const cOut = d.mul(SIGMA_DATA).div(
+      s4
+        .square()
+        .add(SIGMA_DATA ** 2)
+        .sqrt(),
+    );
+    const cIn = s4
+      .square()
+      .add(SIGMA_DATA ** 2)
+      .rsqrt();
     return cSkip.mul(xt).add(cOut.mul(net.forward(cIn.mul(xt), s.log().mul(0.25))));
   });
 }
@@ -57,19 +68,26 @@ class Worker {
     const g = new Generator(cmd.seed + 2, 'cpu');
     const { imgResolution: R, inChannels: C } = preset.config.network;
     const B = cmd.batch;
-    keep(this.x = tidy(() => rand([B, C, R, R], { generator: g }).mul(2).sub(1)));
-    keep(this.z = randn([B, C, R, R], { generator: g }));
+    keep((this.x = tidy(() => rand([B, C, R, R], { generator: g }).mul(2).sub(1))));
+    keep((this.z = randn([B, C, R, R], { generator: g })));
     // Teacher levels lognormal around exp(-1.1) (docs/method.md section 3's P_mean, P_std), student 20% higher.
-    keep(this.sTeacher = tidy(() => randn([B], { generator: g }).mul(2).sub(1.1).exp().clamp(SIGMA_MIN, 80)));
-    keep(this.sStudent = tidy(() => this.sTeacher.mul(1.2)));
-    keep(this.weight = tidy(() => this.sStudent.sub(this.sTeacher).reciprocal()));
+    keep((this.sTeacher = tidy(() => randn([B], { generator: g }).mul(2).sub(1.1).exp().clamp(SIGMA_MIN, 80))));
+    keep((this.sStudent = tidy(() => this.sTeacher.mul(1.2))));
+    keep((this.weight = tidy(() => this.sStudent.sub(this.sTeacher).reciprocal())));
     this.c = 0.00054 * Math.sqrt(C * R * R);
     const weights = join(cmd.dir, 'weights.safetensors');
     const data = join(cmd.dir, 'data.safetensors');
     saveSafetensors(weights, this.net.stateDict());
     saveSafetensors(data, { x: this.x, z: this.z, sigma_student: this.sStudent, sigma_teacher: this.sTeacher, weight: this.weight });
     this.adam = new Adam(this.net, { lr: preset.config.training.optimizer.lr });
-    return { params: this.net.parameterCount(), threads: getNumThreads(), weights, data, config: preset.config.network, lr: preset.config.training.optimizer.lr };
+    return {
+      params: this.net.parameterCount(),
+      threads: getNumThreads(),
+      weights,
+      data,
+      config: preset.config.network,
+      lr: preset.config.training.optimizer.lr,
+    };
   }
 
   /** The batch loss; the teacher pass replays the student's dropout masks. */
@@ -80,7 +98,14 @@ class Worker {
       this.dropout.setState(state);
       const teacher = noGrad(() => fTheta(this.net, this.x.add(this.sTeacher.reshape([-1, 1, 1, 1]).mul(this.z)), this.sTeacher));
       const sq = student.sub(teacher).square().flatten(1).sum(1);
-      return this.weight.mul(sq.add(this.c ** 2).sqrt().sub(this.c)).mean();
+      return this.weight
+        .mul(
+          sq
+            .add(this.c ** 2)
+            .sqrt()
+            .sub(this.c),
+        )
+        .mean();
     });
   }
 

@@ -43,7 +43,8 @@ function parseBenchArgs(argv: string[]): { names: string[]; options: BenchOption
   for (const t of tokens) {
     if (t.kind !== 'option') continue;
     if (!(t.name in OPTIONS)) throw new BenchUsageError(`${NAME}: unknown flag ${t.rawName} (see '${NAME} -- --help')`);
-    if (OPTIONS[t.name as keyof typeof OPTIONS].type === 'string' && t.value === undefined) throw new BenchUsageError(`${NAME}: ${t.rawName} needs a value`);
+    if (OPTIONS[t.name as keyof typeof OPTIONS].type === 'string' && t.value === undefined)
+      throw new BenchUsageError(`${NAME}: ${t.rawName} needs a value`);
   }
   if (values.help === true) return null;
   const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);

@@ -62,7 +62,12 @@ async function main(argv: string[]): Promise<number> {
   const steps = num(f, 'steps')!;
   const every = num(f, 'every')!;
   const threads = num(f, 'threads')!;
-  for (const [flag, v] of [['steps', steps], ['every', every], ['threads', threads], ['batch', num(f, 'batch') ?? 1]] as const)
+  for (const [flag, v] of [
+    ['steps', steps],
+    ['every', every],
+    ['threads', threads],
+    ['batch', num(f, 'batch') ?? 1],
+  ] as const)
     if (!(v >= 1)) throw new UsageError(`${NAME}: --${flag} must be an integer >= 1; got ${v}`);
   config.training.steps = steps;
   config.training.batch = num(f, 'batch') ?? config.training.batch;
@@ -76,7 +81,16 @@ async function main(argv: string[]): Promise<number> {
   const start = last;
   const trainer = new Trainer({
     config,
-    runtime: { out, threads, device: 'cpu', microBatch: config.training.batch, checkpointEvery: every, sampleEvery: every, logEvery: every, sampleCount: 16 },
+    runtime: {
+      out,
+      threads,
+      device: 'cpu',
+      microBatch: config.training.batch,
+      checkpointEvery: every,
+      sampleEvery: every,
+      logEvery: every,
+      sampleCount: 16,
+    },
     dataset,
     optimizerFactory: defaultOptimizerFactory,
     lossHook: (step, loss) => {
@@ -96,7 +110,10 @@ async function main(argv: string[]): Promise<number> {
         });
         windowMs = [];
         // Written as it goes, so a soak stopped early still leaves its figures.
-        writeFileAtomic(jsonPath, new TextEncoder().encode(`${JSON.stringify({ bench: 'soak', preset: presetName, complete: false, samples }, null, 2)}\n`));
+        writeFileAtomic(
+          jsonPath,
+          new TextEncoder().encode(`${JSON.stringify({ bench: 'soak', preset: presetName, complete: false, samples }, null, 2)}\n`),
+        );
       }
       return loss;
     },
@@ -104,7 +121,9 @@ async function main(argv: string[]): Promise<number> {
   const parameters = trainer.network.parameterCount();
   let outcome: TrainOutcome;
   try {
-    process.stderr.write(`[soak] ${presetName}: ${steps} steps, batch ${config.training.batch}, ${threads} thread(s), ${(parameters / 1e6).toFixed(2)}M parameters; run directory ${out}\n`);
+    process.stderr.write(
+      `[soak] ${presetName}: ${steps} steps, batch ${config.training.batch}, ${threads} thread(s), ${(parameters / 1e6).toFixed(2)}M parameters; run directory ${out}\n`,
+    );
     outcome = await trainer.run();
   } finally {
     trainer.dispose();

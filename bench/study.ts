@@ -43,18 +43,30 @@ export const STUDY_PRESET = 'mnist-quick';
 export const STUDY_SETTINGS: readonly StudySetting[] = [
   { name: 'ict', what: 'iCT as the mnist-quick preset has it', flags: [] },
   // --mu0 too: iCT's mu0 is 0, and an EMA teacher with rate 0 is the stopgrad teacher again.
-  { name: 'ema-teacher', what: "iCT with CT's EMA teacher (mu(k) = exp(s0 ln 0.9 / N(k)), docs/method.md sections 2 and 4)", flags: ['--teacher', 'ema', '--mu0', '0.9'] },
+  {
+    name: 'ema-teacher',
+    what: "iCT with CT's EMA teacher (mu(k) = exp(s0 ln 0.9 / N(k)), docs/method.md sections 2 and 4)",
+    flags: ['--teacher', 'ema', '--mu0', '0.9'],
+  },
   { name: 'squared-l2', what: 'iCT with squared L2 instead of pseudo-Huber', flags: ['--metric', 'l2'] },
   { name: 'uniform-levels', what: 'iCT with uniform instead of lognormal levels (docs/method.md section 3)', flags: ['--levels', 'uniform'] },
   { name: 'constant-weighting', what: 'iCT with lambda = 1 instead of 1 / (sigma_{i+1} - sigma_i)', flags: ['--weighting', 'constant'] },
   { name: 'sqrt-curriculum', what: "iCT with CT's square-root curriculum (the preset's s0, s1)", flags: ['--curriculum', 'ct-sqrt'] },
-  { name: 'ct', what: 'the original CT (--method ct: EMA teacher, sqrt curriculum s0 2 / s1 150, uniform levels, lambda 1; squared L2 for LPIPS)', flags: ['--method', 'ct'] },
   {
-    name: 'diffusers-published', flags: [], peer: 'published',
+    name: 'ct',
+    what: 'the original CT (--method ct: EMA teacher, sqrt curriculum s0 2 / s1 150, uniform levels, lambda 1; squared L2 for LPIPS)',
+    flags: ['--method', 'ct'],
+  },
+  {
+    name: 'diffusers-published',
+    flags: [],
+    peer: 'published',
     what: "peer: diffusers 0.31.0's consistency-training example as published (AdamW 1e-4, cosine, 500 warm-up, s1 1280, P_mean -1.1, no EMA; per-element pseudo-Huber, c_in without sqrt, c_skip/c_out without sigma_min), UNet2DModel 0.28M",
   },
   {
-    name: 'diffusers-corrected', flags: [], peer: 'corrected',
+    name: 'diffusers-corrected',
+    flags: [],
+    peer: 'corrected',
     what: "peer: the same with its deviations corrected (pseudo-Huber per sample; CMStochasticIterativeScheduler's c_in, c_skip, c_out)",
   },
 ];
@@ -106,7 +118,10 @@ class StudyStopped extends Error {
 }
 
 function cli(args: string[], what: string): string {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status === 130 || r.status === 143) throw new StudyStopped(r.status);
   if (r.status !== 0) throw new Error(`study: ${what} failed (exit ${r.status ?? r.signal}): consistency ${args.join(' ')}`);
   return r.stdout;
@@ -119,7 +134,10 @@ function gitCommit(): string {
 
 /** Scores grids with bench/mnist_judge.py (one Python start for all). */
 export function judgeGrids(grids: string[]): GridScore[] {
-  const r = spawnSync(torchPython(), [join(repoRoot, 'bench', 'mnist_judge.py'), ...grids], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(torchPython(), [join(repoRoot, 'bench', 'mnist_judge.py'), ...grids], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`study: bench/mnist_judge.py failed (exit ${r.status ?? r.signal})`);
   const lines = r.stdout.trim().split('\n');
   if (lines.length !== grids.length) throw new Error(`study: the judge printed ${lines.length} lines for ${grids.length} grids`);
@@ -131,16 +149,38 @@ export function resultPath(results: string, setting: string, seed: number): stri
 }
 
 /** Trains (or resumes) a peer's run and writes its judge grids; returns [one-step grid, two-step grid, 64-sample grid]. */
-function runPeer(s: StudySetting, seed: number, runDir: string, steps: number | undefined, samples: number): { grids: [string, string, string]; seconds: number; command: string } {
-  if (!existsSync(join(PEERS_DIR, 'diffusers'))) throw new Error(`study: ${s.name} needs the diffusers peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
-  const args = [join(repoRoot, 'bench', 'study_peer_diffusers.py'), '--out', runDir, '--seed', String(seed), '--variant', s.peer!, '--samples', String(samples), ...(steps !== undefined ? ['--steps', String(steps)] : [])];
+function runPeer(
+  s: StudySetting,
+  seed: number,
+  runDir: string,
+  steps: number | undefined,
+  samples: number,
+): { grids: [string, string, string]; seconds: number; command: string } {
+  if (!existsSync(join(PEERS_DIR, 'diffusers')))
+    throw new Error(`study: ${s.name} needs the diffusers peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
+  const args = [
+    join(repoRoot, 'bench', 'study_peer_diffusers.py'),
+    '--out',
+    runDir,
+    '--seed',
+    String(seed),
+    '--variant',
+    s.peer!,
+    '--samples',
+    String(samples),
+    ...(steps !== undefined ? ['--steps', String(steps)] : []),
+  ];
   process.stderr.write(`study: ${s.name} seed ${seed}: ${existsSync(join(runDir, 'peer-checkpoint.pt')) ? 'resuming' : 'training'} the peer\n`);
   const env = { ...process.env, PYTHONPATH: [PEERS_DIR, join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
   const r = spawnSync(torchPython(), args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status === 130 || r.status === 143 || r.signal === 'SIGINT' || r.signal === 'SIGTERM') throw new StudyStopped(r.status ?? 130);
   if (r.status !== 0) throw new Error(`study: the ${s.name} peer failed (exit ${r.status ?? r.signal})`);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { trainSeconds: number; grids: { '1step': string; '2step': string }; grid64: string };
-  return { grids: [out.grids['1step'], out.grids['2step'], out.grid64], seconds: out.trainSeconds, command: `python3 bench/study_peer_diffusers.py --variant ${s.peer!} --seed ${seed}` };
+  return {
+    grids: [out.grids['1step'], out.grids['2step'], out.grid64],
+    seconds: out.trainSeconds,
+    command: `python3 bench/study_peer_diffusers.py --variant ${s.peer!} --seed ${seed}`,
+  };
 }
 
 /** Trains (or resumes), samples and judges one (setting, seed); writes its result JSON. */
@@ -150,14 +190,39 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
     const load0 = loadavg()[0]!;
     const peer = runPeer(s, seed, runDir, steps, samples);
     const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]]) as [GridScore, GridScore];
-    return finish(s, seed, paths, {
-      setting: s.name, seed, command: peer.command, steps: steps ?? null, trainSeconds: peer.seconds,
-      load: [Math.round(load0 * 10) / 10, Math.round(loadavg()[0]! * 10) / 10], cores: cpus().length,
-      date: new Date().toISOString(), commit: gitCommit(), oneStep, twoStep,
-    }, (grid) => copyFileSync(peer.grids[2], grid), commit);
+    return finish(
+      s,
+      seed,
+      paths,
+      {
+        setting: s.name,
+        seed,
+        command: peer.command,
+        steps: steps ?? null,
+        trainSeconds: peer.seconds,
+        load: [Math.round(load0 * 10) / 10, Math.round(loadavg()[0]! * 10) / 10],
+        cores: cpus().length,
+        date: new Date().toISOString(),
+        commit: gitCommit(),
+        oneStep,
+        twoStep,
+      },
+      (grid) => copyFileSync(peer.grids[2], grid),
+      commit,
+    );
   }
   const timeFile = join(runDir, 'study-seconds.json');
-  const trainArgs = ['train', '--preset', STUDY_PRESET, '--seed', String(seed), ...s.flags, ...(steps !== undefined ? ['--steps', String(steps)] : []), '--out', runDir];
+  const trainArgs = [
+    'train',
+    '--preset',
+    STUDY_PRESET,
+    '--seed',
+    String(seed),
+    ...s.flags,
+    ...(steps !== undefined ? ['--steps', String(steps)] : []),
+    '--out',
+    runDir,
+  ];
   // A checkpoint every 100 steps: a study stopped mid-run loses little (runtime flag, not part of the config).
   const runtime = ['--checkpoint-every', '100'];
   const resuming = existsSync(join(runDir, 'checkpoint.safetensors'));
@@ -197,7 +262,14 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
     oneStep,
     twoStep,
   };
-  return finish(s, seed, paths, result, (grid) => cli(['sample', '--ckpt', runDir, '--n', '64', '--steps', '1', '--seed', String(SAMPLE_SEED), '--out', grid], 'the setting grid'), commit);
+  return finish(
+    s,
+    seed,
+    paths,
+    result,
+    (grid) => cli(['sample', '--ckpt', runDir, '--n', '64', '--steps', '1', '--seed', String(SAMPLE_SEED), '--out', grid], 'the setting grid'),
+    commit,
+  );
 }
 
 /** Writes a result (and for the first seed the setting's grid, by `writeGrid`), optionally commits them. */
@@ -214,11 +286,17 @@ function finish(s: StudySetting, seed: number, paths: Paths, result: StudyResult
     writeGrid(grid);
     files.push(grid);
   }
-  process.stderr.write(`study: ${s.name} seed ${seed}: one-step ${oneStep.confident} confident, fd ${oneStep.fd}; two-step ${twoStep.confident}, fd ${twoStep.fd}; ${result.trainSeconds} s\n`);
+  process.stderr.write(
+    `study: ${s.name} seed ${seed}: one-step ${oneStep.confident} confident, fd ${oneStep.fd}; two-step ${twoStep.confident}, fd ${twoStep.fd}; ${result.trainSeconds} s\n`,
+  );
   if (commit) {
     const rel = files.map((f) => relative(repoRoot, f));
     const add = spawnSync('git', ['add', '--', ...rel], { cwd: repoRoot, stdio: 'inherit' });
-    const c = spawnSync('git', ['commit', '-q', '-m', `study: ${s.name} seed ${seed} (one-step ${oneStep.confident} confident, fd ${oneStep.fd})`, '--', ...rel], { cwd: repoRoot, stdio: 'inherit' });
+    const c = spawnSync(
+      'git',
+      ['commit', '-q', '-m', `study: ${s.name} seed ${seed} (one-step ${oneStep.confident} confident, fd ${oneStep.fd})`, '--', ...rel],
+      { cwd: repoRoot, stdio: 'inherit' },
+    );
     if (add.status !== 0 || c.status !== 0) process.stderr.write(`study: could not commit ${rel.join(', ')}; commit them by hand\n`);
   }
   return result;
@@ -285,7 +363,9 @@ export function writeReport(results: string, mdPath: string, settings: readonly 
     const fd2 = meanSd(rs.map((r) => r.twoStep.fd));
     const classes = Math.min(...rs.map((r) => r.oneStep.classes.filter((c) => c > 0).length));
     const secs = meanSd(rs.map((r) => r.trainSeconds));
-    rows.push(`| ${s.name} | ${s.what} | ${rs.length} (${rs.map((r) => r.seed).join(', ')}) | ${fmt(one, 1, 100)} | ${fmt(two, 1, 100)} | ${fmt(fd1, 1)} | ${fmt(fd2, 1)} | ${classes} | ${fmt(secs, 0)} |`);
+    rows.push(
+      `| ${s.name} | ${s.what} | ${rs.length} (${rs.map((r) => r.seed).join(', ')}) | ${fmt(one, 1, 100)} | ${fmt(two, 1, 100)} | ${fmt(fd1, 1)} | ${fmt(fd2, 1)} | ${classes} | ${fmt(secs, 0)} |`,
+    );
     names.push(s.name);
     stats.one.push({ mean: one.mean * 100, sd: one.sd * 100 });
     stats.two.push({ mean: two.mean * 100, sd: two.sd * 100 });
@@ -373,11 +453,17 @@ function main(argv: string[]): number {
     const a = rest[i]!;
     if (a === '--commit') flags.set('commit', 'true');
     else if (a.startsWith('--') && i + 1 < rest.length) flags.set(a.slice(2), rest[++i]!);
-    else throw new Error(`study: unexpected argument '${a}' (usage: study run|report [--settings a,b] [--seeds 0,1] [--commit] [--results DIR] [--runs DIR])`);
+    else
+      throw new Error(
+        `study: unexpected argument '${a}' (usage: study run|report [--settings a,b] [--seeds 0,1] [--commit] [--results DIR] [--runs DIR])`,
+      );
   }
   const known = new Set(['settings', 'seeds', 'commit', 'results', 'runs', 'steps', 'samples', 'report']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`study: unknown flag --${k}`);
-  const paths: Paths = { results: flags.get('results') ?? join(repoRoot, 'docs', 'study'), runs: flags.get('runs') ?? join(repoRoot, '.cache', 'study') };
+  const paths: Paths = {
+    results: flags.get('results') ?? join(repoRoot, 'docs', 'study'),
+    runs: flags.get('runs') ?? join(repoRoot, '.cache', 'study'),
+  };
   const report = flags.get('report') ?? join(dirname(paths.results), 'study.md');
   if (cmd === 'report') {
     writeReport(paths.results, report);
@@ -385,18 +471,30 @@ function main(argv: string[]): number {
     return 0;
   }
   if (cmd !== 'run') throw new Error('study: usage: study run|report [--settings a,b] [--seeds 0,1,2] [--commit]');
-  const settings = parseList(flags.get('settings'), STUDY_SETTINGS.map((s) => s.name), 'setting');
+  const settings = parseList(
+    flags.get('settings'),
+    STUDY_SETTINGS.map((s) => s.name),
+    'setting',
+  );
   const seeds = parseList(flags.get('seeds'), STUDY_SEEDS.map(String), 'seed').map(Number);
   const steps = flags.has('steps') ? Number(flags.get('steps')) : undefined;
   const samples = flags.has('samples') ? Number(flags.get('samples')) : JUDGE_SAMPLES;
-  if (steps !== undefined && !(Number.isSafeInteger(steps) && steps >= 1)) throw new Error(`study: --steps must be an integer >= 1; got ${flags.get('steps')}`);
+  if (steps !== undefined && !(Number.isSafeInteger(steps) && steps >= 1))
+    throw new Error(`study: --steps must be an integer >= 1; got ${flags.get('steps')}`);
   if (!(Number.isSafeInteger(samples) && samples >= 2)) throw new Error(`study: --samples must be an integer >= 2; got ${flags.get('samples')}`);
   if ((steps !== undefined || samples !== JUDGE_SAMPLES) && !flags.has('results'))
     throw new Error('study: --steps/--samples change the budget; give --results DIR so such runs do not mix with the study');
   for (const seed of seeds)
     for (const name of settings) {
       if (existsSync(resultPath(paths.results, name, seed))) continue;
-      runOne(STUDY_SETTINGS.find((s) => s.name === name)!, seed, paths, steps, samples, flags.has('commit'));
+      runOne(
+        STUDY_SETTINGS.find((s) => s.name === name)!,
+        seed,
+        paths,
+        steps,
+        samples,
+        flags.has('commit'),
+      );
       writeReport(paths.results, report);
     }
   writeReport(paths.results, report);

@@ -27,7 +27,12 @@ export class LinePeer {
   #stderrTail = '';
   #exited: Error | null = null;
 
-  constructor(readonly label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    readonly label: string,
+    command: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
     this.#child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (chunk: string) => {
@@ -78,7 +83,10 @@ export class LinePeer {
 /** A Python script of the repository run by the reference Python, as a LinePeer. */
 export class TorchPeer extends LinePeer {
   /** Starts `script` (relative to the repository root) with the reference Python. */
-  constructor(readonly script: string, args: string[] = []) {
+  constructor(
+    readonly script: string,
+    args: string[] = [],
+  ) {
     // The child inherits this process's environment unchanged (OMP_* included), plus the
     // reference torch's and the project's private Python packages on PYTHONPATH as runPythonScript adds them.
     super(script, torchPython(), ['-u', join(repoRoot, script), ...args], torchPythonEnv());

@@ -112,7 +112,16 @@ async function benchPreset(preset: string, threads: number, o: { steps: number; 
   setNumThreads(threads);
   const trainer = new Trainer({
     config,
-    runtime: { out: dir, threads, device: 'cpu', microBatch: config.training.batch, checkpointEvery: 1e9, sampleEvery: 1e9, logEvery: 1e9, sampleCount: 1 },
+    runtime: {
+      out: dir,
+      threads,
+      device: 'cpu',
+      microBatch: config.training.batch,
+      checkpointEvery: 1e9,
+      sampleEvery: 1e9,
+      logEvery: 1e9,
+      sampleCount: 1,
+    },
     dataset,
     optimizerFactory: defaultOptimizerFactory,
     progressStream: { write: () => true },
@@ -183,7 +192,12 @@ async function benchPreset(preset: string, threads: number, o: { steps: number; 
 export const BENCH_PRESETS = ['mnist-quick', 'cifar10-cpu'] as const;
 
 /** Runs the measurement for `presets` (default both). */
-export async function runTrainBench(options: BenchOptions, emit: (r: BenchRecord) => void, log: (l: string) => void, presets: readonly string[] = BENCH_PRESETS): Promise<void> {
+export async function runTrainBench(
+  options: BenchOptions,
+  emit: (r: BenchRecord) => void,
+  log: (l: string) => void,
+  presets: readonly string[] = BENCH_PRESETS,
+): Promise<void> {
   const threads = options.threads ?? [getNumThreads()];
   for (const preset of presets) {
     const small = preset.startsWith('mnist');

@@ -20,8 +20,29 @@ export type Mutation =
 
 /** Values at the edges of the integer types, where size checks usually fail. */
 const INTERESTING: readonly bigint[] = [
-  0n, 1n, 2n, 7n, 8n, 0x7fn, 0x80n, 0xffn, 0x100n, 0x7fffn, 0x8000n, 0xffffn, 0x10000n, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn,
-  0x100000000n, 0x1fffffffffffffn, 0x20000000000000n, 0x7fffffffffffffffn, 0x8000000000000000n, 0xffffffffffffffffn,
+  0n,
+  1n,
+  2n,
+  7n,
+  8n,
+  0x7fn,
+  0x80n,
+  0xffn,
+  0x100n,
+  0x7fffn,
+  0x8000n,
+  0xffffn,
+  0x10000n,
+  0x7fffffffn,
+  0x80000000n,
+  0xfffffffen,
+  0xffffffffn,
+  0x100000000n,
+  0x1fffffffffffffn,
+  0x20000000000000n,
+  0x7fffffffffffffffn,
+  0x8000000000000000n,
+  0xffffffffffffffffn,
 ];
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(

@@ -42,10 +42,13 @@ export function fuzzTarget(name: string, o: FuzzOptions): Promise<WorkerReport> 
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let hung = false;
-    const timer = setTimeout(() => {
-      hung = true;
-      child.kill('SIGKILL');
-    }, o.seconds * 1000 + GRACE_MS);
+    const timer = setTimeout(
+      () => {
+        hung = true;
+        child.kill('SIGKILL');
+      },
+      o.seconds * 1000 + GRACE_MS,
+    );
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -54,7 +57,12 @@ export function fuzzTarget(name: string, o: FuzzOptions): Promise<WorkerReport> 
           mkdirSync(o.out, { recursive: true });
           const file = join(o.out, `${name}-hang-${Date.now()}.bin`);
           if (existsSync(current)) copyFileSync(current, file);
-          resolve({ target: name, runs: -1, seconds: o.seconds, failure: { problem: `hung: still running ${GRACE_MS / 1000} s past its budget`, file, input: '(the input it was on)' } });
+          resolve({
+            target: name,
+            runs: -1,
+            seconds: o.seconds,
+            failure: { problem: `hung: still running ${GRACE_MS / 1000} s past its budget`, file, input: '(the input it was on)' },
+          });
           return;
         }
         const last = stdout.trim().split('\n').pop() ?? '';
@@ -67,7 +75,12 @@ export function fuzzTarget(name: string, o: FuzzOptions): Promise<WorkerReport> 
           const file = join(o.out, `${name}-crash-${Date.now()}.bin`);
           if (existsSync(current)) copyFileSync(current, file);
           const why = stderr.trim().split('\n').slice(-3).join(' | ');
-          resolve({ target: name, runs: -1, seconds: 0, failure: { problem: `the process died (exit ${String(code)}): ${why}`, file, input: '(the input it was on)' } });
+          resolve({
+            target: name,
+            runs: -1,
+            seconds: 0,
+            failure: { problem: `the process died (exit ${String(code)}): ${why}`, file, input: '(the input it was on)' },
+          });
           return;
         }
         resolve(report);
@@ -117,7 +130,9 @@ async function main(): Promise<void> {
     const r = await fuzzTarget(n, o);
     if (r.failure) {
       failed++;
-      process.stdout.write(`${n}: FAILED after ${r.runs} inputs: ${r.failure.problem}\n  input: ${r.failure.file}\n  ${r.failure.input.slice(0, 500)}\n`);
+      process.stdout.write(
+        `${n}: FAILED after ${r.runs} inputs: ${r.failure.problem}\n  input: ${r.failure.file}\n  ${r.failure.input.slice(0, 500)}\n`,
+      );
     } else process.stdout.write(`${n}: ${r.runs} inputs in ${r.seconds.toFixed(1)} s, no failure\n`);
   }
   process.exit(failed > 0 ? 1 : 0);

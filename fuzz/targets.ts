@@ -58,7 +58,7 @@ function fixPngCrcs(bytes: Uint8Array): Uint8Array {
   if (bytes.length < 8 || bytes[0] !== 0x89 || bytes[1] !== 0x50) return bytes;
   const out = Uint8Array.from(bytes);
   const v = new DataView(out.buffer);
-  for (let p = 8; p + 12 <= out.length; ) {
+  for (let p = 8; p + 12 <= out.length;) {
     const len = v.getUint32(p);
     if (p + 12 + len > out.length) break;
     v.setUint32(p + 8 + len, crc32(out.subarray(p + 4, p + 8 + len)));
@@ -118,7 +118,10 @@ const checkpoint: FuzzTarget = {
       const ckpt = {
         step: 3,
         config: { preset: 'fuzz', network: { channels: 8 }, training: { steps: 10, batch: 2 } },
-        groups: new Map([['model', new Map([...t].slice(0, 2))], ['ema', new Map([...t].slice(2))]]),
+        groups: new Map([
+          ['model', new Map([...t].slice(0, 2))],
+          ['ema', new Map([...t].slice(2))],
+        ]),
         generators: new Map([['cpu', new Uint8Array([9, 8, 7, 6, 5])]]),
         state: { loader: { epoch: 0, index: 4 }, counters: [1, 2] },
       };
@@ -215,7 +218,11 @@ const idx: FuzzTarget = {
   name: 'idx',
   what: 'IDX files, plain or gzipped (src/data/idx.ts parseIdx, readIdxImagesAndLabels)',
   seeds() {
-    const images = idxBytes(0x08, [2, 3, 3], new Uint8Array(18).map((_, i) => i * 13));
+    const images = idxBytes(
+      0x08,
+      [2, 3, 3],
+      new Uint8Array(18).map((_, i) => i * 13),
+    );
     return [images, gzipSync(images), idxBytes(0x0c, [2, 2], new Uint8Array(16).fill(1)), idxBytes(0x0e, [1], new Uint8Array(8).fill(0x3f))];
   },
   run(bytes, scratch) {
@@ -239,8 +246,18 @@ const images: FuzzTarget = {
   name: 'images',
   what: 'image folders of PNG and JPEG files (src/data/folder.ts loadImageFolder: pngjs, jpeg-js)',
   seeds() {
-    const gray = encodePng(new Uint8Array(20).map((_, i) => i * 12), 5, 4, 1);
-    const rgb = encodePng(new Uint8Array(6 * 5 * 3).map((_, i) => (i * 29) & 255), 6, 5, 3);
+    const gray = encodePng(
+      new Uint8Array(20).map((_, i) => i * 12),
+      5,
+      4,
+      1,
+    );
+    const rgb = encodePng(
+      new Uint8Array(6 * 5 * 3).map((_, i) => (i * 29) & 255),
+      6,
+      5,
+      3,
+    );
     const rgba = encodePng(rgbaPixels(4, 4), 4, 4, 4);
     const jpg = new Uint8Array(jpeg.encode({ data: Buffer.from(rgbaPixels(16, 8)), width: 16, height: 8 }, 90).data);
     return [gray, rgb, rgba, jpg];
@@ -273,7 +290,7 @@ function tinyRunConfig(): { config: RunConfig; tensors: Map<string, Tensor> } {
 
 const runConfig: FuzzTarget = {
   name: 'run-config',
-  what: "run configs as checkpoints carry them (JSON in the header; src/train/load-model.ts loadModel and samplingLevels)",
+  what: 'run configs as checkpoints carry them (JSON in the header; src/train/load-model.ts loadModel and samplingLevels)',
   json: true,
   seeds: () => [new TextEncoder().encode(JSON.stringify(runConfigToJson(tinyRunConfig().config)))],
   run(bytes, scratch) {
@@ -286,7 +303,21 @@ const runConfig: FuzzTarget = {
     if (!isJsonObject(config)) return;
     const { tensors } = tinyRunConfig();
     const file = join(scratch, 'checkpoint.safetensors');
-    writeFileSync(file, concat(serializeCheckpoint({ step: 1, config, groups: new Map([['model', tensors], ['ema', tensors]]), generators: new Map(), state: {} })));
+    writeFileSync(
+      file,
+      concat(
+        serializeCheckpoint({
+          step: 1,
+          config,
+          groups: new Map([
+            ['model', tensors],
+            ['ema', tensors],
+          ]),
+          generators: new Map(),
+          state: {},
+        }),
+      ),
+    );
     const model = loadModel(file, { device: 'cpu' });
     try {
       for (const steps of [1, 2, 3]) samplingLevels(model.config, steps);
@@ -299,17 +330,123 @@ const runConfig: FuzzTarget = {
 
 /** Command lines that reach each command's checks: every flag with a plausible value (JSON arrays of strings). */
 const CLI_SEEDS: readonly string[][] = [
-  ['schedule', '--total-steps', '100', '--step', '5', '--method', 'ict', '--json', '--s0', '10', '--s1', '1280', '--p-mean', '-1.1', '--p-std', '2', '--sigma-min', '0.002', '--sigma-max', '80', '--rho', '7'],
+  [
+    'schedule',
+    '--total-steps',
+    '100',
+    '--step',
+    '5',
+    '--method',
+    'ict',
+    '--json',
+    '--s0',
+    '10',
+    '--s1',
+    '1280',
+    '--p-mean',
+    '-1.1',
+    '--p-std',
+    '2',
+    '--sigma-min',
+    '0.002',
+    '--sigma-max',
+    '80',
+    '--rho',
+    '7',
+  ],
   ['describe', '--preset', 'mnist-tiny', '--json'],
   ['inspect', '--json'],
-  ['sample', '--out', 'x.png', '--steps', '2', '--sigmas', '80,0.8', '--n', '4', '--class', '1', '--seed', '3', '--batch', '2', '--columns', '2', '--weights', 'ema', '--clip-denoised', '--device', 'cpu', '--threads', '1'],
-  ['train', '--preset', 'mnist-tiny', '--dataset', 'mnist', '--method', 'ict', '--teacher', 'stopgrad', '--metric', 'pseudo-huber', '--curriculum', 'ict-exp', '--p-mean', '-1.1', '--s0', '10', '--s1', '40', '--steps', '10', '--batch', '4', '--micro-batch', '2', '--lr', '1e-3', '--optimizer', 'adam', '--warmup', '0', '--ema', '0.999', '--dropout', '0', '--flip', '--seed', '1', '--second-sigma', '0.8', '--limit', '8', '--threads', '1', '--device', 'cpu', '--checkpoint-every', '5', '--sample-every', '5', '--log-every', '1', '--samples', '4'],
+  [
+    'sample',
+    '--out',
+    'x.png',
+    '--steps',
+    '2',
+    '--sigmas',
+    '80,0.8',
+    '--n',
+    '4',
+    '--class',
+    '1',
+    '--seed',
+    '3',
+    '--batch',
+    '2',
+    '--columns',
+    '2',
+    '--weights',
+    'ema',
+    '--clip-denoised',
+    '--device',
+    'cpu',
+    '--threads',
+    '1',
+  ],
+  [
+    'train',
+    '--preset',
+    'mnist-tiny',
+    '--dataset',
+    'mnist',
+    '--method',
+    'ict',
+    '--teacher',
+    'stopgrad',
+    '--metric',
+    'pseudo-huber',
+    '--curriculum',
+    'ict-exp',
+    '--p-mean',
+    '-1.1',
+    '--s0',
+    '10',
+    '--s1',
+    '40',
+    '--steps',
+    '10',
+    '--batch',
+    '4',
+    '--micro-batch',
+    '2',
+    '--lr',
+    '1e-3',
+    '--optimizer',
+    'adam',
+    '--warmup',
+    '0',
+    '--ema',
+    '0.999',
+    '--dropout',
+    '0',
+    '--flip',
+    '--seed',
+    '1',
+    '--second-sigma',
+    '0.8',
+    '--limit',
+    '8',
+    '--threads',
+    '1',
+    '--device',
+    'cpu',
+    '--checkpoint-every',
+    '5',
+    '--sample-every',
+    '5',
+    '--log-every',
+    '1',
+    '--samples',
+    '4',
+  ],
 ];
 
 /** Flags the CLI target sets itself, so that no fuzzed command line reads real data or a real checkpoint, or trains. */
 function confinedArgv(argv: string[], scratch: string): string[] {
   const forced: Record<string, [string, string][]> = {
-    train: [['--data', join(scratch, 'no-data')], ['--out', join(scratch, 'run')]],
+    train: [
+      ['--data', join(scratch, 'no-data')],
+      ['--out', join(scratch, 'run')],
+    ],
     sample: [['--ckpt', join(scratch, 'no-checkpoint.safetensors')]],
     edit: [['--ckpt', join(scratch, 'no-checkpoint.safetensors')]],
     eval: [['--images', join(scratch, 'no-images')]],
@@ -342,7 +479,13 @@ const COMMANDS: Record<string, () => Promise<{ default: { run(argv: string[]): P
 
 /** Runs `fn` with stdout, stderr and the console silenced (a fuzzed --help or schedule would print thousands of lines). */
 async function silenced<T>(fn: () => Promise<T>): Promise<T> {
-  const saved = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr), log: console.log, error: console.error, warn: console.warn };
+  const saved = {
+    out: process.stdout.write.bind(process.stdout),
+    err: process.stderr.write.bind(process.stderr),
+    log: console.log,
+    error: console.error,
+    warn: console.warn,
+  };
   const quiet = (): boolean => true;
   process.stdout.write = quiet;
   process.stderr.write = quiet;
@@ -370,7 +513,10 @@ const cli: FuzzTarget = {
     }
     if (!Array.isArray(parsed) || parsed.length === 0) return;
     // A shell hands every word over as a string.
-    const argv = confinedArgv(parsed.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))), scratch);
+    const argv = confinedArgv(
+      parsed.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))),
+      scratch,
+    );
     const load = COMMANDS[argv[0]!];
     if (!load) return; // main.ts refuses unknown commands before any of this
     const cmd = (await load()).default;

@@ -84,7 +84,11 @@ async function main(): Promise<void> {
     mkdirSync(findings, { recursive: true });
     const file = join(findings, `${target.name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}.bin`);
     writeFileSync(file, bytes);
-    failure = { problem, file, input: JSON.stringify(input, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v)) };
+    failure = {
+      problem,
+      file,
+      input: JSON.stringify(input, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v)),
+    };
   }
   rmSync(scratch, { recursive: true, force: true });
   const report: WorkerReport = { target: target.name, runs, seconds: (performance.now() - start) / 1000, failure };

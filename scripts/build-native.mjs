@@ -39,11 +39,14 @@ function run(cmd, args) {
 /** Reads version, C++ ABI and folders of the torch a Python interpreter imports. */
 function pythonTorch(python) {
   try {
-    const out = run(python, ['-c', [
-      'import json, os, torch',
-      'd = os.path.dirname(torch.__file__)',
-      'print(json.dumps({"root": d, "version": torch.__version__, "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda}))',
-    ].join('\n')]);
+    const out = run(python, [
+      '-c',
+      [
+        'import json, os, torch',
+        'd = os.path.dirname(torch.__file__)',
+        'print(json.dumps({"root": d, "version": torch.__version__, "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cuda": torch.version.cuda}))',
+      ].join('\n'),
+    ]);
     return JSON.parse(out.split('\n').pop());
   } catch {
     return null;
@@ -93,7 +96,16 @@ function matchingPython(candidates, pythonPath, version) {
     let py;
     try {
       const env = pythonPath ? { ...process.env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') } : process.env;
-      py = JSON.parse(execFileSync(python, ['-c', 'import json, torch; print(json.dumps(torch.__version__))'], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop());
+      py = JSON.parse(
+        execFileSync(python, ['-c', 'import json, torch; print(json.dumps(torch.__version__))'], {
+          encoding: 'utf8',
+          env,
+          stdio: ['ignore', 'pipe', 'ignore'],
+        })
+          .trim()
+          .split('\n')
+          .pop(),
+      );
     } catch {
       continue;
     }
@@ -114,11 +126,22 @@ const pipTorch = join(root, '.cache', 'torch-pip', 'torch');
 
 function systemLibtorch() {
   let arch = 'x86_64-linux-gnu';
-  try { arch = run('gcc', ['-print-multiarch']) || arch; } catch { /* keep default */ }
+  try {
+    arch = run('gcc', ['-print-multiarch']) || arch;
+  } catch {
+    /* keep default */
+  }
   const sysLib = `/usr/lib/${arch}`;
   if (!existsSync('/usr/include/ATen/ATen.h') || !existsSync(join(sysLib, 'libtorch.so'))) return null;
   // Debian's python3-torch (for /usr/bin/python3) uses this same libtorch.
-  return { how: 'system libtorch (Debian libtorch-dev)', includes: ['/usr/include', '/usr/include/torch/csrc/api/include'], lib: sysLib, abi: abiFromLibrary(sysLib), pythons: ['/usr/bin/python3'], pythonPath: null };
+  return {
+    how: 'system libtorch (Debian libtorch-dev)',
+    includes: ['/usr/include', '/usr/include/torch/csrc/api/include'],
+    lib: sysLib,
+    abi: abiFromLibrary(sysLib),
+    pythons: ['/usr/bin/python3'],
+    pythonPath: null,
+  };
 }
 
 function findLibtorch() {
@@ -129,7 +152,9 @@ function findLibtorch() {
   if (choice === 'pip') {
     const t = torchFromFolder(pipTorch, `pip's torch in ${pipTorch}`);
     if (t) return { ...t, pythons, pythonPath: dirname(pipTorch) };
-    throw new Error(`CONSISTENCY_TORCH=pip, but ${pipTorch} has no torch with headers and libraries: run CONSISTENCY_TORCH=pip bash scripts/setup.sh`);
+    throw new Error(
+      `CONSISTENCY_TORCH=pip, but ${pipTorch} has no torch with headers and libraries: run CONSISTENCY_TORCH=pip bash scripts/setup.sh`,
+    );
   }
   if (choice === 'debian') {
     const t = systemLibtorch();
@@ -156,13 +181,16 @@ function findLibtorch() {
     if (t) return t;
     tried.push('no system libtorch (/usr/include/ATen/ATen.h, libtorch.so)');
   }
-  throw new Error([
-    'libtorch was not found. Provide it in one of three ways:',
-    '  1. set LIBTORCH to an unzipped libtorch (or a torch package folder with include/ and lib/);',
-    "  2. install PyTorch for python3 (pip install torch): its bundled libtorch is used;",
-    '  3. install Debian\'s libtorch-dev (apt-get install libtorch-dev python3-torch), or run scripts/setup.sh.',
-    'What was tried:', ...tried.map((t) => `  - ${t}`),
-  ].join('\n'));
+  throw new Error(
+    [
+      'libtorch was not found. Provide it in one of three ways:',
+      '  1. set LIBTORCH to an unzipped libtorch (or a torch package folder with include/ and lib/);',
+      '  2. install PyTorch for python3 (pip install torch): its bundled libtorch is used;',
+      "  3. install Debian's libtorch-dev (apt-get install libtorch-dev python3-torch), or run scripts/setup.sh.",
+      'What was tried:',
+      ...tried.map((t) => `  - ${t}`),
+    ].join('\n'),
+  );
 }
 
 /** What native/distributed.cc needs: c10d's headers in the libtorch, and for ProcessGroupGloo.hpp
@@ -243,22 +271,41 @@ async function main() {
   const c10d = distributedFlags(torch, hasCuda);
   log(c10d.note);
   const common = [
-    '-O2', '-fPIC', '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', `-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`,
-    '-Wno-deprecated-declarations', '-Wno-unused-parameter',
-    `-I${napiInclude}`, `-I${addonInclude}`, ...torch.includes.map((i) => `-I${i}`), ...c10d.flags,
+    '-O2',
+    '-fPIC',
+    '-DNAPI_VERSION=8',
+    '-DNAPI_CPP_EXCEPTIONS',
+    `-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`,
+    '-Wno-deprecated-declarations',
+    '-Wno-unused-parameter',
+    `-I${napiInclude}`,
+    `-I${addonInclude}`,
+    ...torch.includes.map((i) => `-I${i}`),
+    ...c10d.flags,
   ];
   // ATen 2.x refuses anything older than C++20; 1.13 is built (and tested) as C++17.
   const std = process.env.CONSISTENCY_CXX_STD || (version[0] >= 2 ? 'c++20' : 'c++17');
   const objects = sources.map((s) => join(root, 'build', 'obj', s.replace(/^native\//, '').replace(/\.cc$/, '.o')));
   await Promise.all(sources.map((s, k) => compile([`-std=${std}`, ...common, '-c', join(root, s), '-o', objects[k]])));
   const link = [
-    '-shared', '-o', output, ...objects, `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`,
+    '-shared',
+    '-o',
+    output,
+    ...objects,
+    `-L${torch.lib}`,
+    `-Wl,-rpath,${torch.lib}`,
     // CUDA libraries register their kernels at load time, so they must stay linked.
-    '-Wl,--no-as-needed', ...(hasCuda ? ['-ltorch_cuda', '-lc10_cuda'] : []), '-ltorch', '-ltorch_cpu', '-lc10', '-Wl,--as-needed',
+    '-Wl,--no-as-needed',
+    ...(hasCuda ? ['-ltorch_cuda', '-lc10_cuda'] : []),
+    '-ltorch',
+    '-ltorch_cpu',
+    '-lc10',
+    '-Wl,--as-needed',
   ];
   await compile(link);
   const py = matchingPython(torch.pythons, torch.pythonPath, version);
-  if (!py.python) log(`warning: no Python imports torch ${version.slice(0, 2).join('.')} (tried ${torch.pythons.join(', ')}): the reference tests will fail`);
+  if (!py.python)
+    log(`warning: no Python imports torch ${version.slice(0, 2).join('.')} (tried ${torch.pythons.join(', ')}): the reference tests will fail`);
   const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, ...py };
   writeFileSync(join(root, 'build', 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
   log(`built ${output}`);

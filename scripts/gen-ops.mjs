@@ -10,32 +10,35 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** C++ extraction and TypeScript type for each argument type of the table. */
 const ARG = {
-  'T': { cpp: (i, n, op) => `const at::Tensor& ${n} = argTensor(info, ${i}, "${op}", "${n}");`, ts: 'TensorHandle' },
+  T: { cpp: (i, n, op) => `const at::Tensor& ${n} = argTensor(info, ${i}, "${op}", "${n}");`, ts: 'TensorHandle' },
   'T?': { cpp: (i, n, op) => `c10::optional<at::Tensor> ${n} = argOptTensor(info, ${i}, "${op}", "${n}");`, ts: 'TensorHandle | null' },
   'T[]': { cpp: (i, n, op) => `std::vector<at::Tensor> ${n} = argTensorList(info, ${i}, "${op}", "${n}");`, ts: 'TensorHandle[]' },
-  'int': { cpp: (i, n, op) => `int64_t ${n} = argInt(info, ${i}, "${op}", "${n}");`, ts: 'number' },
+  int: { cpp: (i, n, op) => `int64_t ${n} = argInt(info, ${i}, "${op}", "${n}");`, ts: 'number' },
   'int?': { cpp: (i, n, op) => `c10::optional<int64_t> ${n} = argOptInt(info, ${i}, "${op}", "${n}");`, ts: 'number | null' },
   'int[]': { cpp: (i, n, op) => `std::vector<int64_t> ${n} = argIntList(info, ${i}, "${op}", "${n}");`, ts: 'number[]' },
-  'f64': { cpp: (i, n, op) => `double ${n} = argDouble(info, ${i}, "${op}", "${n}");`, ts: 'number' },
+  f64: { cpp: (i, n, op) => `double ${n} = argDouble(info, ${i}, "${op}", "${n}");`, ts: 'number' },
   'f64?': { cpp: (i, n, op) => `c10::optional<double> ${n} = argOptDouble(info, ${i}, "${op}", "${n}");`, ts: 'number | null' },
-  'scalar': { cpp: (i, n, op) => `at::Scalar ${n} = argScalar(info, ${i}, "${op}", "${n}");`, ts: 'number' },
+  scalar: { cpp: (i, n, op) => `at::Scalar ${n} = argScalar(info, ${i}, "${op}", "${n}");`, ts: 'number' },
   'scalar?': { cpp: (i, n, op) => `c10::optional<at::Scalar> ${n} = argOptScalar(info, ${i}, "${op}", "${n}");`, ts: 'number | null' },
-  'bool': { cpp: (i, n, op) => `bool ${n} = argBool(info, ${i}, "${op}", "${n}");`, ts: 'boolean' },
-  'dtype': { cpp: (i, n, op) => `at::ScalarType ${n} = argDtype(info, ${i}, "${op}", "${n}");`, ts: 'number' },
-  'device': { cpp: (i, n, op) => `at::Device ${n} = argDevice(info, ${i}, "${op}", "${n}");`, ts: 'string' },
+  bool: { cpp: (i, n, op) => `bool ${n} = argBool(info, ${i}, "${op}", "${n}");`, ts: 'boolean' },
+  dtype: { cpp: (i, n, op) => `at::ScalarType ${n} = argDtype(info, ${i}, "${op}", "${n}");`, ts: 'number' },
+  device: { cpp: (i, n, op) => `at::Device ${n} = argDevice(info, ${i}, "${op}", "${n}");`, ts: 'string' },
   'gen?': { cpp: (i, n, op) => `c10::optional<at::Generator> ${n} = argOptGenerator(info, ${i}, "${op}", "${n}");`, ts: 'GeneratorHandle | null' },
-  'str': { cpp: (i, n, op) => `std::string ${n} = argString(info, ${i}, "${op}", "${n}");`, ts: 'string' },
+  str: { cpp: (i, n, op) => `std::string ${n} = argString(info, ${i}, "${op}", "${n}");`, ts: 'string' },
 };
 
 /** How each return type goes back to JS. */
 const RET = {
-  'T': { cpp: (e) => `return wrapTensor(env, ${e});`, ts: 'TensorHandle' },
-  'T?': { cpp: (e) => `{ at::Tensor r = ${e}; if (!r.defined()) return env.Null(); return wrapTensor(env, std::move(r)); }`, ts: 'TensorHandle | null' },
+  T: { cpp: (e) => `return wrapTensor(env, ${e});`, ts: 'TensorHandle' },
+  'T?': {
+    cpp: (e) => `{ at::Tensor r = ${e}; if (!r.defined()) return env.Null(); return wrapTensor(env, std::move(r)); }`,
+    ts: 'TensorHandle | null',
+  },
   'T[]': { cpp: (e) => `return wrapTensorList(env, ${e});`, ts: 'TensorHandle[]' },
-  'void': { cpp: (e) => `${e}; return env.Undefined();`, ts: 'void' },
-  'f64': { cpp: (e) => `return Napi::Number::New(env, ${e});`, ts: 'number' },
-  'int': { cpp: (e) => `return Napi::Number::New(env, static_cast<double>(${e}));`, ts: 'number' },
-  'bool': { cpp: (e) => `return Napi::Boolean::New(env, ${e});`, ts: 'boolean' },
+  void: { cpp: (e) => `${e}; return env.Undefined();`, ts: 'void' },
+  f64: { cpp: (e) => `return Napi::Number::New(env, ${e});`, ts: 'number' },
+  int: { cpp: (e) => `return Napi::Number::New(env, static_cast<double>(${e}));`, ts: 'number' },
+  bool: { cpp: (e) => `return Napi::Boolean::New(env, ${e});`, ts: 'boolean' },
 };
 
 function parseTable(text) {
@@ -46,11 +49,15 @@ function parseTable(text) {
     const parts = s.split(' | ');
     if (parts.length !== 4) throw new Error(`ops.table:${lineNo + 1}: expected 4 fields separated by ' | '`);
     const [name, argText, ret, expr] = parts.map((p) => p.trim());
-    const args = argText.split(',').map((a) => a.trim()).filter(Boolean).map((a) => {
-      const [type, argName] = a.split(/\s+/);
-      if (!ARG[type]) throw new Error(`ops.table:${lineNo + 1}: unknown argument type '${type}'`);
-      return { type, name: argName };
-    });
+    const args = argText
+      .split(',')
+      .map((a) => a.trim())
+      .filter(Boolean)
+      .map((a) => {
+        const [type, argName] = a.split(/\s+/);
+        if (!ARG[type]) throw new Error(`ops.table:${lineNo + 1}: unknown argument type '${type}'`);
+        return { type, name: argName };
+      });
     if (!RET[ret]) throw new Error(`ops.table:${lineNo + 1}: unknown return type '${ret}'`);
     if (ops.some((o) => o.name === name)) throw new Error(`ops.table:${lineNo + 1}: duplicate op '${name}'`);
     ops.push({ name, args, ret, expr });

@@ -7,14 +7,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import {
-  arange, autocast, fullPrecision, isAutocastEnabled, nnf, parsePrecision, setNumThreads, tidy, type Tensor,
-} from '../src/tensor/index.js';
+import { arange, autocast, fullPrecision, isAutocastEnabled, nnf, parsePrecision, setNumThreads, tidy, type Tensor } from '../src/tensor/index.js';
 import { runPythonScript } from './helpers/python.js';
 
 setNumThreads(1);
 
-interface RefRun { hDtype: string; yDtype: string; y: number[]; loss: number; gradW: number[]; gradV: number[]; gradDtype: string }
+interface RefRun {
+  hDtype: string;
+  yDtype: string;
+  y: number[];
+  loss: number;
+  gradW: number[];
+  gradV: number[];
+  gradDtype: string;
+}
 const ref = JSON.parse(runPythonScript('test/reference/autocast_ref.py')) as { bf16: RefRun; fp32: RefRun };
 
 function wave(n: number, f: 'sin' | 'cos', a: number, b: number, scale: number): Tensor {
@@ -25,8 +31,12 @@ function wave(n: number, f: 'sin' | 'cos', a: number, b: number, scale: number):
 function run(precision: 'bf16' | 'fp32'): RefRun {
   return tidy(() => {
     const x = wave(2 * 3 * 8 * 8, 'sin', 0.37, 0, 1).reshape([2, 3, 8, 8]);
-    const w = wave(4 * 3 * 3 * 3, 'cos', 0.11, 0, 6).reshape([4, 3, 3, 3]).requiresGrad_();
-    const v = wave(5 * 4 * 6 * 6, 'sin', 0.05, 1, 8).reshape([5, 4 * 6 * 6]).requiresGrad_();
+    const w = wave(4 * 3 * 3 * 3, 'cos', 0.11, 0, 6)
+      .reshape([4, 3, 3, 3])
+      .requiresGrad_();
+    const v = wave(5 * 4 * 6 * 6, 'sin', 0.05, 1, 8)
+      .reshape([5, 4 * 6 * 6])
+      .requiresGrad_();
     const { h, y } = autocast(precision, 'cpu', () => {
       const hh = nnf.relu(nnf.conv2d(x, w));
       return { h: hh, y: nnf.linear(hh.reshape([2, -1]), v) };
@@ -36,8 +46,13 @@ function run(precision: 'bf16' | 'fp32'): RefRun {
     const gw = w.grad!;
     const gv = v.grad!;
     return {
-      hDtype: h.dtype, yDtype: y.dtype, y: Array.from(y.float().dataSync() as Float32Array), loss: loss.item(),
-      gradW: Array.from(gw.dataSync() as Float32Array), gradV: Array.from(gv.dataSync() as Float32Array), gradDtype: gw.dtype,
+      hDtype: h.dtype,
+      yDtype: y.dtype,
+      y: Array.from(y.float().dataSync() as Float32Array),
+      loss: loss.item(),
+      gradW: Array.from(gw.dataSync() as Float32Array),
+      gradV: Array.from(gv.dataSync() as Float32Array),
+      gradDtype: gw.dtype,
     };
   });
 }
@@ -90,7 +105,13 @@ test('autocast regions nest, fullPrecision turns autocast off inside, and the st
       assert.equal(isAutocastEnabled('cpu'), true, 'the inner region leaves the outer one on');
     });
     assert.equal(isAutocastEnabled('cpu'), false);
-    assert.throws(() => autocast('bf16', 'cpu', () => { throw new Error('boom'); }), /boom/);
+    assert.throws(
+      () =>
+        autocast('bf16', 'cpu', () => {
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(isAutocastEnabled('cpu'), false, 'restored after a throw');
     assert.equal(a.matmul(a.T).dtype, 'float32');
   });

@@ -7,9 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import {
-  Tensor, tensor, tidy, noGrad, enableGrad, isGradEnabled, setNumThreads, liveTensorCount, ones,
-} from '../src/tensor/index.js';
+import { Tensor, tensor, tidy, noGrad, enableGrad, isGradEnabled, setNumThreads, liveTensorCount, ones } from '../src/tensor/index.js';
 import { Rng, assertAllClose } from './helpers/tensor-data.js';
 
 setNumThreads(1);
@@ -63,8 +61,18 @@ test('backward of a scalar without an upstream gradient gives d/dx of sum(x^2 w 
     const y = x.square().mul(w).add(x.mul(3)).sum();
     assert.deepEqual(y.shape, []);
     y.backward();
-    assertAllClose(gradValues(x), xv.map((a, i) => 2 * a * wv[i]! + 3), TOL, 'dy/dx');
-    assertAllClose(gradValues(w), xv.map((a) => a * a), TOL, 'dy/dw');
+    assertAllClose(
+      gradValues(x),
+      xv.map((a, i) => 2 * a * wv[i]! + 3),
+      TOL,
+      'dy/dx',
+    );
+    assertAllClose(
+      gradValues(w),
+      xv.map((a) => a * a),
+      TOL,
+      'dy/dw',
+    );
   });
 });
 
@@ -76,8 +84,18 @@ test('backward of a non-scalar takes an upstream gradient (vector-Jacobian produ
     const y = x.mul(w).exp();
     y.backward(tensor(Float32Array.from(u), [2, 3]));
     const uf = Array.from(Float32Array.from(u));
-    assertAllClose(gradValues(x), xv.map((a, i) => uf[i]! * wv[i]! * Math.exp(a * wv[i]!)), TOL, 'u * dy/dx');
-    assertAllClose(gradValues(w), xv.map((a, i) => uf[i]! * a * Math.exp(a * wv[i]!)), TOL, 'u * dy/dw');
+    assertAllClose(
+      gradValues(x),
+      xv.map((a, i) => uf[i]! * wv[i]! * Math.exp(a * wv[i]!)),
+      TOL,
+      'u * dy/dx',
+    );
+    assertAllClose(
+      gradValues(w),
+      xv.map((a, i) => uf[i]! * a * Math.exp(a * wv[i]!)),
+      TOL,
+      'u * dy/dw',
+    );
 
     // A matrix product: d/dA sum(U * (A B)) = U B^T.
     const { t: a, v: av } = leaf(randomValues(6, 6), [2, 3]);
@@ -85,18 +103,20 @@ test('backward of a non-scalar takes an upstream gradient (vector-Jacobian produ
     const up = randomValues(8, 8).map((z) => Math.fround(z));
     a.matmul(b).backward(tensor(Float32Array.from(up), [2, 4]));
     const expectA: number[] = [];
-    for (let i = 0; i < 2; i++) for (let k = 0; k < 3; k++) {
-      let s = 0;
-      for (let j = 0; j < 4; j++) s += up[i * 4 + j]! * bv[k * 4 + j]!;
-      expectA.push(s);
-    }
+    for (let i = 0; i < 2; i++)
+      for (let k = 0; k < 3; k++) {
+        let s = 0;
+        for (let j = 0; j < 4; j++) s += up[i * 4 + j]! * bv[k * 4 + j]!;
+        expectA.push(s);
+      }
     assertAllClose(gradValues(a), expectA, TOL, 'U B^T');
     const expectB: number[] = [];
-    for (let k = 0; k < 3; k++) for (let j = 0; j < 4; j++) {
-      let s = 0;
-      for (let i = 0; i < 2; i++) s += av[i * 3 + k]! * up[i * 4 + j]!;
-      expectB.push(s);
-    }
+    for (let k = 0; k < 3; k++)
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let i = 0; i < 2; i++) s += av[i * 3 + k]! * up[i * 4 + j]!;
+        expectB.push(s);
+      }
     assertAllClose(gradValues(b), expectB, TOL, 'A^T U');
 
     // Without an upstream gradient a non-scalar output is refused with libtorch's message.
@@ -109,11 +129,21 @@ test('gradients accumulate over two backward calls until clearGrad', () => {
     const { t: x, v: xv } = leaf(randomValues(5, 9), [5]);
     x.mul(x).sum().backward(); // 2x
     x.mul(3).sum().backward(); // + 3
-    assertAllClose(gradValues(x), xv.map((a) => 2 * a + 3), TOL, 'accumulated gradient');
+    assertAllClose(
+      gradValues(x),
+      xv.map((a) => 2 * a + 3),
+      TOL,
+      'accumulated gradient',
+    );
     x.clearGrad();
     assert.equal(x.grad, null, 'clearGrad drops the gradient');
     x.mul(-1).sum().backward();
-    assertAllClose(gradValues(x), xv.map(() => -1), TOL, 'a fresh gradient after clearGrad');
+    assertAllClose(
+      gradValues(x),
+      xv.map(() => -1),
+      TOL,
+      'a fresh gradient after clearGrad',
+    );
   });
 });
 
@@ -122,7 +152,12 @@ test('a variable used twice sums both paths; the grad getter returns independent
     const { t: x, v: xv } = leaf(randomValues(4, 10), [4]);
     const y = x.sin().mul(x).sum(); // d/dx = cos(x) x + sin(x)
     y.backward();
-    assertAllClose(gradValues(x), xv.map((a) => Math.cos(a) * a + Math.sin(a)), TOL, 'product rule');
+    assertAllClose(
+      gradValues(x),
+      xv.map((a) => Math.cos(a) * a + Math.sin(a)),
+      TOL,
+      'product rule',
+    );
     const g1 = x.grad!;
     g1.dispose();
     assert.ok(x.grad, 'disposing one grad object leaves the stored gradient');
@@ -139,7 +174,12 @@ test('detach cuts the graph and shares storage', () => {
     assertAllClose(gradValues(x), xv, TOL, 'gradient through the non-detached path only');
     // The detached tensor is a view of the same storage.
     noGrad(() => d.mul_(0));
-    assertAllClose(x.toFloat64Array(), xv.map(() => 0), TOL, 'x sees the in-place change of its detached view');
+    assertAllClose(
+      x.toFloat64Array(),
+      xv.map(() => 0),
+      TOL,
+      'x sees the in-place change of its detached view',
+    );
     // A whole detached branch leaves no gradient at all.
     const { t: z } = leaf(randomValues(3, 12), [3]);
     const out = z.detach().mul(2).sum();
@@ -165,11 +205,13 @@ test('noGrad builds no graph; the previous mode comes back, also after a throw; 
     });
     assert.equal(y.requiresGrad, false, 'a result made under noGrad does not require grad');
     assert.equal(isGradEnabled(), true);
-    assert.throws(() =>
-      noGrad(() => {
-        throw new Error('inside');
-      }),
-    /inside/);
+    assert.throws(
+      () =>
+        noGrad(() => {
+          throw new Error('inside');
+        }),
+      /inside/,
+    );
     assert.equal(isGradEnabled(), true, 'grad mode restored after an exception');
     // In-place updates of a leaf that requires grad are allowed under noGrad (optimizer steps).
     noGrad(() => x.add_(ones([3]), -0.5));

@@ -38,7 +38,11 @@ test('TS and torch U-Nets match: parameter count, losses and weights after 3 Ada
     const tsLosses = [0, 1, 2].map(() => work.step().loss);
     const torchLosses = (await peer.request<{ losses: number[] }>({ op: 'steps', n: 3 })).losses;
     assert.equal(torchLosses.length, 3);
-    for (let i = 0; i < 3; i++) assert.ok(Math.abs(tsLosses[i]! - torchLosses[i]!) <= 1e-6 * Math.abs(torchLosses[i]!), `step ${i}: ts loss ${tsLosses[i]}, torch ${torchLosses[i]}`);
+    for (let i = 0; i < 3; i++)
+      assert.ok(
+        Math.abs(tsLosses[i]! - torchLosses[i]!) <= 1e-6 * Math.abs(torchLosses[i]!),
+        `step ${i}: ts loss ${tsLosses[i]}, torch ${torchLosses[i]}`,
+      );
     assert.ok(tsLosses[2]! < tsLosses[0]!, `training should lower the loss: ${tsLosses.join(', ')}`);
 
     await peer.request({ op: 'dump', path: join(dir, 'torch.f32') });
@@ -85,7 +89,10 @@ test('bench/run.js (npm run bench) refuses bad flags with one line and exit code
   const cases: Array<[string[], RegExp]> = [
     [['dist/bench/run.js', '--steps', '0'], /^npm run bench: --steps must be at least 1; got 0$/],
     [['dist/bench/run.js', '--threads', '1,x'], /^npm run bench: --threads must be positive integers separated by commas; got '1,x'$/],
-    [['dist/bench/run.js', '--which', 'nope'], /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)$/],
+    [
+      ['dist/bench/run.js', '--which', 'nope'],
+      /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)$/,
+    ],
     [['dist/bench/run.js', 'nope'], /^npm run bench: --which: unknown benchmark 'nope'/],
     [['dist/bench/run.js', 'engine', '--bogus', '1'], /^npm run bench: unknown flag --bogus/],
     [['dist/bench/run.js', '--steps'], /^npm run bench: --steps needs a value$/],

@@ -14,7 +14,15 @@ import { runPythonScript } from './helpers/python.js';
 
 setNumThreads(1);
 
-interface Ref { conv2d: boolean; groupNorm: boolean; silu: boolean; add: boolean; upsample: boolean; avgPool: boolean; y: number[] }
+interface Ref {
+  conv2d: boolean;
+  groupNorm: boolean;
+  silu: boolean;
+  add: boolean;
+  upsample: boolean;
+  avgPool: boolean;
+  y: number[];
+}
 const ref = JSON.parse(runPythonScript('test/reference/channels_last_ref.py')) as Ref;
 
 function wave(n: number, f: 'sin' | 'cos', a: number, scale: number): Tensor {
@@ -30,7 +38,9 @@ test('channels-last tensors: same shape and values, NHWC layout, and the ops kee
     assert.equal(x0.isChannelsLast, false);
     assert.equal(x.isChannelsLast, true);
     assert.deepEqual(Array.from(x.dataSync() as Float32Array), Array.from(x0.dataSync() as Float32Array), 'values unchanged');
-    const w = wave(8 * 8 * 3 * 3, 'cos', 0.07, 8).reshape([8, 8, 3, 3]).channelsLast();
+    const w = wave(8 * 8 * 3 * 3, 'cos', 0.07, 8)
+      .reshape([8, 8, 3, 3])
+      .channelsLast();
     const y = nnf.conv2d(x, w, null, { padding: 1 });
     const got = {
       conv2d: y.isChannelsLast,

@@ -75,7 +75,10 @@ test('sample writes a grid of n images of the model size (square by default, or 
   model.dispose();
 
   const wide = join(dir, 'wide.png');
-  assert.equal(consistency('sample', '--ckpt', join(run, 'checkpoint.safetensors'), '--n', '6', '--columns', '6', '--sigmas', '80,5,0.5', '--out', wide).status, 0);
+  assert.equal(
+    consistency('sample', '--ckpt', join(run, 'checkpoint.safetensors'), '--n', '6', '--columns', '6', '--sigmas', '80,5,0.5', '--out', wide).status,
+    0,
+  );
   const p2 = readPng(wide);
   assert.equal(p2.width, 6 * W + 7 * 2);
   assert.equal(p2.height, H + 2 * 2);
@@ -161,7 +164,8 @@ test('edit writes input / model input / result rows; inpainting keeps the known 
   for (let col = 0; col < n; col++) {
     for (let y = 0; y < H; y += 2) {
       for (let x = 0; x < W; x += 2) {
-        const mean = (row: number): number => (tile(png, row, col, y, x) + tile(png, row, col, y + 1, x) + tile(png, row, col, y, x + 1) + tile(png, row, col, y + 1, x + 1)) / 4;
+        const mean = (row: number): number =>
+          (tile(png, row, col, y, x) + tile(png, row, col, y + 1, x) + tile(png, row, col, y, x + 1) + tile(png, row, col, y + 1, x + 1)) / 4;
         // Where no pixel of the patch was clipped to [-1, 1], its mean is the low-resolution pixel.
         const px = [tile(png, 2, col, y, x), tile(png, 2, col, y + 1, x), tile(png, 2, col, y, x + 1), tile(png, 2, col, y + 1, x + 1)];
         if (px.every((v) => v > 0 && v < 255)) {

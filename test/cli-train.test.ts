@@ -66,7 +66,35 @@ test('usage errors exit 2 with one line and write nothing', () => {
     }
     const help = consistency('train', '--help');
     assert.equal(help.status, 0);
-    for (const flag of ['--preset', '--data', '--out', '--resume', '--method', '--teacher', '--metric', '--curriculum', '--levels', '--weighting', '--p-mean', '--p-std', '--s0', '--s1', '--mu0', '--sigma-min', '--sigma-max', '--steps', '--batch', '--micro-batch', '--lr', '--optimizer', '--ema', '--dropout', '--seed', '--threads', '--device'])
+    for (const flag of [
+      '--preset',
+      '--data',
+      '--out',
+      '--resume',
+      '--method',
+      '--teacher',
+      '--metric',
+      '--curriculum',
+      '--levels',
+      '--weighting',
+      '--p-mean',
+      '--p-std',
+      '--s0',
+      '--s1',
+      '--mu0',
+      '--sigma-min',
+      '--sigma-max',
+      '--steps',
+      '--batch',
+      '--micro-batch',
+      '--lr',
+      '--optimizer',
+      '--ema',
+      '--dropout',
+      '--seed',
+      '--threads',
+      '--device',
+    ])
       assert.ok(help.stdout.includes(`  ${flag} `), `--help lists ${flag}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -90,7 +118,8 @@ test('an existing run: refusing to overwrite, a resume with other settings names
     assert.equal(r.status, 2);
     const line = oneLine(r.stderr);
     assert.match(line, /another configuration/);
-    for (const field of ['training.steps', 'training.optimizer.lr', 'method.curriculum.s1']) assert.ok(line.includes(field), `names ${field}: ${line}`);
+    for (const field of ['training.steps', 'training.optimizer.lr', 'method.curriculum.s1'])
+      assert.ok(line.includes(field), `names ${field}: ${line}`);
     assert.ok(!line.includes('training.batch'), 'does not name equal fields');
     assert.deepEqual(snapshot(out), before);
 
@@ -130,7 +159,10 @@ test('a learning rate of 1e30 makes the loss non-finite: exit 1 naming the step,
     assert.deepEqual(nonFiniteTensors(ckpt.groups), []);
     disposeCheckpoint(ckpt);
     const logged = readMetrics(join(out, 'metrics.jsonl'));
-    assert.ok(logged.every((rec) => Number.isFinite(rec.loss as number)), 'no non-finite loss was logged');
+    assert.ok(
+      logged.every((rec) => Number.isFinite(rec.loss as number)),
+      'no non-finite loss was logged',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -156,10 +188,31 @@ test('CIFAR-10 from an archive whose MD5 is not the official one: a warning, fli
     assert.equal(tar.status, 0, String(tar.stderr));
 
     const out = join(dir, 'run');
-    const r = consistency('train', '--preset', 'cifar10-cpu', '--data', archive, '--steps', '1', '--batch', '2', '--threads', '1', '--samples', '1', '--out', out);
+    const r = consistency(
+      'train',
+      '--preset',
+      'cifar10-cpu',
+      '--data',
+      archive,
+      '--steps',
+      '1',
+      '--batch',
+      '2',
+      '--threads',
+      '1',
+      '--samples',
+      '1',
+      '--out',
+      out,
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /warning: .*cifar-10-binary\.tar\.gz: MD5 [0-9a-f]{32} differs from the official CIFAR-10 archive's c32a1d4ab5d03f1284b67883e8d87530/);
-    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { config: { data: { dataset: string; flip: boolean; path: string } } };
+    assert.match(
+      r.stderr,
+      /warning: .*cifar-10-binary\.tar\.gz: MD5 [0-9a-f]{32} differs from the official CIFAR-10 archive's c32a1d4ab5d03f1284b67883e8d87530/,
+    );
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as {
+      config: { data: { dataset: string; flip: boolean; path: string } };
+    };
     assert.equal(saved.config.data.dataset, 'cifar10');
     assert.equal(saved.config.data.flip, true);
     assert.equal(saved.config.data.path, archive);
@@ -171,7 +224,10 @@ test('CIFAR-10 from an archive whose MD5 is not the official one: a warning, fli
     writeFileSync(join(pngs, 'a.png'), readFileSync(grid));
     const bad = consistency('train', '--preset', 'mnist-quick', '--dataset', 'folder', '--data', pngs, '--out', join(dir, 'run2'));
     assert.equal(bad.status, 2);
-    assert.match(oneLine(bad.stderr), /images are 3x28x28, but the network of preset 'mnist-quick' takes 1x28x28|images are 3x32x32, but the network of preset 'mnist-quick' takes 1x32x32/);
+    assert.match(
+      oneLine(bad.stderr),
+      /images are 3x28x28, but the network of preset 'mnist-quick' takes 1x28x28|images are 3x32x32, but the network of preset 'mnist-quick' takes 1x32x32/,
+    );
     assert.equal(existsSync(join(dir, 'run2')), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });

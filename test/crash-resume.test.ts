@@ -32,8 +32,22 @@ const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const STEPS = 24;
 const KILLS = 20;
 const RUN_FLAGS = [
-  '--preset', 'mnist-quick', '--batch', '2', '--threads', '1', '--steps', String(STEPS), '--checkpoint-every', '1',
-  '--sample-every', '1000', '--samples', '4', '--log-every', '1000',
+  '--preset',
+  'mnist-quick',
+  '--batch',
+  '2',
+  '--threads',
+  '1',
+  '--steps',
+  String(STEPS),
+  '--checkpoint-every',
+  '1',
+  '--sample-every',
+  '1000',
+  '--samples',
+  '4',
+  '--log-every',
+  '1000',
 ];
 const TEMP_PREFIX = `.${CHECKPOINT_FILE}.tmp-`;
 
@@ -45,10 +59,14 @@ type KillPlan =
 
 function describePlan(p: KillPlan): string {
   switch (p.kind) {
-    case 'after-start': return `${p.ms} ms after start`;
-    case 'after-banner': return `${p.ms} ms after training began`;
-    case 'during-write': return `when checkpoint write ${p.nth} of this attempt opened its temporary file`;
-    case 'after-save': return `${p.ms} ms after checkpoint ${p.nth} of this attempt was renamed into place`;
+    case 'after-start':
+      return `${p.ms} ms after start`;
+    case 'after-banner':
+      return `${p.ms} ms after training began`;
+    case 'during-write':
+      return `when checkpoint write ${p.nth} of this attempt opened its temporary file`;
+    case 'after-save':
+      return `${p.ms} ms after checkpoint ${p.nth} of this attempt was renamed into place`;
   }
 }
 
@@ -70,10 +88,14 @@ function killPlans(seed: number): KillPlan[] {
     { kind: 'after-start', ms: 0 },
     ...kinds.map((kind): KillPlan => {
       switch (kind) {
-        case 'after-start': return { kind, ms: Math.floor(next() * 800) };
-        case 'after-banner': return { kind, ms: Math.floor(next() * 300) };
-        case 'during-write': return { kind, nth: 1 + Math.floor(next() * 2) };
-        case 'after-save': return { kind, nth: 1, ms: Math.floor(next() * 150) };
+        case 'after-start':
+          return { kind, ms: Math.floor(next() * 800) };
+        case 'after-banner':
+          return { kind, ms: Math.floor(next() * 300) };
+        case 'during-write':
+          return { kind, nth: 1 + Math.floor(next() * 2) };
+        case 'after-save':
+          return { kind, nth: 1, ms: Math.floor(next() * 150) };
       }
     }),
   ];
@@ -90,7 +112,9 @@ interface Attempt {
 /** Runs `consistency train` in `out` and kills it with SIGKILL at the planned moment (or lets it finish when plan is null). */
 function attempt(out: string, resume: boolean, plan: KillPlan | null): Promise<Attempt> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cli, 'train', ...RUN_FLAGS, '--out', out, ...(resume ? ['--resume'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'train', ...RUN_FLAGS, '--out', out, ...(resume ? ['--resume'] : [])], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     let killed = false;
     let writes = 0;
@@ -145,7 +169,8 @@ function assertSameCheckpoint(a: Checkpoint, b: Checkpoint): void {
   assert.deepEqual(a.config, b.config);
   assert.deepEqual(a.state, b.state, 'loader position, level generator, EMA count and optimizer counters');
   assert.deepEqual([...a.generators.keys()].sort(), [...b.generators.keys()].sort());
-  for (const [name, bytes] of a.generators) assert.ok(Buffer.from(bytes).equals(Buffer.from(b.generators.get(name)!)), `generator '${name}' state differs`);
+  for (const [name, bytes] of a.generators)
+    assert.ok(Buffer.from(bytes).equals(Buffer.from(b.generators.get(name)!)), `generator '${name}' state differs`);
   assert.deepEqual([...a.groups.keys()].sort(), [...b.groups.keys()].sort());
   for (const [group, tensors] of a.groups) {
     const other = b.groups.get(group)!;
@@ -206,7 +231,10 @@ test(`kill -9 at ${KILLS} seeded moments (during checkpoint writes too): every n
         }
         const r = spawnSync(process.execPath, [cli, 'train', ...RUN_FLAGS, '--out', out, '--resume'], { encoding: 'utf8' });
         assert.equal(r.status, 2, `${what}: --resume without a checkpoint: ${r.stderr}`);
-        assert.match(r.stderr.trim(), /^consistency train: --resume: .* has no checkpoint\.safetensors to continue from \(the run stopped before its first checkpoint, or never started\); start it again without --resume$/);
+        assert.match(
+          r.stderr.trim(),
+          /^consistency train: --resume: .* has no checkpoint\.safetensors to continue from \(the run stopped before its first checkpoint, or never started\); start it again without --resume$/,
+        );
         resume = false;
       }
     }
@@ -232,12 +260,20 @@ test(`kill -9 at ${KILLS} seeded moments (during checkpoint writes too): every n
     }
     const logged = (run: string) => readMetrics(join(run, 'metrics.jsonl')).map((r) => [r.step, r.loss, r.levels, r.lr]);
     const killedLog = logged(out);
-    assert.deepEqual(killedLog.map((r) => r[0]), Array.from({ length: STEPS }, (_, k) => k + 1), 'one metrics record per step, in order');
+    assert.deepEqual(
+      killedLog.map((r) => r[0]),
+      Array.from({ length: STEPS }, (_, k) => k + 1),
+      'one metrics record per step, in order',
+    );
     assert.deepEqual(killedLog, logged(reference), 'the same loss at every step');
     const grid = `step-${String(STEPS).padStart(7, '0')}.png`;
     assert.ok(readFileSync(join(out, 'samples', grid)).equals(readFileSync(join(reference, 'samples', grid))), 'the final sample grids differ');
     for (const folder of [out, join(out, 'samples')])
-      assert.deepEqual(readdirSync(folder).filter((n) => n.includes('.tmp-')), [], `temporary files of killed writes are cleaned up in ${folder}`);
+      assert.deepEqual(
+        readdirSync(folder).filter((n) => n.includes('.tmp-')),
+        [],
+        `temporary files of killed writes are cleaned up in ${folder}`,
+      );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

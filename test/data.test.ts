@@ -14,9 +14,24 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import {
-  BatchLoader, CIFAR10_RECORD, DataError, FASHION_MNIST_DEFAULT_DIR, NpzFile, Xoshiro128, epochPermutation,
-  loadCifar10, loadDataset, loadImageFolder, loadImagenet64, loadMnist, parseIdx, parseTar, readIdx, splitmix64,
-  type ImageDataset, type LoaderState,
+  BatchLoader,
+  CIFAR10_RECORD,
+  DataError,
+  FASHION_MNIST_DEFAULT_DIR,
+  NpzFile,
+  Xoshiro128,
+  epochPermutation,
+  loadCifar10,
+  loadDataset,
+  loadImageFolder,
+  loadImagenet64,
+  loadMnist,
+  parseIdx,
+  parseTar,
+  readIdx,
+  splitmix64,
+  type ImageDataset,
+  type LoaderState,
 } from '../src/data/index.js';
 import { encodePng } from '../src/image/png.js';
 import { tempCifarArchive } from './helpers/cifar-archive.js';
@@ -170,7 +185,11 @@ test('MNIST test split and 32x32 padding', () => {
 test('loadDataset resolves mnist and rejects a missing IDX folder', async () => {
   const ds = await loadDataset('mnist', { split: 'test', pad32: true });
   assert.deepEqual([ds.count, ds.height], [10000, 32]);
-  await assertDataError(() => loadDataset('mnist', { data: '/nonexistent/mnist' }), /\/nonexistent\/mnist\/t(rain|10k)-images-idx3-ubyte/, /not found/);
+  await assertDataError(
+    () => loadDataset('mnist', { data: '/nonexistent/mnist' }),
+    /\/nonexistent\/mnist\/t(rain|10k)-images-idx3-ubyte/,
+    /not found/,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -211,7 +230,10 @@ test('IDX reader: bad magic, truncated data, extra bytes and corrupt gzip are Da
   const badType = good.slice();
   badType[2] = 0x07;
   await assertDataError(() => parseIdx(badType, 'bad-type.idx'), /bad-type\.idx: bad IDX magic/);
-  await assertDataError(() => parseIdx(good.subarray(0, good.length - 1), 'short.idx'), /short\.idx: truncated IDX data: dims \[2, 2\] need 16 bytes, file has 15/);
+  await assertDataError(
+    () => parseIdx(good.subarray(0, good.length - 1), 'short.idx'),
+    /short\.idx: truncated IDX data: dims \[2, 2\] need 16 bytes, file has 15/,
+  );
   await assertDataError(() => parseIdx(Uint8Array.from([...good, 0]), 'long.idx'), /long\.idx: IDX size mismatch/);
   await assertDataError(() => parseIdx(new Uint8Array(2), 'tiny.idx'), /tiny\.idx: not an IDX file/);
   const dir = tmp();
@@ -229,11 +251,17 @@ test('IDX reader: bad magic, truncated data, extra bytes and corrupt gzip are Da
 // Fashion-MNIST
 
 test('Fashion-MNIST: a clear DataError when the folder is absent', async () => {
-  await assertDataError(() => loadDataset('fashion-mnist', { data: '/nonexistent/fashion' }), /\/nonexistent\/fashion: Fashion-MNIST folder not found/);
+  await assertDataError(
+    () => loadDataset('fashion-mnist', { data: '/nonexistent/fashion' }),
+    /\/nonexistent\/fashion: Fashion-MNIST folder not found/,
+  );
 });
 
 test('Fashion-MNIST from the Debian dataset-fashion-mnist package', async () => {
-  assert.ok(existsSync(FASHION_MNIST_DEFAULT_DIR), `${FASHION_MNIST_DEFAULT_DIR} absent: apt-get install dataset-fashion-mnist (scripts/setup.sh does)`);
+  assert.ok(
+    existsSync(FASHION_MNIST_DEFAULT_DIR),
+    `${FASHION_MNIST_DEFAULT_DIR} absent: apt-get install dataset-fashion-mnist (scripts/setup.sh does)`,
+  );
   const train = await loadDataset('fashion-mnist', { split: 'train' });
   assert.deepEqual([train.count, train.channels, train.height, train.width], [60000, 1, 28, 28]);
   assert.deepEqual(classCounts(train), new Array(10).fill(6000));
@@ -262,7 +290,10 @@ test('CIFAR-10 from a CIFAR-format tar.gz: the records, labels and class names i
     assert.deepEqual(classCounts(train), new Array(10).fill(10));
     assert.deepEqual(train.classNames, archive.classNames);
     assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /cifar-10-binary\.tar\.gz: MD5 [0-9a-f]{32} differs from the official CIFAR-10 archive's c32a1d4ab5d03f1284b67883e8d87530/);
+    assert.match(
+      warnings[0]!,
+      /cifar-10-binary\.tar\.gz: MD5 [0-9a-f]{32} differs from the official CIFAR-10 archive's c32a1d4ab5d03f1284b67883e8d87530/,
+    );
 
     const testWarn: string[] = [];
     const testSplit = await loadDataset('cifar10', { data: archive.path, split: 'test', warn: (m) => testWarn.push(m) });
@@ -282,7 +313,10 @@ test('CIFAR-10 from a CIFAR-format tar.gz: the records, labels and class names i
     mkdirSync(testOnly, { recursive: true });
     copyFileSync(join(archive.extracted, 'cifar-10-batches-bin', 'test_batch.bin'), join(testOnly, 'test_batch.bin'));
     assert.equal((await loadDataset('cifar10', { data: dirname(testOnly), split: 'test' })).count, 20);
-    await assertDataError(() => loadDataset('cifar10', { data: dirname(testOnly), split: 'train' }), /data_batch_1\.bin: CIFAR-10 batch file not found/);
+    await assertDataError(
+      () => loadDataset('cifar10', { data: dirname(testOnly), split: 'train' }),
+      /data_batch_1\.bin: CIFAR-10 batch file not found/,
+    );
 
     // No --data: the archive is taken from the cache folder when it is there.
     const cache = join(archive.dir, 'cache');
@@ -339,7 +373,10 @@ test('CIFAR-10: synthetic archives: valid, bad checksum, truncated tar, wrong re
     const full = syntheticCifar();
     const truncated = join(dir, 'truncated.tar.gz');
     writeFileSync(truncated, gzipSync(full.subarray(0, 512 + 512 + 3000)));
-    await assertDataError(() => loadCifar10({ data: truncated, warn: quiet }), /truncated\.tar\.gz: truncated tar archive: entry 'cifar-10-batches-bin\/data_batch_1\.bin' needs 6146 bytes/);
+    await assertDataError(
+      () => loadCifar10({ data: truncated, warn: quiet }),
+      /truncated\.tar\.gz: truncated tar archive: entry 'cifar-10-batches-bin\/data_batch_1\.bin' needs 6146 bytes/,
+    );
 
     const wrongSize = join(dir, 'wrongsize.tar.gz');
     writeFileSync(wrongSize, gzipSync(syntheticCifar({ 'data_batch_3.bin': cifarRecords([1, 2]).subarray(0, 2 * CIFAR10_RECORD - 5) })));
@@ -350,14 +387,20 @@ test('CIFAR-10: synthetic archives: valid, bad checksum, truncated tar, wrong re
 
     const badLabel = join(dir, 'badlabel.tar.gz');
     writeFileSync(badLabel, gzipSync(syntheticCifar({ 'test_batch.bin': cifarRecords([3, 10]) })));
-    await assertDataError(() => loadCifar10({ data: badLabel, split: 'test', warn: quiet }), /test_batch\.bin: label 10 in record 1 is out of range 0\.\.9/);
+    await assertDataError(
+      () => loadCifar10({ data: badLabel, split: 'test', warn: quiet }),
+      /test_batch\.bin: label 10 in record 1 is out of range 0\.\.9/,
+    );
 
     const missing = join(dir, 'missing.tar');
     writeFileSync(missing, makeTar([{ name: 'cifar-10-batches-bin/test_batch.bin', data: cifarRecords([1]) }]));
     await assertDataError(() => loadCifar10({ data: missing, warn: quiet }), /missing\.tar: archive has no cifar-10-batches-bin\/data_batch_1\.bin/);
 
     const notArchive = join(dir, 'random.bin');
-    writeFileSync(notArchive, Uint8Array.from({ length: 2000 }, (_, i) => (i * 37) % 251));
+    writeFileSync(
+      notArchive,
+      Uint8Array.from({ length: 2000 }, (_, i) => (i * 37) % 251),
+    );
     await assertDataError(() => loadCifar10({ data: notArchive, warn: quiet }), /random\.bin: bad tar header checksum/);
 
     await assertDataError(() => loadCifar10({ data: join(dir, 'nothing-here') }), /nothing-here: CIFAR-10 data not found/);
@@ -382,7 +425,14 @@ test('tar reader: GNU long names, pax paths, directories', () => {
     { name: './dir/', data: new Uint8Array(0), type: '5' },
   ]);
   const entries = parseTar(tar, 't.tar');
-  assert.deepEqual(entries.map((e) => [e.name, e.type, e.size]), [[long, 'file', 3], ['pax/renamed/file.txt', 'file', 1], ['dir/', 'dir', 0]]);
+  assert.deepEqual(
+    entries.map((e) => [e.name, e.type, e.size]),
+    [
+      [long, 'file', 3],
+      ['pax/renamed/file.txt', 'file', 1],
+      ['dir/', 'dir', 0],
+    ],
+  );
   assert.deepEqual([...entries[0]!.data], [1, 2, 3]);
 });
 
@@ -414,7 +464,11 @@ test('CIFAR-10 download: a file with the wrong MD5 is rejected and not kept', as
     const port = (server.address() as { port: number }).port;
     const url = `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`;
     const logs: string[] = [];
-    await assertDataError(() => loadCifar10({ cacheDir: dir, url, log: (m) => logs.push(m) }), /downloaded file has MD5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/, /pass --data/);
+    await assertDataError(
+      () => loadCifar10({ cacheDir: dir, url, log: (m) => logs.push(m) }),
+      /downloaded file has MD5 [0-9a-f]{32}, expected c32a1d4ab5d03f1284b67883e8d87530/,
+      /pass --data/,
+    );
     assert.match(logs[0]!, /downloading http:\/\/127\.0\.0\.1/);
     assert.ok(!existsSync(join(dir, 'cifar-10-binary.tar.gz')));
     assert.ok(!existsSync(join(dir, 'cifar-10-binary.tar.gz.part')));
@@ -487,7 +541,10 @@ test('bad .npz files are DataErrors with clear messages', async () => {
     const batch = join(bad, 'train_data_batch_1.npz');
 
     writeFileSync(batch, src.subarray(0, Math.floor(src.length / 2)));
-    await assertDataError(() => loadImagenet64({ data: bad }), /train_data_batch_1\.npz: not a valid \.npz \(zip\) file: no end-of-central-directory record/);
+    await assertDataError(
+      () => loadImagenet64({ data: bad }),
+      /train_data_batch_1\.npz: not a valid \.npz \(zip\) file: no end-of-central-directory record/,
+    );
 
     writeFileSync(batch, Buffer.from('definitely not a zip file, just some text that is long enough'));
     await assertDataError(() => loadImagenet64({ data: bad }), /not a valid \.npz/);
@@ -550,13 +607,21 @@ test('image folder: PNG (gray, RGB, RGBA) and JPEG, recursive, center crop, resi
           assert.deepEqual([pixel(0, 0, y, x), pixel(0, 1, y, x), pixel(0, 2, y, x)], [200, 10, 30]);
           assert.deepEqual([pixel(1, 0, y, x), pixel(1, 1, y, x), pixel(1, 2, y, x)], [0, 180, 0]);
           assert.deepEqual([pixel(2, 0, y, x), pixel(2, 1, y, x), pixel(2, 2, y, x)], [77, 77, 77]);
-          for (const [c, v] of [[0, 128], [1, 64], [2, 32]] as const) assert.ok(Math.abs(pixel(3, c, y, x) - v) <= 3);
+          for (const [c, v] of [
+            [0, 128],
+            [1, 64],
+            [2, 32],
+          ] as const)
+            assert.ok(Math.abs(pixel(3, c, y, x) - v) <= 3);
         }
     }
     const unlabelled = await loadDataset('folder', { data: dir, size: 2, limit: 2 });
     assert.deepEqual([unlabelled.count, unlabelled.labels, unlabelled.numClasses, unlabelled.height], [2, null, 0, 2]);
 
-    writeFileSync(join(dir, 'b', 'zz-broken.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]));
+    writeFileSync(
+      join(dir, 'b', 'zz-broken.png'),
+      Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('garbage')]),
+    );
     await assertDataError(() => loadImageFolder({ data: dir, size: 4 }), /zz-broken\.png: cannot decode image/);
     await assertDataError(() => loadDataset('folder', {}), /folder: pass --data/);
     const empty = join(dir, 'empty');
@@ -592,12 +657,18 @@ test('splitmix64 and xoshiro128** match their reference implementations', () => 
   }
   assert.deepEqual(outs, ['e220a8397b1dcdaf', '6e789e6aa1b965f4', '6c45d188009454f']);
   const x = new Xoshiro128([1, 2, 3, 4]);
-  assert.deepEqual(Array.from({ length: 6 }, () => x.nextUint32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => x.nextUint32()),
+    [11520, 0, 5927040, 70819200, 2031721883, 1637235492],
+  );
 });
 
 test('epoch permutations: permutations, deterministic, seed- and epoch-dependent, uniform', () => {
   const p = epochPermutation(1000, 7, 0);
-  assert.deepEqual([...p].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+  assert.deepEqual(
+    [...p].sort((a, b) => a - b),
+    Array.from({ length: 1000 }, (_, i) => i),
+  );
   assert.deepEqual(epochPermutation(1000, 7, 0), p);
   assert.notDeepEqual(epochPermutation(1000, 8, 0), p);
   assert.notDeepEqual(epochPermutation(1000, 7, 1), p);
@@ -612,10 +683,18 @@ test('epoch permutations: permutations, deterministic, seed- and epoch-dependent
 });
 
 function toyDataset(count: number, labelled = true): ImageDataset {
-  const C = 2, H = 3, W = 4;
+  const C = 2,
+    H = 3,
+    W = 4;
   const images = Uint8Array.from({ length: count * C * H * W }, (_, i) => (i * 13 + (i >> 5)) % 256);
   return {
-    name: 'toy', count, channels: C, height: H, width: W, numClasses: labelled ? 5 : 0, images,
+    name: 'toy',
+    count,
+    channels: C,
+    height: H,
+    width: W,
+    numClasses: labelled ? 5 : 0,
+    images,
     labels: labelled ? Int32Array.from({ length: count }, (_, i) => i % 5) : null,
   };
 }
@@ -638,7 +717,10 @@ test('loader: each epoch is a permutation; images scaled to [-1, 1]; labels foll
     }
     seen.push(...batch.indices);
   }
-  assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: 103 }, (_, i) => i));
+  assert.deepEqual(
+    seen.sort((a, b) => a - b),
+    Array.from({ length: 103 }, (_, i) => i),
+  );
   assert.equal(loader.next().epoch, 1);
 
   const ends: ImageDataset = { ...toyDataset(2, false), images: new Uint8Array(48).fill(0) };
@@ -704,7 +786,10 @@ test('loader: state() / fromState() resume exactly, across epoch boundaries, thr
     }
   }
   const s = new BatchLoader(ds, opts).state();
-  assert.throws(() => BatchLoader.fromState(toyDataset(36), s), (e: unknown) => e instanceof DataError && /saved for 37 images/.test(e.message));
+  assert.throws(
+    () => BatchLoader.fromState(toyDataset(36), s),
+    (e: unknown) => e instanceof DataError && /saved for 37 images/.test(e.message),
+  );
   assert.throws(() => BatchLoader.fromState(ds, { ...s, flipRng: [0, 0, 0, 0] }), DataError);
   assert.throws(() => BatchLoader.fromState(ds, { ...s, version: 2 as 1 }), DataError);
 });
@@ -714,7 +799,8 @@ test('loader on real data: MNIST batches in [-1, 1]', () => {
   const loader = new BatchLoader(ds, { batchSize: 256, seed: 0 });
   const batch = loader.next();
   assert.equal(batch.images.length, 256 * 1024);
-  let min = Infinity, max = -Infinity;
+  let min = Infinity,
+    max = -Infinity;
   for (const v of batch.images) {
     min = Math.min(min, v);
     max = Math.max(max, v);

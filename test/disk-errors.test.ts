@@ -41,7 +41,11 @@ function run(cmd: string, args: string[]): { status: number | null; stderr: stri
 
 function mountOrFail(args: string[], target: string): void {
   const r = run('mount', [...args, target]);
-  assert.equal(r.status, 0, `mount ${args.join(' ')} ${target} failed (${r.stderr.trim()}): these tests need root and mount, as scripts/setup.sh's machines have`);
+  assert.equal(
+    r.status,
+    0,
+    `mount ${args.join(' ')} ${target} failed (${r.stderr.trim()}): these tests need root and mount, as scripts/setup.sh's machines have`,
+  );
   if (!mounted.includes(target)) mounted.push(target);
 }
 
@@ -102,7 +106,7 @@ function fill(dir: string): string {
   const fd = openSync(path, 'w');
   const chunk = new Uint8Array(64 * 1024);
   try {
-    for (let size = chunk.length; size >= 512; ) {
+    for (let size = chunk.length; size >= 512;) {
       try {
         writeSync(fd, chunk, 0, size);
       } catch (e) {
@@ -142,7 +146,11 @@ test('writeFileAtomic on a full and on a read-only filesystem: a FileWriteError 
     const tooBig = new Uint8Array(60 * 1024).fill(7);
     assert.throws(
       () => writeFileAtomic(path, [tooBig.subarray(0, 30_000), tooBig.subarray(30_000)], 'test file'),
-      (e: unknown) => e instanceof FileWriteError && e.code === 'ENOSPC' && e.path === path && e.message === `cannot write the test file ${path}: no space left on device (ENOSPC)`,
+      (e: unknown) =>
+        e instanceof FileWriteError &&
+        e.code === 'ENOSPC' &&
+        e.path === path &&
+        e.message === `cannot write the test file ${path}: no space left on device (ENOSPC)`,
     );
     assert.ok(readFileSync(path).equals(Buffer.from(old)), 'the old file is unchanged');
     assert.deepEqual(readdirSync(small), ['data.bin'], 'the temporary file is removed');
@@ -150,9 +158,13 @@ test('writeFileAtomic on a full and on a read-only filesystem: a FileWriteError 
     assert.equal(run('mount', ['-o', 'remount,ro', small]).status, 0);
     assert.throws(
       () => writeFileAtomic(path, Uint8Array.of(1)),
-      (e: unknown) => e instanceof FileWriteError && e.code === 'EROFS' && /^cannot write the file .*data\.bin: read-only file system \(EROFS\)$/.test(e.message),
+      (e: unknown) =>
+        e instanceof FileWriteError && e.code === 'EROFS' && /^cannot write the file .*data\.bin: read-only file system \(EROFS\)$/.test(e.message),
     );
-    assert.throws(() => writeFileAtomic(join(small, 'sub', 'new.bin'), Uint8Array.of(1)), (e: unknown) => e instanceof FileWriteError && e.code === 'EROFS');
+    assert.throws(
+      () => writeFileAtomic(join(small, 'sub', 'new.bin'), Uint8Array.of(1)),
+      (e: unknown) => e instanceof FileWriteError && e.code === 'EROFS',
+    );
     assert.ok(readFileSync(path).equals(Buffer.from(old)));
   } finally {
     unmountAll();
@@ -175,13 +187,19 @@ test('disk full while writing a checkpoint: one error line, the previous checkpo
     );
     assert.equal(checkpointStep(out), 1);
     assert.deepEqual(temporaries(out), [], 'the failed write removed its temporary file');
-    assert.deepEqual(readMetrics(join(out, 'metrics.jsonl')).map((m) => m.step), [1, 2]);
+    assert.deepEqual(
+      readMetrics(join(out, 'metrics.jsonl')).map((m) => m.step),
+      [1, 2],
+    );
 
     assert.equal(run('mount', ['-o', 'remount,size=64m', out]).status, 0);
     const resumed = train('--steps', '4', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out, '--resume');
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(checkpointStep(out), 4);
-    assert.deepEqual(readMetrics(join(out, 'metrics.jsonl')).map((m) => m.step), [1, 2, 3, 4]);
+    assert.deepEqual(
+      readMetrics(join(out, 'metrics.jsonl')).map((m) => m.step),
+      [1, 2, 3, 4],
+    );
   } finally {
     unmountAll();
     rmSync(dir, { recursive: true, force: true });
@@ -221,7 +239,10 @@ test('disk full when --resume rewrites the metrics log: one error line naming it
     fill(out);
     const r = train('--steps', '2', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out, '--resume');
     assert.equal(r.status, 1, r.stderr);
-    assert.match(errorLine(r.stderr), /^error: cannot write the metrics log .*\/run\/metrics\.jsonl: no space left on device \(ENOSPC\); the newest checkpoint is .* \(step 2\);/);
+    assert.match(
+      errorLine(r.stderr),
+      /^error: cannot write the metrics log .*\/run\/metrics\.jsonl: no space left on device \(ENOSPC\); the newest checkpoint is .* \(step 2\);/,
+    );
     assert.ok(readFileSync(join(out, CHECKPOINT_FILE)).equals(before), 'the checkpoint is byte for byte the one before');
     assert.ok(readFileSync(join(out, 'metrics.jsonl')).equals(log), 'the metrics log is unchanged');
     assert.deepEqual(temporaries(out), []);
@@ -236,9 +257,13 @@ test('the run directory turns read-only during training: one error line, the new
   const out = join(dir, 'run');
   mkdirSync(out);
   bindSelf(out);
-  const child = spawn(process.execPath, [cli, 'train', ...TINY, '--steps', '400', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [cli, 'train', ...TINY, '--steps', '400', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   try {
     let stderr = '';
     child.stderr.setEncoding('utf8');
@@ -258,7 +283,10 @@ test('the run directory turns read-only during training: one error line, the new
     assert.equal(status, 1, stderr);
     const line = errorLine(stderr);
     console.log(`# read-only mid-run: ${line}`);
-    const m = /^error: cannot write the (?:metrics log|checkpoint|sample grid|loss curve) .*\/run\/[^ ]+: read-only file system \(EROFS\); the newest checkpoint is .* \(step (\d+)\);/.exec(line);
+    const m =
+      /^error: cannot write the (?:metrics log|checkpoint|sample grid|loss curve) .*\/run\/[^ ]+: read-only file system \(EROFS\); the newest checkpoint is .* \(step (\d+)\);/.exec(
+        line,
+      );
     assert.ok(m, line);
     assert.equal(checkpointStep(out), Number(m[1]));
     const ckptBytes = readFileSync(join(out, CHECKPOINT_FILE));
@@ -266,7 +294,10 @@ test('the run directory turns read-only during training: one error line, the new
     // --resume in the read-only directory: the metrics log cannot be rewritten; nothing changes.
     const resumed = train('--steps', '400', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out, '--resume');
     assert.equal(resumed.status, 1, resumed.stderr);
-    assert.match(errorLine(resumed.stderr), /^error: cannot write the metrics log .*metrics\.jsonl: read-only file system \(EROFS\); the newest checkpoint is/);
+    assert.match(
+      errorLine(resumed.stderr),
+      /^error: cannot write the metrics log .*metrics\.jsonl: read-only file system \(EROFS\); the newest checkpoint is/,
+    );
     assert.ok(readFileSync(join(out, CHECKPOINT_FILE)).equals(ckptBytes));
 
     // A new run whose --out is inside the read-only folder: exit 2 before anything is written.
@@ -275,7 +306,11 @@ test('the run directory turns read-only during training: one error line, the new
     assert.match(fresh.stderr.trim(), /^consistency train: cannot write the run directory .*\/inner: read-only file system \(EROFS\)$/);
 
     // `consistency sample` writing its grid there: one error line, exit 1.
-    const sample = spawnSync(process.execPath, [cli, 'sample', '--ckpt', out, '--n', '2', '--steps', '1', '--threads', '1', '--out', join(out, 'grid.png')], { encoding: 'utf8' });
+    const sample = spawnSync(
+      process.execPath,
+      [cli, 'sample', '--ckpt', out, '--n', '2', '--steps', '1', '--threads', '1', '--out', join(out, 'grid.png')],
+      { encoding: 'utf8' },
+    );
     assert.equal(sample.status, 1, sample.stderr);
     assert.match(errorLine(sample.stderr), /^error: cannot write the file .*\/run\/grid\.png: read-only file system \(EROFS\)$/);
   } finally {

@@ -19,7 +19,22 @@ import { repoRoot, torchPython } from './helpers/python.js';
 import { freePort } from '../src/distributed/index.js';
 
 const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const tiny = ['--preset', 'mnist-quick', '--batch', '4', '--threads', '1', '--sample-every', '1000', '--samples', '4', '--dropout', '0', '--dist-timeout', '30'];
+const tiny = [
+  '--preset',
+  'mnist-quick',
+  '--batch',
+  '4',
+  '--threads',
+  '1',
+  '--sample-every',
+  '1000',
+  '--samples',
+  '4',
+  '--dropout',
+  '0',
+  '--dist-timeout',
+  '30',
+];
 
 function train(args: string[]): { status: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, 'train', ...tiny, ...args], { encoding: 'utf8', env: { ...process.env, GLOG_minloglevel: '3' } });
@@ -35,7 +50,8 @@ function assertSameCheckpoint(a: string, b: string, what: string): void {
   for (const [name, x] of ta) {
     const y = tb.get(name)!;
     assert.deepEqual(y.shape, x.shape, `${what}: ${name} shape`);
-    const u = x.toFloat64Array(), v = y.toFloat64Array();
+    const u = x.toFloat64Array(),
+      v = y.toFloat64Array();
     const floating = x.dtype.startsWith('float');
     for (let i = 0; i < u.length; i++) {
       const ok = floating ? Math.abs(u[i]! - v[i]!) <= 3e-5 + 1e-4 * Math.abs(u[i]!) : u[i] === v[i];
@@ -59,7 +75,12 @@ for (const method of ['ict', 'ct'] as const) {
       assert.equal(two.stderr.match(/finished 3 steps/g)?.length, 1, 'rank 0 alone reports');
       assertSameCheckpoint(join(dir, 'one', 'checkpoint.safetensors'), join(dir, 'two', 'checkpoint.safetensors'), method);
       // One metrics line per step, written by rank 0 alone.
-      assert.equal(readFileSync(join(dir, 'two', 'metrics.jsonl'), 'utf8').trim().split('\n').length, 3);
+      assert.equal(
+        readFileSync(join(dir, 'two', 'metrics.jsonl'), 'utf8')
+          .trim()
+          .split('\n').length,
+        3,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -71,7 +92,10 @@ test('SIGTERM to the launcher stops both ranks at one step; --resume with 1 proc
   try {
     const steps = ['--steps', '8', '--checkpoint-every', '1'];
     const run = join(dir, 'run');
-    const p = spawn(process.execPath, [CLI, 'train', ...tiny, ...steps, '--nproc', '2', '--out', run], { env: { ...process.env, GLOG_minloglevel: '3' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, 'train', ...tiny, ...steps, '--nproc', '2', '--out', run], {
+      env: { ...process.env, GLOG_minloglevel: '3' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const ckpt = join(run, 'checkpoint.safetensors');
@@ -102,7 +126,9 @@ test("torchrun's environment and elastic agent store (TORCHELASTIC_USE_AGENT_STO
   // and the workers started with the environment torchrun gives them.
   const dir = mkdtempSync(join(tmpdir(), 'dist-torchrun-'));
   const port = await freePort();
-  const agent = spawn(torchPython(), [join(repoRoot, 'test', 'reference', 'ddp_ref.py'), 'agent-store', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const agent = spawn(torchPython(), [join(repoRoot, 'test', 'reference', 'ddp_ref.py'), 'agent-store', String(port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       agent.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
@@ -111,17 +137,31 @@ test("torchrun's environment and elastic agent store (TORCHELASTIC_USE_AGENT_STO
     const args = ['--steps', '2'];
     const one = train([...args, '--out', join(dir, 'one')]);
     assert.equal(one.status, 0, one.stderr);
-    const ranks = [0, 1].map((r) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const env = {
-          ...process.env, GLOG_minloglevel: '3', RANK: String(r), LOCAL_RANK: String(r), WORLD_SIZE: '2', LOCAL_WORLD_SIZE: '2', GROUP_RANK: '0',
-          MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '0', OMP_NUM_THREADS: '1',
-        };
-        const p = spawn(process.execPath, [CLI, 'train', ...tiny, ...args, '--out', join(dir, 'two')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        p.on('close', (code) => resolve({ code, stderr }));
-      }),
+    const ranks = [0, 1].map(
+      (r) =>
+        new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const env = {
+            ...process.env,
+            GLOG_minloglevel: '3',
+            RANK: String(r),
+            LOCAL_RANK: String(r),
+            WORLD_SIZE: '2',
+            LOCAL_WORLD_SIZE: '2',
+            GROUP_RANK: '0',
+            MASTER_ADDR: '127.0.0.1',
+            MASTER_PORT: String(port),
+            TORCHELASTIC_USE_AGENT_STORE: 'True',
+            TORCHELASTIC_RESTART_COUNT: '0',
+            OMP_NUM_THREADS: '1',
+          };
+          const p = spawn(process.execPath, [CLI, 'train', ...tiny, ...args, '--out', join(dir, 'two')], {
+            env,
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let stderr = '';
+          p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          p.on('close', (code) => resolve({ code, stderr }));
+        }),
     );
     const [r0, r1] = await Promise.all(ranks);
     assert.equal(r0!.code, 0, r0!.stderr);

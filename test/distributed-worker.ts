@@ -14,7 +14,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, setNumThreads, arange, Generator, tidy } from '../src/tensor/index.js';
-import { ProcessGroup, DistributedError, distributedEnvFrom, DataParallelGradientSync, broadcastTensors, checkReplicasAgree } from '../src/distributed/index.js';
+import {
+  ProcessGroup,
+  DistributedError,
+  distributedEnvFrom,
+  DataParallelGradientSync,
+  broadcastTensors,
+  checkReplicasAgree,
+} from '../src/distributed/index.js';
 import { createNetwork } from '../src/networks/build.js';
 import type { NetworkConfig } from '../src/networks/config.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
@@ -28,7 +35,14 @@ function main(): void {
   if (env === null) throw new Error('no torchrun environment');
   const timeoutMs = Number(process.env['DIST_TIMEOUT_MS'] ?? '20000');
   const backend = scenario === 'nccl' ? 'nccl' : 'gloo';
-  const group = ProcessGroup.init({ masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs, backend });
+  const group = ProcessGroup.init({
+    masterAddr: env.masterAddr,
+    masterPort: env.masterPort,
+    rank: env.rank,
+    worldSize: env.worldSize,
+    timeoutMs,
+    backend,
+  });
   const r = env.rank;
   const out: Record<string, unknown> = { rank: r };
   if (scenario === 'collectives') {
@@ -38,7 +52,9 @@ function main(): void {
     const d = tensor(Float64Array.from([r + 0.5, r * r, -r, 1e-300 * (r + 1)]));
     group.allReduceSum([d]);
     out['sum64'] = Array.from(d.toFloat64Array());
-    const big = arange(0, 64).toDtype('float32').mul((r + 1) / 7);
+    const big = arange(0, 64)
+      .toDtype('float32')
+      .mul((r + 1) / 7);
     group.allReduceSum([big]);
     out['sum32'] = Array.from(big.toFloat32Array());
     group.barrier();
@@ -86,8 +102,11 @@ function main(): void {
       const cuts = Array.from({ length: micro + 1 }, (_, i) => lo + Math.floor(((hi - lo) * i) / micro));
       for (let m = 0; m < micro; m++) {
         tidy(() => {
-          const a = cuts[m]!, b = cuts[m + 1]!;
-          const xs = x!.select(0, k).slice(0, a, b), ns = noise!.select(0, k).slice(0, a, b), ts = target!.select(0, k).slice(0, a, b);
+          const a = cuts[m]!,
+            b = cuts[m + 1]!;
+          const xs = x!.select(0, k).slice(0, a, b),
+            ns = noise!.select(0, k).slice(0, a, b),
+            ts = target!.select(0, k).slice(0, a, b);
           const out = net.forward(xs, ns);
           const perSample = out.sub(ts).square().flatten(1).mean(1);
           sync.beforeBackward(m === micro - 1);

@@ -26,12 +26,26 @@ import { repoRoot, torchPython } from './helpers/python.js';
 const WORKER = join(repoRoot, 'dist', 'test', 'distributed-worker.js');
 const REF = join(repoRoot, 'test', 'reference', 'ddp_ref.py');
 
-interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number; pid: number }
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  pid: number;
+}
 
 function rankEnv(rank: number, world: number, port: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
-    ...process.env, RANK: String(rank), WORLD_SIZE: String(world), LOCAL_RANK: String(rank), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port),
-    OMP_NUM_THREADS: '1', PYTHONPATH: join(repoRoot, '.cache', 'pydeps'), ...extra,
+    ...process.env,
+    RANK: String(rank),
+    WORLD_SIZE: String(world),
+    LOCAL_RANK: String(rank),
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    OMP_NUM_THREADS: '1',
+    PYTHONPATH: join(repoRoot, '.cache', 'pydeps'),
+    ...extra,
     // As the launcher sets it (src/distributed/launch.ts): libtorch's glog lines off, our one line stays.
     GLOG_minloglevel: '3',
   };
@@ -55,7 +69,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, onLine?: (line
   });
 }
 
-const ourRank = (args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string, pid: number) => void): Promise<Exit> => run(process.execPath, [WORKER, ...args], env, onLine);
+const ourRank = (args: string[], env: NodeJS.ProcessEnv, onLine?: (line: string, pid: number) => void): Promise<Exit> =>
+  run(process.execPath, [WORKER, ...args], env, onLine);
 const pythonRank = (args: string[], env: NodeJS.ProcessEnv): Promise<Exit> => run(torchPython(), [REF, ...args], env);
 
 function lastJson(e: Exit, who: string): Record<string, unknown> {
@@ -70,13 +85,25 @@ test('the addon has c10d with Gloo (scripts/setup.sh installs libgloo-dev)', () 
 
 test('bad arguments to the c10d entry points are errors naming the call, never crashes', () => {
   const n = native as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const call = (name: string, ...a: unknown[]) => () => n[name]!(...a);
+  const call =
+    (name: string, ...a: unknown[]) =>
+    () =>
+      n[name]!(...a);
   assert.throws(call('distBroadcast', {}, [], 0), { name: 'TypeError', message: "distBroadcast: argument 'group' must be a process group" });
   assert.throws(call('distAllReduceSum', 1, []), { name: 'TypeError', message: "distAllReduceSum: argument 'group' must be a process group" });
   assert.throws(call('distReducerArm', null), { name: 'TypeError', message: "distReducerArm: argument 'reducer' must be a gradient reducer" });
-  assert.throws(call('distInit', '127.0.0.1', 0, 0, 1, 1000, 'gloo', ''), { name: 'TypeError', message: "distInit: argument 'masterPort' must be in 1..65535, got 0" });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 2, 2, 1000, 'gloo', ''), { name: 'TypeError', message: "distInit: argument 'rank' must be in 0..1, got 2" });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'mpi', ''), { name: 'TypeError', message: "distInit: argument 'backend' must be 'gloo' or 'nccl', got 'mpi'" });
+  assert.throws(call('distInit', '127.0.0.1', 0, 0, 1, 1000, 'gloo', ''), {
+    name: 'TypeError',
+    message: "distInit: argument 'masterPort' must be in 1..65535, got 0",
+  });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 2, 2, 1000, 'gloo', ''), {
+    name: 'TypeError',
+    message: "distInit: argument 'rank' must be in 0..1, got 2",
+  });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'mpi', ''), {
+    name: 'TypeError',
+    message: "distInit: argument 'backend' must be 'gloo' or 'nccl', got 'mpi'",
+  });
   assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1), { name: 'TypeError', message: 'distInit: expected 7 arguments, got 4' });
 });
 
@@ -115,21 +142,39 @@ test('collectives: two of our ranks and a Python torch.distributed rank in one G
 
 /** networks_ref.py's NCSN++ at its smallest: 8x8, one level of attention. */
 const TINY: SongUNetConfig = {
-  architecture: 'song', imgResolution: 8, inChannels: 1, outChannels: 1, labelDim: 0,
-  modelChannels: 16, channelMult: [1, 2], channelMultEmb: 2, numBlocks: 1, attnResolutions: [4],
-  dropout: 0, dropoutMaxResolution: null, embeddingType: 'fourier', fourierScale: 1, channelMultNoise: 1,
-  encoderType: 'standard', decoderType: 'standard', resampleFilter: [1, 1],
+  architecture: 'song',
+  imgResolution: 8,
+  inChannels: 1,
+  outChannels: 1,
+  labelDim: 0,
+  modelChannels: 16,
+  channelMult: [1, 2],
+  channelMultEmb: 2,
+  numBlocks: 1,
+  attnResolutions: [4],
+  dropout: 0,
+  dropoutMaxResolution: null,
+  embeddingType: 'fourier',
+  fourierScale: 1,
+  channelMultNoise: 1,
+  encoderType: 'standard',
+  decoderType: 'standard',
+  resampleFilter: [1, 1],
 };
 
 test('DistributedDataParallel (Python, Gloo) and our ranks reach the same weights after K Adam steps', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ddp-test-'));
   try {
-    const K = 3, B = 4, lr = 1e-3;
+    const K = 3,
+      B = 4,
+      lr = 1e-3;
     tidy(() => {
       const g = new Generator(7, 'cpu');
       const R = TINY.imgResolution;
       saveSafetensors(join(dir, 'data.safetensors'), {
-        x: randn([K, B, 1, R, R], { generator: g }), noise: randn([K, B], { generator: g }), target: randn([K, B, 1, R, R], { generator: g }),
+        x: randn([K, B, 1, R, R], { generator: g }),
+        noise: randn([K, B], { generator: g }),
+        target: randn([K, B, 1, R, R], { generator: g }),
       });
     });
     const cfg = JSON.stringify(TINY);
@@ -151,7 +196,10 @@ test('DistributedDataParallel (Python, Gloo) and our ranks reach the same weight
     for (const [name, want] of ref) {
       const got = ts2.get(name);
       assert.ok(got, `missing ${name}`);
-      const a = got.toFloat32Array(), one = ts1.get(name)!.toFloat32Array(), w = want.toFloat32Array(), i0 = init.get(name)!.toFloat32Array();
+      const a = got.toFloat32Array(),
+        one = ts1.get(name)!.toFloat32Array(),
+        w = want.toFloat32Array(),
+        i0 = init.get(name)!.toFloat32Array();
       for (let i = 0; i < w.length; i++) {
         moved = Math.max(moved, Math.abs(w[i]! - i0[i]!));
         assert.ok(Math.abs(a[i]! - w[i]!) <= 2e-5 + 1e-4 * Math.abs(w[i]!), `${name}[${i}]: our 2 ranks ${a[i]}, DDP ${w[i]}`);
@@ -234,8 +282,15 @@ test('faults: under the launcher, a SIGKILLed worker is named and every rank sto
     const lines: string[] = [];
     const t0 = Date.now();
     const done = launch({
-      command: process.execPath, args: [WORKER, 'hang'], nproc: 2, masterAddr: '127.0.0.1', masterPort: 0, threads: 1, timeoutS: 5,
-      env: { ...process.env, DIST_TIMEOUT_MS: '5000', READY_FILE: ready }, log: (l) => lines.push(l),
+      command: process.execPath,
+      args: [WORKER, 'hang'],
+      nproc: 2,
+      masterAddr: '127.0.0.1',
+      masterPort: 0,
+      threads: 1,
+      timeoutS: 5,
+      env: { ...process.env, DIST_TIMEOUT_MS: '5000', READY_FILE: ready },
+      log: (l) => lines.push(l),
     });
     const pid = Number(await waitForFile(ready, 30_000));
     process.kill(pid, 'SIGKILL');

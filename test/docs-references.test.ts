@@ -52,7 +52,9 @@ test('every docs/method.md section reference names a section of docs/method.md',
 });
 
 test('no source refers to a spec outside the repository', () => {
-  const stale = sources().filter((f) => /ict-spec\.md|\b[Ss]pec sections? \d/.test(readFileSync(f, 'utf8'))).map((f) => relative(repoRoot, f));
+  const stale = sources()
+    .filter((f) => /ict-spec\.md|\b[Ss]pec sections? \d/.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(repoRoot, f));
   assert.deepEqual(stale, [], 'these files cite the spec by a path or name the repository does not have; cite docs/method.md');
 });
 

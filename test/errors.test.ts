@@ -9,8 +9,21 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import {
-  Tensor, DisposedTensorError, tensor, ones, zeros, randn, Generator, setDefaultDevice, getDefaultDevice, cudaAvailable,
-  liveTensorCount, tidy, setNumThreads, nnf, type DType,
+  Tensor,
+  DisposedTensorError,
+  tensor,
+  ones,
+  zeros,
+  randn,
+  Generator,
+  setDefaultDevice,
+  getDefaultDevice,
+  cudaAvailable,
+  liveTensorCount,
+  tidy,
+  setNumThreads,
+  nnf,
+  type DType,
 } from '../src/tensor/index.js';
 import { native } from '../src/tensor/native.js';
 import { nastyCalls } from './helpers/nasty-calls.js';
@@ -19,7 +32,11 @@ import { runPythonScript } from './helpers/python.js';
 setNumThreads(1);
 
 /** libtorch's own wording of errors that changed between versions (1.13 vs 2.x), from Python's torch on the same libtorch. */
-const torchMessage = JSON.parse(runPythonScript('test/reference/error_messages_ref.py')) as { matmulShapes: string; matmulDtypes: string; zerosNegative: string };
+const torchMessage = JSON.parse(runPythonScript('test/reference/error_messages_ref.py')) as {
+  matmulShapes: string;
+  matmulDtypes: string;
+  zerosNegative: string;
+};
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Our message: the op name, then exactly libtorch's. */
 const fromTorch = (op: string, text: string): RegExp => new RegExp(`^${op}: ${escape(text)}`);
@@ -57,7 +74,11 @@ test('a wrong argument count to a native function is refused', () => {
 
 test('shape mismatches in add, matmul and conv2d give libtorch messages with the shapes', () => {
   tidy(() => {
-    throwsClean(() => ones([2, 3]).add(ones([4, 5])), Error, /^add: The size of tensor a \(3\) must match the size of tensor b \(5\) at non-singleton dimension 1/);
+    throwsClean(
+      () => ones([2, 3]).add(ones([4, 5])),
+      Error,
+      /^add: The size of tensor a \(3\) must match the size of tensor b \(5\) at non-singleton dimension 1/,
+    );
     assert.match(torchMessage.matmulShapes, /mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\)/);
     throwsClean(() => ones([2, 3]).matmul(ones([4, 5])), Error, fromTorch('matmul', torchMessage.matmulShapes));
     throwsClean(
@@ -73,7 +94,11 @@ test('dtype mismatches that libtorch refuses', () => {
   tidy(() => {
     assert.match(torchMessage.matmulDtypes, /Float but found Double|float != double/);
     throwsClean(() => ones([2, 3]).matmul(ones([3, 2], { dtype: 'float64' })), Error, fromTorch('matmul', torchMessage.matmulDtypes));
-    throwsClean(() => ones([2], { dtype: 'int64' }).add_(ones([2]).mul(0.5)), Error, /^add_: result type Float can't be cast to the desired output type Long/);
+    throwsClean(
+      () => ones([2], { dtype: 'int64' }).add_(ones([2]).mul(0.5)),
+      Error,
+      /^add_: result type Float can't be cast to the desired output type Long/,
+    );
     throwsClean(() => ones([3]).indexSelect(0, ones([1])), Error, /^indexSelect: index_select\(\): Expected dtype int32 or int64 for index/);
   });
 });
@@ -84,7 +109,9 @@ test("unknown device 'tpu' and CUDA on a build without it", () => {
   assert.equal(getDefaultDevice(), 'cpu', 'a refused device does not change the default');
   if (!cudaAvailable()) {
     throwsClean(() => zeros([2], { device: 'cuda' }), TypeError, /^zeros: argument 'device': device 'cuda' asked for, but this libtorch has no CUDA/);
-    tidy(() => throwsClean(() => ones([2]).cuda(), TypeError, /^toDevice: argument 'device': device 'cuda:0' asked for, but this libtorch has no CUDA/));
+    tidy(() =>
+      throwsClean(() => ones([2]).cuda(), TypeError, /^toDevice: argument 'device': device 'cuda:0' asked for, but this libtorch has no CUDA/),
+    );
     throwsClean(() => setDefaultDevice('cuda'), Error, /device 'cuda' asked for, but this libtorch .* has no CUDA or no GPU is visible/);
     throwsClean(() => new Generator(1, 'cuda'), Error, /device 'cuda' asked for/);
   } else {
@@ -114,14 +141,22 @@ test('negative and non-integer sizes', () => {
 
 test('fromBuffer with a byte count that does not match the shape', () => {
   throwsClean(() => tensor(new Float32Array(5), [2, 3]), TypeError, /^fromBuffer: shape \[2, 3\] of Float needs 24 bytes, the data has 20$/);
-  throwsClean(() => tensor(new Uint8Array(3), [2], { dtype: 'float16' }), TypeError, /^fromBuffer: shape \[2\] of Half needs 4 bytes, the data has 3$/);
+  throwsClean(
+    () => tensor(new Uint8Array(3), [2], { dtype: 'float16' }),
+    TypeError,
+    /^fromBuffer: shape \[2\] of Half needs 4 bytes, the data has 3$/,
+  );
 });
 
 test('indices out of range in indexSelect, gather, select and slice dims', () => {
   tidy(() => {
     const x = ones([3, 2]);
     throwsClean(() => x.indexSelect(0, tensor(BigInt64Array.from([0n, 5n]))), Error, /^indexSelect: index out of range in self/);
-    throwsClean(() => x.gather(0, tensor(BigInt64Array.from([0n, 10n]), [2, 1])), Error, /^gather: index 10 is out of bounds for dimension 0 with size 3/);
+    throwsClean(
+      () => x.gather(0, tensor(BigInt64Array.from([0n, 10n]), [2, 1])),
+      Error,
+      /^gather: index 10 is out of bounds for dimension 0 with size 3/,
+    );
     throwsClean(() => x.select(0, 5), Error, /^select: select\(\): index 5 out of range for tensor of size \[3, 2\] at dimension 0/);
     throwsClean(() => x.slice(4, 0), RangeError, /^slice: dim 4 is out of range for a tensor of rank 2/);
     throwsClean(() => x.squeeze(3), Error, /^squeeze: Dimension out of range/);
@@ -134,7 +169,10 @@ test('the nastiest calls in a child process: each one a clean error, and the pro
   assert.equal(r.signal, null, `the child was killed by ${r.signal}; stderr:\n${r.stderr}`);
   assert.equal(r.status, 0, `the child exited with ${r.status}; stderr:\n${r.stderr}`);
   assert.doesNotMatch(r.stderr, /terminate called|Aborted|core dumped|FATAL/);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name?: string; threw?: boolean; isError?: boolean; message?: string; done?: boolean });
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { name?: string; threw?: boolean; isError?: boolean; message?: string; done?: boolean });
   assert.deepEqual(lines.at(-1), { done: true }, 'the child reached its end');
   const reported = new Map(lines.filter((l) => l.name).map((l) => [l.name!, l]));
   for (const { name, message } of nastyCalls) {

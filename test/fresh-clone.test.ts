@@ -60,7 +60,7 @@ function outsidePathReferences(root: string): string[] {
   return found;
 }
 
-test('no file in src/, test/, bench/, scripts/ or .ci/ reads the developer machine\'s ../shared folder', () => {
+test("no file in src/, test/, bench/, scripts/ or .ci/ reads the developer machine's ../shared folder", () => {
   const found = outsidePathReferences(repoRoot);
   assert.deepEqual(found, [], `a user's clone has no ../shared; make the data in the test or take it as an argument:\n${found.join('\n')}`);
 });
@@ -77,7 +77,10 @@ test('the scan flags each form in a planted file and leaves ordinary uses of the
     ];
     writeFileSync(join(dir, 'test', 'nested', 'planted.ts'), planted.join('\n'));
     const found = outsidePathReferences(dir);
-    assert.deepEqual(found.map((f) => f.split(': names')[0]), ['test/nested/planted.ts:1', 'test/nested/planted.ts:2', 'test/nested/planted.ts:3']);
+    assert.deepEqual(
+      found.map((f) => f.split(': names')[0]),
+      ['test/nested/planted.ts:1', 'test/nested/planted.ts:2', 'test/nested/planted.ts:3'],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

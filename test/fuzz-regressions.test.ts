@@ -20,7 +20,9 @@ test('every corpus folder names a fuzz target, and the corpus is not empty', () 
   for (const d of folders) assert.ok(findTarget(d), `test/fuzz-corpus/${d} names no target`);
 });
 
-for (const dir of readdirSync(CORPUS).filter((d) => d !== 'seeds').sort()) {
+for (const dir of readdirSync(CORPUS)
+  .filter((d) => d !== 'seeds')
+  .sort()) {
   test(`fuzz regressions of ${dir}: each input parses or is refused with a typed one-line error`, async () => {
     const target = findTarget(dir);
     assert.ok(target);

@@ -33,12 +33,46 @@ test('checkOutcome tells a typed one-line refusal from a stray exception or a me
   const scratch = mkdtempSync(join(tmpdir(), 'fuzz-check-'));
   try {
     const make = (run: () => void): FuzzTarget => ({ name: 't', what: 't', seeds: () => [], run, expected: [DataError] });
-    assert.equal(await checkOutcome(make(() => undefined), new Uint8Array(0), scratch), null);
-    assert.equal(await checkOutcome(make(() => { throw new DataError('x.bin: bad'); }), new Uint8Array(0), scratch), null);
-    assert.match((await checkOutcome(make(() => { throw new TypeError('cannot read properties of undefined'); }), new Uint8Array(0), scratch)) ?? '', /threw TypeError/);
+    assert.equal(
+      await checkOutcome(
+        make(() => undefined),
+        new Uint8Array(0),
+        scratch,
+      ),
+      null,
+    );
+    assert.equal(
+      await checkOutcome(
+        make(() => {
+          throw new DataError('x.bin: bad');
+        }),
+        new Uint8Array(0),
+        scratch,
+      ),
+      null,
+    );
+    assert.match(
+      (await checkOutcome(
+        make(() => {
+          throw new TypeError('cannot read properties of undefined');
+        }),
+        new Uint8Array(0),
+        scratch,
+      )) ?? '',
+      /threw TypeError/,
+    );
     const multi = new DataError('a');
     Object.defineProperty(multi, 'message', { value: 'line one\nline two' });
-    assert.match((await checkOutcome(make(() => { throw multi; }), new Uint8Array(0), scratch)) ?? '', /not one line/);
+    assert.match(
+      (await checkOutcome(
+        make(() => {
+          throw multi;
+        }),
+        new Uint8Array(0),
+        scratch,
+      )) ?? '',
+      /not one line/,
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

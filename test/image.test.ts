@@ -56,7 +56,12 @@ test('crc32 check value', () => {
 
 test('PNG encoder round-trips exactly through pngjs (gray, RGB, RGBA; odd sizes)', () => {
   for (const channels of [1, 3, 4] as const) {
-    for (const [w, h] of [[1, 1], [7, 5], [33, 17], [64, 3]] as const) {
+    for (const [w, h] of [
+      [1, 1],
+      [7, 5],
+      [33, 17],
+      [64, 3],
+    ] as const) {
       const px = testPixels(w, h, channels, w * 100 + h + channels);
       const png = encodePng(px, w, h, channels);
       const img = decode(png);
@@ -67,7 +72,8 @@ test('PNG encoder round-trips exactly through pngjs (gray, RGB, RGBA; odd sizes)
 });
 
 test('PNG encoder output parsed independently by Python (chunk CRCs, IHDR, zlib, row filters)', () => {
-  const w = 9, h = 6;
+  const w = 9,
+    h = 6;
   const px = testPixels(w, h, 3, 42);
   const png = encodePng(px, w, h, 3);
   const script = String.raw`
@@ -115,7 +121,10 @@ test('chwToHwc interleaves planes', () => {
 
 test('grid: layout, padding and the [-1, 1] -> 0..255 mapping', () => {
   // 5 RGB images of 2x3, image n filled with value 10*n + channel
-  const count = 5, C = 3, H = 2, W = 3;
+  const count = 5,
+    C = 3,
+    H = 2,
+    W = 3;
   const imgs = new Uint8Array(count * C * H * W);
   for (let n = 0; n < count; n++) for (let c = 0; c < C; c++) imgs.fill(10 * n + c, (n * C + c) * H * W, (n * C + c + 1) * H * W);
   const g = makeGrid(imgs, { count, channels: C, height: H, width: W, columns: 3, padding: 1, padValue: 0 });
@@ -135,7 +144,10 @@ test('grid: layout, padding and the [-1, 1] -> 0..255 mapping', () => {
   const png = gridPng(f, { count: 1, channels: 1, height: 2, width: 2, padding: 0 });
   const dec = decode(png);
   assert.deepEqual([dec.width, dec.height], [2, 2]);
-  assert.deepEqual([0, 1, 2, 3].map((i) => dec.rgba[i * 4]), [0, 255, 128, 191]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => dec.rgba[i * 4]),
+    [0, 255, 128, 191],
+  );
   assert.throws(() => makeGrid(new Uint8Array(3), { count: 1, channels: 2, height: 1, width: 1 }), /channels must be 1 or 3/);
 });
 
@@ -158,7 +170,8 @@ test('line plot: a PNG of the requested size with axes, labels and the series co
   const png = plotPng({ y, color: [200, 0, 0] }, { width: 320, height: 200, title: 'loss' });
   const img = decode(png);
   assert.deepEqual([img.width, img.height], [320, 200]);
-  let red = 0, black = 0;
+  let red = 0,
+    black = 0;
   for (let i = 0; i < img.rgba.length; i += 4) {
     const [r, g, b] = [img.rgba[i]!, img.rgba[i + 1]!, img.rgba[i + 2]!];
     if (r === 200 && g === 0 && b === 0) red++;
@@ -185,7 +198,15 @@ test('line plot: a PNG of the requested size with axes, labels and the series co
 
 test('line plot: log-y, gaps for non-finite and non-positive values, several series, empty input', () => {
   const y = [10, 1, NaN, 0.1, -1, 0.01, Infinity, 0.001];
-  const img = decode(plotPng([{ y, label: 'a' }, { x: [0, 1, 2, 3, 4, 5, 6, 7], y: y.map((v) => v * 3), label: 'b' }], { logY: true }));
+  const img = decode(
+    plotPng(
+      [
+        { y, label: 'a' },
+        { x: [0, 1, 2, 3, 4, 5, 6, 7], y: y.map((v) => v * 3), label: 'b' },
+      ],
+      { logY: true },
+    ),
+  );
   assert.deepEqual([img.width, img.height], [640, 400]);
   const empty = decode(plotPng({ y: [] }, { width: 200, height: 120 }));
   assert.deepEqual([empty.width, empty.height], [200, 120]);

@@ -17,7 +17,12 @@ import { BatchLoader } from '../src/data/loader.js';
 import { torchPython } from './helpers/python.js';
 
 test('presets: flips on for ImageNet 64 and CIFAR-10, off for digits; --no-flip turns them off', () => {
-  for (const [name, flip] of [['imagenet64', true], ['imagenet64-deep', true], ['cifar10', true], ['mnist-quick', false]] as const)
+  for (const [name, flip] of [
+    ['imagenet64', true],
+    ['imagenet64-deep', true],
+    ['cifar10', true],
+    ['mnist-quick', false],
+  ] as const)
     assert.equal(runPreset(name)!.data.flip, flip, name);
   const off = resolveRunConfig(runPreset('imagenet64')!, { flip: false });
   assert.equal(off.data.flip, false);
@@ -28,11 +33,15 @@ test('the ImageNet 64 training loader mirrors about half the images exactly, as 
   try {
     const N = 64;
     // Planar RGB rows, 3 * 64 * 64 values per image; no image equals its own mirror.
-    execFileSync(torchPython(), ['-c', `
+    execFileSync(torchPython(), [
+      '-c',
+      `
 import sys, numpy as np
 g = np.random.default_rng(5)
 np.savez(sys.argv[1] + '/train_data_batch_1.npz', data=g.integers(0, 256, size=(${N}, 12288), dtype=np.uint8), labels=np.arange(1, ${N + 1}))
-`, dir]);
+`,
+      dir,
+    ]);
     const ds = await loadDataset('imagenet64', { data: dir });
     const config = runPreset('imagenet64')!;
     const loader = new BatchLoader(ds, { batchSize: N, seed: 3, flip: config.data.flip });

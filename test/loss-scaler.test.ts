@@ -21,8 +21,15 @@ const INTERVAL = 3;
 const STEPS = 10;
 const INJECT: Record<number, 'inf' | 'nan'> = { 2: 'inf', 5: 'nan', 6: 'inf' };
 
-interface StepRecord { scale: number; stepped: boolean; loss: number; W: number[] }
-const ref = JSON.parse(runPythonScript('test/reference/loss_scaler_ref.py', [String(INIT), String(INTERVAL), String(STEPS), JSON.stringify(INJECT)])) as {
+interface StepRecord {
+  scale: number;
+  stepped: boolean;
+  loss: number;
+  W: number[];
+}
+const ref = JSON.parse(
+  runPythonScript('test/reference/loss_scaler_ref.py', [String(INIT), String(INTERVAL), String(STEPS), JSON.stringify(INJECT)]),
+) as {
   source: string;
   records: StepRecord[];
 };
@@ -51,20 +58,22 @@ function run(restartAt?: number): StepRecord[] {
         scaler = new LossScaler({ initScale: 1, growthInterval: INTERVAL });
         scaler.loadStateDict(state);
       }
-      records.push(tidy(() => {
-        opt.zeroGrad();
-        const loss = X.matmul(W.T).add(params.get('b')!).sub(Y).pow(2).mean();
-        scaler.scaleLoss(loss).backward();
-        const bad = INJECT[step];
-        if (bad) {
-          const mask = new Float32Array(12);
-          mask[0] = bad === 'inf' ? Infinity : NaN;
-          W.grad!.add_(tensor(mask, [3, 4]));
-        }
-        const stepped = scaler.step(opt, params);
-        scaler.update();
-        return { scale: scaler.scale, stepped, loss: loss.item(), W: Array.from(W.dataSync() as Float32Array) };
-      }));
+      records.push(
+        tidy(() => {
+          opt.zeroGrad();
+          const loss = X.matmul(W.T).add(params.get('b')!).sub(Y).pow(2).mean();
+          scaler.scaleLoss(loss).backward();
+          const bad = INJECT[step];
+          if (bad) {
+            const mask = new Float32Array(12);
+            mask[0] = bad === 'inf' ? Infinity : NaN;
+            W.grad!.add_(tensor(mask, [3, 4]));
+          }
+          const stepped = scaler.step(opt, params);
+          scaler.update();
+          return { scale: scaler.scale, stepped, loss: loss.item(), W: Array.from(W.dataSync() as Float32Array) };
+        }),
+      );
     }
     opt.dispose();
     return records;
@@ -88,8 +97,15 @@ test('skips the step and halves the scale on injected inf/NaN gradients, grows i
   if ((want[0] ?? 0) * 100 + (want[1] ?? 0) >= 203) assert.equal(ref.source, 'torch.amp.GradScaler');
   const got = run();
   checkAgainstTorch(got);
-  assert.deepEqual(got.map((r) => r.stepped), [true, true, false, true, true, false, false, true, true, true], 'the injected steps are the skipped ones');
-  assert.deepEqual(got.map((r) => r.scale), [1024, 1024, 512, 512, 512, 256, 128, 128, 128, 256]);
+  assert.deepEqual(
+    got.map((r) => r.stepped),
+    [true, true, false, true, true, false, false, true, true, true],
+    'the injected steps are the skipped ones',
+  );
+  assert.deepEqual(
+    got.map((r) => r.scale),
+    [1024, 1024, 512, 512, 512, 256, 128, 128, 128, 256],
+  );
 });
 
 test('the scale and growth count survive stateDict/loadStateDict mid-run (checkpoint and resume)', () => {

@@ -79,7 +79,9 @@ test(`${STEPS} training steps in tidy keep resident memory and the live tensor c
           const grad = p.grad!;
           m[k]!.lerp_(grad, 1 - beta1);
           v[k]!.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-          const denom = v[k]!.div(1 - beta2 ** step).sqrt().add_(eps);
+          const denom = v[k]!.div(1 - beta2 ** step)
+            .sqrt()
+            .add_(eps);
           p.addcdiv_(m[k]!, denom, -lr / (1 - beta1 ** step));
           p.clearGrad();
         });

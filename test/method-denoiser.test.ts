@@ -37,7 +37,11 @@ test('boundary condition: f(x, sigma_min) = x bit for bit, whatever F returns', 
       const x = randn([5, 3, 4, 4], { generator: g }).mul(3);
       // Include -0, tiny and huge values.
       const special = tensor(Float32Array.from([-0, 0, 1e-40, -1e38, 1, -1]), [1, 6]);
-      for (const [input, sigma] of [[x, 0.002], [special, 0.002], [x, [0.002, 0.002, 0.002, 0.002, 0.002]]] as const) {
+      for (const [input, sigma] of [
+        [x, 0.002],
+        [special, 0.002],
+        [x, [0.002, 0.002, 0.002, 0.002, 0.002]],
+      ] as const) {
         const out = model.forward(input, sigma);
         assert.deepEqual(bits(out), bits(input), `poison ${poison}`);
       }
@@ -86,7 +90,10 @@ test('f(x, sigma) = c_skip x + c_out F(c_in x, c_noise) per sample, with any tra
           for (let i = n * per; i < (n + 1) * per; i++) {
             assert.ok(Math.abs(net.seen[0]!.x[i]! - xs[i]! * cIn) <= 1e-6 * Math.abs(xs[i]! * cIn) + 1e-30, `c_in x at ${i}`);
             const want = cSkip * xs[i]! + cOut * (Math.tanh(xs[i]! * cIn) + 0.1 * cNoise);
-            assert.ok(Math.abs(out[i]! - want) <= 2e-6 * Math.max(1, Math.abs(want)), `f at ${i}: ${out[i]} vs ${want} (shape [${shape.join(', ')}], ${embedding})`);
+            assert.ok(
+              Math.abs(out[i]! - want) <= 2e-6 * Math.max(1, Math.abs(want)),
+              `f at ${i}: ${out[i]} vs ${want} (shape [${shape.join(', ')}], ${embedding})`,
+            );
           }
         }
       });
@@ -97,7 +104,10 @@ test('f(x, sigma) = c_skip x + c_out F(c_in x, c_noise) per sample, with any tra
 test('denoiser input errors name the value and the range', () => {
   const model = new ConsistencyDenoiser(new AnalyticNet());
   const x = randn([2, 3]);
-  assert.throws(() => model.forward(x, 0), (e: Error) => e instanceof RangeError && /sigma must be a finite number > 0, got 0/.test(e.message));
+  assert.throws(
+    () => model.forward(x, 0),
+    (e: Error) => e instanceof RangeError && /sigma must be a finite number > 0, got 0/.test(e.message),
+  );
   assert.throws(() => model.forward(x, [1, -2]), /sigma must be a finite number > 0, got -2/);
   assert.throws(() => model.forward(x, 0.001), /sigma must be >= sigmaMin=0.002, got 0.001/);
   assert.throws(() => model.forward(x, [1, 2, 3]), /one level per sample \(2\), got 3/);
@@ -144,7 +154,10 @@ test('metrics: per-sample pseudo-Huber on the whole sample, squared L2 and L1', 
     // sampleDistance dispatches on the config, and names unknown metrics.
     assert.deepEqual(sampleDistance({ kind: 'l2' })(a, b).toFloat32Array(), squaredL2Distance(a, b).toFloat32Array());
     assert.deepEqual(sampleDistance({ kind: 'pseudo-huber', c: 0.7 })(a, b).toFloat32Array(), pseudoHuberDistance(a, b, 0.7).toFloat32Array());
-    assert.throws(() => sampleDistance({ kind: 'l3' as 'l2' }), (e: Error) => e instanceof RangeError && /metric must be one of pseudo-huber, l2, l1, lpips, got l3/.test(e.message));
+    assert.throws(
+      () => sampleDistance({ kind: 'l3' as 'l2' }),
+      (e: Error) => e instanceof RangeError && /metric must be one of pseudo-huber, l2, l1, lpips, got l3/.test(e.message),
+    );
     assert.throws(() => sampleDistance({ kind: 'lpips' }), /'lpips' needs a learned network/);
     assert.throws(() => squaredL2Distance(a, b.slice(0, 0, 2)), /same shape/);
   });

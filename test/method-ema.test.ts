@@ -38,7 +38,10 @@ test("power-function EMA: gamma from sigma_rel matches numpy's cubic roots; beta
   for (const t of [2, 10, 1000]) assert.equal(emaRate({ kind: 'power', sigmaRel: 0.05 }, t), (1 - 1 / t) ** (gamma + 1));
   assert.equal(emaRate({ kind: 'power', gamma: 7 }, 4), 0.75 ** 8);
   assert.equal(emaRate({ kind: 'fixed', rate: 0.99993 }, 5), 0.99993);
-  assert.throws(() => powerEmaGamma(0.3), (e: Error) => e instanceof RangeError && /sigmaRel must be a number in \(0, 0.288.*got 0.3/.test(e.message));
+  assert.throws(
+    () => powerEmaGamma(0.3),
+    (e: Error) => e instanceof RangeError && /sigmaRel must be a number in \(0, 0.288.*got 0.3/.test(e.message),
+  );
   assert.throws(() => emaRate({ kind: 'fixed', rate: 1 }, 1), /rate must be a number in \[0, 1\), got 1/);
   assert.throws(() => emaRate({ kind: 'power' }, 1), /needs gamma or sigmaRel/);
   assert.throws(() => emaRate({ kind: 'fixed', rate: 0.5 }, 0), /t must be an integer >= 1, got 0/);
@@ -113,7 +116,10 @@ test("CT teacher: theta_minus <- mu(k) theta_minus + (1 - mu(k)) theta with the 
   for (const [name, p] of teacher.namedParameters()) assert.deepEqual(p.toFloat64Array(), kept.get(name));
   emaUpdate(teacher, student, 0);
   for (const [name, p] of teacher.namedParameters()) assert.deepEqual(p.toFloat32Array(), student.namedParameters().get(name)!.toFloat32Array());
-  assert.throws(() => emaUpdate(teacher, student, 1.5), (e: Error) => e instanceof RangeError && /rate must be a number in \[0, 1\], got 1.5/.test(e.message));
+  assert.throws(
+    () => emaUpdate(teacher, student, 1.5),
+    (e: Error) => e instanceof RangeError && /rate must be a number in \[0, 1\], got 1.5/.test(e.message),
+  );
   const other = new TinyConvNet({ init: new Generator(3), hidden: 4 });
   assert.throws(() => emaUpdate(teacher, other, 0.5), /different shapes: classEmb, conv1.weight/);
   student.dispose();

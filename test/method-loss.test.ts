@@ -80,7 +80,13 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
       { name: 'ict', config: ict, N: levelSchedule(ict, 0, 1000).N, indices: [0, 3, 5, 9] },
       { name: 'ict-n41-l1', config: methodPreset('ict', { metric: { kind: 'l1' } }), N: 41, indices: [39, 20, 1, 0] },
       { name: 'ict-c', config: methodPreset('ict', { metric: { c: 0.5 } }), N: 21, indices: [2, 2, 15, 7], c: 0.5 },
-      { name: 'ct', config: methodPreset('ct', { metric: { kind: 'l2' } }), N: levelSchedule(methodPreset('ct'), 500, 1000).N, indices: [0, 50, 90, 7], teacherSeed: 9 },
+      {
+        name: 'ct',
+        config: methodPreset('ct', { metric: { kind: 'l2' } }),
+        N: levelSchedule(methodPreset('ct'), 500, 1000).N,
+        indices: [0, 50, 90, 7],
+        teacherSeed: 9,
+      },
       {
         name: 'ct-huber-gap',
         config: methodPreset('ct', { metric: { kind: 'pseudo-huber' }, weighting: 'inverse-gap' }),
@@ -123,7 +129,9 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
         training: true,
       };
     });
-    const lines = runPythonScript('test/reference/method_ref.py', [], JSON.stringify({ cases: pyCases })).trim().split('\n');
+    const lines = runPythonScript('test/reference/method_ref.py', [], JSON.stringify({ cases: pyCases }))
+      .trim()
+      .split('\n');
     assert.equal(lines.length, cases.length);
 
     for (const [k, c] of cases.entries()) {
@@ -136,7 +144,14 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
       const sched = scheduleWithN(c.config, c.N);
       const refOut = loadSafetensors(pyCases[k]!.out).tensors;
       tidy(() => {
-        const r = loss.compute({ student: f(net), teacher: f(teacher), x, classLabels: labels, noise: z, levels: { schedule: sched, indices: c.indices } });
+        const r = loss.compute({
+          student: f(net),
+          teacher: f(teacher),
+          x,
+          classLabels: labels,
+          noise: z,
+          levels: { schedule: sched, indices: c.indices },
+        });
         r.losses.mean().backward();
         // The levels agree to an ulp or two (JavaScript's and Python's pow round differently).
         for (let i = 0; i < c.indices.length; i++) {
@@ -144,7 +159,10 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
           assert.ok(Math.abs(r.sigmaStudent[i]! - ref.sigmaStudent[i]!) <= 1e-15 * ref.sigmaStudent[i]!, `${c.name}: sigma_{i+1} ${i}`);
         }
         for (let i = 0; i < r.weights.length; i++)
-          assert.ok(Math.abs(r.weights[i]! - ref.weights[i]!) <= 1e-11 * ref.weights[i]!, `${c.name}: weight ${i}: ${r.weights[i]} vs ${ref.weights[i]}`);
+          assert.ok(
+            Math.abs(r.weights[i]! - ref.weights[i]!) <= 1e-11 * ref.weights[i]!,
+            `${c.name}: weight ${i}: ${r.weights[i]} vs ${ref.weights[i]}`,
+          );
         assertClose(Float32Array.of(r.losses.mean().item()), Float32Array.of(ref.loss), 2e-5, `${c.name}: loss`);
         assertClose(r.distances.toFloat32Array(), refOut.get('distances')!.toFloat32Array(), 2e-5, `${c.name}: distances`);
         let checked = 0;
@@ -155,7 +173,8 @@ test('the loss and every gradient match the Python torch reference (iCT stopgrad
           checked++;
         }
         assert.equal(checked, 7, 'every parameter checked');
-        if (teacher) for (const [name, p] of teacher.namedParameters()) assert.equal(p.grad, null, `${c.name}: the EMA teacher's ${name} has no gradient`);
+        if (teacher)
+          for (const [name, p] of teacher.namedParameters()) assert.equal(p.grad, null, `${c.name}: the EMA teacher's ${name} has no gradient`);
       });
       net.dispose();
       teacher?.dispose();
@@ -177,10 +196,20 @@ function scheduleWithN(config: MethodConfig, N: number): ReturnType<typeof level
 }
 
 function overridesOf(c: MethodConfig): MethodOverrides {
-  return { teacher: c.teacher, mu0: c.mu0, levels: c.levels, weighting: c.weighting, metric: c.metric, sigmaMin: c.sigmaMin, sigmaMax: c.sigmaMax, sigmaData: c.sigmaData, rho: c.rho };
+  return {
+    teacher: c.teacher,
+    mu0: c.mu0,
+    levels: c.levels,
+    weighting: c.weighting,
+    metric: c.metric,
+    sigmaMin: c.sigmaMin,
+    sigmaMax: c.sigmaMax,
+    sigmaData: c.sigmaData,
+    rho: c.rho,
+  };
 }
 
-test('the teacher pass builds no graph: its output has requiresGrad false, the student\'s true', () => {
+test("the teacher pass builds no graph: its output has requiresGrad false, the student's true", () => {
   const net = new RecordingNet(makeNet(3));
   net.setGenerator(new Generator(5));
   const { x, z } = data(8);
@@ -198,7 +227,10 @@ test('the teacher pass builds no graph: its output has requiresGrad false, the s
     const xs = x.toFloat32Array();
     const zs = z.toFloat32Array();
     const per = xs.length / 4;
-    for (const [call, sig] of [[net.calls[0]!, r.sigmaStudent], [net.calls[1]!, r.sigmaTeacher]] as const) {
+    for (const [call, sig] of [
+      [net.calls[0]!, r.sigmaStudent],
+      [net.calls[1]!, r.sigmaTeacher],
+    ] as const) {
       for (let i = 0; i < xs.length; i += 7) {
         const s = sig[Math.floor(i / per)]!;
         const cIn = 1 / Math.sqrt(s * s + 0.25);
@@ -260,7 +292,11 @@ test('the loss is unreduced: lambda(sigma_i) d per sample, [N], each with its ow
     assert.deepEqual(r.losses.shape, [4]);
     const d = r.distances.toFloat64Array();
     const l = r.losses.toFloat64Array();
-    for (let i = 0; i < 4; i++) assert.ok(Math.abs(l[i]! - Math.fround(d[i]! * Math.fround(sched.weights[indices[i]!]!))) <= 1e-6 * l[i]!, `sample ${i}: ${l[i]} vs ${d[i]} * lambda`);
+    for (let i = 0; i < 4; i++)
+      assert.ok(
+        Math.abs(l[i]! - Math.fround(d[i]! * Math.fround(sched.weights[indices[i]!]!))) <= 1e-6 * l[i]!,
+        `sample ${i}: ${l[i]} vs ${d[i]} * lambda`,
+      );
     // The values are separate: the gradient of sample 2's value is that of a batch of sample 2 alone.
     r.losses.slice(0, 2, 3).sum().backward();
   });
@@ -277,7 +313,10 @@ test('the loss is unreduced: lambda(sigma_i) d per sample, [N], each with its ow
 });
 
 /** Runs a loss on fixed inputs and returns numbers for comparisons. */
-function evaluate(config: MethodConfig, teacherSeed?: number): { loss: number; distances: number[]; weights: number[]; student: number[]; teacher: number[] } {
+function evaluate(
+  config: MethodConfig,
+  teacherSeed?: number,
+): { loss: number; distances: number[]; weights: number[]; student: number[]; teacher: number[] } {
   const net = makeNet(3);
   net.setGenerator(new Generator(99));
   const teacher = teacherSeed !== undefined ? makeNet(teacherSeed) : undefined;
@@ -285,11 +324,19 @@ function evaluate(config: MethodConfig, teacherSeed?: number): { loss: number; d
   const sched = scheduleWithN(config, 21);
   const out = tidy(() => {
     const r: ConsistencyLossResult = new ConsistencyLoss(config).compute({
-      student: f(net), teacher: f(teacher), x, noise: z, levels: { schedule: sched, indices: [0, 4, 12, 19] }, returnOutputs: true,
+      student: f(net),
+      teacher: f(teacher),
+      x,
+      noise: z,
+      levels: { schedule: sched, indices: [0, 4, 12, 19] },
+      returnOutputs: true,
     });
     return {
-      loss: r.losses.mean().item(), distances: Array.from(r.distances.toFloat64Array()), weights: r.weights,
-      student: Array.from(r.student!.toFloat32Array()), teacher: Array.from(r.teacher!.toFloat32Array()),
+      loss: r.losses.mean().item(),
+      distances: Array.from(r.distances.toFloat64Array()),
+      weights: r.weights,
+      student: Array.from(r.student!.toFloat32Array()),
+      teacher: Array.from(r.teacher!.toFloat32Array()),
     };
   });
   net.dispose();
@@ -356,10 +403,12 @@ test('drawn level indices follow the configured distribution through the seeded 
     const sched = levelSchedule(config, 400, 1000);
     const rngOf = (seed: number) => {
       let s = seed;
-      return () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+      return () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
     };
     const want = sampleLevelIndices(sched.probabilities, 4, rngOf(17));
-    const got = tidy(() => new ConsistencyLoss(config).compute({ student: f(net), x, noise: z, levels: { schedule: sched, rng: rngOf(17) } }).levelIndices);
+    const got = tidy(
+      () => new ConsistencyLoss(config).compute({ student: f(net), x, noise: z, levels: { schedule: sched, rng: rngOf(17) } }).levelIndices,
+    );
     assert.deepEqual(got, want);
   }
   net.dispose();
@@ -372,20 +421,55 @@ test('bad input: RangeErrors name the value and the allowed range', () => {
   const loss = new ConsistencyLoss(methodPreset('ict'));
   const sched = levelSchedule(loss.config, 0, 100); // N = 11: indices 0..9
   const run = (levels: Parameters<ConsistencyLoss['compute']>[0]['levels']) => tidy(() => loss.compute({ student: f(net), x, noise: z, levels }));
-  assert.throws(() => run({ schedule: sched, indices: [0, 1, 10, 2] }), (e: Error) => e instanceof RangeError && /levelIndices\[2\] must be an integer in \[0, 9\].*i = 1\.\.10\), got 10/.test(e.message));
+  assert.throws(
+    () => run({ schedule: sched, indices: [0, 1, 10, 2] }),
+    (e: Error) => e instanceof RangeError && /levelIndices\[2\] must be an integer in \[0, 9\].*i = 1\.\.10\), got 10/.test(e.message),
+  );
   assert.throws(() => run({ schedule: sched, indices: [0, -1, 1, 2] }), /levelIndices\[1\] must be an integer in \[0, 9\].*got -1/);
   assert.throws(() => run({ schedule: sched, indices: [0, 1.5, 1, 2] }), /got 1.5/);
   assert.throws(() => run({ schedule: sched, indices: [0, 1] }), /one index per sample \(4\), got 2/);
   assert.throws(() => run({ schedule: sched }), /indices or an rng/);
-  assert.throws(() => run({ sigmaTeacher: [0, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }), (e: Error) => e instanceof RangeError && /sigmaTeacher\[0\] must be a finite number > 0, got 0/.test(e.message));
+  assert.throws(
+    () => run({ sigmaTeacher: [0, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }),
+    (e: Error) => e instanceof RangeError && /sigmaTeacher\[0\] must be a finite number > 0, got 0/.test(e.message),
+  );
   assert.throws(() => run({ sigmaTeacher: [-1, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }), /got -1/);
-  assert.throws(() => run({ sigmaTeacher: [1, 1, 1, 1], sigmaStudent: [1, 2, 0.5, 2] }), /sigmaStudent\[2\] must be a finite number >= sigmaTeacher\[2\]=1, got 0.5/);
-  assert.throws(() => run({ sigmaTeacher: [0.001, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }), (e: Error) => e instanceof RangeError && /sigma must be >= sigmaMin=0.002, got 0.001/.test(e.message));
-  assert.throws(() => run({ sigmaTeacher: [1, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }), /inverse-gap weighting needs sigmaStudent\[0\] > sigmaTeacher\[0\]/);
-  assert.throws(() => tidy(() => new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } })).compute({ student: f(net), x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] } })), /teacher 'ema' needs a teacher \(/);
-  assert.throws(() => methodPreset('ict', { metric: { kind: 'lpip' as 'lpips' } }), (e: Error) => e instanceof RangeError && /metric.kind must be one of pseudo-huber, l2, l1, lpips, got lpip/.test(e.message));
-  assert.throws(() => methodPreset('ictt' as 'ict'), (e: Error) => e instanceof RangeError && /method must be one of ict, ct, got ictt/.test(e.message));
-  assert.throws(() => new ConsistencyLoss(methodPreset('ct')), (e: Error) => e instanceof RangeError && /metric 'lpips' needs a learned network/.test(e.message));
+  assert.throws(
+    () => run({ sigmaTeacher: [1, 1, 1, 1], sigmaStudent: [1, 2, 0.5, 2] }),
+    /sigmaStudent\[2\] must be a finite number >= sigmaTeacher\[2\]=1, got 0.5/,
+  );
+  assert.throws(
+    () => run({ sigmaTeacher: [0.001, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }),
+    (e: Error) => e instanceof RangeError && /sigma must be >= sigmaMin=0.002, got 0.001/.test(e.message),
+  );
+  assert.throws(
+    () => run({ sigmaTeacher: [1, 1, 1, 1], sigmaStudent: [1, 2, 2, 2] }),
+    /inverse-gap weighting needs sigmaStudent\[0\] > sigmaTeacher\[0\]/,
+  );
+  assert.throws(
+    () =>
+      tidy(() =>
+        new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } })).compute({
+          student: f(net),
+          x,
+          noise: z,
+          levels: { schedule: sched, indices: [0, 0, 0, 0] },
+        }),
+      ),
+    /teacher 'ema' needs a teacher \(/,
+  );
+  assert.throws(
+    () => methodPreset('ict', { metric: { kind: 'lpip' as 'lpips' } }),
+    (e: Error) => e instanceof RangeError && /metric.kind must be one of pseudo-huber, l2, l1, lpips, got lpip/.test(e.message),
+  );
+  assert.throws(
+    () => methodPreset('ictt' as 'ict'),
+    (e: Error) => e instanceof RangeError && /method must be one of ict, ct, got ictt/.test(e.message),
+  );
+  assert.throws(
+    () => new ConsistencyLoss(methodPreset('ct')),
+    (e: Error) => e instanceof RangeError && /metric 'lpips' needs a learned network/.test(e.message),
+  );
   net.dispose();
   dispose([x, z]);
 });
@@ -405,7 +489,12 @@ test("a plugged-in learned metric serves 'lpips'", () => {
   const sched = levelSchedule(config, 0, 100);
   tidy(() => {
     const r = new ConsistencyLoss(config, { learnedMetric: learned }).compute({
-      student: f(net), teacher: f(teacher), x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] }, returnOutputs: true,
+      student: f(net),
+      teacher: f(teacher),
+      x,
+      noise: z,
+      levels: { schedule: sched, indices: [0, 0, 0, 0] },
+      returnOutputs: true,
     });
     const want = noGrad(() => r.student!.sub(r.teacher!).abs().reshape([4, -1]).mean(1));
     assert.deepEqual(r.distances.toFloat32Array(), want.toFloat32Array());
@@ -413,7 +502,19 @@ test("a plugged-in learned metric serves 'lpips'", () => {
   });
   assert.equal(calls, 1);
   const wrong = { distance: (a: Tensor) => a.sum() };
-  assert.throws(() => tidy(() => new ConsistencyLoss(config, { learnedMetric: wrong }).compute({ student: f(net), teacher: f(teacher), x, noise: z, levels: { schedule: sched, indices: [0, 0, 0, 0] } })), /must return \[4\], got \[\]/);
+  assert.throws(
+    () =>
+      tidy(() =>
+        new ConsistencyLoss(config, { learnedMetric: wrong }).compute({
+          student: f(net),
+          teacher: f(teacher),
+          x,
+          noise: z,
+          levels: { schedule: sched, indices: [0, 0, 0, 0] },
+        }),
+      ),
+    /must return \[4\], got \[\]/,
+  );
   net.dispose();
   teacher.dispose();
   dispose([x, z]);

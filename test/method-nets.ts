@@ -32,7 +32,10 @@ export class TinyConvNet extends Module {
     this.conv1 = this.registerModule('conv1', new Conv2d(channels, this.hidden, 3, { padding: 1, ...init }));
     this.conv2 = this.registerModule('conv2', new Conv2d(this.hidden, channels, 3, { padding: 1, ...init }));
     this.noiseEmb = this.registerModule('noiseEmb', new Linear(1, this.hidden, init));
-    this.registerParameter('classEmb', tidy(() => rand([o.classes ?? 4, this.hidden], { generator: o.init }).sub(0.5)));
+    this.registerParameter(
+      'classEmb',
+      tidy(() => rand([o.classes ?? 4, this.hidden], { generator: o.init }).sub(0.5)),
+    );
     this.drop = this.registerModule('drop', new Dropout(o.dropout ?? 0.3));
   }
 

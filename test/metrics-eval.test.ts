@@ -28,10 +28,12 @@ function images(seed: number, n: number): Uint8Array {
   const out = new Uint8Array(n * 3 * H * W);
   for (let i = 0; i < n; i++) {
     const base = [next(), next(), next()];
-    for (let c = 0; c < 3; c++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const wave = 0.5 + 0.5 * Math.sin((x + y * base[(c + 1) % 3]! * 3) * base[c]! * 0.7);
-      out[((i * 3 + c) * H + y) * W + x] = Math.round(255 * (0.6 * wave + 0.4 * next()));
-    }
+    for (let c = 0; c < 3; c++)
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          const wave = 0.5 + 0.5 * Math.sin((x + y * base[(c + 1) % 3]! * 3) * base[c]! * 0.7);
+          out[((i * 3 + c) * H + y) * W + x] = Math.round(255 * (0.6 * wave + 0.4 * next()));
+        }
   }
   return out;
 }
@@ -69,16 +71,29 @@ test('eval --images PNGs --ref images.npz: FID, IS, precision/recall, KID equal 
     writeFileSync(join(pngDir, `${String(i).padStart(3, '0')}.png`), pngjs.PNG.sync.write(png));
   }
   const nhwc = new Uint8Array(refImages.length);
-  for (let i = 0; i < N; i++) for (let c = 0; c < 3; c++) for (let p = 0; p < H * W; p++) nhwc[(i * H * W + p) * 3 + c] = refImages[(i * 3 + c) * H * W + p]!;
+  for (let i = 0; i < N; i++)
+    for (let c = 0; c < 3; c++) for (let p = 0; p < H * W; p++) nhwc[(i * H * W + p) * 3 + c] = refImages[(i * 3 + c) * H * W + p]!;
   writeFileSync(join(dir, 'ref.u8'), nhwc);
   writeFileSync(join(dir, 'samples.u8'), samples);
   writeFileSync(join(dir, 'refnchw.u8'), refImages);
-  runPythonScript('test/reference/fid_ref.py', [], JSON.stringify({ arrays: {}, tasks: [{ name: 'w', kind: 'npz_u8', path: join(dir, 'ref.npz'), raw: join(dir, 'ref.u8'), shape: [N, H, W, 3] }] }));
+  runPythonScript(
+    'test/reference/fid_ref.py',
+    [],
+    JSON.stringify({ arrays: {}, tasks: [{ name: 'w', kind: 'npz_u8', path: join(dir, 'ref.npz'), raw: join(dir, 'ref.u8'), shape: [N, H, W, 3] }] }),
+  );
 
   // Python: random weights, then features of both sets with them.
   const py = (name: string, u8: string) => {
     const out = join(dir, name);
-    runPythonScript('test/reference/inception_ref.py', [out, '--load-weights', join(dir, 'w', 'weights.pth'), '--images-u8', join(dir, u8), '--shape', `${N},3,${H},${W}`]);
+    runPythonScript('test/reference/inception_ref.py', [
+      out,
+      '--load-weights',
+      join(dir, 'w', 'weights.pth'),
+      '--images-u8',
+      join(dir, u8),
+      '--shape',
+      `${N},3,${H},${W}`,
+    ]);
     return out;
   };
   runPythonScript('test/reference/inception_ref.py', [join(dir, 'w'), '--seed', '8']);
@@ -93,20 +108,43 @@ test('eval --images PNGs --ref images.npz: FID, IS, precision/recall, KID equal 
   toF64(join(pySamples, 'pool.f32'), arrays.fake.path);
   toF64(join(pyRef, 'pool.f32'), arrays.real.path);
   toF64(join(pySamples, 'logits_unbiased.f32'), arrays.logits.path);
-  const ref = JSON.parse(runPythonScript('test/reference/fid_ref.py', [], JSON.stringify({
-    arrays,
-    tasks: [
-      { name: 'fid', kind: 'fid_eigh', x: 'fake', y: 'real' },
-      { name: 'is', kind: 'is', logits: 'logits', splits: 6 },
-      { name: 'pr', kind: 'pr', real: 'real', fake: 'fake', k: 3 },
-      { name: 'kid', kind: 'mmd', x: 'real', y: 'fake' },
-    ],
-  }))) as { fid: number; is: { mean: number; std: number }; pr: { precision: number; recall: number }; kid: number };
+  const ref = JSON.parse(
+    runPythonScript(
+      'test/reference/fid_ref.py',
+      [],
+      JSON.stringify({
+        arrays,
+        tasks: [
+          { name: 'fid', kind: 'fid_eigh', x: 'fake', y: 'real' },
+          { name: 'is', kind: 'is', logits: 'logits', splits: 6 },
+          { name: 'pr', kind: 'pr', real: 'real', fake: 'fake', k: 3 },
+          { name: 'kid', kind: 'mmd', x: 'real', y: 'fake' },
+        ],
+      }),
+    ),
+  ) as { fid: number; is: { mean: number; std: number }; pr: { precision: number; recall: number }; kid: number };
 
   const saved = join(dir, 'ref-stats.safetensors');
   const r = cli([
-    '--images', pngDir, '--ref', join(dir, 'ref.npz'), '--metrics', 'fid,is,pr,kid', '--inception-weights', join(dir, 'w', 'weights.pth'),
-    '--batch', '5', '--kid-subsets', '2', '--kid-subset-size', String(N), '--save-ref', saved, '--threads', '1', '--quiet',
+    '--images',
+    pngDir,
+    '--ref',
+    join(dir, 'ref.npz'),
+    '--metrics',
+    'fid,is,pr,kid',
+    '--inception-weights',
+    join(dir, 'w', 'weights.pth'),
+    '--batch',
+    '5',
+    '--kid-subsets',
+    '2',
+    '--kid-subset-size',
+    String(N),
+    '--save-ref',
+    saved,
+    '--threads',
+    '1',
+    '--quiet',
   ]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /not pytorch-fid's weights/); // random weights: warned, and the feature name says so
@@ -123,7 +161,21 @@ test('eval --images PNGs --ref images.npz: FID, IS, precision/recall, KID equal 
   assert.match((out.features as Record<string, string>).fid!, /^inception-2015-12-05\/pool3@weights-sha256-[0-9a-f]{8}$/);
 
   // The saved reference gives the same FID without the reference images (same batch size and threads: same float32 sums).
-  const again = cli(['--images', pngDir, '--ref', saved, '--metrics', 'fid', '--inception-weights', join(dir, 'w', 'weights.pth'), '--batch', '5', '--threads', '1', '--quiet']);
+  const again = cli([
+    '--images',
+    pngDir,
+    '--ref',
+    saved,
+    '--metrics',
+    'fid',
+    '--inception-weights',
+    join(dir, 'w', 'weights.pth'),
+    '--batch',
+    '5',
+    '--threads',
+    '1',
+    '--quiet',
+  ]);
   assert.equal(again.status, 0, again.stderr);
   assert.equal((JSON.parse(again.stdout) as { fid: number }).fid, out.fid);
 });

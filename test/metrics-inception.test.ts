@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import { runPythonScript } from './helpers/python.js';
 import { tensor, setNumThreads, liveTensorCount, tidy } from '../src/tensor/index.js';
 import { FidInceptionV3, avgPool2dExcludePad } from '../src/metrics/feature-nets/inception.js';
-import { loadInceptionWeights, sha256Prefix, FID_WEIGHTS_FILE, resolveFidWeights, InceptionWeightsError } from '../src/metrics/feature-nets/inception-weights.js';
+import {
+  loadInceptionWeights,
+  sha256Prefix,
+  FID_WEIGHTS_FILE,
+  resolveFidWeights,
+  InceptionWeightsError,
+} from '../src/metrics/feature-nets/inception-weights.js';
 
 setNumThreads(1);
 

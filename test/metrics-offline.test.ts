@@ -20,7 +20,13 @@ import assert from 'node:assert/strict';
 import { tensor, setNumThreads, tidy, keep, randn, Generator, cat, nnf, Tensor, liveTensorCount } from '../src/tensor/index.js';
 import { parseJsLiteral, JsLiteralError } from '../src/metrics/feature-nets/js-literal.js';
 import { decodeWeights, KerasModelError } from '../src/metrics/feature-nets/keras-graph.js';
-import { OfflineFeatureNet, readNsfwjsModel, locateNsfwjsModel, OFFLINE_FEATURE, type NsfwjsModelFiles } from '../src/metrics/feature-nets/offline.js';
+import {
+  OfflineFeatureNet,
+  readNsfwjsModel,
+  locateNsfwjsModel,
+  OFFLINE_FEATURE,
+  type NsfwjsModelFiles,
+} from '../src/metrics/feature-nets/offline.js';
 import { featureStats, frechetDistance } from '../src/metrics/scores/frechet.js';
 import { kernelInceptionDistance } from '../src/metrics/scores/kid.js';
 import { loadFashionMnist } from '../src/data/fashion-mnist.js';
@@ -84,11 +90,12 @@ test('FD-mixed5 and KID on Fashion-MNIST: clean test vs train images score far b
   const g = new Generator(1, 'cpu');
   const noisy = keep(tidy(() => testImages.add(randn(testImages.shape, { generator: g, device: 'cpu' }).mul(0.1)).clamp(0, 1)));
   const pixelated = keep(tidy(() => nnf.interpolate(nnf.avgPool2d(testImages, 4), { size: [32, 32], mode: 'nearest' })));
-  const features = (x: Tensor): Tensor => tidy(() => {
-    const parts: Tensor[] = [];
-    for (let i = 0; i < n; i += 50) parts.push(net.forward(x.slice(0, i, Math.min(n, i + 50))));
-    return cat(parts, 0);
-  });
+  const features = (x: Tensor): Tensor =>
+    tidy(() => {
+      const parts: Tensor[] = [];
+      for (let i = 0; i < n; i += 50) parts.push(net.forward(x.slice(0, i, Math.min(n, i + 50))));
+      return cat(parts, 0);
+    });
   const fTrain = features(trainImages);
   const fClean = features(testImages);
   const fNoisy = features(noisy);

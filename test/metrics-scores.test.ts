@@ -58,7 +58,15 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 test('streamed mean and covariance equal numpy mean and cov (ddof=1)', () => {
   const x = features(300, 24, 1);
   const acc = new FeatureStatsAccumulator('test');
-  for (let i = 0; i < 300; i += 64) tidy(() => acc.add(x.slice(0, i, Math.min(300, i + 64)).toDtype('float32').toDtype('float64')));
+  for (let i = 0; i < 300; i += 64)
+    tidy(() =>
+      acc.add(
+        x
+          .slice(0, i, Math.min(300, i + 64))
+          .toDtype('float32')
+          .toDtype('float64'),
+      ),
+    );
   const streamed = acc.finish();
   acc.dispose();
   const whole = featureStats(x, 'test');
@@ -108,7 +116,13 @@ test('reference files keep statistics exactly and features when asked; bad files
   const a = featureStats(x, 'inception-2015-12-05/pool3');
   const b = featureStats(x.slice(0, 0, 20), 'other/features');
   const path = join(dir, 'ref.safetensors');
-  saveReference(path, new Map([['fid', { stats: a, features: x }], ['offline', { stats: b, features: null }]]));
+  saveReference(
+    path,
+    new Map([
+      ['fid', { stats: a, features: x }],
+      ['offline', { stats: b, features: null }],
+    ]),
+  );
   const back = loadReference(path);
   assert.deepEqual([...back.keys()].sort(), ['fid', 'offline']);
   assert.deepEqual(back.get('fid')!.stats, a);
@@ -118,7 +132,10 @@ test('reference files keep statistics exactly and features when asked; bad files
   back.get('fid')!.features!.dispose();
   x.dispose();
   writeFileSync(join(dir, 'bad.safetensors'), 'garbage');
-  assert.throws(() => loadReference(join(dir, 'bad.safetensors')), (e: Error) => e instanceof FeatureStatsError && /bad\.safetensors/.test(e.message));
+  assert.throws(
+    () => loadReference(join(dir, 'bad.safetensors')),
+    (e: Error) => e instanceof FeatureStatsError && /bad\.safetensors/.test(e.message),
+  );
 });
 
 test('numpy .npz statistics (mu, sigma as pytorch-fid saves them) load as the FID set', () => {
@@ -151,7 +168,10 @@ test('k-NN precision and recall equal the numpy reference (k = 3, blocked distan
   const ref = reference({ real, fake }, [{ name: 'pr', kind: 'pr', real: 'real', fake: 'fake', k: 3 }]).pr as { precision: number; recall: number };
   assert.equal(ours.precision, ref.precision);
   assert.equal(ours.recall, ref.recall);
-  assert.ok(ref.precision > 0.05 && ref.precision < 0.95 && ref.recall > 0.05 && ref.recall < 0.95, `a case that discriminates: ${JSON.stringify(ref)}`);
+  assert.ok(
+    ref.precision > 0.05 && ref.precision < 0.95 && ref.recall > 0.05 && ref.recall < 0.95,
+    `a case that discriminates: ${JSON.stringify(ref)}`,
+  );
   real.dispose();
   fake.dispose();
 });
@@ -170,6 +190,6 @@ test('KID: the unbiased polynomial MMD equals the numpy reference; full-set subs
   // Random subsets of 50: an average of unbiased estimates, near the full-set value.
   const sub = kernelInceptionDistance(x, y, { subsets: 50, subsetSize: 50, seed: 1 });
   assert.equal(sub.subsetSize, 50);
-  assert.ok(Math.abs(sub.mean - ref) < 4 * sub.std / Math.sqrt(50) + 1e-3, `subset mean ${sub.mean} vs ${ref}`);
+  assert.ok(Math.abs(sub.mean - ref) < (4 * sub.std) / Math.sqrt(50) + 1e-3, `subset mean ${sub.mean} vs ${ref}`);
   for (const t of [x, y, x100]) t.dispose();
 });

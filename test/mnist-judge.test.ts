@@ -17,7 +17,13 @@ import { writeGridPng } from '../src/image/grid.js';
 import { execFileSync } from 'node:child_process';
 import { repoRoot, runPythonScript, torchPython } from './helpers/python.js';
 
-interface Score { n: number; confident: number; meanMaxProb: number; classes: number[]; fd: number }
+interface Score {
+  n: number;
+  confident: number;
+  meanMaxProb: number;
+  classes: number[];
+  fd: number;
+}
 interface Judgement extends Score {
   real: Score;
   calibration?: { train: number; blurred: number; noised: number; missingClass: number };
@@ -50,7 +56,10 @@ test('mnist_judge: real digits score high, a grid of threes is counted as threes
     assert.ok(cal.train > 0, `floor ${cal.train}`);
     assert.ok(Math.abs(real.fd - cal.train) < 0.5 * cal.train, `real test digits: fd ${real.fd} vs the floor ${cal.train}`);
     for (const kind of ['blurred', 'noised', 'missingClass'] as const)
-      assert.ok(cal[kind] > 1.5 * Math.max(cal.train, real.fd), `${kind}: fd ${cal[kind]} should be above the floor ${cal.train} and real digits ${real.fd}`);
+      assert.ok(
+        cal[kind] > 1.5 * Math.max(cal.train, real.fd),
+        `${kind}: fd ${cal[kind]} should be above the floor ${cal.train} and real digits ${real.fd}`,
+      );
 
     const threes: number[] = [];
     for (let i = 0; threes.length < 49; i++) if (digits.labels![i] === 3) threes.push(i);
@@ -70,7 +79,7 @@ test('mnist_judge: real digits score high, a grid of threes is counted as threes
   }
 });
 
-test('mnist_judge: its Frechet distance equals the FID formula with scipy.linalg.sqrtm (pytorch-fid\'s computation)', () => {
+test("mnist_judge: its Frechet distance equals the FID formula with scipy.linalg.sqrtm (pytorch-fid's computation)", () => {
   const script = `
 import importlib.util, json, sys
 import numpy as np, torch
@@ -92,6 +101,9 @@ for n, d in [(50, 8), (300, 20), (40, 60)]:  # the last: fewer samples than dime
     out.append([judge.frechet_distance(m1, c1, m2, c2), want])
 print(json.dumps(out))
 `;
-  const pairs = JSON.parse(execFileSync(torchPython(), ['-c', script, join(repoRoot, 'bench', 'mnist_judge.py')], { encoding: 'utf8' })) as [number, number][];
+  const pairs = JSON.parse(execFileSync(torchPython(), ['-c', script, join(repoRoot, 'bench', 'mnist_judge.py')], { encoding: 'utf8' })) as [
+    number,
+    number,
+  ][];
   for (const [got, want] of pairs) assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `judge fd ${got} vs scipy ${want}`);
 });

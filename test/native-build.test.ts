@@ -18,7 +18,11 @@ import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { repoRoot, torchPython, torchPythonEnv } from './helpers/python.js';
 
-interface Generated { cc: string; ts: string; count: number }
+interface Generated {
+  cc: string;
+  ts: string;
+  count: number;
+}
 
 test('native/ops.generated.cc and src/tensor/ops.generated.ts are what gen-ops.mjs makes from native/ops.table', async () => {
   const gen = (await import(pathToFileURL(join(repoRoot, 'scripts', 'gen-ops.mjs')).href)) as { generate: () => Generated };
@@ -45,7 +49,11 @@ test('the loaded addon exports every op of the table and says what it was built 
 
 /** Runs scripts/build-native.mjs --find-libtorch with exactly `env`. */
 function findLibtorch(env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-native.mjs'), '--find-libtorch'], { encoding: 'utf8', env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-native.mjs'), '--find-libtorch'], {
+    encoding: 'utf8',
+    env,
+    timeout: 60_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -91,7 +99,10 @@ test('torchPython() with TORCH_PYTHON pointing nowhere fails with a message sayi
   });
   assert.notEqual(r.status, 0, 'torchPython() must fail');
   assert.equal(r.signal, null);
-  assert.match(r.stderr, /no Python with torch for the reference tests \(install Debian's python3-torch: apt-get install python3-torch, or set TORCH_PYTHON\)/);
+  assert.match(
+    r.stderr,
+    /no Python with torch for the reference tests \(install Debian's python3-torch: apt-get install python3-torch, or set TORCH_PYTHON\)/,
+  );
   assert.match(r.stderr, /\/nonexistent\/bin\/python3: .*ENOENT/);
 });
 
@@ -114,13 +125,19 @@ function fakeLibtorch(major: number, minor: number): string {
   mkdirSync(join(dir, 'include', 'torch'), { recursive: true });
   mkdirSync(join(dir, 'lib'));
   writeFileSync(join(dir, 'include', 'ATen', 'ATen.h'), '');
-  writeFileSync(join(dir, 'include', 'torch', 'version.h'), `#define TORCH_VERSION_MAJOR ${major}\n#define TORCH_VERSION_MINOR ${minor}\n#define TORCH_VERSION_PATCH 0\n`);
+  writeFileSync(
+    join(dir, 'include', 'torch', 'version.h'),
+    `#define TORCH_VERSION_MAJOR ${major}\n#define TORCH_VERSION_MINOR ${minor}\n#define TORCH_VERSION_PATCH 0\n`,
+  );
   writeFileSync(join(dir, 'lib', 'libtorch.so'), '');
   return dir;
 }
 
 test('a libtorch outside the supported range is refused with the range and the override named; the override lets it through', () => {
-  for (const [major, minor] of [[2, 99], [1, 12]] as const) {
+  for (const [major, minor] of [
+    [2, 99],
+    [1, 12],
+  ] as const) {
     const dir = fakeLibtorch(major, minor);
     try {
       const env = { ...process.env, LIBTORCH: dir } as Record<string, string>;
@@ -128,7 +145,12 @@ test('a libtorch outside the supported range is refused with the range and the o
       const refused = findLibtorch(env);
       assert.equal(refused.status, 1, refused.stderr);
       assert.equal(refused.stdout, '');
-      assert.match(refused.stderr, new RegExp(`libtorch ${major}\\.${minor}\\.0 is outside the supported range 1\\.13 to 2\\.15\\.x; set CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1`));
+      assert.match(
+        refused.stderr,
+        new RegExp(
+          `libtorch ${major}\\.${minor}\\.0 is outside the supported range 1\\.13 to 2\\.15\\.x; set CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1`,
+        ),
+      );
       const bypassed = findLibtorch({ ...env, CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK: '1' });
       assert.equal(bypassed.status, 0, bypassed.stderr);
       assert.equal((JSON.parse(bypassed.stdout) as { version: string }).version, `${major}.${minor}.0`);
@@ -155,7 +177,11 @@ test('the reference Python imports the torch the addon was built against', () =>
   });
   assert.equal(r.status, 0, r.stderr);
   const [version = '', folder = ''] = r.stdout.trim().split('\n');
-  assert.equal(version.split('.').slice(0, 2).join('.'), info.torchVersion.split('.').slice(0, 2).join('.'), `Python's torch ${version} vs the addon's ${info.torchVersion}`);
+  assert.equal(
+    version.split('.').slice(0, 2).join('.'),
+    info.torchVersion.split('.').slice(0, 2).join('.'),
+    `Python's torch ${version} vs the addon's ${info.torchVersion}`,
+  );
   // A pip torch is the very folder the addon links; Debian's python3-torch links the system libtorch.
   if (record.lib.endsWith(join('torch', 'lib'))) assert.equal(join(folder, 'lib'), realpathSync(record.lib));
 });

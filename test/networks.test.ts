@@ -37,23 +37,54 @@ const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 /** NCSN++ at reduced size: Fourier embedding, residual encoder, FIR [1,3,3,1], attention at 8x8. */
 const SONG_SMALL: SongUNetConfig = {
-  architecture: 'song', imgResolution: 16, inChannels: 3, outChannels: 3, labelDim: 0,
-  modelChannels: 32, channelMult: [1, 2, 2], channelMultEmb: 4, numBlocks: 1, attnResolutions: [8],
-  dropout: 0, dropoutMaxResolution: null, embeddingType: 'fourier', fourierScale: 1, channelMultNoise: 2,
-  encoderType: 'residual', decoderType: 'standard', resampleFilter: [1, 3, 3, 1],
+  architecture: 'song',
+  imgResolution: 16,
+  inChannels: 3,
+  outChannels: 3,
+  labelDim: 0,
+  modelChannels: 32,
+  channelMult: [1, 2, 2],
+  channelMultEmb: 4,
+  numBlocks: 1,
+  attnResolutions: [8],
+  dropout: 0,
+  dropoutMaxResolution: null,
+  embeddingType: 'fourier',
+  fourierScale: 1,
+  channelMultNoise: 2,
+  encoderType: 'residual',
+  decoderType: 'standard',
+  resampleFilter: [1, 3, 3, 1],
 };
 
 /** The other SongUNet paths: positional embedding, class labels, 'skip' encoder and decoder, box filter. */
 const SONG_SKIP: SongUNetConfig = {
-  ...SONG_SMALL, labelDim: 10, channelMult: [1, 2], attnResolutions: [16], embeddingType: 'positional',
-  channelMultNoise: 1, encoderType: 'skip', decoderType: 'skip', resampleFilter: [1, 1],
+  ...SONG_SMALL,
+  labelDim: 10,
+  channelMult: [1, 2],
+  attnResolutions: [16],
+  embeddingType: 'positional',
+  channelMultNoise: 1,
+  encoderType: 'skip',
+  decoderType: 'skip',
+  resampleFilter: [1, 1],
 };
 
 /** ADM at reduced size: 10 classes, multi-head attention at 8 and 4 (16 channels per head). */
 const ADM_SMALL: DhariwalUNetConfig = {
-  architecture: 'adm', imgResolution: 16, inChannels: 3, outChannels: 3, labelDim: 10,
-  modelChannels: 32, channelMult: [1, 2, 3], channelMultEmb: 4, numBlocks: 1, attnResolutions: [8, 4],
-  channelsPerHead: 16, dropout: 0, dropoutMaxResolution: 8,
+  architecture: 'adm',
+  imgResolution: 16,
+  inChannels: 3,
+  outChannels: 3,
+  labelDim: 10,
+  modelChannels: 32,
+  channelMult: [1, 2, 3],
+  channelMultEmb: 4,
+  numBlocks: 1,
+  attnResolutions: [8, 4],
+  channelsPerHead: 16,
+  dropout: 0,
+  dropoutMaxResolution: 8,
 };
 
 function mnistTinyNoDropout(): NetworkConfig {
@@ -166,7 +197,13 @@ function compareWithReference(config: NetworkConfig, opts: { batch: number; intL
         return { outTrain: f32(outTrain), outEval: f32(outEval), grads };
       });
 
-      runPythonScript(REF, ['run', JSON.stringify(config), join(dir, 'weights.safetensors'), join(dir, 'inputs.safetensors'), join(dir, 'out.safetensors')]);
+      runPythonScript(REF, [
+        'run',
+        JSON.stringify(config),
+        join(dir, 'weights.safetensors'),
+        join(dir, 'inputs.safetensors'),
+        join(dir, 'out.safetensors'),
+      ]);
       const ref = loadSafetensors(join(dir, 'out.safetensors')).tensors;
       try {
         assertClose(result.outTrain, f32(ref.get('out_train')!), 2e-5, 'train-mode output');
@@ -225,7 +262,10 @@ test('parameter counts of every preset equal the Python reference, and the paper
   const configs = PRESET_NAMES.map((n) => resolvePreset(n).config.network);
   const ddpmpp: SongUNetConfig = {
     ...(resolvePreset('cifar10').config.network as SongUNetConfig),
-    embeddingType: 'positional', channelMultNoise: 1, encoderType: 'standard', resampleFilter: [1, 1],
+    embeddingType: 'positional',
+    channelMultNoise: 1,
+    encoderType: 'standard',
+    resampleFilter: [1, 1],
   };
   configs.push(ddpmpp);
   const ref = JSON.parse(runPythonScript(REF, ['count', JSON.stringify(configs)])) as Array<{ parameters: number; buffers: number }>;
@@ -265,7 +305,7 @@ test('CPU presets have the sizes the project asks for', () => {
   }
 });
 
-test('an uninitialized build has the same tensor names and shapes as a random one, and the paper presets\' key settings', () => {
+test("an uninitialized build has the same tensor names and shapes as a random one, and the paper presets' key settings", () => {
   const a = createNetwork(SONG_SMALL, { values: 'uninitialized' });
   const b = createNetwork(SONG_SMALL, { generator: new Generator(1, 'cpu') });
   try {
@@ -369,11 +409,17 @@ test('loading weights with a missing, extra or mis-shaped tensor fails with an e
 
       const missing = load();
       missing.delete('enc.8x8_block0.qkv.weight');
-      assert.throws(() => dst.loadStateDict(missing), (e: unknown) => e instanceof StateDictError && /missing: enc\.8x8_block0\.qkv\.weight/.test(e.message));
+      assert.throws(
+        () => dst.loadStateDict(missing),
+        (e: unknown) => e instanceof StateDictError && /missing: enc\.8x8_block0\.qkv\.weight/.test(e.message),
+      );
 
       const extra = load();
       extra.set('dec.extra.weight', randn([3]));
-      assert.throws(() => dst.loadStateDict(extra), (e: unknown) => e instanceof StateDictError && /unexpected: dec\.extra\.weight/.test(e.message));
+      assert.throws(
+        () => dst.loadStateDict(extra),
+        (e: unknown) => e instanceof StateDictError && /unexpected: dec\.extra\.weight/.test(e.message),
+      );
 
       const misShaped = load();
       misShaped.set('map_label.weight', randn([128, 11]));
@@ -393,8 +439,17 @@ test('state dict names follow EDM (so EDM-layout checkpoints load)', () => {
   const net = createNetwork(SONG_SMALL, { values: 'uninitialized' });
   try {
     const names = [...net.stateDict().keys()];
-    for (const n of ['map_noise.freqs', 'map_layer0.weight', 'enc.16x16_conv.weight', 'enc.8x8_down.conv0.resample_filter', 'enc.8x8_aux_residual.weight',
-      'enc.8x8_block0.qkv.weight', 'dec.4x4_in0.proj.bias', 'dec.16x16_aux_conv.weight', 'dec.16x16_aux_norm.weight'])
+    for (const n of [
+      'map_noise.freqs',
+      'map_layer0.weight',
+      'enc.16x16_conv.weight',
+      'enc.8x8_down.conv0.resample_filter',
+      'enc.8x8_aux_residual.weight',
+      'enc.8x8_block0.qkv.weight',
+      'dec.4x4_in0.proj.bias',
+      'dec.16x16_aux_conv.weight',
+      'dec.16x16_aux_norm.weight',
+    ])
       assert.ok(names.includes(n), `no tensor named ${n}`);
   } finally {
     net.dispose();
@@ -419,8 +474,14 @@ test('forward checks its inputs and names the problem', () => {
     assert.throws(() => createNetwork({ ...ADM_SMALL, channelsPerHead: 20 }), /channelsPerHead 20 does not divide the 64 channels at 8x8/);
     assert.throws(() => createNetwork({ ...SONG_SMALL, dropout: 1 }), /dropout must be a number in \[0, 1\)/);
     assert.throws(() => buildNetwork('nope'), /unknown preset 'nope'/);
-    assert.throws(() => new ResampleConv2d(4, 4, 3, { mode: 'xavier_uniform' }, { up: true, fused: true }), /fused resampling is only for downsampling/);
-    assert.throws(() => new ResampleConv2d(4, 4, 0, { mode: 'xavier_uniform' }, { down: true, resampleFilter: [1, 2, 1] }), /even, non-zero number of taps/);
+    assert.throws(
+      () => new ResampleConv2d(4, 4, 3, { mode: 'xavier_uniform' }, { up: true, fused: true }),
+      /fused resampling is only for downsampling/,
+    );
+    assert.throws(
+      () => new ResampleConv2d(4, 4, 0, { mode: 'xavier_uniform' }, { down: true, resampleFilter: [1, 2, 1] }),
+      /even, non-zero number of taps/,
+    );
     assert.throws(() => createNetwork({ ...SONG_SMALL, resampleFilter: [1, 2, 1] }), /resampleFilter must be of even length/);
   } finally {
     song.dispose();
@@ -469,7 +530,12 @@ test('initialization is reproducible from the generator seed', () => {
 test('consistency describe prints the exact parameter count (text and JSON); a bad preset exits 2 with one line', () => {
   const json = spawnSync(process.execPath, [CLI, 'describe', '--preset', 'imagenet64-deep', '--json'], { encoding: 'utf8' });
   assert.equal(json.status, 0, json.stderr);
-  const d = JSON.parse(json.stdout) as { parameters: number; referenceParameterCount: number; network: { numBlocks: number }; sampling: { secondSigma: number } };
+  const d = JSON.parse(json.stdout) as {
+    parameters: number;
+    referenceParameterCount: number;
+    network: { numBlocks: number };
+    sampling: { secondSigma: number };
+  };
   assert.equal(d.parameters, 495_357_699);
   assert.equal(d.referenceParameterCount, 495_357_699);
   assert.equal(d.network.numBlocks, 6);
@@ -483,5 +549,8 @@ test('consistency describe prints the exact parameter count (text and JSON); a b
   const bad = spawnSync(process.execPath, [CLI, 'describe', '--preset', 'cifar100'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
-  assert.match(bad.stderr, /--preset must be one of cifar10, cifar10-deep, imagenet64, imagenet64-deep, cifar10-cpu, mnist-tiny, mnist-quick; got 'cifar100'/);
+  assert.match(
+    bad.stderr,
+    /--preset must be one of cifar10, cifar10-deep, imagenet64, imagenet64-deep, cifar10-cpu, mnist-tiny, mnist-quick; got 'cifar100'/,
+  );
 });

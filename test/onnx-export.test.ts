@@ -113,10 +113,18 @@ for (const name of ['mnist-quick', 'cifar10-cpu', 'adm-small'] as const) {
         assert.deepEqual(report.inputs, expectedInputs);
         assert.deepEqual(report.outputs, [{ name: 'denoised', elem_type: 1, shape: ['N', ...image] }]);
         assert.deepEqual(report.metadata, {
-          preset: config.preset, resolution: String(c.imgResolution), channels: String(c.inChannels), classes: String(c.labelDim),
-          sigma_min: String(config.method.sigmaMin), sigma_max: String(config.method.sigmaMax), sigma_data: String(config.method.sigmaData),
-          two_step_sigma: String(config.sampling.secondSigma), noise_embedding: config.method.noiseEmbedding, rho: String(config.method.rho),
-          step: '7', weights,
+          preset: config.preset,
+          resolution: String(c.imgResolution),
+          channels: String(c.inChannels),
+          classes: String(c.labelDim),
+          sigma_min: String(config.method.sigmaMin),
+          sigma_max: String(config.method.sigmaMax),
+          sigma_data: String(config.method.sigmaData),
+          two_step_sigma: String(config.sampling.secondSigma),
+          noise_embedding: config.method.noiseEmbedding,
+          rho: String(config.method.rho),
+          step: '7',
+          weights,
         });
         // The op forms onnxruntime-web's backends run: no GroupNormalization, Einsum or ConvTranspose.
         for (const op of ['GroupNormalization', 'Einsum', 'ConvTranspose', 'InstanceNormalization'])

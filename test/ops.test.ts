@@ -13,15 +13,54 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  Tensor, tidy, setNumThreads, nnf, Generator, isFloating, liveTensorCount,
-  zeros, ones, full, empty, scalar, arange, linspace, eye, rand, randn, randint, randperm, zerosLike, onesLike, fullLike,
-  randnLike, randLike, bernoulli, tensor, cat, stack, where, einsum, cdist, eigh, svd, type DType,
+  Tensor,
+  tidy,
+  setNumThreads,
+  nnf,
+  Generator,
+  isFloating,
+  liveTensorCount,
+  zeros,
+  ones,
+  full,
+  empty,
+  scalar,
+  arange,
+  linspace,
+  eye,
+  rand,
+  randn,
+  randint,
+  randperm,
+  zerosLike,
+  onesLike,
+  fullLike,
+  randnLike,
+  randLike,
+  bernoulli,
+  tensor,
+  cat,
+  stack,
+  where,
+  einsum,
+  cdist,
+  eigh,
+  svd,
+  type DType,
 } from '../src/tensor/index.js';
 import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { runPythonScript } from './helpers/python.js';
 import {
-  Rng, seedOf, inputValues, inputDtype, tensorOf, tensorBase64, float64FromBase64, assertAllClose, dtypeTolerance,
+  Rng,
+  seedOf,
+  inputValues,
+  inputDtype,
+  tensorOf,
+  tensorBase64,
+  float64FromBase64,
+  assertAllClose,
+  dtypeTolerance,
   type InputSpec,
 } from './helpers/tensor-data.js';
 
@@ -67,30 +106,85 @@ const TESTED_ELSEWHERE: Record<string, string> = {
 // The cases. `op` names the function on both sides: OURS below and OPS in ops_ref.py.
 
 interface Params {
-  size?: number[]; shape?: number[]; dims?: number[]; repeats?: number[] | number; pad?: number[]; shifts?: number[];
-  dtype?: DType; value?: number; scalar?: number; min?: number; max?: number; weight?: number; alpha?: number;
-  start?: number; end?: number; step?: number; steps?: number; n?: number; dim?: number; dim0?: number; dim1?: number;
-  keepdim?: boolean; unbiased?: boolean; p?: number; k?: number; largest?: boolean; descending?: boolean;
-  chunks?: number; index?: number; diagonal?: number; equation?: string; rtol?: number; atol?: number;
-  stride?: number[]; padding?: number[]; dilation?: number[]; outputPadding?: number[]; groups?: number; eps?: number;
-  kernel?: number[]; approximate?: 'none' | 'tanh'; mode?: string; alignCorners?: boolean; values?: number[];
-  ceilMode?: boolean; countIncludePad?: boolean; training?: boolean; momentum?: number;
-  beta1?: number; beta2?: number; lr?: number; scaleFactor?: number; sizes?: number[]; splitSize?: number | number[];
+  size?: number[];
+  shape?: number[];
+  dims?: number[];
+  repeats?: number[] | number;
+  pad?: number[];
+  shifts?: number[];
+  dtype?: DType;
+  value?: number;
+  scalar?: number;
+  min?: number;
+  max?: number;
+  weight?: number;
+  alpha?: number;
+  start?: number;
+  end?: number;
+  step?: number;
+  steps?: number;
+  n?: number;
+  dim?: number;
+  dim0?: number;
+  dim1?: number;
+  keepdim?: boolean;
+  unbiased?: boolean;
+  p?: number;
+  k?: number;
+  largest?: boolean;
+  descending?: boolean;
+  chunks?: number;
+  index?: number;
+  diagonal?: number;
+  equation?: string;
+  rtol?: number;
+  atol?: number;
+  stride?: number[];
+  padding?: number[];
+  dilation?: number[];
+  outputPadding?: number[];
+  groups?: number;
+  eps?: number;
+  kernel?: number[];
+  approximate?: 'none' | 'tanh';
+  mode?: string;
+  alignCorners?: boolean;
+  values?: number[];
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  training?: boolean;
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  lr?: number;
+  scaleFactor?: number;
+  sizes?: number[];
+  splitSize?: number | number[];
 }
 
 type Output = Tensor | Tensor[] | number | boolean;
 type OpFn = (x: Tensor[], p: Params) => Output;
 
-const unaryMethod = (name: keyof Tensor): OpFn => (x) => (x[0]![name] as () => Tensor).call(x[0]);
-const binaryMethod = (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'): OpFn => (x) => x[0]![name](x[1]!);
-const scalarMethod = (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'rsub' | 'rdiv' | 'rpow'): OpFn =>
-  (x, p) => x[0]![name](p.scalar!);
+const unaryMethod =
+  (name: keyof Tensor): OpFn =>
+  (x) =>
+    (x[0]![name] as () => Tensor).call(x[0]);
+const binaryMethod =
+  (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'): OpFn =>
+  (x) =>
+    x[0]![name](x[1]!);
+const scalarMethod =
+  (name: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'rsub' | 'rdiv' | 'rpow'): OpFn =>
+  (x, p) =>
+    x[0]![name](p.scalar!);
 /** An in-place op on a copy of the first input; the copy is the output. */
-const inPlace = (apply: (s: Tensor, x: Tensor[], p: Params) => void): OpFn => (x, p) => {
-  const s = x[0]!.clone();
-  apply(s, x.slice(1), p);
-  return s;
-};
+const inPlace =
+  (apply: (s: Tensor, x: Tensor[], p: Params) => void): OpFn =>
+  (x, p) => {
+    const s = x[0]!.clone();
+    apply(s, x.slice(1), p);
+    return s;
+  };
 /** Signs making the first row non-negative (eigen/singular vectors are defined up to sign); as in ops_ref.py. */
 const signFix = (v: Tensor): Tensor => v.slice(-2, 0, 1).sign().detach();
 
@@ -117,68 +211,156 @@ const OURS: Record<string, OpFn> = {
   detach: (x) => x[0]!.detach(),
   item: (x) => x[0]!.item(),
   // elementwise
-  neg: unaryMethod('neg'), abs: unaryMethod('abs'), exp: unaryMethod('exp'), expm1: unaryMethod('expm1'),
-  log: unaryMethod('log'), log1p: unaryMethod('log1p'), log2: unaryMethod('log2'), sqrt: unaryMethod('sqrt'),
-  rsqrt: unaryMethod('rsqrt'), square: unaryMethod('square'), reciprocal: unaryMethod('reciprocal'),
-  sin: unaryMethod('sin'), cos: unaryMethod('cos'), tanh: unaryMethod('tanh'), erf: unaryMethod('erf'),
-  erfinv: unaryMethod('erfinv'), floor: unaryMethod('floor'), ceil: unaryMethod('ceil'), round: unaryMethod('round'),
-  sign: unaryMethod('sign'), logicalNot: unaryMethod('logicalNot'), isnan: unaryMethod('isnan'), isfinite: unaryMethod('isfinite'),
-  add: binaryMethod('add'), sub: binaryMethod('sub'), mul: binaryMethod('mul'), div: binaryMethod('div'), pow: binaryMethod('pow'),
-  maximum: (x) => x[0]!.maximum(x[1]!), minimum: (x) => x[0]!.minimum(x[1]!), atan2: (x) => x[0]!.atan2(x[1]!),
-  addScalar: scalarMethod('add'), subScalar: scalarMethod('sub'), rsubScalar: scalarMethod('rsub'), mulScalar: scalarMethod('mul'),
-  divScalar: scalarMethod('div'), rdivScalar: scalarMethod('rdiv'), powScalar: scalarMethod('pow'), rpowScalar: scalarMethod('rpow'),
+  neg: unaryMethod('neg'),
+  abs: unaryMethod('abs'),
+  exp: unaryMethod('exp'),
+  expm1: unaryMethod('expm1'),
+  log: unaryMethod('log'),
+  log1p: unaryMethod('log1p'),
+  log2: unaryMethod('log2'),
+  sqrt: unaryMethod('sqrt'),
+  rsqrt: unaryMethod('rsqrt'),
+  square: unaryMethod('square'),
+  reciprocal: unaryMethod('reciprocal'),
+  sin: unaryMethod('sin'),
+  cos: unaryMethod('cos'),
+  tanh: unaryMethod('tanh'),
+  erf: unaryMethod('erf'),
+  erfinv: unaryMethod('erfinv'),
+  floor: unaryMethod('floor'),
+  ceil: unaryMethod('ceil'),
+  round: unaryMethod('round'),
+  sign: unaryMethod('sign'),
+  logicalNot: unaryMethod('logicalNot'),
+  isnan: unaryMethod('isnan'),
+  isfinite: unaryMethod('isfinite'),
+  add: binaryMethod('add'),
+  sub: binaryMethod('sub'),
+  mul: binaryMethod('mul'),
+  div: binaryMethod('div'),
+  pow: binaryMethod('pow'),
+  maximum: (x) => x[0]!.maximum(x[1]!),
+  minimum: (x) => x[0]!.minimum(x[1]!),
+  atan2: (x) => x[0]!.atan2(x[1]!),
+  addScalar: scalarMethod('add'),
+  subScalar: scalarMethod('sub'),
+  rsubScalar: scalarMethod('rsub'),
+  mulScalar: scalarMethod('mul'),
+  divScalar: scalarMethod('div'),
+  rdivScalar: scalarMethod('rdiv'),
+  powScalar: scalarMethod('pow'),
+  rpowScalar: scalarMethod('rpow'),
   clamp: (x, p) => x[0]!.clamp(p.min, p.max),
   where: (x) => where(x[0]!, x[1]!, x[2]!),
   lerp: (x, p) => x[0]!.lerp(x[1]!, p.weight!),
   maskedFill: (x, p) => x[0]!.maskedFill(x[1]!, p.value!),
   // comparison and logic
-  eq: binaryMethod('eq'), ne: binaryMethod('ne'), lt: binaryMethod('lt'), le: binaryMethod('le'), gt: binaryMethod('gt'), ge: binaryMethod('ge'),
-  eqScalar: scalarMethod('eq'), neScalar: scalarMethod('ne'), ltScalar: scalarMethod('lt'), leScalar: scalarMethod('le'),
-  gtScalar: scalarMethod('gt'), geScalar: scalarMethod('ge'),
-  logicalAnd: (x) => x[0]!.logicalAnd(x[1]!), logicalOr: (x) => x[0]!.logicalOr(x[1]!),
+  eq: binaryMethod('eq'),
+  ne: binaryMethod('ne'),
+  lt: binaryMethod('lt'),
+  le: binaryMethod('le'),
+  gt: binaryMethod('gt'),
+  ge: binaryMethod('ge'),
+  eqScalar: scalarMethod('eq'),
+  neScalar: scalarMethod('ne'),
+  ltScalar: scalarMethod('lt'),
+  leScalar: scalarMethod('le'),
+  gtScalar: scalarMethod('gt'),
+  geScalar: scalarMethod('ge'),
+  logicalAnd: (x) => x[0]!.logicalAnd(x[1]!),
+  logicalOr: (x) => x[0]!.logicalOr(x[1]!),
   allClose: (x, p) => x[0]!.allClose(x[1]!, p.rtol, p.atol),
   // reductions
-  sumAll: (x) => x[0]!.sum(), meanAll: (x) => x[0]!.mean(), maxAll: (x) => x[0]!.max(), minAll: (x) => x[0]!.min(),
-  sum: (x, p) => x[0]!.sum(p.dims, p.keepdim), mean: (x, p) => x[0]!.mean(p.dims, p.keepdim),
-  amax: (x, p) => x[0]!.max(p.dims, p.keepdim), amin: (x, p) => x[0]!.min(p.dims, p.keepdim),
-  argmax: (x, p) => x[0]!.argmax(p.dim!, p.keepdim), argmin: (x, p) => x[0]!.argmin(p.dim!, p.keepdim),
-  var: (x, p) => x[0]!.var(p.dims, p.unbiased, p.keepdim), std: (x, p) => x[0]!.std(p.dims, p.unbiased, p.keepdim),
-  prod: (x, p) => x[0]!.prod(p.dim!, p.keepdim), logsumexp: (x, p) => x[0]!.logsumexp(p.dims!, p.keepdim),
-  cumsum: (x, p) => x[0]!.cumsum(p.dim!), norm: (x, p) => x[0]!.norm(p.p, p.dims, p.keepdim),
-  anyAll: (x) => x[0]!.any(), allAll: (x) => x[0]!.all(),
-  topk: (x, p) => { const r = x[0]!.topk(p.k!, p.dim, p.largest); return [r.values, r.indices]; },
-  sort: (x, p) => { const r = x[0]!.sort(p.dim, p.descending); return [r.values, r.indices]; },
-  kthvalue: (x, p) => { const r = x[0]!.kthvalue(p.k!, p.dim, p.keepdim); return [r.values, r.indices]; },
+  sumAll: (x) => x[0]!.sum(),
+  meanAll: (x) => x[0]!.mean(),
+  maxAll: (x) => x[0]!.max(),
+  minAll: (x) => x[0]!.min(),
+  sum: (x, p) => x[0]!.sum(p.dims, p.keepdim),
+  mean: (x, p) => x[0]!.mean(p.dims, p.keepdim),
+  amax: (x, p) => x[0]!.max(p.dims, p.keepdim),
+  amin: (x, p) => x[0]!.min(p.dims, p.keepdim),
+  argmax: (x, p) => x[0]!.argmax(p.dim!, p.keepdim),
+  argmin: (x, p) => x[0]!.argmin(p.dim!, p.keepdim),
+  var: (x, p) => x[0]!.var(p.dims, p.unbiased, p.keepdim),
+  std: (x, p) => x[0]!.std(p.dims, p.unbiased, p.keepdim),
+  prod: (x, p) => x[0]!.prod(p.dim!, p.keepdim),
+  logsumexp: (x, p) => x[0]!.logsumexp(p.dims!, p.keepdim),
+  cumsum: (x, p) => x[0]!.cumsum(p.dim!),
+  norm: (x, p) => x[0]!.norm(p.p, p.dims, p.keepdim),
+  anyAll: (x) => x[0]!.any(),
+  allAll: (x) => x[0]!.all(),
+  topk: (x, p) => {
+    const r = x[0]!.topk(p.k!, p.dim, p.largest);
+    return [r.values, r.indices];
+  },
+  sort: (x, p) => {
+    const r = x[0]!.sort(p.dim, p.descending);
+    return [r.values, r.indices];
+  },
+  kthvalue: (x, p) => {
+    const r = x[0]!.kthvalue(p.k!, p.dim, p.keepdim);
+    return [r.values, r.indices];
+  },
   // linear algebra
-  matmul: (x) => x[0]!.matmul(x[1]!), mm: (x) => x[0]!.mm(x[1]!), bmm: (x) => x[0]!.bmm(x[1]!),
-  einsum: (x, p) => einsum(p.equation!, ...x), cdist: (x) => cdist(x[0]!, x[1]!),
-  linalgEigh: (x) => { const r = eigh(x[0]!); return [r.eigenvalues, r.eigenvectors.mul(signFix(r.eigenvectors))]; },
-  linalgSvd: (x) => { const r = svd(x[0]!); const s = signFix(r.U); return [r.U.mul(s), r.S, r.Vh.mul(s.T)]; },
-  trace: (x) => x[0]!.trace(), outer: (x) => x[0]!.outer(x[1]!),
+  matmul: (x) => x[0]!.matmul(x[1]!),
+  mm: (x) => x[0]!.mm(x[1]!),
+  bmm: (x) => x[0]!.bmm(x[1]!),
+  einsum: (x, p) => einsum(p.equation!, ...x),
+  cdist: (x) => cdist(x[0]!, x[1]!),
+  linalgEigh: (x) => {
+    const r = eigh(x[0]!);
+    return [r.eigenvalues, r.eigenvectors.mul(signFix(r.eigenvectors))];
+  },
+  linalgSvd: (x) => {
+    const r = svd(x[0]!);
+    const s = signFix(r.U);
+    return [r.U.mul(s), r.S, r.Vh.mul(s.T)];
+  },
+  trace: (x) => x[0]!.trace(),
+  outer: (x) => x[0]!.outer(x[1]!),
   // shape
-  reshape: (x, p) => x[0]!.reshape(p.shape!), view: (x, p) => x[0]!.view(p.shape!), permute: (x, p) => x[0]!.permute(p.dims!),
-  transpose: (x, p) => x[0]!.transpose(p.dim0!, p.dim1!), T: (x) => x[0]!.T,
-  squeeze: (x, p) => x[0]!.squeeze(p.dim!), unsqueeze: (x, p) => x[0]!.unsqueeze(p.dim!),
+  reshape: (x, p) => x[0]!.reshape(p.shape!),
+  view: (x, p) => x[0]!.view(p.shape!),
+  permute: (x, p) => x[0]!.permute(p.dims!),
+  transpose: (x, p) => x[0]!.transpose(p.dim0!, p.dim1!),
+  T: (x) => x[0]!.T,
+  squeeze: (x, p) => x[0]!.squeeze(p.dim!),
+  unsqueeze: (x, p) => x[0]!.unsqueeze(p.dim!),
   flatten: (x, p) => x[0]!.flatten(p.start, p.end),
-  cat: (x, p) => cat(x, p.dim), stack: (x, p) => stack(x, p.dim),
-  chunk: (x, p) => x[0]!.chunk(p.chunks!, p.dim), split: (x, p) => x[0]!.split(p.splitSize!, p.dim),
+  cat: (x, p) => cat(x, p.dim),
+  stack: (x, p) => stack(x, p.dim),
+  chunk: (x, p) => x[0]!.chunk(p.chunks!, p.dim),
+  split: (x, p) => x[0]!.split(p.splitSize!, p.dim),
   slice: (x, p) => x[0]!.slice(p.dim!, p.start!, p.end, p.step),
   select: (x, p) => x[0]!.select(p.dim!, p.index!),
-  indexSelect: (x, p) => x[0]!.indexSelect(p.dim!, x[1]!), gather: (x, p) => x[0]!.gather(p.dim!, x[1]!),
+  indexSelect: (x, p) => x[0]!.indexSelect(p.dim!, x[1]!),
+  gather: (x, p) => x[0]!.gather(p.dim!, x[1]!),
   scatterAdd: (x, p) => x[0]!.scatterAdd(p.dim!, x[1]!, x[2]!),
-  expand: (x, p) => x[0]!.expand(p.size!), repeat: (x, p) => x[0]!.repeat(p.repeats as number[]),
+  expand: (x, p) => x[0]!.expand(p.size!),
+  repeat: (x, p) => x[0]!.repeat(p.repeats as number[]),
   repeatInterleave: (x, p) => x[0]!.repeatInterleave(p.repeats as number, p.dim!),
-  flip: (x, p) => x[0]!.flip(p.dims!), roll: (x, p) => x[0]!.roll(p.shifts!, p.dims!),
+  flip: (x, p) => x[0]!.flip(p.dims!),
+  roll: (x, p) => x[0]!.roll(p.shifts!, p.dims!),
   pad: (x, p) => nnf.pad(x[0]!, p.pad!, p.mode as 'constant' | 'reflect' | 'replicate', p.value),
-  tril: (x, p) => x[0]!.tril(p.diagonal), triu: (x, p) => x[0]!.triu(p.diagonal),
+  tril: (x, p) => x[0]!.tril(p.diagonal),
+  triu: (x, p) => x[0]!.triu(p.diagonal),
   // in place
-  copy_: inPlace((s, x) => s.copy_(x[0]!)), zero_: inPlace((s) => s.zero_()), fill_: inPlace((s, _, p) => s.fill_(p.value!)),
-  add_: inPlace((s, x, p) => s.add_(x[0]!, p.alpha)), addScalar_: inPlace((s, _, p) => s.add_(p.value!)),
-  sub_: inPlace((s, x) => s.sub_(x[0]!)), mul_: inPlace((s, x) => s.mul_(x[0]!)), mulScalar_: inPlace((s, _, p) => s.mul_(p.value!)),
-  div_: inPlace((s, x) => s.div_(x[0]!)), divScalar_: inPlace((s, _, p) => s.div_(p.value!)),
-  addcmul_: inPlace((s, x, p) => s.addcmul_(x[0]!, x[1]!, p.value)), addcdiv_: inPlace((s, x, p) => s.addcdiv_(x[0]!, x[1]!, p.value)),
-  lerp_: inPlace((s, x, p) => s.lerp_(x[0]!, p.weight!)), sqrt_: inPlace((s) => s.sqrt_()),
-  clamp_: inPlace((s, _, p) => s.clamp_(p.min, p.max)), indexCopy_: inPlace((s, x, p) => s.indexCopy_(p.dim!, x[0]!, x[1]!)),
+  copy_: inPlace((s, x) => s.copy_(x[0]!)),
+  zero_: inPlace((s) => s.zero_()),
+  fill_: inPlace((s, _, p) => s.fill_(p.value!)),
+  add_: inPlace((s, x, p) => s.add_(x[0]!, p.alpha)),
+  addScalar_: inPlace((s, _, p) => s.add_(p.value!)),
+  sub_: inPlace((s, x) => s.sub_(x[0]!)),
+  mul_: inPlace((s, x) => s.mul_(x[0]!)),
+  mulScalar_: inPlace((s, _, p) => s.mul_(p.value!)),
+  div_: inPlace((s, x) => s.div_(x[0]!)),
+  divScalar_: inPlace((s, _, p) => s.div_(p.value!)),
+  addcmul_: inPlace((s, x, p) => s.addcmul_(x[0]!, x[1]!, p.value)),
+  addcdiv_: inPlace((s, x, p) => s.addcdiv_(x[0]!, x[1]!, p.value)),
+  lerp_: inPlace((s, x, p) => s.lerp_(x[0]!, p.weight!)),
+  sqrt_: inPlace((s) => s.sqrt_()),
+  clamp_: inPlace((s, _, p) => s.clamp_(p.min, p.max)),
+  indexCopy_: inPlace((s, x, p) => s.indexCopy_(p.dim!, x[0]!, x[1]!)),
   adam: inPlace((param, x, p) => {
     // One Adam update with in-place ops, as an optimizer writes it (same sequence in ops_ref.py).
     const [grad, m0, v0] = x as [Tensor, Tensor, Tensor];
@@ -186,24 +368,38 @@ const OURS: Record<string, OpFn> = {
     const [b1, b2, lr, eps, t] = [p.beta1!, p.beta2!, p.lr!, p.eps!, p.step!];
     m.lerp_(grad, 1 - b1);
     v.mul_(b2).addcmul_(grad, grad, 1 - b2);
-    const denom = v.div(1 - b2 ** t).sqrt().add_(eps);
+    const denom = v
+      .div(1 - b2 ** t)
+      .sqrt()
+      .add_(eps);
     param.addcdiv_(m, denom, -lr / (1 - b1 ** t));
   }),
   // neural-network functions
-  conv2d: (x, p) => nnf.conv2d(x[0]!, x[1]!, x[2] ?? null, { stride: pair(p.stride), padding: pair(p.padding), dilation: pair(p.dilation), groups: p.groups }),
+  conv2d: (x, p) =>
+    nnf.conv2d(x[0]!, x[1]!, x[2] ?? null, { stride: pair(p.stride), padding: pair(p.padding), dilation: pair(p.dilation), groups: p.groups }),
   convTranspose2d: (x, p) =>
     nnf.convTranspose2d(x[0]!, x[1]!, x[2] ?? null, {
-      stride: pair(p.stride), padding: pair(p.padding), outputPadding: pair(p.outputPadding), groups: p.groups, dilation: pair(p.dilation),
+      stride: pair(p.stride),
+      padding: pair(p.padding),
+      outputPadding: pair(p.outputPadding),
+      groups: p.groups,
+      dilation: pair(p.dilation),
     }),
   linear: (x) => nnf.linear(x[0]!, x[1]!, x[2] ?? null),
   groupNorm: (x, p) => nnf.groupNorm(x[0]!, p.groups!, x[1] ?? null, x[2] ?? null, p.eps),
   layerNorm: (x, p) => nnf.layerNorm(x[0]!, p.shape!, x[1] ?? null, x[2] ?? null, p.eps),
-  relu: (x) => nnf.relu(x[0]!), silu: (x) => nnf.silu(x[0]!), sigmoid: (x) => nnf.sigmoid(x[0]!), softplus: (x) => nnf.softplus(x[0]!),
-  gelu: (x, p) => nnf.gelu(x[0]!, p.approximate), leakyRelu: (x, p) => nnf.leakyRelu(x[0]!, p.scalar),
-  softmax: (x, p) => nnf.softmax(x[0]!, p.dim!), logSoftmax: (x, p) => nnf.logSoftmax(x[0]!, p.dim!),
+  relu: (x) => nnf.relu(x[0]!),
+  silu: (x) => nnf.silu(x[0]!),
+  sigmoid: (x) => nnf.sigmoid(x[0]!),
+  softplus: (x) => nnf.softplus(x[0]!),
+  gelu: (x, p) => nnf.gelu(x[0]!, p.approximate),
+  leakyRelu: (x, p) => nnf.leakyRelu(x[0]!, p.scalar),
+  softmax: (x, p) => nnf.softmax(x[0]!, p.dim!),
+  logSoftmax: (x, p) => nnf.logSoftmax(x[0]!, p.dim!),
   avgPool2d: (x, p) => nnf.avgPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding)),
   maxPool2d: (x, p) => nnf.maxPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding)),
-  avgPool2dFull: (x, p) => nnf.avgPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding), { ceilMode: p.ceilMode!, countIncludePad: p.countIncludePad! }),
+  avgPool2dFull: (x, p) =>
+    nnf.avgPool2d(x[0]!, pair(p.kernel)!, pair(p.stride), pair(p.padding), { ceilMode: p.ceilMode!, countIncludePad: p.countIncludePad! }),
   batchNorm: (x, p) => {
     // Running statistics are updated in training mode: copies go in, and come back as outputs.
     const [mean, variance] = [x[3]!.clone(), x[4]!.clone()];
@@ -214,10 +410,12 @@ const OURS: Record<string, OpFn> = {
   interpolate: (x, p) =>
     nnf.interpolate(x[0]!, {
       ...(p.scaleFactor !== undefined ? { scaleFactor: p.scaleFactor } : { size: pair(p.size) }),
-      mode: p.mode as 'nearest' | 'bilinear', alignCorners: p.alignCorners,
+      mode: p.mode as 'nearest' | 'bilinear',
+      alignCorners: p.alignCorners,
     }),
   attention: (x) => nnf.scaledDotProductAttention(x[0]!, x[1]!, x[2]!, x[3] ?? null),
-  mseLoss: (x) => nnf.mseLoss(x[0]!, x[1]!), crossEntropy: (x) => nnf.crossEntropy(x[0]!, x[1]!),
+  mseLoss: (x) => nnf.mseLoss(x[0]!, x[1]!),
+  crossEntropy: (x) => nnf.crossEntropy(x[0]!, x[1]!),
   embedding: (x) => nnf.embedding(x[0]!, x[1]!),
 };
 
@@ -482,7 +680,13 @@ add('sqrt_', [Pos(3, 4)]);
 add('clamp_', [N(3, 4)], { min: -1, max: 0.5 });
 add('clamp_', [N(3, 4)], { min: 0 });
 add('indexCopy_', [N(5, 3), { shape: [5], kind: 'perm' }, N(5, 3)], { dim: 0 });
-add('adam', [noGradOf(N(4, 3)), noGradOf(N(4, 3)), noGradOf(N(4, 3)), noGradOf(Pos(4, 3))], { beta1: 0.9, beta2: 0.999, lr: 1e-3, eps: 1e-8, step: 3 });
+add('adam', [noGradOf(N(4, 3)), noGradOf(N(4, 3)), noGradOf(N(4, 3)), noGradOf(Pos(4, 3))], {
+  beta1: 0.9,
+  beta2: 0.999,
+  lr: 1e-3,
+  eps: 1e-8,
+  step: 3,
+});
 // ---- neural-network functions ----
 add('conv2d', [N(2, 3, 6, 7), N(4, 3, 3, 3), N(4)], { stride: [1], padding: [1], dilation: [1], groups: 1 });
 add('conv2d', [N(2, 3, 7, 7), N(5, 3, 3, 3)], { stride: [2], padding: [1], dilation: [1], groups: 1 });
@@ -532,14 +736,27 @@ add('embedding', [N(10, 3), I(0, 10, 2, 4)]);
 add('sumAll', [Nd('float16', 4, 5)], {}, { precision: 'same' });
 add('softmax', [Nd('float64', 3, 5)], { dim: 1 });
 add('conv2d', [Nd('float64', 1, 2, 5, 5), Nd('float64', 3, 2, 3, 3), Nd('float64', 3)], { stride: [1], padding: [1], dilation: [1], groups: 1 });
-add('conv2d', [Nd('bfloat16', 1, 2, 5, 5), Nd('bfloat16', 3, 2, 3, 3)], { stride: [1], padding: [1], dilation: [1], groups: 1 }, { precision: 'same', tolScale: 4 });
+add(
+  'conv2d',
+  [Nd('bfloat16', 1, 2, 5, 5), Nd('bfloat16', 3, 2, 3, 3)],
+  { stride: [1], padding: [1], dilation: [1], groups: 1 },
+  { precision: 'same', tolScale: 4 },
+);
 add('silu', [Nd('bfloat16', 3, 5)], {}, { precision: 'same' });
 
 // ---------------------------------------------------------------------------------------------
 // Running the cases here and in Python.
 
-interface Encoded { dtype: DType; shape: number[]; b64: string }
-interface TensorResult { dtype: DType; shape: number[]; values: Float64Array }
+interface Encoded {
+  dtype: DType;
+  shape: number[];
+  b64: string;
+}
+interface TensorResult {
+  dtype: DType;
+  shape: number[];
+  values: Float64Array;
+}
 type OutputResult = TensorResult | { scalar: number | boolean };
 interface OurResult {
   inputs: Array<Encoded & { grad: boolean }>;
@@ -579,7 +796,11 @@ function runOurs(c: OpCase): OurResult {
     // A fixed random upstream gradient for every floating output that requires grad.
     const upstream = outs.map((o) => {
       if (!(o instanceof Tensor) || !isFloating(o.dtype) || !o.requiresGrad) return null;
-      const up = tensorOf(Array.from({ length: o.size }, () => rng.normal()), o.shape, 'float32');
+      const up = tensorOf(
+        Array.from({ length: o.size }, () => rng.normal()),
+        o.shape,
+        'float32',
+      );
       return { tensor: up, encoded: encode(up) };
     });
     let loss: Tensor | null = null;
@@ -691,7 +912,13 @@ test('typed arrays round-trip through tensors bit for bit in every dtype', () =>
     const f16Bits = Uint16Array.from([0x0000, 0x3c00, 0xc000, 0x7bff, 0x0001, 0xfc00]); // 0, 1, -2, 65504, min subnormal, -inf
     const bf16Bits = Uint16Array.from([0x0000, 0x3f80, 0xc040, 0x7f7f, 0x0001, 0x7f80]); // 0, 1, -3, max, min subnormal, inf
     const cases: Array<[ArrayBufferView, DType]> = [
-      [f32, 'float32'], [f64, 'float64'], [i64, 'int64'], [u8, 'uint8'], [boolBytes, 'bool'], [f16Bits, 'float16'], [bf16Bits, 'bfloat16'],
+      [f32, 'float32'],
+      [f64, 'float64'],
+      [i64, 'int64'],
+      [u8, 'uint8'],
+      [boolBytes, 'bool'],
+      [f16Bits, 'float16'],
+      [bf16Bits, 'bfloat16'],
     ];
     for (const [data, dtype] of cases) {
       const t = recorded(() => tensor(data, undefined, { dtype }));
@@ -704,12 +931,22 @@ test('typed arrays round-trip through tensors bit for bit in every dtype', () =>
     }
     // The half-precision bit patterns decode to the values IEEE 754 / bfloat16 define.
     assert.deepEqual(Array.from(tensor(f16Bits, undefined, { dtype: 'float16' }).toFloat64Array()), [0, 1, -2, 65504, 2 ** -24, -Infinity]);
-    assert.deepEqual(Array.from(tensor(bf16Bits, undefined, { dtype: 'bfloat16' }).toFloat64Array()), [0, 1, -3, 3.3895313892515355e38, 2 ** -133, Infinity]);
+    assert.deepEqual(Array.from(tensor(bf16Bits, undefined, { dtype: 'bfloat16' }).toFloat64Array()), [
+      0,
+      1,
+      -3,
+      3.3895313892515355e38,
+      2 ** -133,
+      Infinity,
+    ]);
     // A view's offset is respected: only its bytes are copied.
     const big = Float32Array.from([9, 1, 2, 3, 9]);
     assert.deepEqual(Array.from(tensor(big.subarray(1, 4), [3]).toFloat32Array()), [1, 2, 3]);
     // Shapes other than 1-D and JS number lists.
-    assert.deepEqual(tensor([1, 2, 3, 4, 5, 6], [2, 3]).toArray(), [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(tensor([1, 2, 3, 4, 5, 6], [2, 3]).toArray(), [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.deepEqual(Array.from(tensor([1, 0, 2], [3], { dtype: 'bool' }).dataSync() as Uint8Array), [1, 0, 1]);
   });
 });
@@ -743,7 +980,10 @@ test('randn, rand, randint, randperm and bernoulli have the distributions they p
       const u = rand([SAMPLES], { generator: g, dtype: 'float64' });
       assert.equal(u.dtype, 'float64');
       const uv = u.toFloat64Array();
-      assert.ok(uv.every((x) => x >= 0 && x < 1), 'rand is in [0, 1)');
+      assert.ok(
+        uv.every((x) => x >= 0 && x < 1),
+        'rand is in [0, 1)',
+      );
       const um = moments(uv);
       assert.ok(Math.abs(um.mean - 0.5) < MEAN_TOL && Math.abs(um.std - Math.sqrt(1 / 12)) < 0.005, `rand moments ${JSON.stringify(um)}`);
 
@@ -751,12 +991,18 @@ test('randn, rand, randint, randperm and bernoulli have the distributions they p
       assert.equal(r.dtype, 'int64');
       const counts = new Map<number, number>();
       for (const x of r.toFloat64Array()) counts.set(x, (counts.get(x) ?? 0) + 1);
-      assert.deepEqual([...counts.keys()].sort((a, b) => a - b), [-3, -2, -1, 0, 1, 2, 3]);
+      assert.deepEqual(
+        [...counts.keys()].sort((a, b) => a - b),
+        [-3, -2, -1, 0, 1, 2, 3],
+      );
       for (const [k, c] of counts) assert.ok(Math.abs(c / SAMPLES - 1 / 7) < 0.01, `randint frequency of ${k}: ${c / SAMPLES}`);
 
       const p = randperm(50, { generator: g });
       assert.equal(p.dtype, 'int64');
-      assert.deepEqual(Array.from(p.toFloat64Array()).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i));
+      assert.deepEqual(
+        Array.from(p.toFloat64Array()).sort((a, b) => a - b),
+        Array.from({ length: 50 }, (_, i) => i),
+      );
 
       const b = bernoulli(zeros([SAMPLES]), 0.3, g);
       const bv = b.toFloat64Array();
@@ -775,7 +1021,10 @@ test('randn, rand, randint, randperm and bernoulli have the distributions they p
       const nrmm = moments(nrm.toFloat64Array());
       assert.ok(Math.abs(nrmm.mean - 3) < MEAN_TOL && Math.abs(nrmm.std - 0.5) < 0.005, `normal_(3, 0.5) moments ${JSON.stringify(nrmm)}`);
       const uni = empty([SAMPLES]).uniform_(-2, 6, g).toFloat64Array();
-      assert.ok(uni.every((x) => x >= -2 && x < 6), 'uniform_(-2, 6) range');
+      assert.ok(
+        uni.every((x) => x >= -2 && x < 6),
+        'uniform_(-2, 6) range',
+      );
       assert.ok(Math.abs(moments(uni).mean - 2) < 4 * MEAN_TOL, 'uniform_(-2, 6) mean');
     });
   });

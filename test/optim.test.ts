@@ -106,16 +106,24 @@ test('Adam, AdamW and RAdam follow PyTorch for 100 steps (weight decay, clipping
       }
       // The loss falls (the optimizer does something) and follows PyTorch's at every step.
       assert.ok(losses[steps - 1]! < 0.9 * losses[0]!, `${c.name}: loss ${losses[0]} -> ${losses[steps - 1]}`);
-      losses.forEach((l, s) => assert.ok(Math.abs(l - ref.losses[s]!) <= 1e-5 * ref.losses[s]!, `${c.name}: loss at step ${s}: ${l} vs ${ref.losses[s]}`));
+      losses.forEach((l, s) =>
+        assert.ok(Math.abs(l - ref.losses[s]!) <= 1e-5 * ref.losses[s]!, `${c.name}: loss at step ${s}: ${l} vs ${ref.losses[s]}`),
+      );
       if (c.clip !== null) {
-        norms.forEach((n, s) => assert.ok(Math.abs(n - ref.norms[s]!) <= 1e-5 * ref.norms[s]!, `${c.name}: grad norm at step ${s}: ${n} vs ${ref.norms[s]}`));
-        assert.ok(norms.some((n) => n > c.clip!), `${c.name}: clipping was active`);
+        norms.forEach((n, s) =>
+          assert.ok(Math.abs(n - ref.norms[s]!) <= 1e-5 * ref.norms[s]!, `${c.name}: grad norm at step ${s}: ${n} vs ${ref.norms[s]}`),
+        );
+        assert.ok(
+          norms.some((n) => n > c.clip!),
+          `${c.name}: clipping was active`,
+        );
       }
       const want = loadSafetensors(spec.cases[k]!.out).tensors;
       for (const [name, t] of params) {
         const a = t.toFloat32Array();
         const b = want.get(name)!.toFloat32Array();
-        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-5 * Math.max(1, Math.abs(b[i]!)), `${c.name}: ${name}[${i}] ${a[i]} vs ${b[i]}`);
+        for (let i = 0; i < a.length; i++)
+          assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-5 * Math.max(1, Math.abs(b[i]!)), `${c.name}: ${name}[${i}] ${a[i]} vs ${b[i]}`);
       }
       opt.dispose();
       dispose([...params.values(), ...want.values()]);
@@ -140,7 +148,17 @@ test('optimizer state saves and loads as named tensors: a resumed run equals an 
       const optB = makeOptimizer(c, resumed);
       for (let s = 0; s < 8; s++) step(p, resumed, optB, c.clip);
       const state = optB.stateDict();
-      assert.deepEqual([...state.keys()].sort(), ['exp_avg.V', 'exp_avg.W', 'exp_avg.b', 'exp_avg_sq.V', 'exp_avg_sq.W', 'exp_avg_sq.b', 'step.V', 'step.W', 'step.b']);
+      assert.deepEqual([...state.keys()].sort(), [
+        'exp_avg.V',
+        'exp_avg.W',
+        'exp_avg.b',
+        'exp_avg_sq.V',
+        'exp_avg_sq.W',
+        'exp_avg_sq.b',
+        'step.V',
+        'step.W',
+        'step.b',
+      ]);
       assert.equal(state.get('step.W')!.item(), 8);
       const file = join(dir, `${kind}.safetensors`);
       saveSafetensors(file, new Map([...state, ...[...resumed].map(([k, t]) => [`param.${k}`, t] as [string, Tensor])]));
@@ -156,8 +174,14 @@ test('optimizer state saves and loads as named tensors: a resumed run equals an 
       for (const [name, t] of params) assert.deepEqual(t.toFloat32Array(), straight.get(name)!.toFloat32Array(), `${kind}: ${name}`);
 
       // Errors name what does not fit.
-      const bad = new Map([['exp_avg.Q', loaded.get('exp_avg.W')!], ['exp_avg.W', loaded.get('exp_avg.b')!]]);
-      assert.throws(() => optC.loadStateDict(bad), (e: Error) => e instanceof RangeError && /unexpected entry 'exp_avg.Q'.*'W' needs step, exp_avg and exp_avg_sq/.test(e.message));
+      const bad = new Map([
+        ['exp_avg.Q', loaded.get('exp_avg.W')!],
+        ['exp_avg.W', loaded.get('exp_avg.b')!],
+      ]);
+      assert.throws(
+        () => optC.loadStateDict(bad),
+        (e: Error) => e instanceof RangeError && /unexpected entry 'exp_avg.Q'.*'W' needs step, exp_avg and exp_avg_sq/.test(e.message),
+      );
       optA.dispose();
       optC.dispose();
       dispose([...straight.values(), ...params.values(), ...loaded.values()]);
@@ -193,7 +217,10 @@ test('clipping scales every gradient by min(1, maxNorm / (norm + 1e-6)); steps l
   const live = liveTensorCount();
   for (let s = 0; s < 5; s++) opt.step();
   assert.equal(liveTensorCount(), live, 'optimizer steps free every temporary');
-  assert.throws(() => clipGradNorm(params, 0), (e: Error) => e instanceof RangeError && /maxNorm must be a finite number > 0, got 0/.test(e.message));
+  assert.throws(
+    () => clipGradNorm(params, 0),
+    (e: Error) => e instanceof RangeError && /maxNorm must be a finite number > 0, got 0/.test(e.message),
+  );
   assert.throws(() => new Adam(params, { betas: [0.9, 1] }), /betas\[1\] must be a number in \[0, 1\), got 1/);
   assert.throws(() => new RAdam(params, { lr: -1 }), /RAdam: lr must be a finite number >= 0, got -1/);
   assert.throws(() => new Adam(new Map()), /no parameters/);

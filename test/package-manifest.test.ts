@@ -20,7 +20,10 @@ test("every entry of package.json's files list packs at least one file", () => {
   for (const entry of manifest.files) {
     // npm's patterns here are a folder or a single-level '*' glob.
     const pattern = new RegExp(`^${entry.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}(/|$)`);
-    assert.ok(paths.some((p) => pattern.test(p)), `package.json files entry '${entry}' matches nothing npm would pack`);
+    assert.ok(
+      paths.some((p) => pattern.test(p)),
+      `package.json files entry '${entry}' matches nothing npm would pack`,
+    );
   }
   for (const needed of ['native/binding.cc', 'native/binding.h', 'native/ops.generated.cc', 'scripts/build-native.mjs', 'dist/src/index.js'])
     assert.ok(paths.includes(needed), `the package lacks ${needed}`);

@@ -11,8 +11,24 @@ import { join } from 'node:path';
 import * as ct from 'consistency-ts';
 
 test('the package root exports the training API, and it trains, checkpoints and samples', async () => {
-  for (const name of ['Tensor', 'tidy', 'Module', 'buildNetwork', 'ConsistencyLoss', 'sampleOneStep', 'Adam', 'loadMnist',
-    'frechetDistance', 'Trainer', 'runPreset', 'readCheckpoint', 'loadModel', 'sampleImages', 'ProgressBar', 'MetricsLog'] as const) {
+  for (const name of [
+    'Tensor',
+    'tidy',
+    'Module',
+    'buildNetwork',
+    'ConsistencyLoss',
+    'sampleOneStep',
+    'Adam',
+    'loadMnist',
+    'frechetDistance',
+    'Trainer',
+    'runPreset',
+    'readCheckpoint',
+    'loadModel',
+    'sampleImages',
+    'ProgressBar',
+    'MetricsLog',
+  ] as const) {
     assert.ok(name in ct, `consistency-ts exports ${name}`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'root-'));
@@ -27,7 +43,9 @@ test('the package root exports the training API, and it trains, checkpoints and 
     const dataset: ct.ImageDataset = { name: 'squares', count: 16, channels: 1, height: 28, width: 28, numClasses: 0, images, labels: null };
     const out = join(dir, 'run');
     const trainer = new ct.Trainer({
-      config, dataset, optimizerFactory: ct.defaultOptimizerFactory,
+      config,
+      dataset,
+      optimizerFactory: ct.defaultOptimizerFactory,
       runtime: { out, threads: 1, device: 'cpu', microBatch: 4, checkpointEvery: 100, sampleEvery: 100, logEvery: 1, sampleCount: 4 },
       progressStream: { isTTY: false, write: () => true },
     });
@@ -35,12 +53,18 @@ test('the package root exports the training API, and it trains, checkpoints and 
     assert.equal(outcome.status, 'finished');
     assert.equal(outcome.step, 3);
     assert.ok(existsSync(join(out, ct.CHECKPOINT_FILE)));
-    assert.deepEqual(ct.readMetrics(join(out, ct.METRICS_FILE)).map((r) => r.step), [1, 2, 3]);
+    assert.deepEqual(
+      ct.readMetrics(join(out, ct.METRICS_FILE)).map((r) => r.step),
+      [1, 2, 3],
+    );
     const model = ct.loadModel(out);
     try {
       const samples = ct.sampleImages(model, { count: 2, levels: ct.samplingLevels(model.config, 1), seed: 0, batch: 2 });
       assert.equal(samples.length, 2 * 28 * 28);
-      assert.ok(samples.every((v) => Number.isFinite(v) && v >= -1 && v <= 1), 'one-step samples are finite and clipped to [-1, 1]');
+      assert.ok(
+        samples.every((v) => Number.isFinite(v) && v >= -1 && v <= 1),
+        'one-step samples are finite and clipped to [-1, 1]',
+      );
     } finally {
       model.dispose();
     }

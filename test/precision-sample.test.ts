@@ -72,7 +72,10 @@ test('consistency sample --precision bf16 --channels-last writes the grid; fp16 
   assert.ok(existsSync(out));
   const fp16 = consistency('sample', '--ckpt', run, '--n', '4', '--precision', 'fp16', '--out', join(dir, 'fp16.png'));
   assert.equal(fp16.status, 2);
-  assert.equal(fp16.stderr.trim(), 'consistency sample: --precision: precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)');
+  assert.equal(
+    fp16.stderr.trim(),
+    'consistency sample: --precision: precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)',
+  );
   assert.equal(existsSync(join(dir, 'fp16.png')), false);
   const bad = consistency('sample', '--ckpt', run, '--n', '4', '--precision', 'fp8', '--out', join(dir, 'fp8.png'));
   assert.equal(bad.status, 2);

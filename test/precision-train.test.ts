@@ -87,14 +87,22 @@ test('a loss scaler in the step: an overflowing update is skipped (weights untou
     assert.equal(first.status, 'ok');
     assert.equal(first.skipped, true, 'the overflowing step is skipped');
     assert.equal(first.lossScale, 2 ** 126);
-    assert.deepEqual(tidy(() => Array.from(s.net.parameters()[0]!.dataSync() as Float32Array)), before, 'weights untouched');
+    assert.deepEqual(
+      tidy(() => Array.from(s.net.parameters()[0]!.dataSync() as Float32Array)),
+      before,
+      'weights untouched',
+    );
     assert.equal(s.adam.stateDict().size, 0, 'the optimizer did not step');
     let k = 1;
     let r: ReturnType<typeof trainingStep> = first;
     while (r.status === 'ok' && r.skipped && k < 40) r = tidy(() => trainingStep(s.ctx, { x: data(k) }, k++));
     assert.equal(r.status === 'ok' && r.skipped, false, 'after backing off the scale the step goes through');
     assert.ok(r.status === 'ok' && Number.isFinite(r.gradNorm));
-    assert.notDeepEqual(tidy(() => Array.from(s.net.parameters()[0]!.dataSync() as Float32Array)), before, 'weights updated');
+    assert.notDeepEqual(
+      tidy(() => Array.from(s.net.parameters()[0]!.dataSync() as Float32Array)),
+      before,
+      'weights updated',
+    );
   } finally {
     s.dispose();
   }
@@ -105,14 +113,36 @@ test('consistency train --precision bf16 --channels-last trains a few finite ste
   try {
     const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
     const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });
-    const ok = run('--preset', 'mnist-quick', '--steps', '3', '--batch', '4', '--threads', '1', '--samples', '4', '--precision', 'bf16', '--channels-last', '--out', join(dir, 'bf16'));
+    const ok = run(
+      '--preset',
+      'mnist-quick',
+      '--steps',
+      '3',
+      '--batch',
+      '4',
+      '--threads',
+      '1',
+      '--samples',
+      '4',
+      '--precision',
+      'bf16',
+      '--channels-last',
+      '--out',
+      join(dir, 'bf16'),
+    );
     assert.equal(ok.status, 0, ok.stderr);
-    const lines = readFileSync(join(dir, 'bf16', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss?: number });
+    const lines = readFileSync(join(dir, 'bf16', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { loss?: number });
     const losses = lines.map((l) => l.loss).filter((l): l is number => typeof l === 'number');
     assert.ok(losses.length >= 3 && losses.every(Number.isFinite), `losses ${losses.join(', ')}`);
     const fp16 = run('--preset', 'mnist-quick', '--steps', '3', '--precision', 'fp16', '--out', join(dir, 'fp16'));
     assert.equal(fp16.status, 2);
-    assert.equal(fp16.stderr.trim(), 'consistency train: --precision: precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)');
+    assert.equal(
+      fp16.stderr.trim(),
+      'consistency train: --precision: precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

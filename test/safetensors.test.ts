@@ -13,7 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import {
-  loadSafetensors, saveSafetensors, readSafetensorsHeader, parseSafetensors, serializeSafetensors, SafetensorsError,
+  loadSafetensors,
+  saveSafetensors,
+  readSafetensorsHeader,
+  parseSafetensors,
+  serializeSafetensors,
+  SafetensorsError,
 } from '../src/io/safetensors.js';
 import { Tensor, tidy, setNumThreads, liveTensorCount, type DType } from '../src/tensor/index.js';
 import { runPythonScript } from './helpers/python.js';
@@ -26,7 +31,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const ST_NAME: Record<DType, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 interface PythonView {
@@ -46,14 +60,33 @@ function fileBytes(header: string | Uint8Array, data: Uint8Array = new Uint8Arra
 }
 
 const good = (): Buffer =>
-  fileBytes(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'I64', shape: [1], data_offsets: [8, 16] } }), new Uint8Array(16));
+  fileBytes(
+    JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'I64', shape: [1], data_offsets: [8, 16] } }),
+    new Uint8Array(16),
+  );
 
 const corrupt: Array<{ name: string; bytes: () => Buffer; message: RegExp }> = [
   { name: 'shorter than the 8-byte length', bytes: () => Buffer.from([1, 2, 3]), message: /3 bytes is shorter than the 8-byte header length/ },
-  { name: 'truncated inside the header', bytes: () => good().subarray(0, 20), message: /header length \d+ runs past the end of the 20-byte file \(truncated\?\)/ },
-  { name: 'truncated inside the data', bytes: () => good().subarray(0, good().byteLength - 4), message: /tensor 'b' has data_offsets \[8, 16\] outside the 12-byte data section/ },
-  { name: 'header length larger than the file', bytes: () => fileBytes('{}', new Uint8Array(0), 1000n), message: /header length 1000 runs past the end of the 10-byte file/ },
-  { name: 'header length over 100 MB', bytes: () => fileBytes('{}', new Uint8Array(0), 2n ** 40n), message: /header length 1099511627776 exceeds the 100000000-byte limit/ },
+  {
+    name: 'truncated inside the header',
+    bytes: () => good().subarray(0, 20),
+    message: /header length \d+ runs past the end of the 20-byte file \(truncated\?\)/,
+  },
+  {
+    name: 'truncated inside the data',
+    bytes: () => good().subarray(0, good().byteLength - 4),
+    message: /tensor 'b' has data_offsets \[8, 16\] outside the 12-byte data section/,
+  },
+  {
+    name: 'header length larger than the file',
+    bytes: () => fileBytes('{}', new Uint8Array(0), 1000n),
+    message: /header length 1000 runs past the end of the 10-byte file/,
+  },
+  {
+    name: 'header length over 100 MB',
+    bytes: () => fileBytes('{}', new Uint8Array(0), 2n ** 40n),
+    message: /header length 1099511627776 exceeds the 100000000-byte limit/,
+  },
   { name: 'header not JSON', bytes: () => fileBytes('{"a": {"dtype": "F32", '), message: /the header is not UTF-8 JSON/ },
   { name: 'header not UTF-8', bytes: () => fileBytes(Uint8Array.from([0x7b, 0xff, 0xfe, 0x7d])), message: /the header is not UTF-8 JSON/ },
   { name: 'header a JSON array', bytes: () => fileBytes('[1, 2]'), message: /the header is not a JSON object/ },
@@ -65,7 +98,10 @@ const corrupt: Array<{ name: string; bytes: () => Buffer; message: RegExp }> = [
   {
     name: 'offsets overlapping',
     bytes: () =>
-      fileBytes(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }), new Uint8Array(12)),
+      fileBytes(
+        JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }),
+        new Uint8Array(12),
+      ),
     message: /tensor 'b' starts at 4, expected 8 \(overlapping or missing bytes\)/,
   },
   {
@@ -124,7 +160,10 @@ for (const c of corrupt) {
 
 test('a missing file is a SafetensorsError naming it', () => {
   const path = join(dir, 'does-not-exist.safetensors');
-  assert.throws(() => loadSafetensors(path), (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(`${path}: cannot read`));
+  assert.throws(
+    () => loadSafetensors(path),
+    (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(`${path}: cannot read`),
+  );
 });
 
 test('`consistency inspect` on a corrupt file exits 2 with one line', () => {
@@ -145,16 +184,86 @@ function makeTensors(): Map<string, Tensor> {
   const rng = new Rng(77);
   const values = (n: number, f: () => number): number[] => Array.from({ length: n }, f);
   const m = new Map<string, Tensor>();
-  m.set('net.conv.weight', tensorOf(values(2 * 3 * 3 * 3, () => rng.normal()), [2, 3, 3, 3], 'float32'));
-  m.set('net.conv.bias', tensorOf(values(2, () => rng.normal()), [2], 'float64'));
-  m.set('f16', tensorOf(values(7, () => rng.normal() * 1000), [7], 'float16'));
-  m.set('bf16', tensorOf(values(6, () => rng.normal() * 1e5), [2, 3], 'bfloat16'));
-  m.set('i64', tensorOf(values(4, () => rng.int(-(2 ** 50), 2 ** 50)), [4], 'int64'));
-  m.set('i32', tensorOf(values(3, () => rng.int(-(2 ** 30), 2 ** 30)), [3], 'int32'));
-  m.set('i16', tensorOf(values(3, () => rng.int(-30000, 30000)), [3], 'int16'));
-  m.set('i8', tensorOf(values(3, () => rng.int(-128, 128)), [3], 'int8'));
-  m.set('u8', tensorOf(values(12, () => rng.int(0, 256)), [2, 2, 3], 'uint8'));
-  m.set('flags', tensorOf(values(5, () => (rng.uniform() < 0.5 ? 1 : 0)), [5], 'bool'));
+  m.set(
+    'net.conv.weight',
+    tensorOf(
+      values(2 * 3 * 3 * 3, () => rng.normal()),
+      [2, 3, 3, 3],
+      'float32',
+    ),
+  );
+  m.set(
+    'net.conv.bias',
+    tensorOf(
+      values(2, () => rng.normal()),
+      [2],
+      'float64',
+    ),
+  );
+  m.set(
+    'f16',
+    tensorOf(
+      values(7, () => rng.normal() * 1000),
+      [7],
+      'float16',
+    ),
+  );
+  m.set(
+    'bf16',
+    tensorOf(
+      values(6, () => rng.normal() * 1e5),
+      [2, 3],
+      'bfloat16',
+    ),
+  );
+  m.set(
+    'i64',
+    tensorOf(
+      values(4, () => rng.int(-(2 ** 50), 2 ** 50)),
+      [4],
+      'int64',
+    ),
+  );
+  m.set(
+    'i32',
+    tensorOf(
+      values(3, () => rng.int(-(2 ** 30), 2 ** 30)),
+      [3],
+      'int32',
+    ),
+  );
+  m.set(
+    'i16',
+    tensorOf(
+      values(3, () => rng.int(-30000, 30000)),
+      [3],
+      'int16',
+    ),
+  );
+  m.set(
+    'i8',
+    tensorOf(
+      values(3, () => rng.int(-128, 128)),
+      [3],
+      'int8',
+    ),
+  );
+  m.set(
+    'u8',
+    tensorOf(
+      values(12, () => rng.int(0, 256)),
+      [2, 2, 3],
+      'uint8',
+    ),
+  );
+  m.set(
+    'flags',
+    tensorOf(
+      values(5, () => (rng.uniform() < 0.5 ? 1 : 0)),
+      [5],
+      'bool',
+    ),
+  );
   m.set('zero-d', tensorOf([-2.25], [], 'float32'));
   m.set('empty', tensorOf([], [0, 4], 'float32'));
   return m;
@@ -174,7 +283,8 @@ function tsWrittenFile(): string {
   return TS_FILE;
 }
 function pythonWrittenFile(): PythonView {
-  if (!pythonViews.has(PY_FILE)) pythonViews.set(PY_FILE, JSON.parse(runPythonScript('test/reference/safetensors_ref.py', ['write', PY_FILE])) as PythonView);
+  if (!pythonViews.has(PY_FILE))
+    pythonViews.set(PY_FILE, JSON.parse(runPythonScript('test/reference/safetensors_ref.py', ['write', PY_FILE])) as PythonView);
   return pythonViews.get(PY_FILE)!;
 }
 
@@ -182,7 +292,11 @@ test('a file written here reads in Python safetensors with the same names, dtype
   const path = tsWrittenFile();
   tidy(() => {
     const tensors = makeTensors();
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('from-ts') && f !== 'from-ts.safetensors'), [], 'no temporary files left');
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('from-ts') && f !== 'from-ts.safetensors'),
+      [],
+      'no temporary files left',
+    );
     const py = pythonRead(path);
     assert.deepEqual(py.metadata, { format: 'pt', writer: 'consistency-ts' });
     assert.deepEqual(Object.keys(py.tensors).sort(), [...tensors.keys()].sort());
@@ -230,10 +344,18 @@ test('`consistency inspect FILE --json` prints the names, dtypes, shapes and flo
     const py = pythonViews.get(file) ?? pythonRead(file);
     const r = spawnSync(process.execPath, [CLI, 'inspect', file, '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    const out = JSON.parse(r.stdout) as { file: string; metadata: Record<string, string>; tensors: Array<{ name: string; dtype: DType; shape: number[]; sum: number }> };
+    const out = JSON.parse(r.stdout) as {
+      file: string;
+      metadata: Record<string, string>;
+      tensors: Array<{ name: string; dtype: DType; shape: number[]; sum: number }>;
+    };
     assert.equal(out.file, file);
     assert.deepEqual(out.metadata, py.metadata);
-    assert.deepEqual(out.tensors.map((t) => t.name), Object.keys(py.tensors).sort(), 'every tensor, sorted by name');
+    assert.deepEqual(
+      out.tensors.map((t) => t.name),
+      Object.keys(py.tensors).sort(),
+      'every tensor, sorted by name',
+    );
     for (const t of out.tensors) {
       const p = py.tensors[t.name]!;
       assert.equal(ST_NAME[t.dtype], p.dtype, `${t.name} dtype`);

@@ -22,7 +22,12 @@ class AnalyticNet implements ConsistencyNetwork {
   constructor(readonly a = 1) {}
   forward(x: Tensor, noiseLabels: Tensor): Tensor {
     this.calls++;
-    return tidy(() => nnf.tanh(x).mul(this.a).add(noiseLabels.reshape([x.shape[0]!, ...x.shape.slice(1).map(() => 1)]).mul(0.05)));
+    return tidy(() =>
+      nnf
+        .tanh(x)
+        .mul(this.a)
+        .add(noiseLabels.reshape([x.shape[0]!, ...x.shape.slice(1).map(() => 1)]).mul(0.05)),
+    );
   }
 }
 
@@ -96,7 +101,10 @@ test('two steps follow the spec: x = f(x1 + sqrt(t^2 - sigma_min^2) z2, t), the 
 test('sampler level checks and memory', () => {
   const model = new ConsistencyDenoiser(new AnalyticNet());
   const z = randn([2, 3]);
-  assert.throws(() => sampleMultistep(model, z, [80, 90], new Generator(1)), (e: Error) => e instanceof RangeError && /levels must decrease strictly, got levels\[0\]=80 then levels\[1\]=90/.test(e.message));
+  assert.throws(
+    () => sampleMultistep(model, z, [80, 90], new Generator(1)),
+    (e: Error) => e instanceof RangeError && /levels must decrease strictly, got levels\[0\]=80 then levels\[1\]=90/.test(e.message),
+  );
   assert.throws(() => sampleMultistep(model, z, [80, 0.001], new Generator(1)), /levels\[1\] must be a finite number >= sigmaMin=0.002, got 0.001/);
   assert.throws(() => sampleMultistep(model, z, [], new Generator(1)), /non-empty/);
   assert.throws(() => sampleMultistep(model, z, [80, 1], undefined), /needs a generator/);
@@ -305,8 +313,14 @@ test('editing clips the estimate before putting the known pixels back, as iterat
   const model = new ConsistencyDenoiser(new AnalyticNet(3));
   const levels = [80, 2, 0.5];
   tidy(() => {
-    const images = rand([2, 1, 4, 4], { generator: new Generator(23) }).mul(2).sub(1);
-    const known = tensor(new Uint8Array(16).map((_, i) => (i % 4 < 2 ? 1 : 0)), [1, 1, 4, 4], { dtype: 'uint8' });
+    const images = rand([2, 1, 4, 4], { generator: new Generator(23) })
+      .mul(2)
+      .sub(1);
+    const known = tensor(
+      new Uint8Array(16).map((_, i) => (i % 4 < 2 ? 1 : 0)),
+      [1, 1, 4, 4],
+      { dtype: 'uint8' },
+    );
     const gen = new Generator(24);
     const state = gen.getState();
     // editLoop draws the starting noise, then one draw per later level, all from `gen`.

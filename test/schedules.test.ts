@@ -169,7 +169,10 @@ test('ictDiscretizationSteps: a ratio s1/s0 that is not a power of 2, and a K sm
   assert.equal(ictDiscretizationSteps(kp, 100_000, { s0: 10, s1: 1000 }), 21);
   assert.equal(ictDiscretizationSteps(7 * kp, 100_000, { s0: 10, s1: 1000 }), 1001);
   // K = 5 < 8 stages: K' would be 0; it is taken as 1.
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map((k) => ictDiscretizationSteps(k, 5)), [11, 21, 41, 81, 161, 321]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((k) => ictDiscretizationSteps(k, 5)),
+    [11, 21, 41, 81, 161, 321],
+  );
 });
 
 test('ictDiscretizationSteps matches the Python reference', () => {
@@ -222,7 +225,12 @@ test('lognormalLevelProbabilities: the erf formula, sums to 1, peaks near exp(P_
     const u = sigmas.map((s) => (Math.log(s) + 1.1) / (Math.SQRT2 * 2));
     const m = u.slice(1).map((b, i) => erf(b) - erf(u[i]!));
     const t = m.reduce((a, b) => a + b, 0);
-    assertClose(p, m.map((x) => x / t), 1e-11, `p(N=${n})`);
+    assertClose(
+      p,
+      m.map((x) => x / t),
+      1e-11,
+      `p(N=${n})`,
+    );
     // The mode of p(i) / (ln sigma_{i+1} - ln sigma_i) (a density in ln sigma) sits near P_mean.
     let best = 0;
     for (let i = 1; i < n - 1; i++)
@@ -252,7 +260,10 @@ test('uniformLevelProbabilities, ictLevelWeights, constantLevelWeights', () => {
   const s = karrasSigmas(11);
   assert.deepEqual(uniformLevelProbabilities(s), new Array(10).fill(0.1));
   assert.deepEqual(constantLevelWeights(s), new Array(10).fill(1));
-  assert.deepEqual(ictLevelWeights(s), s.slice(1).map((b, i) => 1 / (b - s[i]!)));
+  assert.deepEqual(
+    ictLevelWeights(s),
+    s.slice(1).map((b, i) => 1 / (b - s[i]!)),
+  );
   assert.deepEqual(ictLevelWeights([1, 1.5, 3.5]), [2, 0.5]);
 });
 
@@ -323,7 +334,10 @@ test('every bad input throws a RangeError naming the function, the value and the
     [() => lognormalLevelProbabilities([1]), 'lognormalLevelProbabilities: sigmas must hold at least 2 levels, got 1'],
     [() => lognormalLevelProbabilities([0, 1]), 'lognormalLevelProbabilities: sigmas[0] must be a finite number > 0, got 0'],
     [() => lognormalLevelProbabilities([1, -2]), 'lognormalLevelProbabilities: sigmas[1] must be a finite number > 0, got -2'],
-    [() => lognormalLevelProbabilities([1, 2, 2]), 'lognormalLevelProbabilities: sigmas must be strictly increasing, got sigmas[1]=2 then sigmas[2]=2'],
+    [
+      () => lognormalLevelProbabilities([1, 2, 2]),
+      'lognormalLevelProbabilities: sigmas must be strictly increasing, got sigmas[1]=2 then sigmas[2]=2',
+    ],
     [() => uniformLevelProbabilities([2, 1]), 'uniformLevelProbabilities: sigmas must be strictly increasing, got sigmas[0]=2 then sigmas[1]=1'],
     [() => ictLevelWeights([0.5, 0.1]), 'ictLevelWeights: sigmas must be strictly increasing, got sigmas[0]=0.5 then sigmas[1]=0.1'],
     [() => ictLevelWeights([-1, 1]), 'ictLevelWeights: sigmas[0] must be a finite number > 0, got -1'],
@@ -339,7 +353,10 @@ test('every bad input throws a RangeError naming the function, the value and the
     [() => methodPreset('edm' as MethodName), 'methodPreset: method must be one of ict, ct, got edm'],
     [() => methodPreset('ict', { levels: { pStd: 0 } }), 'methodPreset: levels.pStd must be a finite number > 0, got 0'],
     [() => methodPreset('ict', { curriculum: { s1: 5 } }), 'methodPreset: curriculum.s1 must be an integer >= s0=10, got 5'],
-    [() => methodPreset('ct', { curriculum: { s0: 1 } }), 'methodPreset: curriculum.s0 must be an integer >= 2 for ct-sqrt (N(0) = s0 levels), got 1'],
+    [
+      () => methodPreset('ct', { curriculum: { s0: 1 } }),
+      'methodPreset: curriculum.s0 must be an integer >= 2 for ct-sqrt (N(0) = s0 levels), got 1',
+    ],
     [() => methodPreset('ct', { mu0: 1 }), 'methodPreset: mu0 must be a number in [0, 1), got 1'],
     [() => methodPreset('ict', { sigmaMin: -1 }), 'methodPreset: sigmaMin must be a finite number > 0, got -1'],
     [() => methodPreset('ict', { sigmaMax: 0.001 }), 'methodPreset: sigmaMax must be > sigmaMin=0.002, got 0.001'],
@@ -418,7 +435,27 @@ test('consistency schedule --json prints the schedule of levelSchedule', () => {
   assert.equal(c.status, 0, c.stderr);
   assert.equal((JSON.parse(c.stdout) as { N: number }).N, 151);
 
-  const o = cli(['--total-steps', '10', '--step', '10', '--s0', '4', '--s1', '32', '--p-mean', '-1', '--p-std', '1.5', '--sigma-min', '0.01', '--sigma-max', '40', '--rho', '5', '--json']);
+  const o = cli([
+    '--total-steps',
+    '10',
+    '--step',
+    '10',
+    '--s0',
+    '4',
+    '--s1',
+    '32',
+    '--p-mean',
+    '-1',
+    '--p-std',
+    '1.5',
+    '--sigma-min',
+    '0.01',
+    '--sigma-max',
+    '40',
+    '--rho',
+    '5',
+    '--json',
+  ]);
   assert.equal(o.status, 0, o.stderr);
   const og = JSON.parse(o.stdout) as { N: number; sigmas: number[]; probabilities: number[] };
   assert.equal(og.N, 33);

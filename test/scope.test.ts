@@ -8,7 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  Tensor, DisposedTensorError, tidy, keep, dispose, scopeDepth, liveTensorCount, ones, zeros, randn, setNumThreads,
+  Tensor,
+  DisposedTensorError,
+  tidy,
+  keep,
+  dispose,
+  scopeDepth,
+  liveTensorCount,
+  ones,
+  zeros,
+  randn,
+  setNumThreads,
 } from '../src/tensor/index.js';
 
 setNumThreads(1);
@@ -49,7 +59,10 @@ test('tidy keeps tensors returned inside arrays, Maps and nested plain objects',
   const all: Tensor[] = [...out.list, out.nested.deep.t, out.map.get('m')!];
   assert.ok(all.every((t) => !t.isDisposed));
   dispose(out);
-  assert.ok(all.every((t) => t.isDisposed), 'dispose() walks the same structures');
+  assert.ok(
+    all.every((t) => t.isDisposed),
+    'dispose() walks the same structures',
+  );
   assert.equal(liveTensorCount(), before);
 });
 

@@ -25,7 +25,8 @@ test('the package root does not export the native addon', () => {
   assert.equal('native' in root, false, "consistency-ts exports 'native'");
   assert.equal('native' in root.nnf, false, "consistency-ts's nnf exports 'native'");
   // The wrappers that replaced direct calls are there.
-  for (const name of ['buildInfo', 'tensor', 'liveTensorCount'] as const) assert.equal(typeof root[name], 'function', `consistency-ts exports ${name}`);
+  for (const name of ['buildInfo', 'tensor', 'liveTensorCount'] as const)
+    assert.equal(typeof root[name], 'function', `consistency-ts exports ${name}`);
   assert.equal(typeof root.nnf.batchNorm, 'function');
   assert.equal(typeof root.buildInfo().torchVersion, 'string');
 });
@@ -37,7 +38,9 @@ test('no module of src/ outside src/tensor imports the native addon', () => {
   const importsNative = /(?:from\s*|import\s*\(\s*)['"][^'"]*\/native(?:\.js)?['"]/;
   const files = sourceFiles(srcDir, '.ts');
   assert.ok(files.length > 50, `found only ${files.length} .ts files under ${srcDir}`);
-  const offenders = files.filter((f) => !f.startsWith(tensorDir + '/') && importsNative.test(readFileSync(f, 'utf8'))).map((f) => relative(repoRoot, f));
+  const offenders = files
+    .filter((f) => !f.startsWith(tensorDir + '/') && importsNative.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(repoRoot, f));
   assert.deepEqual(offenders, [], 'these files import src/tensor/native.js; call a src/tensor wrapper instead');
   // The pattern does find the imports that are allowed, so an empty list above means something.
   assert.ok(importsNative.test(readFileSync(join(tensorDir, 'tensor.ts'), 'utf8')));
@@ -91,8 +94,22 @@ test('every native entry point runs inside GUARD_BEGIN / GUARD_END', () => {
       const start = body.indexOf('GUARD_BEGIN');
       const end = body.lastIndexOf('GUARD_END(');
       // The guard opens before the first statement that could throw and closes at the end.
-      const beforeGuard = start < 0 ? body : body.slice(0, start).replace(/Napi::Env env = \w+\.Env\(\);/, '').trim();
-      if (start < 0 || end < start || beforeGuard !== '' || body.slice(end).replace(/GUARD_END\([^)]*\)/, '').trim() !== '')
+      const beforeGuard =
+        start < 0
+          ? body
+          : body
+              .slice(0, start)
+              .replace(/Napi::Env env = \w+\.Env\(\);/, '')
+              .trim();
+      if (
+        start < 0 ||
+        end < start ||
+        beforeGuard !== '' ||
+        body
+          .slice(end)
+          .replace(/GUARD_END\([^)]*\)/, '')
+          .trim() !== ''
+      )
         unguarded.push(`${relative(repoRoot, f)}: ${name}`);
     }
   }

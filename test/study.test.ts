@@ -21,10 +21,27 @@ function score(confident: number, fd: number, classes: number[]): GridScore {
   return { n: 400, confident, meanMaxProb: confident, classes, fd, real: { n: 400, confident: 0.9575, fd: 13.802 } };
 }
 
-function result(setting: string, seed: number, one: number, two: number, fd: number, seconds: number, classes = [40, 40, 40, 40, 40, 40, 40, 40, 40, 40]): StudyResult {
+function result(
+  setting: string,
+  seed: number,
+  one: number,
+  two: number,
+  fd: number,
+  seconds: number,
+  classes = [40, 40, 40, 40, 40, 40, 40, 40, 40, 40],
+): StudyResult {
   return {
-    setting, seed, command: `consistency train --preset mnist-quick --seed ${seed}`, steps: null, trainSeconds: seconds, load: [2, 2], cores: 2,
-    date: '2026-12-01T00:00:00.000Z', commit: 'abc1234', oneStep: score(one, fd, classes), twoStep: score(two, fd / 2, classes),
+    setting,
+    seed,
+    command: `consistency train --preset mnist-quick --seed ${seed}`,
+    steps: null,
+    trainSeconds: seconds,
+    load: [2, 2],
+    cores: 2,
+    date: '2026-12-01T00:00:00.000Z',
+    commit: 'abc1234',
+    oneStep: score(one, fd, classes),
+    twoStep: score(two, fd / 2, classes),
   };
 }
 
@@ -90,7 +107,9 @@ test('each study setting changes what it says: the ablations differ from iCT in 
   const changed = (flags: string[]) => {
     const m = method(flags) as unknown as Record<string, unknown>;
     const i = ict as unknown as Record<string, unknown>;
-    return Object.keys(i).filter((k) => JSON.stringify(m[k]) !== JSON.stringify(i[k])).sort();
+    return Object.keys(i)
+      .filter((k) => JSON.stringify(m[k]) !== JSON.stringify(i[k]))
+      .sort();
   };
   const want: Record<string, string[]> = {
     ict: [],
@@ -104,5 +123,8 @@ test('each study setting changes what it says: the ablations differ from iCT in 
   const ema = method(STUDY_SETTINGS.find((s) => s.name === 'ema-teacher')!.flags);
   assert.equal(ema.mu0, 0.9, 'an EMA teacher with mu0 = 0 would be the stopgrad teacher');
   const ct = method(STUDY_SETTINGS.find((s) => s.name === 'ct')!.flags);
-  assert.deepEqual([ct.method, ct.teacher, ct.mu0, ct.curriculum, ct.levels.kind, ct.weighting, ct.metric.kind], ['ct', 'ema', 0.9, { kind: 'ct-sqrt', s0: 2, s1: 150 }, 'uniform', 'constant', 'l2']);
+  assert.deepEqual(
+    [ct.method, ct.teacher, ct.mu0, ct.curriculum, ct.levels.kind, ct.weighting, ct.metric.kind],
+    ['ct', 'ema', 0.9, { kind: 'ct-sqrt', s0: 2, s1: 150 }, 'uniform', 'constant', 'l2'],
+  );
 });

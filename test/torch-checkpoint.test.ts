@@ -36,7 +36,11 @@ function checkState(file: string): void {
     assert.equal(t.dtype, want.dtype, `${file}: ${name} dtype`);
     assert.deepEqual(t.shape, want.shape, `${file}: ${name} shape`);
     if (want.dtype === 'int64') {
-      assert.deepEqual(Array.from(t.dataSync() as BigInt64Array, (v) => v.toString()), want.values, `${file}: ${name} values`);
+      assert.deepEqual(
+        Array.from(t.dataSync() as BigInt64Array, (v) => v.toString()),
+        want.values,
+        `${file}: ${name} values`,
+      );
     } else {
       assert.deepEqual(Array.from(t.toFloat64Array()), want.values, `${file}: ${name} values`);
     }
@@ -54,12 +58,15 @@ test('a legacy-format state dict loads with the same values', () => {
 });
 
 test('a checkpoint whose pickle calls os.system is refused, naming the global, and nothing runs', () => {
-  assert.throws(() => loadTorchCheckpoint(join(dir, 'evil_system.pt'), { device: 'cpu' }), (err: Error) => {
-    assert.ok(err instanceof TorchCheckpointError, err.name);
-    assert.match(err.message, /'posix\.system'/);
-    assert.match(err.message, /evil_system\.pt/);
-    return true;
-  });
+  assert.throws(
+    () => loadTorchCheckpoint(join(dir, 'evil_system.pt'), { device: 'cpu' }),
+    (err: Error) => {
+      assert.ok(err instanceof TorchCheckpointError, err.name);
+      assert.match(err.message, /'posix\.system'/);
+      assert.match(err.message, /evil_system\.pt/);
+      return true;
+    },
+  );
   assert.equal(existsSync(join(dir, 'pwned_system')), false);
 });
 
@@ -76,7 +83,13 @@ test('a legacy checkpoint whose pickle calls os.system is refused, naming the gl
 test('hand-made pickles: INST and NEWOBJ are refused, plain containers unpickle', () => {
   const refuseAll = { findGlobal: () => undefined };
   // INST 'os\nsystem\n' with a MARK and one string argument.
-  const inst = Buffer.concat([Buffer.from([0x80, 0x02, 0x28]), Buffer.from('X'), Buffer.from([2, 0, 0, 0]), Buffer.from('ls'), Buffer.from('ios\nsystem\n.')]);
+  const inst = Buffer.concat([
+    Buffer.from([0x80, 0x02, 0x28]),
+    Buffer.from('X'),
+    Buffer.from([2, 0, 0, 0]),
+    Buffer.from('ls'),
+    Buffer.from('ios\nsystem\n.'),
+  ]);
   assert.throws(() => unpickle(inst, refuseAll), /'os\.system' \(INST\)/);
   const newobj = Buffer.from([0x80, 0x02, 0x4e, 0x29, 0x81, 0x2e]);
   assert.throws(() => unpickle(newobj, refuseAll), /NEWOBJ/);
@@ -89,9 +102,15 @@ test('hand-made pickles: INST and NEWOBJ are refused, plain containers unpickle'
 
 test('truncated and foreign files give one-line errors naming the file', () => {
   const bytes = readFileSync(join(dir, 'state_zip.pt'));
-  assert.throws(() => parseTorchCheckpoint(bytes.subarray(0, bytes.length - 100), 'cut.pt', { device: 'cpu' }), /cut\.pt: .*(truncated|end-of-central-directory)/);
+  assert.throws(
+    () => parseTorchCheckpoint(bytes.subarray(0, bytes.length - 100), 'cut.pt', { device: 'cpu' }),
+    /cut\.pt: .*(truncated|end-of-central-directory)/,
+  );
   const legacy = readFileSync(join(dir, 'state_legacy.pt'));
-  assert.throws(() => parseTorchCheckpoint(legacy.subarray(0, legacy.length - 8), 'cut-legacy.pt', { device: 'cpu' }), /cut-legacy\.pt: .*(truncated|past the end)/);
+  assert.throws(
+    () => parseTorchCheckpoint(legacy.subarray(0, legacy.length - 8), 'cut-legacy.pt', { device: 'cpu' }),
+    /cut-legacy\.pt: .*(truncated|past the end)/,
+  );
   const other = join(dir, 'other.pt');
   writeFileSync(other, 'hello, not a checkpoint');
   assert.throws(() => loadTorchCheckpoint(other), /other\.pt: not a PyTorch checkpoint/);

@@ -47,7 +47,9 @@ const EVAL_SETS = 8;
 /** Draws n points of the mixture (scaled), [n, 2]. */
 function mixture(n: number, g: Generator): Tensor {
   return tidy(() => {
-    const k = randint(0, MODES, [n], { generator: g }).toDtype('float32').mul((2 * Math.PI) / MODES);
+    const k = randint(0, MODES, [n], { generator: g })
+      .toDtype('float32')
+      .mul((2 * Math.PI) / MODES);
     const centers = cat([k.cos().unsqueeze(1), k.sin().unsqueeze(1)], 1).mul(RADIUS);
     return centers.add(randn([n, 2], { generator: g }).mul(MODE_STD)).mul(SCALE);
   });
@@ -63,7 +65,10 @@ class ToyMlp extends Module {
   constructor(width: number, init: Generator) {
     super();
     const o = { generator: init };
-    this.registerBuffer('freqs', tidy(() => randn([16], { generator: init }).mul(2 * Math.PI * FOURIER_SCALE)));
+    this.registerBuffer(
+      'freqs',
+      tidy(() => randn([16], { generator: init }).mul(2 * Math.PI * FOURIER_SCALE)),
+    );
     this.emb = this.registerModule('emb', new Linear(32, width, o));
     this.inp = this.registerModule('inp', new Linear(2, width, o));
     this.hidden = [0, 1].map((i) => this.registerModule(`hidden${i}`, new Linear(width, width, o)));
@@ -104,7 +109,6 @@ function slicedWasserstein(a: Float32Array, b: Float32Array, directions = 128): 
   return total / directions;
 }
 
-
 interface ToyResult {
   swd: number;
   baseline: number;
@@ -130,7 +134,11 @@ function evaluate(network: ToyMlp, config: MethodConfig, seed: number): { swd: n
   for (let k = 0; k < EVAL_SETS; k++) {
     const [m, a, b] = tidy(() => {
       const z = randn([EVAL_POINTS, 2], { generator: evalGen });
-      return [sampleOneStep(model, z, { sigmaMax: config.sigmaMax }).toFloat32Array(), mixture(EVAL_POINTS, evalGen).toFloat32Array(), mixture(EVAL_POINTS, evalGen).toFloat32Array()];
+      return [
+        sampleOneStep(model, z, { sigmaMax: config.sigmaMax }).toFloat32Array(),
+        mixture(EVAL_POINTS, evalGen).toFloat32Array(),
+        mixture(EVAL_POINTS, evalGen).toFloat32Array(),
+      ];
     });
     swd += slicedWasserstein(m, a) / EVAL_SETS;
     baseline += slicedWasserstein(b, a) / EVAL_SETS;
@@ -226,4 +234,3 @@ test('original CT at the same budget (figure printed, not asserted)', () => {
   console.log(report('CT (L2)', r));
   assert.ok(Number.isFinite(r.swd));
 });
-

@@ -11,8 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
-  readCheckpoint, writeCheckpoint, readCheckpointConfig, disposeCheckpoint, resolveCheckpointPath,
-  CheckpointError, CHECKPOINT_FILE, type Checkpoint,
+  readCheckpoint,
+  writeCheckpoint,
+  readCheckpointConfig,
+  disposeCheckpoint,
+  resolveCheckpointPath,
+  CheckpointError,
+  CHECKPOINT_FILE,
+  type Checkpoint,
 } from '../src/train/checkpoint.js';
 import { Generator, setNumThreads, randn, tensor, full, tidy, liveTensorCount } from '../src/tensor/index.js';
 import { runPythonScript, repoRoot } from './helpers/python.js';
@@ -36,7 +42,11 @@ function sampleCheckpoint(step: number, gen: Generator): Checkpoint {
   return {
     step,
     config: { preset: 'unit-test', training: { batch: 8, lr: 0.0002 }, method: { curriculum: { s0: 10, s1: 1280 } } },
-    groups: new Map([['model', model], ['ema', ema], ['optimizer', optimizer]]),
+    groups: new Map([
+      ['model', model],
+      ['ema', ema],
+      ['optimizer', optimizer],
+    ]),
     generators: new Map([['noise', gen.getState()]]),
     state: { loader: { epoch: 3, offset: 40 }, levelRng: [1, 2, 3, 4] },
   };
@@ -52,8 +62,15 @@ test('a checkpoint reads back in JS and in an independent Python reader (safeten
     writeCheckpoint(file, ckpt);
 
     const py = JSON.parse(runPythonScript('test/reference/checkpoint_ref.py', [file])) as {
-      format: string; version: string; step: number; config: unknown; state: unknown; sha_ok: boolean; data_start_aligned: boolean;
-      tensors: Record<string, { dtype: string; shape: number[]; sum: number }>; rng_draws: Record<string, number[]>;
+      format: string;
+      version: string;
+      step: number;
+      config: unknown;
+      state: unknown;
+      sha_ok: boolean;
+      data_start_aligned: boolean;
+      tensors: Record<string, { dtype: string; shape: number[]; sum: number }>;
+      rng_draws: Record<string, number[]>;
     };
     assert.equal(py.format, 'consistency-ts/checkpoint');
     assert.equal(py.version, '1');
@@ -62,7 +79,13 @@ test('a checkpoint reads back in JS and in an independent Python reader (safeten
     assert.deepEqual(py.state, ckpt.state);
     assert.equal(py.sha_ok, true);
     assert.equal(py.data_start_aligned, true);
-    assert.deepEqual(Object.keys(py.tensors).sort(), ['ema/conv.weight', 'model/conv.bias', 'model/conv.weight', 'optimizer/0.exp_avg', 'optimizer/step']);
+    assert.deepEqual(Object.keys(py.tensors).sort(), [
+      'ema/conv.weight',
+      'model/conv.bias',
+      'model/conv.weight',
+      'optimizer/0.exp_avg',
+      'optimizer/step',
+    ]);
     assert.equal(py.tensors['model/conv.bias']!.sum, 10);
     assert.equal(py.tensors['optimizer/step']!.dtype, 'int64');
     const w = ckpt.groups.get('model')!.get('conv.weight')!;
@@ -82,7 +105,10 @@ test('a checkpoint reads back in JS and in an independent Python reader (safeten
     }
     const g2 = new Generator(0).setState(back.generators.get('noise')!);
     const g3 = new Generator(0).setState(ckpt.generators.get('noise')!);
-    assert.deepEqual(tidy(() => randn([5], { generator: g2 }).toFloat32Array()), tidy(() => randn([5], { generator: g3 }).toFloat32Array()));
+    assert.deepEqual(
+      tidy(() => randn([5], { generator: g2 }).toFloat32Array()),
+      tidy(() => randn([5], { generator: g3 }).toFloat32Array()),
+    );
     assert.equal(readCheckpointConfig(file).step, 42);
     disposeCheckpoint(back);
     for (const g of ckpt.groups.values()) for (const t of g.values()) t.dispose();
@@ -103,7 +129,10 @@ test('a checkpoint with NaN or infinite weights is refused and the previous file
     const nanT = tensor(Float32Array.from([Number.NaN]), [1]);
     const patched = tidy(() => w.reshape(-1).slice(0, 1).copy_(nanT)); // writes through the view
     patched.dispose();
-    assert.throws(() => writeCheckpoint(file, bad), (e: unknown) => e instanceof CheckpointError && /step 2/.test(e.message) && /ema\/conv\.weight/.test(e.message));
+    assert.throws(
+      () => writeCheckpoint(file, bad),
+      (e: unknown) => e instanceof CheckpointError && /step 2/.test(e.message) && /ema\/conv\.weight/.test(e.message),
+    );
     assert.deepEqual(readFileSync(file), before);
     assert.deepEqual(readdirSync(dir), [CHECKPOINT_FILE]);
     for (const c of [good, bad]) for (const g of c.groups.values()) for (const t of g.values()) t.dispose();
@@ -150,16 +179,27 @@ test('a write that fails part-way (file size limit) leaves the old checkpoint in
   try {
     const file = join(dir, CHECKPOINT_FILE);
     const small = full([10], 7);
-    writeCheckpoint(file, { step: 7, config: { step: 7 }, groups: new Map([['model', new Map([['w', small]])]]), generators: new Map(), state: { step: 7 } });
+    writeCheckpoint(file, {
+      step: 7,
+      config: { step: 7 },
+      groups: new Map([['model', new Map([['w', small]])]]),
+      generators: new Map(),
+      state: { step: 7 },
+    });
     small.dispose();
     const before = readFileSync(file);
     // 2000 KiB limit: the 16 MB write fails with EFBIG (or SIGXFSZ) in the middle of the data.
-    const r = spawnSync('bash', ['-c', `ulimit -f 2000; exec "${process.execPath}" --input-type=module -e "$0" "$1" 0`, writerScript(false), file], { encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `ulimit -f 2000; exec "${process.execPath}" --input-type=module -e "$0" "$1" 0`, writerScript(false), file], {
+      encoding: 'utf8',
+    });
     assert.ok(/EFBIG/.test(r.stderr) || r.signal === 'SIGXFSZ', `the writer should have failed with EFBIG: status ${r.status} ${r.stderr}`);
     assert.deepEqual(readFileSync(file), before);
     assert.equal(checkConsistent(file), 7);
     // Only the old file carries the final name; a killed writer may leave a hidden temporary.
-    assert.deepEqual(readdirSync(dir).filter((n) => !n.startsWith('.')), [CHECKPOINT_FILE]);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => !n.startsWith('.')),
+      [CHECKPOINT_FILE],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -172,7 +212,9 @@ test('kill -9 during a loop of checkpoint writes always leaves a complete old or
     let last = 0;
     const delays = [0, 37, 90, 150, 260];
     for (const delay of delays) {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript(true), file, String(last)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--input-type=module', '-e', writerScript(true), file, String(last)], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -211,17 +253,32 @@ test('corrupt, truncated, foreign and missing checkpoints are CheckpointErrors (
     const flipped = Buffer.from(bytes);
     flipped[flipped.length - 3] = flipped[flipped.length - 3]! ^ 0x40;
     writeFileSync(join(dir, 'flipped.safetensors'), flipped);
-    assert.throws(() => readCheckpoint(join(dir, 'flipped.safetensors')), (e: unknown) => e instanceof CheckpointError && (e.exitCode as number) === 2 && /SHA-256/.test(e.message));
+    assert.throws(
+      () => readCheckpoint(join(dir, 'flipped.safetensors')),
+      (e: unknown) => e instanceof CheckpointError && (e.exitCode as number) === 2 && /SHA-256/.test(e.message),
+    );
 
     writeFileSync(join(dir, 'truncated.safetensors'), bytes.subarray(0, bytes.length - 100));
-    assert.throws(() => readCheckpoint(join(dir, 'truncated.safetensors')), (e: unknown) => e instanceof CheckpointError && /corrupt checkpoint/.test(e.message) && !e.message.includes('\n'));
+    assert.throws(
+      () => readCheckpoint(join(dir, 'truncated.safetensors')),
+      (e: unknown) => e instanceof CheckpointError && /corrupt checkpoint/.test(e.message) && !e.message.includes('\n'),
+    );
 
     writeFileSync(join(dir, 'garbage.safetensors'), Buffer.from('hello, this is not a checkpoint at all'));
-    assert.throws(() => readCheckpoint(join(dir, 'garbage.safetensors')), (e: unknown) => e instanceof CheckpointError && /corrupt checkpoint/.test(e.message));
+    assert.throws(
+      () => readCheckpoint(join(dir, 'garbage.safetensors')),
+      (e: unknown) => e instanceof CheckpointError && /corrupt checkpoint/.test(e.message),
+    );
 
-    assert.throws(() => readCheckpoint(join(dir, 'missing.safetensors')), (e: unknown) => e instanceof CheckpointError && /no such checkpoint/.test(e.message));
+    assert.throws(
+      () => readCheckpoint(join(dir, 'missing.safetensors')),
+      (e: unknown) => e instanceof CheckpointError && /no such checkpoint/.test(e.message),
+    );
     const empty = mkdtempSync(join(dir, 'run-'));
-    assert.throws(() => resolveCheckpointPath(empty), (e: unknown) => e instanceof CheckpointError && /has no checkpoint\.safetensors/.test(e.message));
+    assert.throws(
+      () => resolveCheckpointPath(empty),
+      (e: unknown) => e instanceof CheckpointError && /has no checkpoint\.safetensors/.test(e.message),
+    );
     // Tensors of a rejected file are freed.
     assert.equal(liveTensorCount(), live);
     assert.ok(existsSync(file));

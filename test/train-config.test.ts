@@ -25,7 +25,8 @@ test('the run table: paper presets with the spec settings and RAdam, flips on CI
   }
   // The paper presets keep the paper's method exactly (docs/method.md sections 2-4) and use RAdam (issue 13).
   for (const name of ['cifar10', 'cifar10-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict'));
-  for (const name of ['imagenet64', 'imagenet64-deep']) assert.deepEqual(runPreset(name)!.method, methodPreset('ict', { noiseEmbedding: 'positional' }));
+  for (const name of ['imagenet64', 'imagenet64-deep'])
+    assert.deepEqual(runPreset(name)!.method, methodPreset('ict', { noiseEmbedding: 'positional' }));
   for (const name of ['cifar10', 'cifar10-deep', 'imagenet64', 'imagenet64-deep']) {
     const t = runPreset(name)!.training;
     assert.equal(t.optimizer.kind, 'radam', name);
@@ -40,17 +41,37 @@ test('the run table: paper presets with the spec settings and RAdam, flips on CI
   // The CPU presets train as they were tuned (the values of the tuning runs in README).
   const quick = runPreset('mnist-quick')!;
   assert.deepEqual(
-    [quick.training.batch, quick.training.steps, quick.training.optimizer.kind, quick.training.optimizer.lr, quick.training.optimizer.warmupSteps, quick.training.emaRate],
+    [
+      quick.training.batch,
+      quick.training.steps,
+      quick.training.optimizer.kind,
+      quick.training.optimizer.lr,
+      quick.training.optimizer.warmupSteps,
+      quick.training.emaRate,
+    ],
     [32, 2_200, 'adam', 1.5e-3, 100, 0.995],
   );
   assert.deepEqual(quick.method, methodPreset('ict', { curriculum: { s0: 10, s1: 40 }, levels: { pMean: -0.5 } }));
   assert.equal(quick.data.pad32, false);
   assert.equal(quick.network.dropout, 0);
   const cpu = runPreset('cifar10-cpu')!;
-  assert.deepEqual([cpu.training.batch, cpu.training.steps, cpu.training.optimizer.kind, cpu.training.optimizer.lr, cpu.training.optimizer.warmupSteps, cpu.training.emaRate], [32, 10_000, 'adam', 1e-3, 200, 0.999]);
+  assert.deepEqual(
+    [
+      cpu.training.batch,
+      cpu.training.steps,
+      cpu.training.optimizer.kind,
+      cpu.training.optimizer.lr,
+      cpu.training.optimizer.warmupSteps,
+      cpu.training.emaRate,
+    ],
+    [32, 10_000, 'adam', 1e-3, 200, 0.999],
+  );
   assert.deepEqual(cpu.method, methodPreset('ict', { curriculum: { s0: 10, s1: 80 } }));
   const tiny = runPreset('mnist-tiny')!;
-  assert.deepEqual([tiny.training.batch, tiny.training.steps, tiny.training.optimizer.lr, tiny.training.emaRate, tiny.network.dropout], [128, 20_000, 2e-4, 0.9999, 0.1]);
+  assert.deepEqual(
+    [tiny.training.batch, tiny.training.steps, tiny.training.optimizer.lr, tiny.training.emaRate, tiny.network.dropout],
+    [128, 20_000, 2e-4, 0.9999, 0.1],
+  );
 });
 
 test("--method ct is the original CT with its paper's settings on the paper presets, and CT's method on the CPU presets", () => {
@@ -71,13 +92,19 @@ test("--method ct is the original CT with its paper's settings on the paper pres
   // On a CPU preset only the method changes.
   const quick = runPreset('mnist-quick')!;
   const quickCt = runPreset('mnist-quick', 'ct')!;
-  assert.deepEqual(diffRunConfigs(quick, quickCt).filter((f) => !f.startsWith('method.')), []);
+  assert.deepEqual(
+    diffRunConfigs(quick, quickCt).filter((f) => !f.startsWith('method.')),
+    [],
+  );
   // Through the flags: --method ct on cifar10 is the CT run, and --fourier-scale changes it.
   const viaFlags = resolve(['--method', 'ct']).config;
   assert.deepEqual(viaFlags, ct);
   const scaled = resolve(['--method', 'ct', '--fourier-scale', '8']).config;
   assert.deepEqual(diffRunConfigs(ct, scaled), ['network.fourierScale']);
-  assert.throws(() => resolve(['--fourier-scale', '8'], runPreset('imagenet64')), /--fourier-scale: preset 'imagenet64' has an ADM network, which has no Fourier embedding/);
+  assert.throws(
+    () => resolve(['--fourier-scale', '8'], runPreset('imagenet64')),
+    /--fourier-scale: preset 'imagenet64' has an ADM network, which has no Fourier embedding/,
+  );
   assert.throws(() => resolve(['--fourier-scale', '0']), /--fourier-scale must be a number > 0; got 0/);
 });
 
@@ -157,6 +184,16 @@ test('--method ct starts from the paper CT settings, with squared L2 for the una
   assert.match(notes.join('\n'), /LPIPS/);
   assert.deepEqual(diffRunConfigs(config, config), []);
   const named = diffRunConfigs(runPreset('cifar10')!, config);
-  for (const f of ['method.method', 'method.teacher', 'method.mu0', 'method.curriculum.kind', 'method.curriculum.s0', 'method.curriculum.s1', 'method.levels.kind', 'method.weighting', 'method.metric.kind'])
+  for (const f of [
+    'method.method',
+    'method.teacher',
+    'method.mu0',
+    'method.curriculum.kind',
+    'method.curriculum.s0',
+    'method.curriculum.s1',
+    'method.levels.kind',
+    'method.weighting',
+    'method.metric.kind',
+  ])
     assert.ok(named.includes(f), `${f} in ${named.join(', ')}`);
 });

@@ -18,7 +18,14 @@ import { runPythonScript } from './helpers/python.js';
 
 const SEED = 123;
 const SHAPE = [2, 5, 5];
-const CASES: Array<[number, number]> = [[0, 0], [0, 1], [0, 7], [1, 0], [41, 3], [399_999, 1023]];
+const CASES: Array<[number, number]> = [
+  [0, 0],
+  [0, 1],
+  [0, 7],
+  [1, 0],
+  [41, 3],
+  [399_999, 1023],
+];
 
 test("per-sample noise and level uniforms match the Python reference (torch's CPU generator)", () => {
   const dir = mkdtempSync(join(tmpdir(), 'draws-'));
@@ -28,8 +35,14 @@ test("per-sample noise and level uniforms match the Python reference (torch's CP
       noiseSeeds: number[];
       levelUniforms: number[];
     };
-    assert.deepEqual(CASES.map(([k, i]) => noiseSeed(SEED, k, i)), ref.noiseSeeds);
-    assert.deepEqual(CASES.map(([k, i]) => levelUniform(SEED, k, i)), ref.levelUniforms);
+    assert.deepEqual(
+      CASES.map(([k, i]) => noiseSeed(SEED, k, i)),
+      ref.noiseSeeds,
+    );
+    assert.deepEqual(
+      CASES.map(([k, i]) => levelUniform(SEED, k, i)),
+      ref.levelUniforms,
+    );
     const want = loadSafetensors(out).tensors.get('z')!;
     const per = SHAPE.reduce((a, b) => a * b, 1);
     const all = want.toFloat32Array();
@@ -57,7 +70,10 @@ test('the draws of a sample do not depend on which other samples are drawn with 
 
   const p = [0.1, 0.2, 0.3, 0.4];
   const indices = [9, 2, 0, 31];
-  assert.deepEqual(levelIndicesFor(p, SEED, 5, indices), indices.map((i) => sampleLevelIndex(p, levelUniform(SEED, 5, i))));
+  assert.deepEqual(
+    levelIndicesFor(p, SEED, 5, indices),
+    indices.map((i) => sampleLevelIndex(p, levelUniform(SEED, 5, i))),
+  );
   assert.deepEqual(levelIndicesFor(p, SEED, 5, [31, 0]), levelIndicesFor(p, SEED, 5, indices).reverse().slice(0, 2));
   assert.throws(() => noiseSeed(SEED, -1, 0), /noiseSeed: step must be a non-negative integer, got -1/);
   assert.throws(() => levelUniform(SEED, 0, 1.5), /levelUniform: globalIndex must be a non-negative integer, got 1.5/);

@@ -60,7 +60,13 @@ interface Spy {
 
 function spyOn(getTrainer: () => Trainer): Spy {
   const spy: Spy = {
-    sync: { rank: 0, worldSize: 1, beforeBackward: () => undefined, finishGradients: () => (spy.grads = grads(getTrainer())), allReduceSum: (v) => v },
+    sync: {
+      rank: 0,
+      worldSize: 1,
+      beforeBackward: () => undefined,
+      finishGradients: () => (spy.grads = grads(getTrainer())),
+      allReduceSum: (v) => v,
+    },
     lossHook: (_step, loss) => ((spy.loss = loss), Number.NaN),
     grads: null,
     loss: Number.NaN,
@@ -102,7 +108,11 @@ function grads(t: Trainer): Map<string, Float32Array> {
 
 function params(t: Trainer): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const [k, p] of t.network.namedParameters()) out.set(k, tidy(() => p.detach().toFloat32Array()));
+  for (const [k, p] of t.network.namedParameters())
+    out.set(
+      k,
+      tidy(() => p.detach().toFloat32Array()),
+    );
   return out;
 }
 

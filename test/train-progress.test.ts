@@ -75,14 +75,27 @@ test('the metrics log appends JSONL, keeps float64 losses exactly, and drops rec
     const losses = [0.1 + 0.2, Math.fround(0.3141592), 1e-300, 12345.678901234567];
     losses.forEach((loss, i) => log.append({ step: i + 1, loss }));
     const back = readMetrics(path);
-    assert.deepEqual(back.map((r) => r.loss), losses);
+    assert.deepEqual(
+      back.map((r) => r.loss),
+      losses,
+    );
     // A crash left a torn last line; resume from step 2 keeps steps 1-2 only.
     writeFileSync(path, readFileSync(path, 'utf8') + '{"step": 5, "lo');
     assert.equal(parseMetrics(readFileSync(path, 'utf8')).length, 4);
     const resumed = MetricsLog.resume(path, 2);
-    assert.deepEqual(resumed.records.map((r) => r.step), [1, 2]);
+    assert.deepEqual(
+      resumed.records.map((r) => r.step),
+      [1, 2],
+    );
     resumed.append({ step: 3, loss: 7 });
-    assert.deepEqual(readMetrics(path).map((r) => [r.step, r.loss]), [[1, losses[0]], [2, losses[1]], [3, 7]]);
+    assert.deepEqual(
+      readMetrics(path).map((r) => [r.step, r.loss]),
+      [
+        [1, losses[0]],
+        [2, losses[1]],
+        [3, 7],
+      ],
+    );
     assert.deepEqual(resumed.series('loss'), { x: [1, 2, 3], y: [losses[0], losses[1], 7] });
   } finally {
     rmSync(dir, { recursive: true, force: true });

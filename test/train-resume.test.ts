@@ -14,7 +14,24 @@ import { readMetrics } from '../src/train/metrics-log.js';
 import { readCheckpointConfig } from '../src/train/checkpoint.js';
 
 const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const common = ['--preset', 'mnist-quick', '--steps', '30', '--batch', '8', '--threads', '1', '--checkpoint-every', '7', '--sample-every', '1000', '--samples', '4', '--dropout', '0.1'];
+const common = [
+  '--preset',
+  'mnist-quick',
+  '--steps',
+  '30',
+  '--batch',
+  '8',
+  '--threads',
+  '1',
+  '--checkpoint-every',
+  '7',
+  '--sample-every',
+  '1000',
+  '--samples',
+  '4',
+  '--dropout',
+  '0.1',
+];
 
 function train(args: string[]): { status: number | null; stderr: string; stdout: string } {
   const r = spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });
@@ -46,9 +63,15 @@ test('SIGINT / SIGTERM save a checkpoint after the current step; --resume contin
     const straight = train([...common, '--out', join(dir, 'straight')]);
     assert.equal(straight.status, 0, straight.stderr);
     const reference = readMetrics(join(dir, 'straight', 'metrics.jsonl'));
-    assert.deepEqual(reference.map((r) => r.step), Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.deepEqual(
+      reference.map((r) => r.step),
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
 
-    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    for (const [signal, code] of [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+    ] as const) {
       const out = join(dir, signal);
       const stopped = await trainUntilSignal(out, signal, signal === 'SIGINT' ? 5 : 12);
       assert.equal(stopped.code, code, stopped.stderr);
@@ -62,11 +85,21 @@ test('SIGINT / SIGTERM save a checkpoint after the current step; --resume contin
       const resumed = train([...common, '--out', out, '--resume']);
       assert.equal(resumed.status, 0, resumed.stderr);
       const losses = readMetrics(join(out, 'metrics.jsonl'));
-      assert.deepEqual(losses.map((r) => r.step), reference.map((r) => r.step));
+      assert.deepEqual(
+        losses.map((r) => r.step),
+        reference.map((r) => r.step),
+      );
       // Bit for bit: JSON keeps the float64 value of each float32 loss exactly.
-      assert.deepEqual(losses.map((r) => r.loss), reference.map((r) => r.loss), `${signal} at step ${saved.step}`);
+      assert.deepEqual(
+        losses.map((r) => r.loss),
+        reference.map((r) => r.loss),
+        `${signal} at step ${saved.step}`,
+      );
       // The final checkpoints (weights, EMA, optimizer moments, generator states) are byte-identical.
-      assert.ok(readFileSync(join(out, 'checkpoint.safetensors')).equals(readFileSync(join(dir, 'straight', 'checkpoint.safetensors'))), 'final checkpoints identical');
+      assert.ok(
+        readFileSync(join(out, 'checkpoint.safetensors')).equals(readFileSync(join(dir, 'straight', 'checkpoint.safetensors'))),
+        'final checkpoints identical',
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

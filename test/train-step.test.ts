@@ -74,7 +74,13 @@ for (const [name, config] of [
       const byHand = tidy(() => {
         const indices = levelIndicesFor(schedule.probabilities, 11, k, all);
         const noise = noiseFor(11, k, all, [3, 6, 6], 'cpu');
-        const out = twinLoss.compute({ student: new ConsistencyDenoiser(twin), teacher: twinTeacher && new ConsistencyDenoiser(twinTeacher), x: batches[i]!, levels: { schedule, indices }, noise });
+        const out = twinLoss.compute({
+          student: new ConsistencyDenoiser(twin),
+          teacher: twinTeacher && new ConsistencyDenoiser(twinTeacher),
+          x: batches[i]!,
+          levels: { schedule, indices },
+          noise,
+        });
         const sum = out.losses.sum();
         sum.div(4).backward();
         return sum.item() / 4;
@@ -94,10 +100,11 @@ for (const [name, config] of [
         assert.deepEqual(p.toFloat32Array(), twin.namedParameters().get(pname)!.toFloat32Array(), `step ${k}: ${pname}`);
         assert.equal(p.grad, null, `step ${k}: ${pname} has no gradient left`);
       }
-      if (teacher) for (const [pname, p] of teacher.namedParameters()) {
-        assert.deepEqual(p.toFloat32Array(), twinTeacher!.namedParameters().get(pname)!.toFloat32Array(), `teacher ${pname}`);
-        assert.equal(p.grad, null);
-      }
+      if (teacher)
+        for (const [pname, p] of teacher.namedParameters()) {
+          assert.deepEqual(p.toFloat32Array(), twinTeacher!.namedParameters().get(pname)!.toFloat32Array(), `teacher ${pname}`);
+          assert.equal(p.grad, null);
+        }
       for (const [pname, t] of ctx.ema!.tensors) assert.deepEqual(t.toFloat32Array(), twinEma.tensors.get(pname)!.toFloat32Array());
     }
     assert.equal(liveTensorCount(), live, 'steps free every temporary');
@@ -130,7 +137,10 @@ test('trainingStep without clipping measures the gradient norm; CT without a tea
   const ct: TrainingStepContext = { ...ctx, loss: new ConsistencyLoss(methodPreset('ct', { metric: { kind: 'l2' } })) };
   assert.throws(() => trainingStep(ct, { x }, 1), /teacher 'ema' needs a teacher \(/);
   assert.throws(() => trainingStep(ctx, { x }, 11), /step must be an integer in \[0, totalSteps=10\], got 11/);
-  assert.throws(() => trainingStep(ctx, { x, globalBatchSize: 8, globalIndices: [0, 1, 2, 3] }, 1), /single process must be given the whole global batch \(8 samples\), got 4/);
+  assert.throws(
+    () => trainingStep(ctx, { x, globalBatchSize: 8, globalIndices: [0, 1, 2, 3] }, 1),
+    /single process must be given the whole global batch \(8 samples\), got 4/,
+  );
   assert.throws(() => trainingStep(ctx, { x, globalIndices: [0, 1, 2] }, 1), /one index per sample \(4\), got 3/);
   adam.dispose();
   net.dispose();
@@ -212,7 +222,10 @@ for (const [name, config] of [
     const micro = replica(config);
     const ranks = [replica(config), replica(config)];
     const slices = [rankSlice(B, 0, 2), rankSlice(B, 1, 2)];
-    assert.deepEqual(slices, [{ start: 0, end: 4 }, { start: 4, end: 7 }]);
+    assert.deepEqual(slices, [
+      { start: 0, end: 4 },
+      { start: 4, end: 7 },
+    ]);
     const rankMicroBatch = [undefined, 2];
     const wholeGrads: Array<Map<string, Float32Array>> = [];
     const microGrads: Array<Map<string, Float32Array>> = [];
@@ -228,13 +241,19 @@ for (const [name, config] of [
       // would; both ranks then update.
       const share = (r: number) => {
         const { start, end } = slices[r]!;
-        return tidy(() => ({ x: x.slice(0, start, end).clone(), globalIndices: Array.from({ length: end - start }, (_, i) => start + i), globalBatchSize: B }));
+        return tidy(() => ({
+          x: x.slice(0, start, end).clone(),
+          globalIndices: Array.from({ length: end - start }, (_, i) => start + i),
+          globalBatchSize: B,
+        }));
       };
       const shares = [share(0), share(1)];
       const local = [0, 1].map((r) => {
         const rec = { grads: new Map<string, Float32Array>(), sum: Number.NaN };
         const sync: GradientSync = {
-          rank: r, worldSize: 2, beforeBackward: () => undefined,
+          rank: r,
+          worldSize: 2,
+          beforeBackward: () => undefined,
           finishGradients: () => (rec.grads = arrays(ranks[r]!.net, 'grad')),
           allReduceSum: (v) => ((rec.sum = v[0]!), v),
         };
@@ -246,7 +265,9 @@ for (const [name, config] of [
         const other = local[1 - r]!;
         const net = ranks[r]!.net;
         const sync: GradientSync = {
-          rank: r, worldSize: 2, beforeBackward: () => undefined,
+          rank: r,
+          worldSize: 2,
+          beforeBackward: () => undefined,
           finishGradients: () => {
             for (const [n, p] of net.namedParameters()) {
               const g = p.grad;
@@ -268,7 +289,10 @@ for (const [name, config] of [
       }
       if (k === 0) {
         const summed = new Map([...local[0]!.grads].map(([n, g]) => [n, g.map((v, i) => v + local[1]!.grads.get(n)![i]!)]));
-        for (const [what, g] of [['micro-batches', microGrads[0]!], ['two ranks', summed]] as const) {
+        for (const [what, g] of [
+          ['micro-batches', microGrads[0]!],
+          ['two ranks', summed],
+        ] as const) {
           const d = difference(wholeGrads[0]!, g);
           assert.ok(d.maxAbs > 0, 'gradients are not all zero');
           assert.ok(d.maxDiff <= 1e-5 * d.maxAbs, `step 0, ${what}: gradients differ by ${d.maxDiff} (largest ${d.maxAbs})`);
@@ -278,10 +302,19 @@ for (const [name, config] of [
     const after = arrays(whole.net, 'value');
     const fresh = replica(config);
     assert.ok(difference(after, arrays(fresh.net, 'value')).maxDiff > 1e-4, 'the steps changed the weights');
-    for (const [what, other] of [['micro-batches', micro], ['rank 0', ranks[0]!], ['rank 1', ranks[1]!]] as const) {
+    for (const [what, other] of [
+      ['micro-batches', micro],
+      ['rank 0', ranks[0]!],
+      ['rank 1', ranks[1]!],
+    ] as const) {
       assert.ok(difference(after, arrays(other.net, 'value')).maxDiff <= 1e-5, `${what}: weights after ${K} steps`);
-      if (whole.teacher) assert.ok(difference(arrays(whole.teacher, 'value'), arrays(other.teacher!, 'value')).maxDiff <= 1e-5, `${what}: CT teacher`);
-      for (const [n, t] of whole.ctx.ema!.tensors) assert.ok(difference(new Map([[n, t.toFloat32Array()]]), new Map([[n, other.ctx.ema!.tensors.get(n)!.toFloat32Array()]])).maxDiff <= 1e-5, `${what}: EMA ${n}`);
+      if (whole.teacher)
+        assert.ok(difference(arrays(whole.teacher, 'value'), arrays(other.teacher!, 'value')).maxDiff <= 1e-5, `${what}: CT teacher`);
+      for (const [n, t] of whole.ctx.ema!.tensors)
+        assert.ok(
+          difference(new Map([[n, t.toFloat32Array()]]), new Map([[n, other.ctx.ema!.tensors.get(n)!.toFloat32Array()]])).maxDiff <= 1e-5,
+          `${what}: EMA ${n}`,
+        );
     }
     for (const m of [whole, micro, ...ranks, fresh]) {
       m.net.dispose();

@@ -31,7 +31,10 @@ test('an idle machine keeps all cores; a busy one falls back to 1 thread; a chan
   used = simulate(tuner, 300, (t, s) => (s < 100 ? idle(t) : busy(t)));
   assert.equal(used[99], 2);
   assert.deepEqual(used.slice(102, 105), [1, 1, 1], 're-checks 1 thread right after two slow steps');
-  assert.ok(used.slice(105).every((t) => t === 1), 'and keeps it');
+  assert.ok(
+    used.slice(105).every((t) => t === 1),
+    'and keeps it',
+  );
   // A one-off slow step (a sample grid, a checkpoint) does not flip the choice: medians of 3.
   tuner = new ThreadTuner({ maxThreads: 2, recheckEvery: 1000, probeSteps: 3 });
   used = simulate(tuner, 20, (t, s) => (s === 1 ? 5000 : idle(t)));

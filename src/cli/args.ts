@@ -43,7 +43,9 @@ export function parseFlags(command: string, argv: readonly string[], specs: Flag
   }
   // Non-strict tokens: parseArgs reports unknown flags and missing values as tokens instead of
   // throwing, so the messages below name the flag the same way for every case.
-  const options = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]));
+  const options = Object.fromEntries(
+    Object.entries(specs).map(([name, spec]) => [name, { type: spec.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+  );
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
   let lastWord = -1;
   for (const token of tokens) {
@@ -78,8 +80,7 @@ export function parseFlags(command: string, argv: readonly string[], specs: Flag
     out[key] = convert(command, name, spec, token.value);
   }
   for (const [name, spec] of Object.entries(specs)) {
-    if (spec.required && out[camelCase(name)] === undefined)
-      throw new UsageError(`${command}: --${name} is required (see '${command} --help')`);
+    if (spec.required && out[camelCase(name)] === undefined) throw new UsageError(`${command}: --${name} is required (see '${command} --help')`);
   }
   return out;
 }
@@ -91,7 +92,10 @@ function convert(command: string, name: string, spec: FlagSpec, raw: string): Fl
         throw new UsageError(`${command}: --${name} must be one of ${spec.choices.join(', ')}; got '${raw}'`);
       return raw;
     case 'list':
-      return raw.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
     case 'number': {
       const v = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${command}: --${name} must be a number; got '${raw}'`);
@@ -99,8 +103,7 @@ function convert(command: string, name: string, spec: FlagSpec, raw: string): Fl
     }
     case 'int': {
       const v = Number(raw);
-      if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v))
-        throw new UsageError(`${command}: --${name} must be an integer; got '${raw}'`);
+      if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(v)) throw new UsageError(`${command}: --${name} must be an integer; got '${raw}'`);
       return v;
     }
     default:
@@ -115,7 +118,11 @@ export function helpText(usage: string, summary: string, specs: FlagSpecs): stri
   const width = Math.max(...names.map((n) => n.length + 2), 10);
   for (const n of names) {
     const s = specs[n]!;
-    const extra = [s.choices ? `one of ${s.choices.join('|')}` : '', s.default !== undefined ? `default ${String(s.default)}` : '', s.required ? 'required' : '']
+    const extra = [
+      s.choices ? `one of ${s.choices.join('|')}` : '',
+      s.default !== undefined ? `default ${String(s.default)}` : '',
+      s.required ? 'required' : '',
+    ]
       .filter(Boolean)
       .join('; ');
     lines.push(`  --${n.padEnd(width)} ${s.help}${extra ? ` (${extra})` : ''}`);

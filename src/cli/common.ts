@@ -20,7 +20,12 @@ export const RUNTIME_FLAGS: FlagSpecs = {
 
 /** --precision and --channels-last, for the commands that run a network (sample, eval). */
 export const PRECISION_FLAGS: FlagSpecs = {
-  precision: { kind: 'string', help: 'network arithmetic: fp32, or mixed precision through autocast (bf16 on CPU/CUDA, fp16 on CUDA)', choices: [...precisions], default: 'fp32' },
+  precision: {
+    kind: 'string',
+    help: 'network arithmetic: fp32, or mixed precision through autocast (bf16 on CPU/CUDA, fp16 on CUDA)',
+    choices: [...precisions],
+    default: 'fp32',
+  },
   'channels-last': { kind: 'boolean', help: 'lay weights and activations out channels-last (NHWC)' },
 };
 
@@ -40,7 +45,11 @@ export function precisionFlag(command: string, f: ParsedFlags, device: string): 
  * intermediate estimate clipped to [-1, 1], docs/method.md section 6); --no-clip-denoised clips only the output.
  */
 export const CLIP_DENOISED_FLAG: FlagSpecs = {
-  'clip-denoised': { kind: 'boolean', help: 'clip every intermediate estimate to [-1, 1] as the official code does (--no-clip-denoised: only the output)', default: true },
+  'clip-denoised': {
+    kind: 'boolean',
+    help: 'clip every intermediate estimate to [-1, 1] as the official code does (--no-clip-denoised: only the output)',
+    default: true,
+  },
 };
 
 /** Sets libtorch's threads to --threads when it is given; below 1 is `<command>: --threads must be <want>; got N`. */
@@ -81,7 +90,8 @@ export function loadModelFromFlags(command: string, f: ParsedFlags): { model: Lo
 export function parseSigmas(values: string[], sigmaMin: number, command: string): number[] {
   const sigmas = values.map((v) => Number(v));
   sigmas.forEach((s, i) => {
-    if (!Number.isFinite(s) || s < sigmaMin) throw new UsageError(`${command}: --sigmas values must be numbers >= sigma_min=${sigmaMin}; got '${values[i]}'`);
+    if (!Number.isFinite(s) || s < sigmaMin)
+      throw new UsageError(`${command}: --sigmas values must be numbers >= sigma_min=${sigmaMin}; got '${values[i]}'`);
     if (i > 0 && !(s < sigmas[i - 1]!)) throw new UsageError(`${command}: --sigmas must decrease strictly; got ${sigmas[i - 1]} then ${s}`);
   });
   if (sigmas.length === 0) throw new UsageError(`${command}: --sigmas needs at least one level`);

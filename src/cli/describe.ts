@@ -15,7 +15,10 @@ const SUMMARY = "print a preset's network configuration, exact parameter count a
 
 const FLAGS: FlagSpecs = {
   preset: { kind: 'string', help: 'the preset', choices: PRESET_NAMES, required: true },
-  json: { kind: 'boolean', help: 'print one JSON object {preset, description, network, method, data, training, sampling, parameters, buffers, referenceParameterCount}' },
+  json: {
+    kind: 'boolean',
+    help: 'print one JSON object {preset, description, network, method, data, training, sampling, parameters, buffers, referenceParameterCount}',
+  },
 };
 
 async function run(argv: string[]): Promise<number> {
@@ -25,8 +28,14 @@ async function run(argv: string[]): Promise<number> {
   const { parameters, buffers } = countParameters(preset.config.network);
 
   if (bool(flags, 'json')) {
-    const { description, referenceParameterCount, config: { preset: name, network, method, data, training, sampling } } = preset;
-    console.log(JSON.stringify({ preset: name, description, network, method, data, training, sampling, parameters, buffers, referenceParameterCount }));
+    const {
+      description,
+      referenceParameterCount,
+      config: { preset: name, network, method, data, training, sampling },
+    } = preset;
+    console.log(
+      JSON.stringify({ preset: name, description, network, method, data, training, sampling, parameters, buffers, referenceParameterCount }),
+    );
     return 0;
   }
   console.log(describeText(preset, parameters, buffers));
@@ -37,22 +46,27 @@ const group = (n: number): string => n.toLocaleString('en-US');
 
 function describeText(p: RunPreset, parameters: number, buffers: number): string {
   const { network: net, method, data, training, sampling } = p.config;
-  const arch = net.architecture === 'song'
-    ? `${net.embeddingType === 'fourier' ? 'NCSN++' : 'DDPM++'} (SongUNet)`
-    : 'ADM (DhariwalUNet)';
-  const reference = p.referenceParameterCount === null
-    ? ''
-    : p.referenceParameterCount === parameters ? ' (equals EDM\'s count)' : ` (EDM's count is ${group(p.referenceParameterCount)})`;
+  const arch = net.architecture === 'song' ? `${net.embeddingType === 'fourier' ? 'NCSN++' : 'DDPM++'} (SongUNet)` : 'ADM (DhariwalUNet)';
+  const reference =
+    p.referenceParameterCount === null
+      ? ''
+      : p.referenceParameterCount === parameters
+        ? " (equals EDM's count)"
+        : ` (EDM's count is ${group(p.referenceParameterCount)})`;
   const lines = [
     `preset ${p.config.preset}: ${p.description}`,
     '',
     `network: ${arch}`,
-    ...Object.entries(net).filter(([k]) => k !== 'architecture').map(([k, v]) => `  ${k.padEnd(22)} ${JSON.stringify(v)}`),
+    ...Object.entries(net)
+      .filter(([k]) => k !== 'architecture')
+      .map(([k, v]) => `  ${k.padEnd(22)} ${JSON.stringify(v)}`),
     `  ${'parameters'.padEnd(22)} ${group(parameters)}${reference}`,
     `  ${'buffers'.padEnd(22)} ${group(buffers)} (not trained)`,
     '',
     `method: ${method.method}, c_noise for ${method.noiseEmbedding} embedding`,
-    ...Object.entries(method).filter(([k]) => k !== 'method' && k !== 'noiseEmbedding').map(([k, v]) => `  ${k.padEnd(22)} ${JSON.stringify(v)}`),
+    ...Object.entries(method)
+      .filter(([k]) => k !== 'method' && k !== 'noiseEmbedding')
+      .map(([k, v]) => `  ${k.padEnd(22)} ${JSON.stringify(v)}`),
     `data: ${data.dataset}, ${net.inChannels}x${net.imgResolution}x${net.imgResolution}` +
       `${data.pad32 ? ' (28x28 padded by 2 on each side)' : ''}, ${net.labelDim ? `${net.labelDim} classes` : 'unconditional'}${data.flip ? ', random horizontal flips' : ''}`,
     'training:',

@@ -44,7 +44,7 @@ const FLAGS: FlagSpecs = {
   alphas: { kind: 'int', help: 'interpolate: images per row from alpha 0 to 1', default: 8 },
   steps: { kind: 'int', help: 'sampling steps (top levels of a Karras discretization; 5 gives 80, 24.4, 5.84, 0.97, 0.085)', default: 5 },
   sigmas: { kind: 'list', help: 'explicit decreasing noise levels (overrides --steps)' },
-  class: { kind: 'int', help: 'class label for class-conditional models (default: the images\' labels or cycling)' },
+  class: { kind: 'int', help: "class label for class-conditional models (default: the images' labels or cycling)" },
   seed: { kind: 'int', help: 'seed of the noise', default: 0 },
   weights: { kind: 'string', help: 'which weights to use', choices: ['ema', 'model'], default: 'ema' },
   ...CLIP_DENOISED_FLAG,
@@ -108,11 +108,15 @@ export function inpaintMask(kind: MaskKind, H: number, W: number): Float32Array 
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const hidden =
-        kind === 'center' ? y >= H / 4 && y < (3 * H) / 4 && x >= W / 4 && x < (3 * W) / 4
-        : kind === 'left' ? x < W / 2
-        : kind === 'right' ? x >= W / 2
-        : kind === 'top' ? y < H / 2
-        : y >= H / 2;
+        kind === 'center'
+          ? y >= H / 4 && y < (3 * H) / 4 && x >= W / 4 && x < (3 * W) / 4
+          : kind === 'left'
+            ? x < W / 2
+            : kind === 'right'
+              ? x >= W / 2
+              : kind === 'top'
+                ? y < H / 2
+                : y >= H / 2;
       if (hidden) known[y * W + x] = 0;
     }
   }
@@ -149,7 +153,13 @@ async function run(argv: string[]): Promise<number> {
     const generator = new Generator(num(f, 'seed')!, device);
     const clipDenoised = bool(f, 'clipDenoised');
     const labelsFor = (count: number, known: Int32Array | null): Tensor | undefined =>
-      classes > 0 ? tensor(BigInt64Array.from({ length: count }, (_, i) => BigInt(cls ?? known?.[i] ?? i % classes)), [count], { device }) : undefined;
+      classes > 0
+        ? tensor(
+            BigInt64Array.from({ length: count }, (_, i) => BigInt(cls ?? known?.[i] ?? i % classes)),
+            [count],
+            { device },
+          )
+        : undefined;
 
     let png: Uint8Array;
     if (task === 'interpolate') {
@@ -161,12 +171,19 @@ async function run(argv: string[]): Promise<number> {
         const labels = labelsFor(n, null);
         const rows = interpolateNoises(model.denoiser, z0, z1, a, levels, generator, { clipDenoised, classLabels: labels });
         // rows[alpha] is [n, C, H, W]; the grid wants row = pair, column = alpha.
-        return cat(rows.map((r) => r.unsqueeze(1)), 1).reshape([n * columns, C, H, W]).toFloat32Array();
+        return cat(
+          rows.map((r) => r.unsqueeze(1)),
+          1,
+        )
+          .reshape([n * columns, C, H, W])
+          .toFloat32Array();
       });
       png = gridPng(images, { count: n * columns, channels: C, height: H, width: W, columns });
     } else {
       const files = list(f, 'input');
-      const inputs = files ? imagesFromFiles(files, model.shape) : await imagesFromDataset(model, str(f, 'data'), str(f, 'split') as 'train' | 'test', index, n);
+      const inputs = files
+        ? imagesFromFiles(files, model.shape)
+        : await imagesFromDataset(model, str(f, 'data'), str(f, 'split') as 'train' | 'test', index, n);
       const count = inputs.count;
       const images = tidy(() => {
         const x = tensor(inputs.images, [count, C, H, W], { device });

@@ -20,8 +20,15 @@ import { generatedToUint8, openImageSource, uint8ToUnitImages, type ImageBatchSo
 import { generateImagesFromCheckpoint, type ImageBatch } from '../train/generate.js';
 import { loadReference, saveReference, type FeatureSet } from '../metrics/evaluation/reference.js';
 import {
-  METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures,
-  type MetricName, type FeatureNetworks, type ExtractedFeatures,
+  METRIC_NAMES,
+  isMetricName,
+  featureNeeds,
+  extractFeatures,
+  scoreFeatures,
+  disposeFeatures,
+  type MetricName,
+  type FeatureNetworks,
+  type ExtractedFeatures,
 } from '../metrics/evaluation/evaluate.js';
 
 const NAME = 'consistency eval';
@@ -29,21 +36,39 @@ const USAGE = `${NAME} (--images DIR_OR_FILE | --ckpt FILE --n N [--steps 1|2]) 
 const SUMMARY = 'sample quality (FID, Inception score, precision/recall, KID; offline FD-mixed5) as one JSON line';
 
 const FLAGS: FlagSpecs = {
-  images: { kind: 'string', help: 'images to evaluate: a folder of PNG/JPEG, an .npz or .safetensors of uint8 images, or a dataset split (cifar10-test)' },
+  images: {
+    kind: 'string',
+    help: 'images to evaluate: a folder of PNG/JPEG, an .npz or .safetensors of uint8 images, or a dataset split (cifar10-test)',
+  },
   ckpt: { kind: 'string', help: 'sample the images from this checkpoint instead (with --n and --steps)' },
   n: { kind: 'int', help: 'number of images to sample from --ckpt', default: 50000 },
   steps: { kind: 'int', help: 'sampling steps for --ckpt (1 or 2)', default: 1 },
-  ref: { kind: 'string', help: 'reference: a file saved with --save-ref, numpy FID statistics (.npz with mu, sigma), or an image source (folder, .npz, .safetensors, cifar10-train)' },
+  ref: {
+    kind: 'string',
+    help: 'reference: a file saved with --save-ref, numpy FID statistics (.npz with mu, sigma), or an image source (folder, .npz, .safetensors, cifar10-train)',
+  },
   metrics: { kind: 'list', help: `comma-separated: ${METRIC_NAMES.join(', ')}`, default: 'fid' },
-  'inception-weights': { kind: 'string', help: 'the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth or a .safetensors of it); default: cache, downloaded on first use' },
-  'offline-model': { kind: 'string', help: 'the nsfwjs package, its tarball or its inception_v3 folder (for fd-mixed5, kid-mixed5); default: node_modules, cache, npm pack' },
+  'inception-weights': {
+    kind: 'string',
+    help: 'the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth or a .safetensors of it); default: cache, downloaded on first use',
+  },
+  'offline-model': {
+    kind: 'string',
+    help: 'the nsfwjs package, its tarball or its inception_v3 folder (for fd-mixed5, kid-mixed5); default: node_modules, cache, npm pack',
+  },
   'offline-size': { kind: 'int', help: 'input side length of the offline network', default: 299 },
   batch: { kind: 'int', help: 'images per forward pass', default: 50 },
   device: { kind: 'string', help: 'where the networks run', choices: ['cpu', 'cuda'], default: 'cpu' },
   limit: { kind: 'int', help: 'use at most this many images of --images and of an image --ref' },
   data: { kind: 'string', help: 'where a dataset named in --images/--ref is (its archive or folder); default: the dataset cache' },
-  'save-ref': { kind: 'string', help: "write the reference's statistics to this .safetensors file (with features when pr/kid need them) for reuse as --ref" },
-  'ref-features': { kind: 'boolean', help: 'with --save-ref: also store the features (needed by pr, kid, kid-mixed5); default: when those metrics are asked for' },
+  'save-ref': {
+    kind: 'string',
+    help: "write the reference's statistics to this .safetensors file (with features when pr/kid need them) for reuse as --ref",
+  },
+  'ref-features': {
+    kind: 'boolean',
+    help: 'with --save-ref: also store the features (needed by pr, kid, kid-mixed5); default: when those metrics are asked for',
+  },
   'kid-subsets': { kind: 'int', help: 'KID: number of random subsets', default: 100 },
   'kid-subset-size': { kind: 'int', help: 'KID: images per subset (capped at the smaller set)', default: 1000 },
   threads: { kind: 'int', help: 'intra-op CPU threads (default: libtorch default)' },
@@ -126,23 +151,29 @@ async function run(argv: string[]): Promise<number> {
   const started = performance.now();
 
   // The samples first: a checkpoint that cannot be sampled fails before any slow work.
-  const samples = images !== undefined ? await openImageSource(images, { limit, data: str(f, 'data'), warn }) : await startCheckpointSource(ckpt!, n, steps, batch);
+  const samples =
+    images !== undefined ? await openImageSource(images, { limit, data: str(f, 'data'), warn }) : await startCheckpointSource(ckpt!, n, steps, batch);
 
   // ---- the reference: a saved file, or images to run through the networks ----
   let reference: Map<string, FeatureSet> | null = null;
   let refImages: ImageBatchSource | null = null;
   if (isReferenceFile(refSpec) || (await isNpzStats(refSpec))) {
-    if (str(f, 'saveRef') !== undefined) throw new UsageError(`${NAME}: --save-ref needs an image source as --ref, and ${refSpec} is already a reference file`);
+    if (str(f, 'saveRef') !== undefined)
+      throw new UsageError(`${NAME}: --save-ref needs an image source as --ref, and ${refSpec} is already a reference file`);
     reference = loadReference(refSpec);
     // Check what the metrics need before any slow work.
     const has = (set: string, features: boolean) => reference!.has(set) && (!features || reference!.get(set)!.features !== null);
     const missing = [
       needs.fid && !has('fid', needs.fidFeatures) ? `the FID Inception ${needs.fidFeatures ? 'features (for pr/kid)' : 'statistics'}` : '',
-      needs.offline && !has('offline', needs.offlineFeatures) ? `the offline mixed5 ${needs.offlineFeatures ? 'features (for kid-mixed5)' : 'statistics'}` : '',
+      needs.offline && !has('offline', needs.offlineFeatures)
+        ? `the offline mixed5 ${needs.offlineFeatures ? 'features (for kid-mixed5)' : 'statistics'}`
+        : '',
     ].filter(Boolean);
     if (missing.length) {
       disposeFeatures(reference);
-      throw new UsageError(`${NAME}: ${refSpec} lacks ${missing.join(' and ')} that --metrics ${metrics.join(',')} need; make it with --save-ref (and --ref-features), or pass the reference images as --ref`);
+      throw new UsageError(
+        `${NAME}: ${refSpec} lacks ${missing.join(' and ')} that --metrics ${metrics.join(',')} need; make it with --save-ref (and --ref-features), or pass the reference images as --ref`,
+      );
     }
   } else {
     refImages = await openImageSource(refSpec, { limit, data: str(f, 'data'), warn });
@@ -166,7 +197,10 @@ async function run(argv: string[]): Promise<number> {
       const saveRef = str(f, 'saveRef');
       const keepFeatures = saveRef !== undefined && f['refFeatures'] === true;
       extractedRef = await extractFeatures(refImages, nets, {
-        batch, device, logits: false, progressLabel: quiet ? null : `reference ${refImages.label}`,
+        batch,
+        device,
+        logits: false,
+        progressLabel: quiet ? null : `reference ${refImages.label}`,
         keep: { fid: needs.fidFeatures || (keepFeatures && needs.fid), offline: needs.offlineFeatures || (keepFeatures && needs.offline) },
       });
       reference = extractedRef.sets;
@@ -176,7 +210,10 @@ async function run(argv: string[]): Promise<number> {
       }
     }
     extracted = await extractFeatures(samples, nets, {
-      batch, device, logits: needs.logits, progressLabel: quiet ? null : `samples ${samples.label}`,
+      batch,
+      device,
+      logits: needs.logits,
+      progressLabel: quiet ? null : `samples ${samples.label}`,
       keep: { fid: needs.fidFeatures, offline: needs.offlineFeatures },
     });
     const scores = scoreFeatures(metrics, extracted, reference, {

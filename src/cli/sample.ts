@@ -5,7 +5,16 @@
  */
 import type { Command } from './command.js';
 import { UsageError, bool, num, parseCommandFlags, str, type FlagSpecs } from './args.js';
-import { CLIP_DENOISED_FLAG, PRECISION_FLAGS, RUNTIME_FLAGS, levelsFromFlags, loadModelFromFlags, pngOutFlag, precisionFlag, writePngOut } from './common.js';
+import {
+  CLIP_DENOISED_FLAG,
+  PRECISION_FLAGS,
+  RUNTIME_FLAGS,
+  levelsFromFlags,
+  loadModelFromFlags,
+  pngOutFlag,
+  precisionFlag,
+  writePngOut,
+} from './common.js';
 import { gridPng } from '../image/grid.js';
 import { sampleImages } from '../train/generate.js';
 
@@ -59,7 +68,15 @@ async function run(argv: string[]): Promise<number> {
       if (classes === 0) fail('--class: this model is unconditional (trained without class labels)');
       if (cls < 0 || cls >= classes) fail(`--class must be in [0, ${classes - 1}]; got ${cls}`);
     }
-    const images = sampleImages(model, { count: n, levels, seed: num(f, 'seed')!, batch, precision, clipDenoised: bool(f, 'clipDenoised'), ...(cls !== undefined && { classLabel: cls }) });
+    const images = sampleImages(model, {
+      count: n,
+      levels,
+      seed: num(f, 'seed')!,
+      batch,
+      precision,
+      clipDenoised: bool(f, 'clipDenoised'),
+      ...(cls !== undefined && { classLabel: cls }),
+    });
     const [C, H, W] = model.shape;
     const png = gridPng(images, { count: n, channels: C, height: H, width: W, ...(columns !== undefined && { columns }) });
     writePngOut(out, png, `${n} samples from ${model.file} (step ${model.step}) with levels [${levels.join(', ')}]`);

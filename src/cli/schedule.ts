@@ -20,10 +20,12 @@ const FLAGS: FlagSpecs = {
   step: { kind: 'int', help: 'k, the training step, 0..K', required: true },
   method: { kind: 'string', help: 'the preset to start from', choices: METHOD_NAMES, default: 'ict' },
   json: { kind: 'boolean', help: 'print one JSON object {N, sigmas, probabilities, weights}' },
-  ...Object.fromEntries(METHOD_FLAGS.map((flag) => {
-    const row = configFlag(flag);
-    return [flag, { kind: row.kind, help: row.help }];
-  })),
+  ...Object.fromEntries(
+    METHOD_FLAGS.map((flag) => {
+      const row = configFlag(flag);
+      return [flag, { kind: row.kind, help: row.help }];
+    }),
+  ),
 };
 
 async function run(argv: string[]): Promise<number> {
@@ -32,7 +34,8 @@ async function run(argv: string[]): Promise<number> {
   const totalSteps = num(flags, 'totalSteps')!;
   const step = num(flags, 'step')!;
   if (totalSteps <= 0) throw new UsageError(`${NAME}: --total-steps must be a positive integer; got ${totalSteps}`);
-  if (step < 0 || step > totalSteps) throw new UsageError(`${NAME}: --step must be an integer in [0, ${totalSteps}] (the --total-steps); got ${step}`);
+  if (step < 0 || step > totalSteps)
+    throw new UsageError(`${NAME}: --step must be an integer in [0, ${totalSteps}] (the --total-steps); got ${step}`);
   const method = (str(flags, 'method') ?? 'ict') as MethodName;
 
   const given: Record<string, number> = {};
@@ -60,9 +63,7 @@ async function run(argv: string[]): Promise<number> {
     `${'i'.padStart(5)}  ${'sigma_i'.padStart(12)}  ${'sigma_i+1'.padStart(12)}  ${'p(i)'.padStart(12)}  ${'lambda'.padStart(12)}`,
   ];
   for (let i = 0; i < N - 1; i++) {
-    lines.push(
-      `${String(i + 1).padStart(5)}  ${fmt(sigmas[i]!)}  ${fmt(sigmas[i + 1]!)}  ${fmt(probabilities[i]!)}  ${fmt(weights[i]!)}`,
-    );
+    lines.push(`${String(i + 1).padStart(5)}  ${fmt(sigmas[i]!)}  ${fmt(sigmas[i + 1]!)}  ${fmt(probabilities[i]!)}  ${fmt(weights[i]!)}`);
   }
   console.log(lines.join('\n'));
   return 0;

@@ -22,7 +22,17 @@ import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.
 import { defaultOptimizerFactory } from '../train/optimizer.js';
 import { runPreset, runPresetNames } from '../train/presets.js';
 import { formatDuration } from '../train/progress.js';
-import { DataParallelRun, DistributedError, LAUNCH_FLAG_HELP, defaultThreadsPerWorker, distributedEnvFrom, launch, projectVersion, takeLaunchFlags, type LaunchFlags } from '../distributed/index.js';
+import {
+  DataParallelRun,
+  DistributedError,
+  LAUNCH_FLAG_HELP,
+  defaultThreadsPerWorker,
+  distributedEnvFrom,
+  launch,
+  projectVersion,
+  takeLaunchFlags,
+  type LaunchFlags,
+} from '../distributed/index.js';
 import { FileWriteError, ensureDirectory } from '../io/atomic.js';
 
 const NAME = 'consistency train';
@@ -51,7 +61,10 @@ const TRAIN_FLAGS: FlagSpecs = {
   'master-addr': { kind: 'string', help: LAUNCH_FLAG_HELP['master-addr'] ?? '' },
   'master-port': { kind: 'int', help: LAUNCH_FLAG_HELP['master-port'] ?? '' },
   'dist-timeout': { kind: 'number', help: LAUNCH_FLAG_HELP['dist-timeout'] ?? '' },
-  threads: { kind: 'int', help: 'libtorch threads; fixed threads make runs bit-reproducible (default: automatic, 1 or all cores, whichever steps faster on this machine now)' },
+  threads: {
+    kind: 'int',
+    help: 'libtorch threads; fixed threads make runs bit-reproducible (default: automatic, 1 or all cores, whichever steps faster on this machine now)',
+  },
   device: { kind: 'string', help: 'cpu, cuda or cuda:N (default cpu)' },
   ...PRECISION_FLAGS,
   'checkpoint-every': { kind: 'int', help: 'save a checkpoint every M steps (default 500)' },
@@ -74,7 +87,8 @@ function givenConfigFlags(f: ParsedFlags, argv: readonly string[]): ConfigFlagVa
   for (const row of CONFIG_FLAGS) {
     if (row.kind === 'boolean') {
       // Boolean flags parse to false when absent; --flip/--no-flip only override the preset when given.
-      if (argv.some((a) => a === `--${row.flag}` || a === `--no-${row.flag}` || a.startsWith(`--${row.flag}=`))) given[row.flag] = f[camelCase(row.flag)] === true;
+      if (argv.some((a) => a === `--${row.flag}` || a === `--no-${row.flag}` || a.startsWith(`--${row.flag}=`)))
+        given[row.flag] = f[camelCase(row.flag)] === true;
       continue;
     }
     const v = f[camelCase(row.flag)];
@@ -128,10 +142,19 @@ async function launchWorkers(dist: LaunchFlags, rest: string[]): Promise<number>
   const script = process.argv[1];
   if (script === undefined) throw new UsageError('--nproc: cannot tell which program to start for the workers');
   const args = [script, 'train', ...rest, ...(threadsAt < 0 ? ['--threads', String(threads)] : []), '--dist-timeout', String(dist.timeoutS)];
-  process.stderr.write(`launching ${dist.nproc} worker${dist.nproc > 1 ? 's' : ''} x ${threads} thread${threads > 1 ? 's' : ''}${dist.nnodes > 1 ? ` on node ${dist.nodeRank} of ${dist.nnodes}` : ''}\n`);
+  process.stderr.write(
+    `launching ${dist.nproc} worker${dist.nproc > 1 ? 's' : ''} x ${threads} thread${threads > 1 ? 's' : ''}${dist.nnodes > 1 ? ` on node ${dist.nodeRank} of ${dist.nnodes}` : ''}\n`,
+  );
   const result = await launch({
-    command: process.execPath, args, nproc: dist.nproc, nnodes: dist.nnodes, nodeRank: dist.nodeRank,
-    masterAddr: dist.masterAddr, masterPort: dist.masterPort, threads, timeoutS: dist.timeoutS,
+    command: process.execPath,
+    args,
+    nproc: dist.nproc,
+    nnodes: dist.nnodes,
+    nodeRank: dist.nodeRank,
+    masterAddr: dist.masterAddr,
+    masterPort: dist.masterPort,
+    threads,
+    timeoutS: dist.timeoutS,
   });
   if (result.message !== null) process.stderr.write(`error: ${result.message}\n`);
   return result.exitCode;
@@ -152,7 +175,10 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
   let config: RunConfig;
   let checkpoint: Checkpoint | undefined;
   if (resume) {
-    if (!existsSync(checkpointPath)) fail(`--resume: ${out} has no ${CHECKPOINT_FILE} to continue from (the run stopped before its first checkpoint, or never started); start it again without --resume`);
+    if (!existsSync(checkpointPath))
+      fail(
+        `--resume: ${out} has no ${CHECKPOINT_FILE} to continue from (the run stopped before its first checkpoint, or never started); start it again without --resume`,
+      );
     const saved = readCheckpointConfig(checkpointPath);
     const savedConfig = saved.config as unknown as RunConfig;
     const presetName = str(f, 'preset');
@@ -226,11 +252,19 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
   let trainer: Trainer;
   try {
     trainer = new Trainer({
-      config, runtime, dataset, optimizerFactory: defaultOptimizerFactory, ...(checkpoint && { resume: checkpoint }),
+      config,
+      runtime,
+      dataset,
+      optimizerFactory: defaultOptimizerFactory,
+      ...(checkpoint && { resume: checkpoint }),
       ...(replicas && { gradientSync: replicas.sync, replicas }),
     });
     // Every rank starts from rank 0's weights (identical by seed anyway; a broadcast makes it certain).
-    if (replicas) replicas.start(trainer.network.parameters(), [...trainer.network.stateDict().values(), ...(trainer.teacher ? trainer.teacher.stateDict().values() : [])]);
+    if (replicas)
+      replicas.start(trainer.network.parameters(), [
+        ...trainer.network.stateDict().values(),
+        ...(trainer.teacher ? trainer.teacher.stateDict().values() : []),
+      ]);
   } catch (e) {
     replicas?.close();
     if (e instanceof TrainSetupError) fail(e.message);
@@ -239,12 +273,13 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
   }
   // Rank 0 alone speaks for a data-parallel run.
   const speaks = replicas === null || replicas.isWriter;
-  if (speaks) process.stderr.write(
-    `${resume ? `resuming ${config.preset} at step ${trainer.step}` : `training ${config.preset}`}: ${config.method.method}, ` +
-      `${(trainer.network.parameterCount() / 1e6).toFixed(2)}M parameters, ${dataset.name} ${dataset.count} images ${dataset.channels}x${dataset.height}x${dataset.width}, ` +
-      `batch ${config.training.batch}${runtime.microBatch < config.training.batch ? ` (micro-batches of ${runtime.microBatch})` : ''}, ${config.training.steps} steps, ` +
-      `${runtime.threads === 0 ? 'threads automatic' : `${runtime.threads} thread${runtime.threads > 1 ? 's' : ''}`}, run directory ${out}\n`,
-  );
+  if (speaks)
+    process.stderr.write(
+      `${resume ? `resuming ${config.preset} at step ${trainer.step}` : `training ${config.preset}`}: ${config.method.method}, ` +
+        `${(trainer.network.parameterCount() / 1e6).toFixed(2)}M parameters, ${dataset.name} ${dataset.count} images ${dataset.channels}x${dataset.height}x${dataset.width}, ` +
+        `batch ${config.training.batch}${runtime.microBatch < config.training.batch ? ` (micro-batches of ${runtime.microBatch})` : ''}, ${config.training.steps} steps, ` +
+        `${runtime.threads === 0 ? 'threads automatic' : `${runtime.threads} thread${runtime.threads > 1 ? 's' : ''}`}, run directory ${out}\n`,
+    );
 
   // Phase 4: train; signals finish the current step, save and exit.
   const onSignal = (signal: NodeJS.Signals): void => trainer.requestStop(signal);
@@ -268,16 +303,22 @@ async function run(argvWithLaunchFlags: string[]): Promise<number> {
     const took = formatDuration((performance.now() - started) / 1000);
     switch (outcome.status) {
       case 'finished':
-        if (speaks) process.stderr.write(`finished ${outcome.step} steps in ${took}${replicas ? ` on ${replicas.worldSize} ranks` : ''}; checkpoint ${outcome.checkpoint}\n`);
+        if (speaks)
+          process.stderr.write(
+            `finished ${outcome.step} steps in ${took}${replicas ? ` on ${replicas.worldSize} ranks` : ''}; checkpoint ${outcome.checkpoint}\n`,
+          );
         if (outcome.samples) console.log(`samples: ${outcome.samples}`);
         return 0;
       case 'interrupted':
-        if (speaks) process.stderr.write(
-          `${outcome.signal}: stopped after step ${outcome.step}; checkpoint ${outcome.checkpoint ?? '(none)'}; continue with: consistency train --out ${out} --resume\n`,
-        );
+        if (speaks)
+          process.stderr.write(
+            `${outcome.signal}: stopped after step ${outcome.step}; checkpoint ${outcome.checkpoint ?? '(none)'}; continue with: consistency train --out ${out} --resume\n`,
+          );
         return outcome.signal === 'SIGTERM' ? 143 : 130;
       case 'diverged':
-        process.stderr.write(`error: ${outcome.message}; ${outcome.checkpoint ? `the last good checkpoint is ${outcome.checkpoint}` : 'no checkpoint was written'}\n`);
+        process.stderr.write(
+          `error: ${outcome.message}; ${outcome.checkpoint ? `the last good checkpoint is ${outcome.checkpoint}` : 'no checkpoint was written'}\n`,
+        );
         return 1;
       default: {
         const unknown: never = outcome;
@@ -310,7 +351,9 @@ function reportWriteFailure(e: FileWriteError, out: string): number {
     }
   }
   // On a terminal the progress bar's line is still open.
-  process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}error: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`);
+  process.stderr.write(
+    `${process.stderr.isTTY ? '\n' : ''}error: ${e.message}; ${kept}; once it can be written, continue with: consistency train --out ${out} --resume\n`,
+  );
   return 1;
 }
 

@@ -115,7 +115,8 @@ function checkDeclaredSize(bytes: Uint8Array, isPng: boolean, file: string): voi
     limit = 512 * bytes.length + 64 * 64;
   }
   if (width < 1 || height < 1) throw new DataError(`${file}: cannot decode image (it declares ${width}x${height} pixels)`);
-  if (rawBytes > limit) throw new DataError(`${file}: cannot decode image (it declares ${width}x${height} pixels, more than its ${bytes.length} bytes can hold)`);
+  if (rawBytes > limit)
+    throw new DataError(`${file}: cannot decode image (it declares ${width}x${height} pixels, more than its ${bytes.length} bytes can hold)`);
 }
 
 /** Decodes PNG or JPEG bytes (detected from the signature) to planar RGB. */

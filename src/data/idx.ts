@@ -48,14 +48,10 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   }
   const expected = headerLen + count * spec.size;
   if (bytes.length < expected) {
-    throw new DataError(
-      `${file}: truncated IDX data: dims [${dims.join(', ')}] need ${expected} bytes, file has ${bytes.length}`,
-    );
+    throw new DataError(`${file}: truncated IDX data: dims [${dims.join(', ')}] need ${expected} bytes, file has ${bytes.length}`);
   }
   if (bytes.length > expected) {
-    throw new DataError(
-      `${file}: IDX size mismatch: dims [${dims.join(', ')}] need ${expected} bytes, file has ${bytes.length}`,
-    );
+    throw new DataError(`${file}: IDX size mismatch: dims [${dims.join(', ')}] need ${expected} bytes, file has ${bytes.length}`);
   }
   const body = bytes.subarray(headerLen, expected);
   let data: IdxArray['data'];

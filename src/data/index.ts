@@ -69,7 +69,7 @@ export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = 
         ...(opts.limit !== undefined && { limit: opts.limit }),
       });
     case 'folder':
-      if (opts.data === undefined) throw new DataError("folder: pass --data FOLDER with the PNG/JPEG images");
+      if (opts.data === undefined) throw new DataError('folder: pass --data FOLDER with the PNG/JPEG images');
       return loadImageFolder({
         data: opts.data,
         ...(opts.size !== undefined && { size: opts.size }),
@@ -91,8 +91,18 @@ export type { MnistOptions } from './mnist.js';
 export { loadFashionMnist, FASHION_MNIST_DEFAULT_DIR, FASHION_MNIST_CLASSES } from './fashion-mnist.js';
 export type { FashionMnistOptions } from './fashion-mnist.js';
 export {
-  loadCifar10, loadCifar10Archive, loadCifar10Folder, parseCifar10Batches, resolveCifar10Path, downloadCifar10,
-  defaultCacheDir, md5Hex, CIFAR10_URL, CIFAR10_MD5, CIFAR10_CLASSES, CIFAR10_RECORD,
+  loadCifar10,
+  loadCifar10Archive,
+  loadCifar10Folder,
+  parseCifar10Batches,
+  resolveCifar10Path,
+  downloadCifar10,
+  defaultCacheDir,
+  md5Hex,
+  CIFAR10_URL,
+  CIFAR10_MD5,
+  CIFAR10_CLASSES,
+  CIFAR10_RECORD,
 } from './cifar10.js';
 export type { Cifar10Options, Cifar10Source } from './cifar10.js';
 export { loadImagenet64, findImagenet64Files } from './imagenet64.js';

@@ -100,7 +100,9 @@ export class BatchLoader implements Iterable<Batch> {
       throw new DataError(`${dataset.name}: batch size ${batchSize} exceeds the dataset's ${dataset.count} images`);
     }
     if (dataset.images.length !== dataset.count * imageSize(dataset)) {
-      throw new DataError(`${dataset.name}: images hold ${dataset.images.length} bytes, expected ${dataset.count}x${dataset.channels}x${dataset.height}x${dataset.width}`);
+      throw new DataError(
+        `${dataset.name}: images hold ${dataset.images.length} bytes, expected ${dataset.count}x${dataset.channels}x${dataset.height}x${dataset.width}`,
+      );
     }
     this.batchSize = batchSize;
     this.order = epochPermutation(dataset.count, this.seed, 0, this.shuffle);

@@ -76,9 +76,7 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   const n = h.shape.reduce((a, b) => a * b, 1);
   const need = h.dataOffset + n * h.itemSize;
   if (bytes.length !== need) {
-    throw new DataError(
-      `${file}: .npy data size mismatch: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${need} bytes, found ${bytes.length}`,
-    );
+    throw new DataError(`${file}: .npy data size mismatch: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${need} bytes, found ${bytes.length}`);
   }
   return { dtype: h.dtype, shape: h.shape, fortranOrder: h.fortranOrder, data: bytes.subarray(h.dataOffset, need) };
 }
@@ -159,7 +157,9 @@ export class NpzFile {
 
   /** The zip reader's error in this format's words: the directory's as 'not a valid .npz', a member's under its name. */
   #wrap(err: ZipError): DataError {
-    return new DataError(err.member === null ? `${this.path}: not a valid .npz (zip) file: ${err.problem}` : `${this.path}:${err.member}: ${err.problem}`);
+    return new DataError(
+      err.member === null ? `${this.path}: not a valid .npz (zip) file: ${err.problem}` : `${this.path}:${err.member}: ${err.problem}`,
+    );
   }
 
   #member(name: string): string {
@@ -183,7 +183,9 @@ export class NpzFile {
     const need = h.dataOffset + h.shape.reduce((a, b) => a * b, 1) * h.itemSize;
     const size = this.#zip.entry(member).uncompressedSize;
     if (need !== size) {
-      throw new DataError(`${label}: .npy data size mismatch: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${need} bytes, the member holds ${size}`);
+      throw new DataError(
+        `${label}: .npy data size mismatch: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${need} bytes, the member holds ${size}`,
+      );
     }
     return h;
   }

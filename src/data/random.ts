@@ -30,12 +30,7 @@ export function deriveState(...words: number[]): [number, number, number, number
   }
   const [s1, a] = splitmix64(s);
   const [, b] = splitmix64(s1);
-  const st: [number, number, number, number] = [
-    Number(a & 0xffffffffn),
-    Number(a >> 32n),
-    Number(b & 0xffffffffn),
-    Number(b >> 32n),
-  ];
+  const st: [number, number, number, number] = [Number(a & 0xffffffffn), Number(a >> 32n), Number(b & 0xffffffffn), Number(b >> 32n)];
   if (st.every((x) => x === 0)) st[0] = 1; // the all-zero state is a fixed point
   return st;
 }

@@ -72,7 +72,10 @@ function checksumMatches(h: Uint8Array): boolean {
   if (h.length < BLOCK) return false;
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-  const field = Buffer.from(h.buffer, h.byteOffset + 148, 8).toString('latin1').replace(/[\0 ]+$/, '').trim();
+  const field = Buffer.from(h.buffer, h.byteOffset + 148, 8)
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .trim();
   return /^[0-7]+$/.test(field) && parseInt(field, 8) === sum;
 }
 
@@ -90,7 +93,8 @@ export function parseTar(bytes: Uint8Array, file: string): TarEntry[] {
   if (failure.code === 'TAR_ENTRY_INVALID' || /checksum|base256/i.test(failure.message)) {
     // Fed one block at a time, the parser fails on the block that holds the bad header: say where.
     const at = runParser(bytes, BLOCK).failedAt;
-    if (!checksumMatches(bytes.subarray(at, at + BLOCK))) throw new DataError(`${file}: bad tar header checksum at byte ${at}; the archive is corrupt`);
+    if (!checksumMatches(bytes.subarray(at, at + BLOCK)))
+      throw new DataError(`${file}: bad tar header checksum at byte ${at}; the archive is corrupt`);
     throw new DataError(`${file}: bad tar header at byte ${at} (${failure.message.replace(/^TAR_[A-Z_]+: /, '')}); the archive is corrupt`);
   }
   throw new DataError(`${file}: corrupt tar archive (${failure.message.replace(/^TAR_[A-Z_]+: /, '')})`);

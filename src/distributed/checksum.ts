@@ -46,6 +46,8 @@ export function checkReplicasAgree(group: ProcessGroup, tensors: Tensor[], step:
   const badRanks = bad.flatMap((v, r) => (v > 0 ? [r] : []));
   if (badRanks.length > 0) {
     const detail = firstBad >= 0 ? ` (here, from tensor ${firstBad} on)` : '';
-    throw new DistributedError(`step ${step}: the ${what} of rank${badRanks.length > 1 ? 's' : ''} ${badRanks.join(', ')} differ from rank 0's${detail}; the replicas diverged`);
+    throw new DistributedError(
+      `step ${step}: the ${what} of rank${badRanks.length > 1 ? 's' : ''} ${badRanks.join(', ')} differ from rank 0's${detail}; the replicas diverged`,
+    );
   }
 }

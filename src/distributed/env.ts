@@ -38,15 +38,16 @@ export const DEFAULT_DIST_TIMEOUT_S = 60;
 export const LAUNCH_FLAG_HELP: Readonly<Record<string, string>> = {
   nproc: 'worker processes on this machine, like torchrun --nproc-per-node (default 1: no launcher)',
   nnodes: 'machines in the run (default 1)',
-  'node-rank': 'this machine\'s index, 0..nnodes-1 (default 0)',
-  'master-addr': 'address of rank 0\'s machine (default 127.0.0.1)',
+  'node-rank': "this machine's index, 0..nnodes-1 (default 0)",
+  'master-addr': "address of rank 0's machine (default 127.0.0.1)",
   'master-port': `port of rank 0's rendezvous store (default: a free port on one machine, ${DEFAULT_MASTER_PORT} on several)`,
   'dist-timeout': `seconds a rank waits for the others before the run stops, naming the lost rank (default ${DEFAULT_DIST_TIMEOUT_S})`,
 };
 
 function intIn(what: string, raw: string, min: number, max: number): number {
   const v = Number(raw);
-  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max) throw new UsageError(`${what} must be an integer in ${min}..${max}, got '${raw}'`);
+  if (!/^\s*-?\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min || v > max)
+    throw new UsageError(`${what} must be an integer in ${min}..${max}, got '${raw}'`);
   return v;
 }
 
@@ -66,7 +67,7 @@ export function distributedEnvFrom(env: NodeJS.ProcessEnv): DistributedEnv | nul
   const masterAddr = env['MASTER_ADDR'] ?? '';
   if (worldSize > 1 && masterAddr === '') throw new UsageError('MASTER_ADDR must be set when WORLD_SIZE > 1 (the address of rank 0)');
   const portRaw = env['MASTER_PORT'];
-  if (worldSize > 1 && portRaw === undefined) throw new UsageError('MASTER_PORT must be set when WORLD_SIZE > 1 (the port of rank 0\'s store)');
+  if (worldSize > 1 && portRaw === undefined) throw new UsageError("MASTER_PORT must be set when WORLD_SIZE > 1 (the port of rank 0's store)");
   const masterPort = portRaw === undefined ? DEFAULT_MASTER_PORT : intIn('MASTER_PORT', portRaw, 1, 65535);
   return { rank, worldSize, localRank, localWorldSize, masterAddr: masterAddr || '127.0.0.1', masterPort };
 }
@@ -103,7 +104,8 @@ export function takeLaunchFlags(argv: readonly string[]): { flags: LaunchFlags; 
   if (nnodes > 1 && get('master-addr') === undefined) throw new UsageError('--master-addr is needed with --nnodes > 1 (the address of node 0)');
   const timeoutRaw = get('dist-timeout') ?? String(DEFAULT_DIST_TIMEOUT_S);
   const timeoutS = Number(timeoutRaw);
-  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 86400) throw new UsageError(`--dist-timeout must be a number of seconds in (0, 86400], got '${timeoutRaw}'`);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 86400)
+    throw new UsageError(`--dist-timeout must be a number of seconds in (0, 86400], got '${timeoutRaw}'`);
   return {
     flags: {
       nproc: intIn('--nproc', get('nproc') ?? '1', 1, 1024),

@@ -43,7 +43,8 @@ export class DataParallelGradientSync {
   }
 
   get #handle(): DistReducerHandle {
-    if (this.#reducer === null) throw new DistributedError(`rank ${this.rank}: the gradient sync is ${this.#disposed ? 'disposed' : 'not bound to parameters (bind())'}`);
+    if (this.#reducer === null)
+      throw new DistributedError(`rank ${this.rank}: the gradient sync is ${this.#disposed ? 'disposed' : 'not bound to parameters (bind())'}`);
     return this.#reducer;
   }
 

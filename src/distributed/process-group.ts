@@ -4,7 +4,17 @@
  * training needs. The group is the same as torch.distributed.init_process_group's (store prefix
  * "default_pg"), so a Python rank can join it. Every failure becomes one DistributedError line.
  */
-import { c10dAllReduceSum, c10dBarrier, c10dBroadcast, c10dClose, c10dInit, c10dStoreGet, c10dStoreSet, c10dSupport, type DistGroupHandle } from '../tensor/c10d.js';
+import {
+  c10dAllReduceSum,
+  c10dBarrier,
+  c10dBroadcast,
+  c10dClose,
+  c10dInit,
+  c10dStoreGet,
+  c10dStoreSet,
+  c10dSupport,
+  type DistGroupHandle,
+} from '../tensor/c10d.js';
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -46,7 +56,9 @@ function explain(call: string, e: unknown, o: ProcessGroupOptions): DistributedE
   const first = raw.split('\n').find((l) => l.trim() !== '') ?? raw;
   const where = `${o.masterAddr}:${o.masterPort}`;
   if (/address already in use|EADDRINUSE/i.test(raw))
-    return new DistributedError(`rank ${o.rank}: port ${o.masterPort} is in use on ${o.masterAddr}; pick another --master-port (or stop what holds it)`);
+    return new DistributedError(
+      `rank ${o.rank}: port ${o.masterPort} is in use on ${o.masterAddr}; pick another --master-port (or stop what holds it)`,
+    );
   if (call === 'distInit' && /timed? ?out|timeout/i.test(raw))
     return new DistributedError(
       `rank ${o.rank}: not all ${o.worldSize} ranks arrived at ${where} within ${o.timeoutMs / 1000} s (--dist-timeout); check --nproc/--nnodes, MASTER_ADDR and MASTER_PORT on every node`,
@@ -75,11 +87,22 @@ export class ProcessGroup {
   static init(options: ProcessGroupOptions): ProcessGroup {
     if (!c10dSupport().c10d) {
       throw new DistributedError(
-        'data-parallel training needs libtorch\'s c10d with Gloo, which this build of the addon lacks (Debian: apt-get install libgloo-dev, then npm run build:native)',
+        "data-parallel training needs libtorch's c10d with Gloo, which this build of the addon lacks (Debian: apt-get install libgloo-dev, then npm run build:native)",
       );
     }
     try {
-      return new ProcessGroup(c10dInit(options.masterAddr, options.masterPort, options.rank, options.worldSize, options.timeoutMs, options.backend ?? 'gloo', options.agentStorePrefix ?? ''), options);
+      return new ProcessGroup(
+        c10dInit(
+          options.masterAddr,
+          options.masterPort,
+          options.rank,
+          options.worldSize,
+          options.timeoutMs,
+          options.backend ?? 'gloo',
+          options.agentStorePrefix ?? '',
+        ),
+        options,
+      );
     } catch (e) {
       throw explain('distInit', e, options);
     }

@@ -66,7 +66,12 @@ export class DataParallelRun implements TrainingReplicas {
     const agentStorePrefix = agentStorePrefixFrom(process.env);
     return new DataParallelRun(
       ProcessGroup.init({
-        masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: Math.round(timeoutS * 1000), backend,
+        masterAddr: env.masterAddr,
+        masterPort: env.masterPort,
+        rank: env.rank,
+        worldSize: env.worldSize,
+        timeoutMs: Math.round(timeoutS * 1000),
+        backend,
         ...(agentStorePrefix !== null && { agentStorePrefix }),
       }),
     );

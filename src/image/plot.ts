@@ -41,8 +41,16 @@ export interface PlotImage {
 
 /** Default series colours (the matplotlib 'tab10' palette). */
 export const PALETTE: Rgb[] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
 ];
 
 /** Ticks at 1, 2 or 5 times a power of ten covering [lo, hi], about `target` of them. */
@@ -119,7 +127,10 @@ export function renderPlot(series: PlotSeries | PlotSeries[], opts: PlotOptions 
   };
 
   // Data ranges over the usable points.
-  let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity;
+  let xmin = Infinity,
+    xmax = -Infinity,
+    ymin = Infinity,
+    ymax = -Infinity;
   const pts = list.map((sr) => {
     const n = sr.y.length;
     if (sr.x && sr.x.length !== n) throw new RangeError(`renderPlot: x has ${sr.x.length} values but y has ${n}`);
@@ -183,7 +194,8 @@ export function renderPlot(series: PlotSeries | PlotSeries[], opts: PlotOptions 
   const plotSet = (x: number, y: number, c: Rgb): void => {
     for (let dy = 0; dy < 2; dy++)
       for (let dx = 0; dx < 2; dx++) {
-        const X = x + dx, Y = y + dy - 1;
+        const X = x + dx,
+          Y = y + dy - 1;
         if (X >= left && X < left + pw && Y >= top && Y < top + ph) set(X, Y, c);
       }
   };
@@ -218,8 +230,10 @@ export function renderPlot(series: PlotSeries | PlotSeries[], opts: PlotOptions 
 
 /** Bresenham's line algorithm between integer points, calling `plot` for each pixel. */
 export function line(x0: number, y0: number, x1: number, y1: number, plot: (x: number, y: number) => void): void {
-  const dx = Math.abs(x1 - x0), sx = x0 < x1 ? 1 : -1;
-  const dy = -Math.abs(y1 - y0), sy = y0 < y1 ? 1 : -1;
+  const dx = Math.abs(x1 - x0),
+    sx = x0 < x1 ? 1 : -1;
+  const dy = -Math.abs(y1 - y0),
+    sy = y0 < y1 ? 1 : -1;
   let err = dx + dy;
   for (;;) {
     plot(x0, y0);

@@ -28,7 +28,12 @@ export class FileWriteError extends Error {
   static from(path: string, err: unknown, what = 'file'): FileWriteError {
     if (err instanceof FileWriteError) return err;
     const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? (err as { code: string }).code : undefined;
-    const reason = code !== undefined && WRITE_FAILURES[code] !== undefined ? `${WRITE_FAILURES[code]} (${code})` : err instanceof Error ? err.message : String(err);
+    const reason =
+      code !== undefined && WRITE_FAILURES[code] !== undefined
+        ? `${WRITE_FAILURES[code]} (${code})`
+        : err instanceof Error
+          ? err.message
+          : String(err);
     return new FileWriteError(path, code, `cannot write the ${what} ${path}: ${reason}`);
   }
 }
@@ -85,14 +90,26 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | Uint8Array[],
     renameSync(tmp, path);
   } catch (e) {
     if (fd !== null) {
-      try { closeSync(fd); } catch { /* the write error is the one to report */ }
+      try {
+        closeSync(fd);
+      } catch {
+        /* the write error is the one to report */
+      }
     }
-    try { unlinkSync(tmp); } catch { /* never created, or the folder is read-only */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never created, or the folder is read-only */
+    }
     throw FileWriteError.from(path, e, what);
   }
   try {
     const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
   } catch {
     /* some filesystems cannot fsync a directory; the rename is still atomic */
   }

@@ -6,7 +6,10 @@ import { dirname } from 'node:path';
 /** Why a download failed; `digestMismatch` is set when the bytes arrived but their hash is wrong. */
 export class DownloadError extends Error {
   override name = 'DownloadError';
-  constructor(message: string, readonly digestMismatch = false) {
+  constructor(
+    message: string,
+    readonly digestMismatch = false,
+  ) {
     super(message);
   }
 }
@@ -54,7 +57,10 @@ export async function downloadVerified(url: string, dest: string, o: DownloadOpt
     rmSync(part, { force: true });
     if (err instanceof DownloadError) throw err;
     const cause = (err as { cause?: unknown }).cause;
-    const why = [err, cause].filter(Boolean).map((e) => (e instanceof Error ? e.message : String(e))).join(': ');
+    const why = [err, cause]
+      .filter(Boolean)
+      .map((e) => (e instanceof Error ? e.message : String(e)))
+      .join(': ');
     throw new DownloadError(why);
   }
 }

@@ -54,17 +54,7 @@ export interface PickleGlobal {
 }
 
 export type PickleValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PickleValue[]
-  | PickleTuple
-  | PickleDict
-  | PickleOpaque
-  | PickleGlobal;
+  null | boolean | number | bigint | string | Uint8Array | PickleValue[] | PickleTuple | PickleDict | PickleOpaque | PickleGlobal;
 
 /** What the unpickler may use: the allowed globals and the persistent-id loader. */
 export interface PickleResolver {
@@ -85,7 +75,14 @@ type StackItem = PickleValue | typeof MARK;
 
 /** Opcodes that construct instances of arbitrary classes: never allowed. */
 const REFUSED: Record<number, string> = {
-  0x69: 'INST', 0x6f: 'OBJ', 0x81: 'NEWOBJ', 0x92: 'NEWOBJ_EX', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x50: 'PERSID',
+  0x69: 'INST',
+  0x6f: 'OBJ',
+  0x81: 'NEWOBJ',
+  0x92: 'NEWOBJ_EX',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x50: 'PERSID',
 };
 
 /**
@@ -101,10 +98,28 @@ export function unpickle(bytes: Uint8Array, resolver: PickleResolver, label = '<
   const need = (n: number): void => {
     if (p + n > bytes.length) throw fail(`pickle is truncated at byte ${p}`);
   };
-  const u8 = (): number => { need(1); return bytes[p++]!; };
-  const u16 = (): number => { need(2); const v = view.getUint16(p, true); p += 2; return v; };
-  const u32 = (): number => { need(4); const v = view.getUint32(p, true); p += 4; return v; };
-  const i32 = (): number => { need(4); const v = view.getInt32(p, true); p += 4; return v; };
+  const u8 = (): number => {
+    need(1);
+    return bytes[p++]!;
+  };
+  const u16 = (): number => {
+    need(2);
+    const v = view.getUint16(p, true);
+    p += 2;
+    return v;
+  };
+  const u32 = (): number => {
+    need(4);
+    const v = view.getUint32(p, true);
+    p += 4;
+    return v;
+  };
+  const i32 = (): number => {
+    need(4);
+    const v = view.getInt32(p, true);
+    p += 4;
+    return v;
+  };
   const u64 = (): number => {
     need(8);
     const v = view.getBigUint64(p, true);
@@ -163,7 +178,9 @@ export function unpickle(bytes: Uint8Array, resolver: PickleResolver, label = '<
   const resolveGlobal = (module: string, name: string): PickleGlobal => {
     const g = resolver.findGlobal(module, name);
     if (!g) {
-      throw fail(`refusing to load: the pickle references the global '${module}.${name}', which is not allowed here${resolver.refusalHint ? ` (${resolver.refusalHint})` : ''}`);
+      throw fail(
+        `refusing to load: the pickle references the global '${module}.${name}', which is not allowed here${resolver.refusalHint ? ` (${resolver.refusalHint})` : ''}`,
+      );
     }
     return g;
   };
@@ -172,100 +189,202 @@ export function unpickle(bytes: Uint8Array, resolver: PickleResolver, label = '<
     const at = p;
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64(); break; // FRAME: only a size hint
-      case 0x28: stack.push(MARK); break; // MARK
-      case 0x2e: { // STOP
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        u64();
+        break; // FRAME: only a size hint
+      case 0x28:
+        stack.push(MARK);
+        break; // MARK
+      case 0x2e: {
+        // STOP
         const value = pop();
         return { value, end: p };
       }
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: stack.push(signedLE(take(u8()))); break; // LONG1
-      case 0x8b: { // LONG4
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x8a:
+        stack.push(signedLE(take(u8())));
+        break; // LONG1
+      case 0x8b: {
+        // LONG4
         const n = i32();
         if (n < 0) throw fail('negative LONG4 length');
         stack.push(signedLE(take(n)));
         break;
       }
-      case 0x47: { need(8); stack.push(view.getFloat64(p, false)); p += 8; break; } // BINFLOAT (big-endian)
-      case 0x58: stack.push(new TextDecoder('utf-8').decode(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(new TextDecoder('utf-8').decode(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(new TextDecoder('utf-8').decode(take(u64()))); break; // BINUNICODE8
-      case 0x54: stack.push(new TextDecoder('latin1').decode(take(i32()))); break; // BINSTRING (Python 2 str)
-      case 0x55: stack.push(new TextDecoder('latin1').decode(take(u8()))); break; // SHORT_BINSTRING
-      case 0x42: stack.push(take(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(take(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x8e: stack.push(take(u64()).slice()); break; // BINBYTES8
-      case 0x29: stack.push(new PickleTuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(new PickleTuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new PickleTuple([pop()])); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push(new PickleTuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(new PickleTuple([a, b, c])); break; } // TUPLE3
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x61: { // APPEND
+      case 0x47: {
+        need(8);
+        stack.push(view.getFloat64(p, false));
+        p += 8;
+        break;
+      } // BINFLOAT (big-endian)
+      case 0x58:
+        stack.push(new TextDecoder('utf-8').decode(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(new TextDecoder('utf-8').decode(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(new TextDecoder('utf-8').decode(take(u64())));
+        break; // BINUNICODE8
+      case 0x54:
+        stack.push(new TextDecoder('latin1').decode(take(i32())));
+        break; // BINSTRING (Python 2 str)
+      case 0x55:
+        stack.push(new TextDecoder('latin1').decode(take(u8())));
+        break; // SHORT_BINSTRING
+      case 0x42:
+        stack.push(take(u32()).slice());
+        break; // BINBYTES
+      case 0x43:
+        stack.push(take(u8()).slice());
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        stack.push(take(u64()).slice());
+        break; // BINBYTES8
+      case 0x29:
+        stack.push(new PickleTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        stack.push(new PickleTuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        stack.push(new PickleTuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push(new PickleTuple([a, b]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push(new PickleTuple([a, b, c]));
+        break;
+      } // TUPLE3
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x61: {
+        // APPEND
         const v = pop();
         const l = top();
         if (!Array.isArray(l)) throw fail('APPEND on a value that is not a list');
         l.push(v);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         const l = top();
         if (!Array.isArray(l)) throw fail('APPENDS on a value that is not a list');
         l.push(...items);
         break;
       }
-      case 0x7d: stack.push(new PickleDict()); break; // EMPTY_DICT
-      case 0x64: { const d = new PickleDict(); setItems(d, popMark()); stack.push(d); break; } // DICT
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // SETITEMS
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: { // BINGET, LONG_BINGET
+      case 0x7d:
+        stack.push(new PickleDict());
+        break; // EMPTY_DICT
+      case 0x64: {
+        const d = new PickleDict();
+        setItems(d, popMark());
+        stack.push(d);
+        break;
+      } // DICT
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // SETITEM
+      case 0x75: {
+        const kv = popMark();
+        setItems(top(), kv);
+        break;
+      } // SETITEMS
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68:
+      case 0x6a: {
+        // BINGET, LONG_BINGET
         const i = op === 0x68 ? u8() : u32();
         if (!memo.has(i)) throw fail(`memo entry ${i} is missing`);
         stack.push(memo.get(i)!);
         break;
       }
-      case 0x63: { // GLOBAL: "module\nname\n"
+      case 0x63: {
+        // GLOBAL: "module\nname\n"
         const module = line();
         const name = line();
         stack.push(resolveGlobal(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') throw fail('STACK_GLOBAL needs two strings');
         stack.push(resolveGlobal(module, name));
         break;
       }
-      case 0x52: { // REDUCE: callable(*args)
+      case 0x52: {
+        // REDUCE: callable(*args)
         const args = pop();
         const fn = pop();
         if (!(args instanceof PickleTuple)) throw fail('REDUCE arguments are not a tuple');
-        if (!isPickleGlobal(fn) || !fn.call) throw fail(`refusing to call '${isPickleGlobal(fn) ? `${fn.module}.${fn.name}` : 'a non-global value'}' (REDUCE)`);
+        if (!isPickleGlobal(fn) || !fn.call)
+          throw fail(`refusing to call '${isPickleGlobal(fn) ? `${fn.module}.${fn.name}` : 'a non-global value'}' (REDUCE)`);
         stack.push(fn.call(args.items));
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         if (!resolver.persistentLoad) throw fail('persistent ids are not allowed here');
         stack.push(resolver.persistentLoad(pid));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const obj = top();
         if (obj instanceof PickleDict) obj.state = state;
@@ -273,7 +392,8 @@ export function unpickle(bytes: Uint8Array, resolver: PickleResolver, label = '<
         else throw fail('BUILD on a value that is not an object');
         break;
       }
-      case 0x69: { // INST names its class inline: say which
+      case 0x69: {
+        // INST names its class inline: say which
         const module = line();
         const name = line();
         throw fail(`refusing to load: the pickle instantiates '${module}.${name}' (INST)`);

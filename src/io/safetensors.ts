@@ -23,7 +23,16 @@ export class SafetensorsError extends Error {
 }
 
 const toST: Record<DType, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const fromST: Record<string, DType> = Object.fromEntries(Object.entries(toST).map(([k, v]) => [v, k as DType]));
 
@@ -80,11 +89,12 @@ function parseHeader(headerBytes: Uint8Array, fileSize: number, file: string): S
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0))
       return fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
     const [begin, end] = offs as [number, number];
-    if (begin > end || end > dataSize)
-      return fail(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataSize}-byte data section`);
+    if (begin > end || end > dataSize) return fail(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataSize}-byte data section`);
     const numel = shape.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(numel) || numel * dtypeSize[dtype] !== end - begin)
-      return fail(`tensor '${name}' of shape [${shape.join(', ')}] ${dtype} needs ${numel * dtypeSize[dtype]} bytes, its offsets give ${end - begin}`);
+      return fail(
+        `tensor '${name}' of shape [${shape.join(', ')}] ${dtype} needs ${numel * dtypeSize[dtype]} bytes, its offsets give ${end - begin}`,
+      );
     tensors.push({ name, dtype, shape, begin, end });
   }
   // The data section must be covered exactly, without overlaps or holes (as the format requires).
@@ -101,9 +111,12 @@ function parseHeader(headerBytes: Uint8Array, fileSize: number, file: string): S
 function readHeaderFrom(buf: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
   if (fileSize < 8) throw new SafetensorsError(`${file}: not a valid safetensors file: ${fileSize} bytes is shorter than the 8-byte header length`);
   const n = new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER)) throw new SafetensorsError(`${file}: not a valid safetensors file: header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
+  if (n > BigInt(MAX_HEADER))
+    throw new SafetensorsError(`${file}: not a valid safetensors file: header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
   if (Number(n) + 8 > fileSize)
-    throw new SafetensorsError(`${file}: not a valid safetensors file: header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
+    throw new SafetensorsError(
+      `${file}: not a valid safetensors file: header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`,
+    );
   return parseHeader(buf.subarray(8, 8 + Number(n)), fileSize, file);
 }
 

@@ -17,8 +17,15 @@
 import { readFileSync } from 'node:fs';
 import { ZipArchive, ZipError, looksLikeZip } from './zip.js';
 import {
-  unpickle, PickleError, PickleDict, PickleTuple, PickleOpaque, isPickleGlobal,
-  type PickleGlobal, type PickleResolver, type PickleValue,
+  unpickle,
+  PickleError,
+  PickleDict,
+  PickleTuple,
+  PickleOpaque,
+  isPickleGlobal,
+  type PickleGlobal,
+  type PickleResolver,
+  type PickleValue,
 } from './pickle.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tensor } from '../tensor/creation.js';
@@ -53,14 +60,24 @@ const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
 /** A storage named by a persistent id; its bytes are attached once they have been read. */
 class StorageRef extends PickleOpaque {
   /** Element offset into the root storage (legacy storage views), and element count. */
-  constructor(readonly key: string, readonly dtype: DType, readonly numel: number, readonly viewOffset = 0) {
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly viewOffset = 0,
+  ) {
     super();
   }
 }
 
 /** A tensor as _rebuild_tensor_v2 describes it: a strided view of a storage. */
 class TensorRef extends PickleOpaque {
-  constructor(readonly storage: StorageRef, readonly storageOffset: number, readonly size: number[], readonly stride: number[]) {
+  constructor(
+    readonly storage: StorageRef,
+    readonly storageOffset: number,
+    readonly size: number[],
+    readonly stride: number[],
+  ) {
     super();
   }
   /** torch 2.x may BUILD an empty __dict__ onto a tensor: accept exactly that. */
@@ -71,7 +88,8 @@ class TensorRef extends PickleOpaque {
   }
 }
 
-const ALLOWED_HINT = 'a state dict only needs collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and torch.*Storage';
+const ALLOWED_HINT =
+  'a state dict only needs collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter and torch.*Storage';
 
 function intList(v: PickleValue, what: string): number[] {
   const items = v instanceof PickleTuple ? v.items : Array.isArray(v) ? v : null;
@@ -115,7 +133,8 @@ function makeResolver(legacy: boolean, seen: StorageRef[] = []): PickleResolver 
     persistentLoad(pid) {
       if (!(pid instanceof PickleTuple) || pid.items[0] !== 'storage') throw new PickleError("persistent id is not a ('storage', ...) tuple");
       const [, type, key, , numel, view] = pid.items;
-      if (!isPickleGlobal(type!) || type.module !== 'torch' || !(type.name in STORAGE_DTYPES)) throw new PickleError('persistent id names no torch storage type');
+      if (!isPickleGlobal(type!) || type.module !== 'torch' || !(type.name in STORAGE_DTYPES))
+        throw new PickleError('persistent id names no torch storage type');
       if (typeof key !== 'string') throw new PickleError('persistent id has no storage key');
       if (typeof numel !== 'number') throw new PickleError('persistent id has no element count');
       const dtype = STORAGE_DTYPES[type.name]!;
@@ -183,7 +202,10 @@ function collectTensors(v: PickleValue, label: string): Map<string, TensorRef> {
       else if (x instanceof PickleDict) walk(x, `${name}.`);
     }
   };
-  if (!(v instanceof PickleDict)) throw new TorchCheckpointError(`${label}: the checkpoint holds no dict of tensors (a whole pickled module is not supported: save model.state_dict())`);
+  if (!(v instanceof PickleDict))
+    throw new TorchCheckpointError(
+      `${label}: the checkpoint holds no dict of tensors (a whole pickled module is not supported: save model.state_dict())`,
+    );
   walk(v, '');
   return out;
 }
@@ -218,7 +240,10 @@ function readLegacyCheckpoint(bytes: Uint8Array, label: string): { refs: Map<str
   const version = unpickle(bytes, plain, label, magic.end);
   const v = version.value;
   // A number, string or other scalar is shown as is; a container ('[object Object]' to String) is not.
-  if (v !== 1001) throw new TorchCheckpointError(`${label}: unsupported legacy checkpoint protocol version ${typeof v === 'object' && v !== null ? '(not a number)' : String(v)}`);
+  if (v !== 1001)
+    throw new TorchCheckpointError(
+      `${label}: unsupported legacy checkpoint protocol version ${typeof v === 'object' && v !== null ? '(not a number)' : String(v)}`,
+    );
   const sysInfo = unpickle(bytes, plain, label, version.end);
   if (sysInfo.value instanceof PickleDict && sysInfo.value.entries.get('little_endian') === false) {
     throw new TorchCheckpointError(`${label}: saved on a big-endian machine; only little-endian checkpoints are supported`);
@@ -226,7 +251,8 @@ function readLegacyCheckpoint(bytes: Uint8Array, label: string): { refs: Map<str
   const storages: StorageRef[] = [];
   const main = unpickle(bytes, makeResolver(true, storages), label, sysInfo.end);
   const keys = unpickle(bytes, plain, label, main.end);
-  if (!Array.isArray(keys.value) || keys.value.some((k) => typeof k !== 'string')) throw new TorchCheckpointError(`${label}: malformed storage key list`);
+  if (!Array.isArray(keys.value) || keys.value.some((k) => typeof k !== 'string'))
+    throw new TorchCheckpointError(`${label}: malformed storage key list`);
   const refs = collectTensors(main.value, label);
   const esizeOf = new Map<string, number>();
   for (const s of storages) esizeOf.set(s.key, dtypeSize[s.dtype]);

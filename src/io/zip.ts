@@ -28,7 +28,11 @@ import { oneLine } from './one-line.js';
 export class ZipError extends Error {
   override name = 'ZipError';
   readonly exitCode = 2;
-  constructor(readonly archive: string, readonly member: string | null, readonly problem: string) {
+  constructor(
+    readonly archive: string,
+    readonly member: string | null,
+    readonly problem: string,
+  ) {
     super(oneLine(member === null ? `${archive}: ${problem}` : `${archive}: member '${member}': ${problem}`));
   }
 }
@@ -80,7 +84,7 @@ function fileSource(fd: number, size: number): ByteSource {
     size,
     read: (pos, len) => {
       const out = new Uint8Array(len);
-      for (let done = 0; done < len; ) {
+      for (let done = 0; done < len;) {
         const n = readSync(fd, out, done, Math.min(len - done, 1 << 30), pos + done);
         if (n <= 0) throw new RangeError('the file ended early (changed while being read?)');
         done += n;
@@ -98,7 +102,10 @@ export class ZipArchive {
   readonly #src: ByteSource;
   readonly #entries = new Map<string, ZipEntry>();
 
-  private constructor(src: ByteSource, readonly label: string) {
+  private constructor(
+    src: ByteSource,
+    readonly label: string,
+  ) {
     this.#src = src;
     try {
       this.#readDirectory();
@@ -167,7 +174,8 @@ export class ZipArchive {
         throw new ZipError(this.label, e.name, `does not inflate (${firstLine(err)})`);
       }
     }
-    if (data.length !== e.uncompressedSize) throw new ZipError(this.label, e.name, `has ${data.length} bytes, its directory entry says ${e.uncompressedSize}`);
+    if (data.length !== e.uncompressedSize)
+      throw new ZipError(this.label, e.name, `has ${data.length} bytes, its directory entry says ${e.uncompressedSize}`);
     const crc = crc32(data);
     if (crc !== e.crc32) {
       throw new ZipError(this.label, e.name, `CRC-32 mismatch (0x${crc.toString(16)} != 0x${e.crc32.toString(16)}); the file is corrupt`);
@@ -197,7 +205,11 @@ export class ZipArchive {
   #readRange(pos: number, len: number, member: string | null): Uint8Array {
     if (!Number.isSafeInteger(pos) || !Number.isSafeInteger(len) || pos < 0 || len < 0 || pos + len > this.#src.size) {
       const what = `needs bytes ${pos}..${pos + len}, the archive has ${this.#src.size}`;
-      throw new ZipError(this.label, member, member === null ? `is truncated or corrupt (${what})` : `runs past the end of the archive (${what}; truncated file?)`);
+      throw new ZipError(
+        this.label,
+        member,
+        member === null ? `is truncated or corrupt (${what})` : `runs past the end of the archive (${what}; truncated file?)`,
+      );
     }
     try {
       return this.#src.read(pos, len);
@@ -236,7 +248,8 @@ export class ZipArchive {
       const locAt = tailStart + eocd - 20;
       if (locAt < 0) throw new ZipError(this.label, null, 'zip64 archive without a zip64 end-of-central-directory locator');
       const loc = this.#view(locAt, 20);
-      if (loc.getUint32(0, true) !== SIG_ZIP64_LOCATOR) throw new ZipError(this.label, null, 'zip64 archive without a zip64 end-of-central-directory locator');
+      if (loc.getUint32(0, true) !== SIG_ZIP64_LOCATOR)
+        throw new ZipError(this.label, null, 'zip64 archive without a zip64 end-of-central-directory locator');
       const z = this.#view(safeNumber(loc.getBigUint64(8, true)), 56);
       if (z.getUint32(0, true) !== SIG_ZIP64_EOCD) throw new ZipError(this.label, null, 'bad zip64 end-of-central-directory record');
       count = safeNumber(z.getBigUint64(32, true));
@@ -250,7 +263,8 @@ export class ZipArchive {
     const decoder = new TextDecoder();
     let p = 0;
     for (let i = 0; i < count; i++) {
-      if (p + 46 > cd.length || v.getUint32(p, true) !== SIG_CENTRAL) throw new ZipError(this.label, null, `central directory entry ${i} is malformed`);
+      if (p + 46 > cd.length || v.getUint32(p, true) !== SIG_CENTRAL)
+        throw new ZipError(this.label, null, `central directory entry ${i} is malformed`);
       const flags = v.getUint16(p + 8, true);
       const method = v.getUint16(p + 10, true);
       const crc = v.getUint32(p + 16, true);
@@ -285,9 +299,16 @@ export class ZipArchive {
         e = fieldEnd;
       }
       if (flags & 1) throw new ZipError(this.label, name, 'is encrypted');
-      if (method !== 0 && method !== 8) throw new ZipError(this.label, name, `uses compression method ${method}; only stored (0) and deflate (8) are supported`);
-      if (method === 0 && compressedSize !== uncompressedSize) throw new ZipError(this.label, name, `is stored but its sizes differ (${compressedSize} and ${uncompressedSize})`);
-      if (localHeaderOffset + 30 + compressedSize > size) throw new ZipError(this.label, name, `runs past the end of the archive (its ${compressedSize} bytes at offset ${localHeaderOffset}; truncated file?)`);
+      if (method !== 0 && method !== 8)
+        throw new ZipError(this.label, name, `uses compression method ${method}; only stored (0) and deflate (8) are supported`);
+      if (method === 0 && compressedSize !== uncompressedSize)
+        throw new ZipError(this.label, name, `is stored but its sizes differ (${compressedSize} and ${uncompressedSize})`);
+      if (localHeaderOffset + 30 + compressedSize > size)
+        throw new ZipError(
+          this.label,
+          name,
+          `runs past the end of the archive (its ${compressedSize} bytes at offset ${localHeaderOffset}; truncated file?)`,
+        );
       if (uncompressedSize > compressedSize * MAX_DEFLATE_RATIO + 64) {
         throw new ZipError(this.label, name, `claims ${uncompressedSize} bytes from ${compressedSize} compressed ones, more than deflate can give`);
       }

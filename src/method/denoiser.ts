@@ -54,11 +54,17 @@ export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNet
   readonly noiseEmbedding: NoiseEmbedding;
 
   /** f for a method config's sigma_min, sigma_data and c_noise form. */
-  static forMethod<N extends ConsistencyNetwork>(network: N, method: Pick<MethodConfig, 'sigmaMin' | 'sigmaData' | 'noiseEmbedding'>): ConsistencyDenoiser<N> {
+  static forMethod<N extends ConsistencyNetwork>(
+    network: N,
+    method: Pick<MethodConfig, 'sigmaMin' | 'sigmaData' | 'noiseEmbedding'>,
+  ): ConsistencyDenoiser<N> {
     return new ConsistencyDenoiser(network, { sigmaMin: method.sigmaMin, sigmaData: method.sigmaData, noiseEmbedding: method.noiseEmbedding });
   }
 
-  constructor(readonly network: Net, options: DenoiserOptions = {}) {
+  constructor(
+    readonly network: Net,
+    options: DenoiserOptions = {},
+  ) {
     this.sigmaMin = options.sigmaMin ?? 0.002;
     this.sigmaData = options.sigmaData ?? 0.5;
     this.noiseEmbedding = options.noiseEmbedding ?? 'fourier';
@@ -120,10 +126,22 @@ export class ConsistencyDenoiser<Net extends ConsistencyNetwork = ConsistencyNet
       return c;
     };
     return tidy(() => {
-      const cSkip = column(sc.map((c) => c.cSkip), perSample);
-      const cOut = column(sc.map((c) => c.cOut), perSample);
-      const cIn = column(sc.map((c) => c.cIn), perSample);
-      const cNoise = column(sc.map((c) => c.cNoise), [batch]);
+      const cSkip = column(
+        sc.map((c) => c.cSkip),
+        perSample,
+      );
+      const cOut = column(
+        sc.map((c) => c.cOut),
+        perSample,
+      );
+      const cIn = column(
+        sc.map((c) => c.cIn),
+        perSample,
+      );
+      const cNoise = column(
+        sc.map((c) => c.cNoise),
+        [batch],
+      );
       const F = this.network.forward(x.mul(cIn), cNoise, classLabels);
       if (F.shape.join(',') !== shape.join(','))
         throw new RangeError(`ConsistencyDenoiser: the network returned [${F.shape.join(', ')}] for an input of [${shape.join(', ')}]`);

@@ -48,7 +48,10 @@ function editLoop(
 ): Tensor {
   return tidy(() => {
     const xStart = noGrad(() => y0.add(randnLike(y0, generator).mul(levels[0]!)));
-    return multistepLoop(model, xStart, levels, generator, { classLabels: options.classLabels, clipDenoised: options.clipDenoised, project }).clamp(-1, 1);
+    return multistepLoop(model, xStart, levels, generator, { classLabels: options.classLabels, clipDenoised: options.clipDenoised, project }).clamp(
+      -1,
+      1,
+    );
   });
 }
 
@@ -60,7 +63,14 @@ function editLoop(
  * @param known a mask broadcastable to images (bool, or 1 = known / 0 = to generate).
  * @example inpaint(model, images, mask, karrasSigmas(..).reverse(), g)
  */
-export function inpaint(model: ConsistencyDenoiser, images: Tensor, known: Tensor, levels: readonly number[], generator: Generator, options: SamplerOptions = {}): Tensor {
+export function inpaint(
+  model: ConsistencyDenoiser,
+  images: Tensor,
+  known: Tensor,
+  levels: readonly number[],
+  generator: Generator,
+  options: SamplerOptions = {},
+): Tensor {
   checkImages('inpaint', 'images', images);
   checkLevels('inpaint', levels, model.sigmaMin);
   return tidy(() => {
@@ -77,7 +87,13 @@ export function inpaint(model: ConsistencyDenoiser, images: Tensor, known: Tenso
  *
  * @param gray [N, 1, H, W] in [-1, 1]: the luma of the wanted images.
  */
-export function colorize(model: ConsistencyDenoiser, gray: Tensor, levels: readonly number[], generator: Generator, options: SamplerOptions = {}): Tensor {
+export function colorize(
+  model: ConsistencyDenoiser,
+  gray: Tensor,
+  levels: readonly number[],
+  generator: Generator,
+  options: SamplerOptions = {},
+): Tensor {
   checkImages('colorize', 'gray', gray, 1);
   checkLevels('colorize', levels, model.sigmaMin);
   const Q = colorTransform();

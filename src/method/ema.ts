@@ -64,7 +64,8 @@ export function emaRate(schedule: EmaSchedule, t: number): number {
       if (schedule.gamma !== undefined) {
         if (schedule.sigmaRel !== undefined) throw new RangeError('emaRate: give gamma or sigmaRel, not both');
         gamma = schedule.gamma;
-        if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma)) throw new RangeError(`emaRate: gamma must be a finite number > 0, got ${gamma}`);
+        if (typeof gamma !== 'number' || !(gamma > 0) || !Number.isFinite(gamma))
+          throw new RangeError(`emaRate: gamma must be a finite number > 0, got ${gamma}`);
       } else if (schedule.sigmaRel !== undefined) gamma = powerEmaGamma(schedule.sigmaRel);
       else throw new RangeError("emaRate: a 'power' schedule needs gamma or sigmaRel");
       return (1 - 1 / t) ** (gamma + 1);
@@ -116,7 +117,9 @@ function checkSameNames(fn: string, a: Map<string, Tensor>, b: Map<string, Tenso
         missing.length ? `missing in source: ${missing.join(', ')}` : '',
         extra.length ? `not in target: ${extra.join(', ')}` : '',
         shapes.length ? `different shapes: ${shapes.join(', ')}` : '',
-      ].filter(Boolean).join('; ')}`,
+      ]
+        .filter(Boolean)
+        .join('; ')}`,
     );
 }
 
@@ -128,7 +131,10 @@ export class ExponentialMovingAverage {
   updates = 0;
 
   /** Starts from a copy of `source`'s parameters. */
-  constructor(source: Module, readonly schedule: EmaSchedule = { kind: 'fixed', rate: 0.99993 }) {
+  constructor(
+    source: Module,
+    readonly schedule: EmaSchedule = { kind: 'fixed', rate: 0.99993 },
+  ) {
     emaRate(schedule, 1); // validates
     this.tensors = new Map();
     noGrad(() => {
@@ -160,7 +166,8 @@ export class ExponentialMovingAverage {
 
   /** Restores averaged weights and the update count from a checkpoint. */
   loadStateDict(state: Map<string, Tensor>, updates: number): void {
-    if (!Number.isSafeInteger(updates) || updates < 0) throw new RangeError(`ExponentialMovingAverage.loadStateDict: updates must be an integer >= 0, got ${updates}`);
+    if (!Number.isSafeInteger(updates) || updates < 0)
+      throw new RangeError(`ExponentialMovingAverage.loadStateDict: updates must be an integer >= 0, got ${updates}`);
     checkSameNames('ExponentialMovingAverage.loadStateDict', this.tensors, state);
     noGrad(() => {
       for (const [name, t] of this.tensors) t.copy_(state.get(name)!);

@@ -6,10 +6,13 @@ import { karrasSigmas } from './schedules.js';
 
 /** Checks that levels are a non-empty, strictly decreasing list of finite numbers >= sigma_min. */
 export function checkLevels(fn: string, levels: readonly number[], sigmaMin: number): void {
-  if (!Array.isArray(levels) || levels.length === 0) throw new RangeError(`${fn}: levels must be a non-empty array of noise levels, got ${String(levels)}`);
+  if (!Array.isArray(levels) || levels.length === 0)
+    throw new RangeError(`${fn}: levels must be a non-empty array of noise levels, got ${String(levels)}`);
   levels.forEach((t, i) => {
-    if (typeof t !== 'number' || !Number.isFinite(t) || t < sigmaMin) throw new RangeError(`${fn}: levels[${i}] must be a finite number >= sigmaMin=${sigmaMin}, got ${t}`);
-    if (i > 0 && !(t < levels[i - 1]!)) throw new RangeError(`${fn}: levels must decrease strictly, got levels[${i - 1}]=${levels[i - 1]} then levels[${i}]=${t}`);
+    if (typeof t !== 'number' || !Number.isFinite(t) || t < sigmaMin)
+      throw new RangeError(`${fn}: levels[${i}] must be a finite number >= sigmaMin=${sigmaMin}, got ${t}`);
+    if (i > 0 && !(t < levels[i - 1]!))
+      throw new RangeError(`${fn}: levels must decrease strictly, got levels[${i - 1}]=${levels[i - 1]} then levels[${i}]=${t}`);
   });
 }
 
@@ -31,5 +34,7 @@ export function levelsForSteps(steps: number, s: LevelSettings): number[] {
   if (!Number.isSafeInteger(steps) || steps < 1) throw new RangeError(`steps must be an integer >= 1, got ${steps}`);
   if (steps === 1) return [s.sigmaMax];
   if (steps === 2) return [s.sigmaMax, s.secondSigma];
-  return karrasSigmas(steps + 1, { sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho }).reverse().slice(0, steps);
+  return karrasSigmas(steps + 1, { sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho })
+    .reverse()
+    .slice(0, steps);
 }

@@ -98,7 +98,10 @@ function fail(what: string): never {
 export class ConsistencyLoss {
   readonly distance: SampleDistance;
 
-  constructor(readonly config: MethodConfig, options: ConsistencyLossOptions = {}) {
+  constructor(
+    readonly config: MethodConfig,
+    options: ConsistencyLossOptions = {},
+  ) {
     this.distance = sampleDistance(config.metric, options.learnedMetric ? { learnedMetric: options.learnedMetric } : {});
   }
 
@@ -176,14 +179,19 @@ export class ConsistencyLoss {
       if (!inputs.teacher) fail("teacher 'ema' needs a teacher (a ConsistencyDenoiser around the EMA copy of the student's network)");
       teacher = inputs.teacher;
     }
-    for (const [who, f] of [['student', student], ['teacher', teacher]] as const) {
+    for (const [who, f] of [
+      ['student', student],
+      ['teacher', teacher],
+    ] as const) {
       if (f.sigmaMin !== this.config.sigmaMin || f.sigmaData !== this.config.sigmaData || f.noiseEmbedding !== this.config.noiseEmbedding)
         fail(
           `the ${who} has sigmaMin=${f.sigmaMin}, sigmaData=${f.sigmaData}, noiseEmbedding=${f.noiseEmbedding} but the method config ` +
             `${this.config.sigmaMin}, ${this.config.sigmaData}, ${this.config.noiseEmbedding} (ConsistencyDenoiser.forMethod builds a matching one)`,
         );
       if (f.network.training === true && f.network.generator === undefined)
-        fail(`the ${who}'s network is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (docs/method.md section 4)`);
+        fail(
+          `the ${who}'s network is in training mode without a dropout generator; call setGenerator(new Generator(seed)) so the student and teacher passes share dropout masks (docs/method.md section 4)`,
+        );
     }
 
     // One draw of z for both terms.
@@ -195,7 +203,8 @@ export class ConsistencyLoss {
     } else z = randnLike(x, inputs.noiseGenerator);
 
     const perSample = [batch, ...x.shape.slice(1).map(() => 1)];
-    const column = (values: number[]): Tensor => tensor(Float64Array.from(values), perSample, { dtype: 'float64', device: x.device }).toDtype(x.dtype);
+    const column = (values: number[]): Tensor =>
+      tensor(Float64Array.from(values), perSample, { dtype: 'float64', device: x.device }).toDtype(x.dtype);
 
     // Student pass, with gradients, inside the dropout generator's replay: afterwards the
     // generator is back where it started, so the teacher pass draws the same masks. A teacher with

@@ -57,8 +57,18 @@ export function l1Distance(a: Tensor, b: Tensor): Tensor {
 export function pseudoHuberDistance(a: Tensor, b: Tensor, c?: number): Tensor {
   const [n, d] = batchShape('pseudoHuberDistance', a, b);
   const cc = c ?? pseudoHuberC(d);
-  if (typeof cc !== 'number' || !Number.isFinite(cc) || cc <= 0) throw new RangeError(`pseudoHuberDistance: c must be a finite number > 0, got ${cc}`);
-  return tidy(() => a.sub(b).reshape([n, d]).square().sum(1).add(cc * cc).sqrt().sub(cc));
+  if (typeof cc !== 'number' || !Number.isFinite(cc) || cc <= 0)
+    throw new RangeError(`pseudoHuberDistance: c must be a finite number > 0, got ${cc}`);
+  return tidy(() =>
+    a
+      .sub(b)
+      .reshape([n, d])
+      .square()
+      .sum(1)
+      .add(cc * cc)
+      .sqrt()
+      .sub(cc),
+  );
 }
 
 /** Options of {@link sampleDistance}. */

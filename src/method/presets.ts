@@ -177,10 +177,22 @@ function validate(c: MethodConfig): void {
   check(typeof c.mu0 === 'number' && c.mu0 >= 0 && c.mu0 < 1, 'mu0', (n) => `${n('mu0')} must be a number in [0, 1), got ${c.mu0}`);
   const { s0, s1 } = c.curriculum;
   check(Number.isSafeInteger(s0) && s0 > 0, 'curriculum.s0', (n) => `${n('curriculum.s0')} must be a positive integer, got ${s0}`);
-  check(c.curriculum.kind !== 'ct-sqrt' || s0 >= 2, 'curriculum.s0', (n) => `${n('curriculum.s0')} must be an integer >= 2 for ct-sqrt (N(0) = s0 levels), got ${s0}`);
+  check(
+    c.curriculum.kind !== 'ct-sqrt' || s0 >= 2,
+    'curriculum.s0',
+    (n) => `${n('curriculum.s0')} must be an integer >= 2 for ct-sqrt (N(0) = s0 levels), got ${s0}`,
+  );
   // The library's message names the other field briefly (s0=...), as it always has.
-  check(Number.isSafeInteger(s1) && s1 >= s0, 'curriculum.s1', (n) => `${n('curriculum.s1')} must be an integer >= ${n('curriculum.s0') === 'curriculum.s0' ? 's0' : n('curriculum.s0')}=${s0}, got ${s1}`);
-  check(typeof c.levels.pMean === 'number' && Number.isFinite(c.levels.pMean), 'levels.pMean', (n) => `${n('levels.pMean')} must be a finite number, got ${c.levels.pMean}`);
+  check(
+    Number.isSafeInteger(s1) && s1 >= s0,
+    'curriculum.s1',
+    (n) => `${n('curriculum.s1')} must be an integer >= ${n('curriculum.s0') === 'curriculum.s0' ? 's0' : n('curriculum.s0')}=${s0}, got ${s1}`,
+  );
+  check(
+    typeof c.levels.pMean === 'number' && Number.isFinite(c.levels.pMean),
+    'levels.pMean',
+    (n) => `${n('levels.pMean')} must be a finite number, got ${c.levels.pMean}`,
+  );
   positive('levels.pStd', c.levels.pStd);
   if (c.metric.c !== undefined) positive('metric.c', c.metric.c);
   positive('sigmaMin', c.sigmaMin);

@@ -33,7 +33,8 @@ export const TWO_STEP_SECOND_LEVEL = { cifar10: 0.821, imagenet64: 1.526 } as co
 export function twoStepLevels(dataset: keyof typeof TWO_STEP_SECOND_LEVEL = 'cifar10', sigmaMax = 80): number[] {
   // JavaScript callers may pass any string: the lookup can miss.
   const second = (TWO_STEP_SECOND_LEVEL as Record<string, number | undefined>)[dataset];
-  if (second === undefined) throw new RangeError(`twoStepLevels: dataset must be one of ${Object.keys(TWO_STEP_SECOND_LEVEL).join(', ')}, got ${dataset}`);
+  if (second === undefined)
+    throw new RangeError(`twoStepLevels: dataset must be one of ${Object.keys(TWO_STEP_SECOND_LEVEL).join(', ')}, got ${dataset}`);
   if (!(sigmaMax > second)) throw new RangeError(`twoStepLevels: sigmaMax must be > ${second}, got ${sigmaMax}`);
   return [sigmaMax, second];
 }
@@ -97,7 +98,13 @@ export function multistepLoop(
  * @param generator the noise source of the later steps (unused with one level).
  * @example sampleMultistep(model, randn([16, 3, 32, 32], { generator: g }), twoStepLevels(), g)
  */
-export function sampleMultistep(model: ConsistencyDenoiser, z: Tensor, levels: readonly number[], generator: Generator | undefined, options: SamplerOptions = {}): Tensor {
+export function sampleMultistep(
+  model: ConsistencyDenoiser,
+  z: Tensor,
+  levels: readonly number[],
+  generator: Generator | undefined,
+  options: SamplerOptions = {},
+): Tensor {
   checkLevels('sampleMultistep', levels, model.sigmaMin);
   return tidy(() => {
     const x = multistepLoop(model, z.mul(levels[0]!), levels, generator, options);

@@ -34,8 +34,7 @@ function checkPositive(fn: string, name: string, v: number): void {
 /** Checks k and K of a curriculum: K a positive integer, k an integer in [0, K]. */
 function checkStep(fn: string, step: number, totalSteps: number): void {
   checkPositiveInt(fn, 'totalSteps', totalSteps);
-  if (!Number.isSafeInteger(step) || step < 0 || step > totalSteps)
-    fail(fn, `step must be an integer in [0, totalSteps=${totalSteps}], got ${step}`);
+  if (!Number.isSafeInteger(step) || step < 0 || step > totalSteps) fail(fn, `step must be an integer in [0, totalSteps=${totalSteps}], got ${step}`);
 }
 
 /** Checks the curriculum's s0 and s1: positive integers with s1 >= s0. */
@@ -51,8 +50,7 @@ function checkSigmas(fn: string, sigmas: readonly number[]): void {
   for (let i = 0; i < sigmas.length; i++) {
     const s = sigmas[i]!;
     if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0) fail(fn, `sigmas[${i}] must be a finite number > 0, got ${s}`);
-    if (i > 0 && !(s > sigmas[i - 1]!))
-      fail(fn, `sigmas must be strictly increasing, got sigmas[${i - 1}]=${sigmas[i - 1]} then sigmas[${i}]=${s}`);
+    if (i > 0 && !(s > sigmas[i - 1]!)) fail(fn, `sigmas must be strictly increasing, got sigmas[${i - 1}]=${sigmas[i - 1]} then sigmas[${i}]=${s}`);
   }
 }
 
@@ -384,7 +382,8 @@ export interface LevelSchedule {
  */
 export function levelSchedule(config: MethodConfig, step: number, totalSteps: number): LevelSchedule {
   const { s0, s1 } = config.curriculum;
-  const N = config.curriculum.kind === 'ict-exp' ? ictDiscretizationSteps(step, totalSteps, { s0, s1 }) : ctDiscretizationSteps(step, totalSteps, { s0, s1 });
+  const N =
+    config.curriculum.kind === 'ict-exp' ? ictDiscretizationSteps(step, totalSteps, { s0, s1 }) : ctDiscretizationSteps(step, totalSteps, { s0, s1 });
   const sigmas = karrasSigmas(N, { sigmaMin: config.sigmaMin, sigmaMax: config.sigmaMax, rho: config.rho });
   const probabilities =
     config.levels.kind === 'lognormal'

@@ -10,8 +10,16 @@ export type { KernelInceptionDistance, KidOptions } from './scores/kid.js';
 export { FidInceptionV3, avgPool2dExcludePad, isUnusedInceptionKey } from './feature-nets/inception.js';
 export type { InceptionOutputs, InceptionInitOptions } from './feature-nets/inception.js';
 export {
-  FID_WEIGHTS_URL, FID_WEIGHTS_FILE, FID_WEIGHTS_SHA256_PREFIX, FID_FEATURE, InceptionWeightsError,
-  metricsCacheDir, sha256Prefix, resolveFidWeights, loadInceptionWeights, loadFidInception,
+  FID_WEIGHTS_URL,
+  FID_WEIGHTS_FILE,
+  FID_WEIGHTS_SHA256_PREFIX,
+  FID_FEATURE,
+  InceptionWeightsError,
+  metricsCacheDir,
+  sha256Prefix,
+  resolveFidWeights,
+  loadInceptionWeights,
+  loadFidInception,
 } from './feature-nets/inception-weights.js';
 export type { ResolveWeightsOptions, LoadFidInceptionOptions, LoadedFidInception } from './feature-nets/inception-weights.js';
 export { saveReference, loadReference, loadNpzStats } from './evaluation/reference.js';
@@ -21,8 +29,16 @@ export type { ImageBatchSource, OpenImagesOptions } from './evaluation/images.js
 export { METRIC_NAMES, isMetricName, featureNeeds, extractFeatures, scoreFeatures, disposeFeatures } from './evaluation/evaluate.js';
 export type { MetricName, FeatureNeeds, FeatureNetworks, ExtractOptions, ExtractedFeatures, ScoreOptions, Scores } from './evaluation/evaluate.js';
 export {
-  OfflineFeatureNet, OfflineModelError, locateNsfwjsModel, readNsfwjsModel, integrityOf,
-  NSFWJS_VERSION, NSFWJS_INTEGRITY, NSFWJS_TARBALL, OFFLINE_FEATURE, OFFLINE_LAYER,
+  OfflineFeatureNet,
+  OfflineModelError,
+  locateNsfwjsModel,
+  readNsfwjsModel,
+  integrityOf,
+  NSFWJS_VERSION,
+  NSFWJS_INTEGRITY,
+  NSFWJS_TARBALL,
+  OFFLINE_FEATURE,
+  OFFLINE_LAYER,
 } from './feature-nets/offline.js';
 export type { OfflineModelOptions, NsfwjsModelFiles } from './feature-nets/offline.js';
 export { KerasGraph, KerasModelError, decodeWeights } from './feature-nets/keras-graph.js';

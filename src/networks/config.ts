@@ -81,7 +81,8 @@ export function validateNetworkConfig(c: NetworkConfig): void {
   if (c.architecture === 'song') {
     const embeddingType: string = c.embeddingType;
     if (embeddingType !== 'fourier' && embeddingType !== 'positional') fail('embeddingType', "'fourier' or 'positional'", embeddingType);
-    if (c.embeddingType === 'fourier' && !(c.fourierScale > 0 && Number.isFinite(c.fourierScale))) fail('fourierScale', 'a finite number > 0', c.fourierScale);
+    if (c.embeddingType === 'fourier' && !(c.fourierScale > 0 && Number.isFinite(c.fourierScale)))
+      fail('fourierScale', 'a finite number > 0', c.fourierScale);
     posInt('channelMultNoise', c.channelMultNoise);
     if (!['standard', 'skip', 'residual'].includes(c.encoderType)) fail('encoderType', "'standard', 'skip' or 'residual'", c.encoderType);
     if (!['standard', 'skip'].includes(c.decoderType)) fail('decoderType', "'standard' or 'skip'", c.decoderType);

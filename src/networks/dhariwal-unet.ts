@@ -46,11 +46,19 @@ export class DhariwalUNet extends ImageNetwork {
     const block = (inChannels: number, outChannels: number, res: number, attention: boolean, extra: Partial<UNetBlockOptions> = {}) => {
       if (attention && outChannels % c.channelsPerHead !== 0)
         throw new RangeError(`network config: channelsPerHead ${c.channelsPerHead} does not divide the ${outChannels} channels at ${res}x${res}`);
-      return new UNetBlock({
-        inChannels, outChannels, embChannels,
-        numHeads: attention ? outChannels / c.channelsPerHead : 0, dropout: blockDropout(c, res),
-        init: INIT, initZero: INIT_ZERO, ...extra,
-      }, o);
+      return new UNetBlock(
+        {
+          inChannels,
+          outChannels,
+          embChannels,
+          numHeads: attention ? outChannels / c.channelsPerHead : 0,
+          dropout: blockDropout(c, res),
+          init: INIT,
+          initZero: INIT_ZERO,
+          ...extra,
+        },
+        o,
+      );
     };
 
     // Mapping.
@@ -58,7 +66,10 @@ export class DhariwalUNet extends ImageNetwork {
     this.mapLayer0 = this.registerModule('map_layer0', new Linear(c.modelChannels, embChannels, { ...o, init: INIT }));
     this.mapLayer1 = this.registerModule('map_layer1', new Linear(embChannels, embChannels, { ...o, init: INIT }));
     if (c.labelDim > 0)
-      this.mapLabel = this.registerModule('map_label', new Linear(c.labelDim, embChannels, { ...o, bias: false, init: { mode: 'kaiming_normal', weightGain: Math.sqrt(c.labelDim) } }));
+      this.mapLabel = this.registerModule(
+        'map_label',
+        new Linear(c.labelDim, embChannels, { ...o, bias: false, init: { mode: 'kaiming_normal', weightGain: Math.sqrt(c.labelDim) } }),
+      );
 
     // Encoder.
     this.enc = this.registerModule('enc', new ModuleDict());

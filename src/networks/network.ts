@@ -49,7 +49,10 @@ export abstract class ImageNetwork extends Module {
 /** Integer labels [N] -> float one-hot [N, classes]; a label outside [0, classes) throws a RangeError. */
 export function oneHot(labels: Tensor, classes: number, dtype: 'float32' | 'float64' = 'float32'): Tensor {
   const outside = tidy(() => labels.lt(0).logicalOr(labels.ge(classes)).any());
-  if (outside) throw new RangeError(`oneHot: class labels must be integers in [0, ${classes}); got ${tidy(() => `min ${labels.min().item()}, max ${labels.max().item()}`)}`);
+  if (outside)
+    throw new RangeError(
+      `oneHot: class labels must be integers in [0, ${classes}); got ${tidy(() => `min ${labels.min().item()}, max ${labels.max().item()}`)}`,
+    );
   const ids = arange(0, classes, 1, { dtype: labels.dtype, device: labels.device });
   const col = labels.reshape([-1, 1]);
   const eq = col.eq(ids.reshape([1, classes]));

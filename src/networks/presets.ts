@@ -10,15 +10,22 @@ import type { DhariwalUNetConfig, SongUNetConfig } from './config.js';
 export function ncsnppConfig(numBlocks: number): SongUNetConfig {
   return {
     architecture: 'song',
-    imgResolution: 32, inChannels: 3, outChannels: 3, labelDim: 0,
-    modelChannels: 128, channelMult: [2, 2, 2], channelMultEmb: 4, numBlocks,
+    imgResolution: 32,
+    inChannels: 3,
+    outChannels: 3,
+    labelDim: 0,
+    modelChannels: 128,
+    channelMult: [2, 2, 2],
+    channelMultEmb: 4,
+    numBlocks,
     attnResolutions: [16],
     dropout: 0.3, // [unverified]
     dropoutMaxResolution: null,
     embeddingType: 'fourier',
     fourierScale: 0.02, // iCT's value; NCSN++'s default is 16
     channelMultNoise: 2,
-    encoderType: 'residual', decoderType: 'standard',
+    encoderType: 'residual',
+    decoderType: 'standard',
     resampleFilter: [1, 3, 3, 1],
   };
 }
@@ -27,9 +34,16 @@ export function ncsnppConfig(numBlocks: number): SongUNetConfig {
 export function admConfig(numBlocks: number): DhariwalUNetConfig {
   return {
     architecture: 'adm',
-    imgResolution: 64, inChannels: 3, outChannels: 3, labelDim: 1000,
-    modelChannels: 192, channelMult: [1, 2, 3, 4], channelMultEmb: 4, numBlocks,
-    attnResolutions: [32, 16, 8], channelsPerHead: 64,
+    imgResolution: 64,
+    inChannels: 3,
+    outChannels: 3,
+    labelDim: 1000,
+    modelChannels: 192,
+    channelMult: [1, 2, 3, 4],
+    channelMultEmb: 4,
+    numBlocks,
+    attnResolutions: [32, 16, 8],
+    channelsPerHead: 64,
     dropout: 0.2, // [unverified]
     dropoutMaxResolution: 16, // [unverified] dropout only at resolutions 16 and below
   };

@@ -47,17 +47,31 @@ export class SongUNet extends ImageNetwork {
     const embChannels = c.modelChannels * c.channelMultEmb;
     const noiseChannels = c.modelChannels * c.channelMultNoise;
     const block = (inChannels: number, outChannels: number, res: number, extra: Partial<UNetBlockOptions> = {}) =>
-      new UNetBlock({
-        inChannels, outChannels, embChannels,
-        numHeads: 0, dropout: blockDropout(c, res), skipScale: Math.SQRT1_2, eps: 1e-6,
-        resampleFilter: c.resampleFilter, resampleProjection: true, adaptiveScale: false,
-        init: INIT, initZero: INIT_ZERO, initAttention: INIT_ATTENTION,
-        ...extra,
-      }, o);
+      new UNetBlock(
+        {
+          inChannels,
+          outChannels,
+          embChannels,
+          numHeads: 0,
+          dropout: blockDropout(c, res),
+          skipScale: Math.SQRT1_2,
+          eps: 1e-6,
+          resampleFilter: c.resampleFilter,
+          resampleProjection: true,
+          adaptiveScale: false,
+          init: INIT,
+          initZero: INIT_ZERO,
+          initAttention: INIT_ATTENTION,
+          ...extra,
+        },
+        o,
+      );
 
     // Mapping.
-    this.mapNoise = this.registerModule('map_noise',
-      c.embeddingType === 'fourier' ? new FourierEmbedding(noiseChannels, c.fourierScale, o) : new PositionalEmbedding(noiseChannels, 10000, true));
+    this.mapNoise = this.registerModule(
+      'map_noise',
+      c.embeddingType === 'fourier' ? new FourierEmbedding(noiseChannels, c.fourierScale, o) : new PositionalEmbedding(noiseChannels, 10000, true),
+    );
     if (c.labelDim > 0) this.mapLabel = this.registerModule('map_label', new Linear(c.labelDim, noiseChannels, { ...o, init: INIT }));
     this.mapLayer0 = this.registerModule('map_layer0', new Linear(noiseChannels, embChannels, { ...o, init: INIT }));
     this.mapLayer1 = this.registerModule('map_layer1', new Linear(embChannels, embChannels, { ...o, init: INIT }));
@@ -79,7 +93,10 @@ export class SongUNet extends ImageNetwork {
           this.enc.set(`${res}x${res}_aux_skip`, new ResampleConv2d(caux, cout, 1, INIT, o));
         }
         if (c.encoderType === 'residual') {
-          this.enc.set(`${res}x${res}_aux_residual`, new ResampleConv2d(caux, cout, 3, INIT, { ...o, down: true, fused: true, resampleFilter: c.resampleFilter }));
+          this.enc.set(
+            `${res}x${res}_aux_residual`,
+            new ResampleConv2d(caux, cout, 3, INIT, { ...o, down: true, fused: true, resampleFilter: c.resampleFilter }),
+          );
           caux = cout;
         }
       }
@@ -111,7 +128,10 @@ export class SongUNet extends ImageNetwork {
       }
       if (c.decoderType === 'skip' || level === 0) {
         if (c.decoderType === 'skip' && level < levels - 1)
-          this.dec.set(`${res}x${res}_aux_up`, new ResampleConv2d(c.outChannels, c.outChannels, 0, INIT, { ...o, up: true, resampleFilter: c.resampleFilter }));
+          this.dec.set(
+            `${res}x${res}_aux_up`,
+            new ResampleConv2d(c.outChannels, c.outChannels, 0, INIT, { ...o, up: true, resampleFilter: c.resampleFilter }),
+          );
         this.dec.set(`${res}x${res}_aux_norm`, unetGroupNorm(cout, 1e-6, o));
         this.dec.set(`${res}x${res}_aux_conv`, new ResampleConv2d(cout, c.outChannels, 3, INIT_ZERO, o));
       }

@@ -51,11 +51,17 @@ export function initTensor(shape: number[], mode: InitMode, fanIn: number, fanOu
     const g = { generator: o.generator, device };
     switch (mode) {
       case 'xavier_uniform':
-        return rand(shape, g).mul(2).sub(1).mul(Math.sqrt(6 / (fanIn + fanOut)) * gain);
+        return rand(shape, g)
+          .mul(2)
+          .sub(1)
+          .mul(Math.sqrt(6 / (fanIn + fanOut)) * gain);
       case 'xavier_normal':
         return randn(shape, g).mul(Math.sqrt(2 / (fanIn + fanOut)) * gain);
       case 'kaiming_uniform':
-        return rand(shape, g).mul(2).sub(1).mul(Math.sqrt(3 / fanIn) * gain);
+        return rand(shape, g)
+          .mul(2)
+          .sub(1)
+          .mul(Math.sqrt(3 / fanIn) * gain);
       case 'kaiming_normal':
         return randn(shape, g).mul(Math.sqrt(1 / fanIn) * gain);
     }

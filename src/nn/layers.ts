@@ -14,7 +14,11 @@ export interface InitOptions {
 
 /** Uniform on [-bound, bound). */
 export function uniformInit(shape: number[], bound: number, o: InitOptions = {}): Tensor {
-  return tidy(() => rand(shape, { generator: o.generator, device: o.device }).mul(2 * bound).sub(bound));
+  return tidy(() =>
+    rand(shape, { generator: o.generator, device: o.device })
+      .mul(2 * bound)
+      .sub(bound),
+  );
 }
 
 export interface Conv2dLayerOptions extends InitOptions {
@@ -30,7 +34,12 @@ export class Conv2d extends Module {
   readonly padding: number;
   readonly dilation: number;
   readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, o: Conv2dLayerOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    o: Conv2dLayerOptions = {},
+  ) {
     super();
     this.stride = o.stride ?? 1;
     this.padding = o.padding ?? 0;
@@ -41,15 +50,24 @@ export class Conv2d extends Module {
     this.registerParameter('weight', uniformInit([outChannels, inChannels / this.groups, kernelSize, kernelSize], bound, o));
     if (o.bias ?? true) this.registerParameter('bias', uniformInit([outChannels], bound, o));
   }
-  get weight(): Tensor { return this.tensor('weight'); }
-  get bias(): Tensor | null { return this.namedParameters().get('bias') ?? null; }
+  get weight(): Tensor {
+    return this.tensor('weight');
+  }
+  get bias(): Tensor | null {
+    return this.namedParameters().get('bias') ?? null;
+  }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
   }
 }
 
 export class GroupNorm extends Module {
-  constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5, o: InitOptions = {}) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly eps = 1e-5,
+    o: InitOptions = {},
+  ) {
     super();
     if (numChannels % numGroups !== 0) throw new RangeError(`GroupNorm: ${numChannels} channels do not split into ${numGroups} groups`);
     this.registerParameter('weight', ones([numChannels], { device: o.device }));
@@ -61,7 +79,11 @@ export class GroupNorm extends Module {
 }
 
 export class LayerNorm extends Module {
-  constructor(readonly normalizedShape: number[], readonly eps = 1e-5, o: InitOptions = {}) {
+  constructor(
+    readonly normalizedShape: number[],
+    readonly eps = 1e-5,
+    o: InitOptions = {},
+  ) {
     super();
     this.registerParameter('weight', ones(normalizedShape, { device: o.device }));
     this.registerParameter('bias', zeros(normalizedShape, { device: o.device }));

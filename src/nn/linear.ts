@@ -23,7 +23,11 @@ export class Linear extends Module {
    * @example new Linear(128, 512).forward(x) // x [N, 128] -> [N, 512], PyTorch's default initialization
    * @example new Linear(128, 512, { init: { mode: 'xavier_uniform' } }) // EDM's initialization
    */
-  constructor(readonly inFeatures: number, readonly outFeatures: number, o: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: LinearOptions = {},
+  ) {
     super();
     this.hasBias = o.bias ?? true;
     const init = o.init;
@@ -36,8 +40,12 @@ export class Linear extends Module {
     if (this.hasBias) this.registerParameter('bias', make([outFeatures], init?.biasGain ?? 0));
   }
 
-  get weight(): Tensor { return this.tensor('weight'); }
-  get bias(): Tensor | null { return this.hasBias ? this.tensor('bias') : null; }
+  get weight(): Tensor {
+    return this.tensor('weight');
+  }
+  get bias(): Tensor | null {
+    return this.hasBias ? this.tensor('bias') : null;
+  }
 
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);

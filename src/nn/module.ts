@@ -109,8 +109,7 @@ export abstract class Module {
     const misShaped: string[] = [];
     for (const [k, t] of own) {
       const s = state.get(k);
-      if (s && s.shape.join(',') !== t.shape.join(','))
-        misShaped.push(`${k} (expected [${t.shape.join(', ')}], got [${s.shape.join(', ')}])`);
+      if (s && s.shape.join(',') !== t.shape.join(',')) misShaped.push(`${k} (expected [${t.shape.join(', ')}], got [${s.shape.join(', ')}])`);
     }
     const problems: string[] = [];
     if (misShaped.length) problems.push(`mis-shaped: ${misShaped.join('; ')}`);

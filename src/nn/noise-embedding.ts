@@ -12,7 +12,11 @@ import type { ParameterOptions } from './init.js';
 
 /** Frequencies (1 / maxPositions)^(i / (C/2 - endpoint)) for i = 0..C/2-1; no 2 pi factor. */
 export class PositionalEmbedding extends Module {
-  constructor(readonly numChannels: number, readonly maxPositions = 10000, readonly endpoint = false) {
+  constructor(
+    readonly numChannels: number,
+    readonly maxPositions = 10000,
+    readonly endpoint = false,
+  ) {
     super();
     if (numChannels % 2 !== 0 || numChannels < 2) throw new RangeError(`PositionalEmbedding: numChannels must be even and >= 2, got ${numChannels}`);
   }
@@ -30,13 +34,18 @@ export class PositionalEmbedding extends Module {
 
 /** Random frequencies N(0, scale^2) drawn once (a buffer, not trained); angles 2 pi f t. */
 export class FourierEmbedding extends Module {
-  constructor(readonly numChannels: number, readonly scale: number, o: ParameterOptions = {}) {
+  constructor(
+    readonly numChannels: number,
+    readonly scale: number,
+    o: ParameterOptions = {},
+  ) {
     super();
     if (numChannels % 2 !== 0 || numChannels < 2) throw new RangeError(`FourierEmbedding: numChannels must be even and >= 2, got ${numChannels}`);
     if (!(scale > 0) || !Number.isFinite(scale)) throw new RangeError(`FourierEmbedding: scale must be a finite number > 0, got ${scale}`);
-    const freqs = o.values === 'uninitialized'
-      ? empty([numChannels / 2], { device: o.device })
-      : tidy(() => randn([numChannels / 2], { generator: o.generator, device: o.device }).mul(scale));
+    const freqs =
+      o.values === 'uninitialized'
+        ? empty([numChannels / 2], { device: o.device })
+        : tidy(() => randn([numChannels / 2], { generator: o.generator, device: o.device }).mul(scale));
     this.registerBuffer('freqs', freqs);
   }
 

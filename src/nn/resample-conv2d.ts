@@ -34,7 +34,13 @@ export class ResampleConv2d extends Module {
   /** The 1-D filter taps as given. */
   readonly taps: readonly number[];
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernel: number, init: WeightInit, o: ResampleConv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernel: number,
+    init: WeightInit,
+    o: ResampleConv2dOptions = {},
+  ) {
     super();
     this.up = o.up ?? false;
     this.down = o.down ?? false;
@@ -43,12 +49,15 @@ export class ResampleConv2d extends Module {
     if (this.fused && this.up) throw new RangeError('ResampleConv2d: fused resampling is only for downsampling');
     const filterTaps = o.resampleFilter ?? [1, 1];
     if ((this.up || this.down) && (filterTaps.length === 0 || filterTaps.length % 2 !== 0))
-      throw new RangeError(`ResampleConv2d: resampleFilter must have an even, non-zero number of taps for 2x resampling, got [${filterTaps.join(', ')}]`);
+      throw new RangeError(
+        `ResampleConv2d: resampleFilter must have an even, non-zero number of taps for 2x resampling, got [${filterTaps.join(', ')}]`,
+      );
     this.hasWeight = kernel > 0;
     this.hasBias = this.hasWeight && (o.bias ?? true);
     const fanIn = inChannels * kernel * kernel;
     const fanOut = outChannels * kernel * kernel;
-    if (this.hasWeight) this.registerParameter('weight', initTensor([outChannels, inChannels, kernel, kernel], init.mode, fanIn, fanOut, init.weightGain ?? 1, o));
+    if (this.hasWeight)
+      this.registerParameter('weight', initTensor([outChannels, inChannels, kernel, kernel], init.mode, fanIn, fanOut, init.weightGain ?? 1, o));
     if (this.hasBias) this.registerParameter('bias', initTensor([outChannels], init.mode, fanIn, fanOut, init.biasGain ?? 0, o));
     const taps = filterTaps;
     this.taps = [...taps];

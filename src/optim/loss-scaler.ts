@@ -42,9 +42,21 @@ function grads(params: Params): Tensor[] {
 }
 
 function positive(name: string, v: number, opts: { aboveOne?: boolean; belowOne?: boolean; integer?: boolean } = {}): number {
-  const ok = typeof v === 'number' && Number.isFinite(v) && v > 0 && (!opts.aboveOne || v > 1) && (!opts.belowOne || v < 1) && (!opts.integer || Number.isInteger(v));
+  const ok =
+    typeof v === 'number' &&
+    Number.isFinite(v) &&
+    v > 0 &&
+    (!opts.aboveOne || v > 1) &&
+    (!opts.belowOne || v < 1) &&
+    (!opts.integer || Number.isInteger(v));
   if (!ok) {
-    const what = opts.aboveOne ? 'a finite number > 1' : opts.belowOne ? 'a number in (0, 1)' : opts.integer ? 'an integer >= 1' : 'a finite number > 0';
+    const what = opts.aboveOne
+      ? 'a finite number > 1'
+      : opts.belowOne
+        ? 'a number in (0, 1)'
+        : opts.integer
+          ? 'an integer >= 1'
+          : 'a finite number > 0';
     throw new RangeError(`LossScaler: ${name} must be ${what}, got ${v}`);
   }
   return v;
@@ -142,8 +154,12 @@ export class LossScaler {
   /** Restores toJson()'s record through the same checks as loadStateDict. */
   loadJson(state: { scale?: unknown; growthTracker?: unknown }): void {
     const { scale, growthTracker } = state;
-    if (typeof scale !== 'number' || typeof growthTracker !== 'number') throw new Error('LossScaler: the saved state needs numbers scale and growthTracker');
-    const map = new Map([[SCALE, scalar(scale, { dtype: 'float64' })], [GROWTH_TRACKER, scalar(growthTracker, { dtype: 'float64' })]]);
+    if (typeof scale !== 'number' || typeof growthTracker !== 'number')
+      throw new Error('LossScaler: the saved state needs numbers scale and growthTracker');
+    const map = new Map([
+      [SCALE, scalar(scale, { dtype: 'float64' })],
+      [GROWTH_TRACKER, scalar(growthTracker, { dtype: 'float64' })],
+    ]);
     try {
       this.loadStateDict(map);
     } finally {
@@ -159,7 +175,8 @@ export class LossScaler {
     const s = scale.item();
     const t = tracker.item();
     positive(SCALE, s);
-    if (!Number.isInteger(t) || t < 0 || t >= this.growthInterval) throw new RangeError(`LossScaler: ${GROWTH_TRACKER} must be an integer in [0, ${this.growthInterval}), got ${t}`);
+    if (!Number.isInteger(t) || t < 0 || t >= this.growthInterval)
+      throw new RangeError(`LossScaler: ${GROWTH_TRACKER} must be an integer in [0, ${this.growthInterval}), got ${t}`);
     this.#scale = s;
     this.#growthTracker = t;
     this.#unscaled = false;

@@ -132,7 +132,10 @@ export abstract class AdamFamily implements Optimizer {
       else {
         if (step.size !== 1) problems.push(`'${STEP + name}' must hold one value, got [${step.shape.join(', ')}]`);
         else if (!Number.isSafeInteger(step.item()) || step.item() < 0) problems.push(`'${STEP + name}' must be an integer >= 0, got ${step.item()}`);
-        for (const [k, t] of [[EXP_AVG + name, m], [EXP_AVG_SQ + name, v]] as const)
+        for (const [k, t] of [
+          [EXP_AVG + name, m],
+          [EXP_AVG_SQ + name, v],
+        ] as const)
           if (t.shape.join(',') !== p.shape.join(',')) problems.push(`'${k}' must be [${p.shape.join(', ')}], got [${t.shape.join(', ')}]`);
       }
     }

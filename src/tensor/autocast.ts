@@ -35,7 +35,7 @@ export function parsePrecision(value: string): Precision {
 /** Throws for a precision this device cannot run: fp16 autocast is for CUDA (CPU uses bf16). */
 export function checkPrecision(precision: Precision, device: Device): void {
   if (precision === 'fp16' && deviceType(device) === 'cpu')
-    throw new TypeError("precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)");
+    throw new TypeError('precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)');
 }
 
 /** The dtype that autocast lowers to for `precision`, or null for fp32. */

@@ -16,7 +16,15 @@ export function c10dSupport(): { c10d: boolean; gloo: boolean; nccl: boolean } {
 }
 
 /** `agentStorePrefix`: '' (rank 0 hosts the store), or torchrun's agent store prefix ('/worker/attempt_N'). */
-export function c10dInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl', agentStorePrefix: string): DistGroupHandle {
+export function c10dInit(
+  masterAddr: string,
+  masterPort: number,
+  rank: number,
+  worldSize: number,
+  timeoutMs: number,
+  backend: 'gloo' | 'nccl',
+  agentStorePrefix: string,
+): DistGroupHandle {
   return native.distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStorePrefix);
 }
 

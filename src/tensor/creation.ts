@@ -110,17 +110,32 @@ export function tensor(data: ArrayBufferView | number[], shape?: number[], o?: C
 }
 
 export function cat(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.cat(tensors.map((t) => t.handle), dim));
+  return new Tensor(
+    native.cat(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 export function stack(tensors: Tensor[], dim = 0): Tensor {
-  return new Tensor(native.stack(tensors.map((t) => t.handle), dim));
+  return new Tensor(
+    native.stack(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 /** Elementwise choice: condition ? a : b. */
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.where(condition.handle, a.handle, b.handle));
 }
 export function einsum(equation: string, ...operands: Tensor[]): Tensor {
-  return new Tensor(native.einsum(equation, operands.map((t) => t.handle)));
+  return new Tensor(
+    native.einsum(
+      equation,
+      operands.map((t) => t.handle),
+    ),
+  );
 }
 /** Pairwise Euclidean distances between rows of x1 [..., P, M] and x2 [..., R, M]. */
 export function cdist(x1: Tensor, x2: Tensor): Tensor {

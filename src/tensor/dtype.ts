@@ -24,7 +24,16 @@ export function dtypeFromCode(code: number): DType {
 
 /** Bytes per element. */
 export const dtypeSize: Readonly<Record<DType, number>> = {
-  uint8: 1, int8: 1, int16: 2, int32: 4, int64: 8, float16: 2, float32: 4, float64: 8, bool: 1, bfloat16: 2,
+  uint8: 1,
+  int8: 1,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  float16: 2,
+  float32: 4,
+  float64: 8,
+  bool: 1,
+  bfloat16: 2,
 };
 
 export const floatDtypes: readonly DType[] = ['float16', 'bfloat16', 'float32', 'float64'];
@@ -55,16 +64,24 @@ export type AnyTypedArray = Float32Array | Float64Array | Int32Array | BigInt64A
 /** Wraps raw bytes of a dtype as its typed array (float16/bfloat16 come back as their raw Uint16 bits). */
 export function typedArrayOf(dtype: DType, buf: ArrayBuffer): AnyTypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(buf);
-    case 'float64': return new Float64Array(buf);
-    case 'int32': return new Int32Array(buf);
-    case 'int64': return new BigInt64Array(buf);
-    case 'int16': return new Int16Array(buf);
-    case 'int8': return new Int8Array(buf);
+    case 'float32':
+      return new Float32Array(buf);
+    case 'float64':
+      return new Float64Array(buf);
+    case 'int32':
+      return new Int32Array(buf);
+    case 'int64':
+      return new BigInt64Array(buf);
+    case 'int16':
+      return new Int16Array(buf);
+    case 'int8':
+      return new Int8Array(buf);
     case 'uint8':
-    case 'bool': return new Uint8Array(buf);
+    case 'bool':
+      return new Uint8Array(buf);
     case 'float16':
-    case 'bfloat16': return new Uint16Array(buf);
+    case 'bfloat16':
+      return new Uint16Array(buf);
   }
 }
 

@@ -31,7 +31,14 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 export function convTranspose2d(input: Tensor, weight: Tensor, bias: Tensor | null = null, o: ConvTranspose2dOptions = {}): Tensor {
   return new Tensor(
     native.convTranspose2d(
-      input.handle, weight.handle, bias?.handle ?? null, pair(o.stride ?? 1), pair(o.padding ?? 0), pair(o.outputPadding ?? 0), o.groups ?? 1, pair(o.dilation ?? 1),
+      input.handle,
+      weight.handle,
+      bias?.handle ?? null,
+      pair(o.stride ?? 1),
+      pair(o.padding ?? 0),
+      pair(o.outputPadding ?? 0),
+      o.groups ?? 1,
+      pair(o.dilation ?? 1),
     ),
   );
 }
@@ -47,10 +54,27 @@ export function linear(input: Tensor, weight: Tensor, bias: Tensor | null = null
  * running ones by `momentum`.
  */
 export function batchNorm(
-  input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null,
-  training = false, momentum = 0.1, eps = 1e-5,
+  input: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  training = false,
+  momentum = 0.1,
+  eps = 1e-5,
 ): Tensor {
-  return new Tensor(native.batchNorm(input.handle, weight?.handle ?? null, bias?.handle ?? null, runningMean?.handle ?? null, runningVar?.handle ?? null, training, momentum, eps));
+  return new Tensor(
+    native.batchNorm(
+      input.handle,
+      weight?.handle ?? null,
+      bias?.handle ?? null,
+      runningMean?.handle ?? null,
+      runningVar?.handle ?? null,
+      training,
+      momentum,
+      eps,
+    ),
+  );
 }
 
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
@@ -69,15 +93,33 @@ export function dropout(input: Tensor, p: number, train: boolean, generator?: Ge
   return new Tensor(native.dropout(input.handle, p, train, generator?.handle ?? null));
 }
 
-export function relu(x: Tensor): Tensor { return new Tensor(native.relu(x.handle)); }
-export function silu(x: Tensor): Tensor { return new Tensor(native.silu(x.handle)); }
-export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor { return new Tensor(native.gelu(x.handle, approximate === 'tanh')); }
-export function sigmoid(x: Tensor): Tensor { return new Tensor(native.sigmoid(x.handle)); }
-export function tanh(x: Tensor): Tensor { return new Tensor(native.tanh(x.handle)); }
-export function softplus(x: Tensor): Tensor { return new Tensor(native.softplus(x.handle)); }
-export function leakyRelu(x: Tensor, slope = 0.01): Tensor { return new Tensor(native.leakyRelu(x.handle, slope)); }
-export function softmax(x: Tensor, dim: number): Tensor { return new Tensor(native.softmax(x.handle, dim)); }
-export function logSoftmax(x: Tensor, dim: number): Tensor { return new Tensor(native.logSoftmax(x.handle, dim)); }
+export function relu(x: Tensor): Tensor {
+  return new Tensor(native.relu(x.handle));
+}
+export function silu(x: Tensor): Tensor {
+  return new Tensor(native.silu(x.handle));
+}
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return new Tensor(native.gelu(x.handle, approximate === 'tanh'));
+}
+export function sigmoid(x: Tensor): Tensor {
+  return new Tensor(native.sigmoid(x.handle));
+}
+export function tanh(x: Tensor): Tensor {
+  return new Tensor(native.tanh(x.handle));
+}
+export function softplus(x: Tensor): Tensor {
+  return new Tensor(native.softplus(x.handle));
+}
+export function leakyRelu(x: Tensor, slope = 0.01): Tensor {
+  return new Tensor(native.leakyRelu(x.handle, slope));
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return new Tensor(native.softmax(x.handle, dim));
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return new Tensor(native.logSoftmax(x.handle, dim));
+}
 
 export interface AvgPool2dOptions {
   /** Rounds the output size up instead of down (default false). */
@@ -89,7 +131,9 @@ export interface AvgPool2dOptions {
 export function avgPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0, o: AvgPool2dOptions = {}): Tensor {
   if (o.ceilMode === undefined && o.countIncludePad === undefined)
     return new Tensor(native.avgPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));
-  return new Tensor(native.avgPool2dFull(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding), o.ceilMode ?? false, o.countIncludePad ?? true));
+  return new Tensor(
+    native.avgPool2dFull(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding), o.ceilMode ?? false, o.countIncludePad ?? true),
+  );
 }
 export function maxPool2d(input: Tensor, kernel: Pair, stride?: Pair, padding: Pair = 0): Tensor {
   return new Tensor(native.maxPool2d(input.handle, pair(kernel), pair(stride ?? kernel), pair(padding)));

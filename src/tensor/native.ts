@@ -67,7 +67,15 @@ export type DistReducerHandle = { readonly [distReducerBrand]: true };
 /** The entry points of native/distributed.cc (libtorch's c10d). Without c10d they all throw one message. */
 export interface DistributedOps {
   distInfo(): { c10d: boolean; gloo: boolean; nccl: boolean };
-  distInit(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: 'gloo' | 'nccl', agentStorePrefix: string): DistGroupHandle;
+  distInit(
+    masterAddr: string,
+    masterPort: number,
+    rank: number,
+    worldSize: number,
+    timeoutMs: number,
+    backend: 'gloo' | 'nccl',
+    agentStorePrefix: string,
+  ): DistGroupHandle;
   distClose(group: DistGroupHandle): void;
   distStoreSet(group: DistGroupHandle, key: string, value: string): void;
   distStoreGet(group: DistGroupHandle, key: string): string;
@@ -99,13 +107,15 @@ function load(): NativeAddon {
   if (!existsSync(file)) {
     throw new Error(
       `consistency-ts: the native addon ${file} is not built. Run 'npm install' (or 'npm run build:native'); ` +
-        'it needs libtorch: set LIBTORCH, install torch for python3, or install Debian\'s libtorch-dev (scripts/setup.sh).',
+        "it needs libtorch: set LIBTORCH, install torch for python3, or install Debian's libtorch-dev (scripts/setup.sh).",
     );
   }
   const addon = createRequire(import.meta.url)(file) as NativeAddon;
   const missing = generatedOpNames.filter((n) => typeof (addon as unknown as Record<string, unknown>)[n] !== 'function');
   if (missing.length > 0)
-    throw new Error(`consistency-ts: the native addon is older than its op table (missing ${missing.slice(0, 5).join(', ')}); run 'npm run build:native'`);
+    throw new Error(
+      `consistency-ts: the native addon is older than its op table (missing ${missing.slice(0, 5).join(', ')}); run 'npm run build:native'`,
+    );
   return addon;
 }
 

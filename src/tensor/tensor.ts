@@ -216,7 +216,9 @@ export class Tensor implements ScopedResource {
     return new Tensor(native.rdivScalar(this.handle, other));
   }
   pow(exponent: TensorOrScalar): Tensor {
-    return new Tensor(typeof exponent === 'number' ? native.powScalar(this.handle, exponent) : native.pow(this.handle, operand(exponent, 'pow', 'exponent')));
+    return new Tensor(
+      typeof exponent === 'number' ? native.powScalar(this.handle, exponent) : native.pow(this.handle, operand(exponent, 'pow', 'exponent')),
+    );
   }
   /** base ** this */
   rpow(base: number): Tensor {
@@ -231,29 +233,75 @@ export class Tensor implements ScopedResource {
   atan2(other: Tensor): Tensor {
     return new Tensor(native.atan2(this.handle, other.handle));
   }
-  neg(): Tensor { return new Tensor(native.neg(this.handle)); }
-  abs(): Tensor { return new Tensor(native.abs(this.handle)); }
-  exp(): Tensor { return new Tensor(native.exp(this.handle)); }
-  expm1(): Tensor { return new Tensor(native.expm1(this.handle)); }
-  log(): Tensor { return new Tensor(native.log(this.handle)); }
-  log1p(): Tensor { return new Tensor(native.log1p(this.handle)); }
-  log2(): Tensor { return new Tensor(native.log2(this.handle)); }
-  sqrt(): Tensor { return new Tensor(native.sqrt(this.handle)); }
-  rsqrt(): Tensor { return new Tensor(native.rsqrt(this.handle)); }
-  square(): Tensor { return new Tensor(native.square(this.handle)); }
-  reciprocal(): Tensor { return new Tensor(native.reciprocal(this.handle)); }
-  sin(): Tensor { return new Tensor(native.sin(this.handle)); }
-  cos(): Tensor { return new Tensor(native.cos(this.handle)); }
-  tanh(): Tensor { return new Tensor(native.tanh(this.handle)); }
-  sigmoid(): Tensor { return new Tensor(native.sigmoid(this.handle)); }
-  erf(): Tensor { return new Tensor(native.erf(this.handle)); }
-  erfinv(): Tensor { return new Tensor(native.erfinv(this.handle)); }
-  floor(): Tensor { return new Tensor(native.floor(this.handle)); }
-  ceil(): Tensor { return new Tensor(native.ceil(this.handle)); }
-  round(): Tensor { return new Tensor(native.round(this.handle)); }
-  sign(): Tensor { return new Tensor(native.sign(this.handle)); }
-  relu(): Tensor { return new Tensor(native.relu(this.handle)); }
-  silu(): Tensor { return new Tensor(native.silu(this.handle)); }
+  neg(): Tensor {
+    return new Tensor(native.neg(this.handle));
+  }
+  abs(): Tensor {
+    return new Tensor(native.abs(this.handle));
+  }
+  exp(): Tensor {
+    return new Tensor(native.exp(this.handle));
+  }
+  expm1(): Tensor {
+    return new Tensor(native.expm1(this.handle));
+  }
+  log(): Tensor {
+    return new Tensor(native.log(this.handle));
+  }
+  log1p(): Tensor {
+    return new Tensor(native.log1p(this.handle));
+  }
+  log2(): Tensor {
+    return new Tensor(native.log2(this.handle));
+  }
+  sqrt(): Tensor {
+    return new Tensor(native.sqrt(this.handle));
+  }
+  rsqrt(): Tensor {
+    return new Tensor(native.rsqrt(this.handle));
+  }
+  square(): Tensor {
+    return new Tensor(native.square(this.handle));
+  }
+  reciprocal(): Tensor {
+    return new Tensor(native.reciprocal(this.handle));
+  }
+  sin(): Tensor {
+    return new Tensor(native.sin(this.handle));
+  }
+  cos(): Tensor {
+    return new Tensor(native.cos(this.handle));
+  }
+  tanh(): Tensor {
+    return new Tensor(native.tanh(this.handle));
+  }
+  sigmoid(): Tensor {
+    return new Tensor(native.sigmoid(this.handle));
+  }
+  erf(): Tensor {
+    return new Tensor(native.erf(this.handle));
+  }
+  erfinv(): Tensor {
+    return new Tensor(native.erfinv(this.handle));
+  }
+  floor(): Tensor {
+    return new Tensor(native.floor(this.handle));
+  }
+  ceil(): Tensor {
+    return new Tensor(native.ceil(this.handle));
+  }
+  round(): Tensor {
+    return new Tensor(native.round(this.handle));
+  }
+  sign(): Tensor {
+    return new Tensor(native.sign(this.handle));
+  }
+  relu(): Tensor {
+    return new Tensor(native.relu(this.handle));
+  }
+  silu(): Tensor {
+    return new Tensor(native.silu(this.handle));
+  }
   clamp(min?: number | null, max?: number | null): Tensor {
     return new Tensor(native.clamp(this.handle, min ?? null, max ?? null));
   }
@@ -284,13 +332,27 @@ export class Tensor implements ScopedResource {
   ge(other: TensorOrScalar): Tensor {
     return new Tensor(typeof other === 'number' ? native.geScalar(this.handle, other) : native.ge(this.handle, operand(other, 'ge', 'other')));
   }
-  logicalNot(): Tensor { return new Tensor(native.logicalNot(this.handle)); }
-  logicalAnd(other: Tensor): Tensor { return new Tensor(native.logicalAnd(this.handle, other.handle)); }
-  logicalOr(other: Tensor): Tensor { return new Tensor(native.logicalOr(this.handle, other.handle)); }
-  isnan(): Tensor { return new Tensor(native.isnan(this.handle)); }
-  isfinite(): Tensor { return new Tensor(native.isfinite(this.handle)); }
-  any(): boolean { return native.anyAll(this.handle); }
-  all(): boolean { return native.allAll(this.handle); }
+  logicalNot(): Tensor {
+    return new Tensor(native.logicalNot(this.handle));
+  }
+  logicalAnd(other: Tensor): Tensor {
+    return new Tensor(native.logicalAnd(this.handle, other.handle));
+  }
+  logicalOr(other: Tensor): Tensor {
+    return new Tensor(native.logicalOr(this.handle, other.handle));
+  }
+  isnan(): Tensor {
+    return new Tensor(native.isnan(this.handle));
+  }
+  isfinite(): Tensor {
+    return new Tensor(native.isfinite(this.handle));
+  }
+  any(): boolean {
+    return native.anyAll(this.handle);
+  }
+  all(): boolean {
+    return native.allAll(this.handle);
+  }
   allClose(other: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
     return native.allClose(this.handle, other.handle, rtol, atol);
   }
@@ -308,8 +370,12 @@ export class Tensor implements ScopedResource {
   min(dims?: number | number[], keepdim = false): Tensor {
     return new Tensor(dims === undefined ? native.minAll(this.handle) : native.amin(this.handle, toDims(dims), keepdim));
   }
-  argmax(dim: number, keepdim = false): Tensor { return new Tensor(native.argmax(this.handle, dim, keepdim)); }
-  argmin(dim: number, keepdim = false): Tensor { return new Tensor(native.argmin(this.handle, dim, keepdim)); }
+  argmax(dim: number, keepdim = false): Tensor {
+    return new Tensor(native.argmax(this.handle, dim, keepdim));
+  }
+  argmin(dim: number, keepdim = false): Tensor {
+    return new Tensor(native.argmin(this.handle, dim, keepdim));
+  }
   /** Variance (unbiased by default, as PyTorch). */
   var(dims?: number | number[], unbiased = true, keepdim = false): Tensor {
     return new Tensor(native.var(this.handle, dims === undefined ? allDims(this.rank) : toDims(dims), unbiased, keepdim));
@@ -317,9 +383,15 @@ export class Tensor implements ScopedResource {
   std(dims?: number | number[], unbiased = true, keepdim = false): Tensor {
     return new Tensor(native.std(this.handle, dims === undefined ? allDims(this.rank) : toDims(dims), unbiased, keepdim));
   }
-  prod(dim: number, keepdim = false): Tensor { return new Tensor(native.prod(this.handle, dim, keepdim)); }
-  logsumexp(dims: number | number[], keepdim = false): Tensor { return new Tensor(native.logsumexp(this.handle, toDims(dims), keepdim)); }
-  cumsum(dim: number): Tensor { return new Tensor(native.cumsum(this.handle, dim)); }
+  prod(dim: number, keepdim = false): Tensor {
+    return new Tensor(native.prod(this.handle, dim, keepdim));
+  }
+  logsumexp(dims: number | number[], keepdim = false): Tensor {
+    return new Tensor(native.logsumexp(this.handle, toDims(dims), keepdim));
+  }
+  cumsum(dim: number): Tensor {
+    return new Tensor(native.cumsum(this.handle, dim));
+  }
   /** p-norm over dims (all dims when omitted). */
   norm(p = 2, dims?: number | number[], keepdim = false): Tensor {
     return new Tensor(native.norm(this.handle, p, dims === undefined ? allDims(this.rank) : toDims(dims), keepdim));
@@ -339,11 +411,21 @@ export class Tensor implements ScopedResource {
   }
 
   // ---- linear algebra ----
-  matmul(other: Tensor): Tensor { return new Tensor(native.matmul(this.handle, other.handle)); }
-  mm(other: Tensor): Tensor { return new Tensor(native.mm(this.handle, other.handle)); }
-  bmm(other: Tensor): Tensor { return new Tensor(native.bmm(this.handle, other.handle)); }
-  trace(): Tensor { return new Tensor(native.trace(this.handle)); }
-  outer(other: Tensor): Tensor { return new Tensor(native.outer(this.handle, other.handle)); }
+  matmul(other: Tensor): Tensor {
+    return new Tensor(native.matmul(this.handle, other.handle));
+  }
+  mm(other: Tensor): Tensor {
+    return new Tensor(native.mm(this.handle, other.handle));
+  }
+  bmm(other: Tensor): Tensor {
+    return new Tensor(native.bmm(this.handle, other.handle));
+  }
+  trace(): Tensor {
+    return new Tensor(native.trace(this.handle));
+  }
+  outer(other: Tensor): Tensor {
+    return new Tensor(native.outer(this.handle, other.handle));
+  }
 
   // ---- shape ----
   reshape(...shape: number[] | [number[]]): Tensor {
@@ -355,13 +437,25 @@ export class Tensor implements ScopedResource {
   permute(...dims: number[] | [number[]]): Tensor {
     return new Tensor(native.permute(this.handle, flatArgs(dims)));
   }
-  transpose(dim0: number, dim1: number): Tensor { return new Tensor(native.transpose(this.handle, dim0, dim1)); }
+  transpose(dim0: number, dim1: number): Tensor {
+    return new Tensor(native.transpose(this.handle, dim0, dim1));
+  }
   /** Swaps the last two dims. */
-  get T(): Tensor { return this.transpose(-2, -1); }
-  squeeze(dim: number): Tensor { return new Tensor(native.squeeze(this.handle, dim)); }
-  unsqueeze(dim: number): Tensor { return new Tensor(native.unsqueeze(this.handle, dim)); }
-  flatten(startDim = 0, endDim = -1): Tensor { return new Tensor(native.flatten(this.handle, startDim, endDim)); }
-  chunk(chunks: number, dim = 0): Tensor[] { return native.chunk(this.handle, chunks, dim).map((h) => new Tensor(h)); }
+  get T(): Tensor {
+    return this.transpose(-2, -1);
+  }
+  squeeze(dim: number): Tensor {
+    return new Tensor(native.squeeze(this.handle, dim));
+  }
+  unsqueeze(dim: number): Tensor {
+    return new Tensor(native.unsqueeze(this.handle, dim));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return new Tensor(native.flatten(this.handle, startDim, endDim));
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return native.chunk(this.handle, chunks, dim).map((h) => new Tensor(h));
+  }
   /** Splits into pieces of `size` (a number) or of the given sizes (an array) along dim. */
   split(size: number | number[], dim = 0): Tensor[] {
     const hs = typeof size === 'number' ? native.split(this.handle, size, dim) : native.splitSizes(this.handle, size, dim);
@@ -373,29 +467,63 @@ export class Tensor implements ScopedResource {
     return new Tensor(native.slice(this.handle, dim, start, end ?? n, step));
   }
   /** t[index] along dim (the dim is removed). */
-  select(dim: number, index: number): Tensor { return new Tensor(native.select(this.handle, dim, index)); }
-  indexSelect(dim: number, index: Tensor): Tensor { return new Tensor(native.indexSelect(this.handle, dim, index.handle)); }
-  gather(dim: number, index: Tensor): Tensor { return new Tensor(native.gather(this.handle, dim, index.handle)); }
-  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return new Tensor(native.scatterAdd(this.handle, dim, index.handle, src.handle)); }
-  expand(...shape: number[] | [number[]]): Tensor { return new Tensor(native.expand(this.handle, flatArgs(shape))); }
-  repeat(...repeats: number[] | [number[]]): Tensor { return new Tensor(native.repeat(this.handle, flatArgs(repeats))); }
-  repeatInterleave(repeats: number, dim: number): Tensor { return new Tensor(native.repeatInterleave(this.handle, repeats, dim)); }
-  flip(dims: number | number[]): Tensor { return new Tensor(native.flip(this.handle, toDims(dims))); }
-  roll(shifts: number | number[], dims: number | number[]): Tensor { return new Tensor(native.roll(this.handle, toDims(shifts), toDims(dims))); }
-  tril(diagonal = 0): Tensor { return new Tensor(native.tril(this.handle, diagonal)); }
-  triu(diagonal = 0): Tensor { return new Tensor(native.triu(this.handle, diagonal)); }
+  select(dim: number, index: number): Tensor {
+    return new Tensor(native.select(this.handle, dim, index));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.indexSelect(this.handle, dim, index.handle));
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return new Tensor(native.gather(this.handle, dim, index.handle));
+  }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor {
+    return new Tensor(native.scatterAdd(this.handle, dim, index.handle, src.handle));
+  }
+  expand(...shape: number[] | [number[]]): Tensor {
+    return new Tensor(native.expand(this.handle, flatArgs(shape)));
+  }
+  repeat(...repeats: number[] | [number[]]): Tensor {
+    return new Tensor(native.repeat(this.handle, flatArgs(repeats)));
+  }
+  repeatInterleave(repeats: number, dim: number): Tensor {
+    return new Tensor(native.repeatInterleave(this.handle, repeats, dim));
+  }
+  flip(dims: number | number[]): Tensor {
+    return new Tensor(native.flip(this.handle, toDims(dims)));
+  }
+  roll(shifts: number | number[], dims: number | number[]): Tensor {
+    return new Tensor(native.roll(this.handle, toDims(shifts), toDims(dims)));
+  }
+  tril(diagonal = 0): Tensor {
+    return new Tensor(native.tril(this.handle, diagonal));
+  }
+  triu(diagonal = 0): Tensor {
+    return new Tensor(native.triu(this.handle, diagonal));
+  }
 
   // ---- in place (optimizers, EMA, buffers); each returns this ----
-  copy_(src: Tensor): this { native.copy_(this.handle, src.handle); return this; }
-  zero_(): this { native.zero_(this.handle); return this; }
-  fill_(value: number): this { native.fill_(this.handle, value); return this; }
+  copy_(src: Tensor): this {
+    native.copy_(this.handle, src.handle);
+    return this;
+  }
+  zero_(): this {
+    native.zero_(this.handle);
+    return this;
+  }
+  fill_(value: number): this {
+    native.fill_(this.handle, value);
+    return this;
+  }
   /** this += alpha * other (or += other when a number) */
   add_(other: TensorOrScalar, alpha = 1): this {
     if (typeof other === 'number') native.addScalar_(this.handle, other);
     else native.add_(this.handle, operand(other, 'add_'), alpha);
     return this;
   }
-  sub_(other: Tensor): this { native.sub_(this.handle, other.handle); return this; }
+  sub_(other: Tensor): this {
+    native.sub_(this.handle, other.handle);
+    return this;
+  }
   mul_(other: TensorOrScalar): this {
     if (typeof other === 'number') native.mulScalar_(this.handle, other);
     else native.mul_(this.handle, operand(other, 'mul_'));
@@ -407,14 +535,32 @@ export class Tensor implements ScopedResource {
     return this;
   }
   /** this += value * t1 * t2 */
-  addcmul_(t1: Tensor, t2: Tensor, value = 1): this { native.addcmul_(this.handle, t1.handle, t2.handle, value); return this; }
+  addcmul_(t1: Tensor, t2: Tensor, value = 1): this {
+    native.addcmul_(this.handle, t1.handle, t2.handle, value);
+    return this;
+  }
   /** this += value * t1 / t2 */
-  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this { native.addcdiv_(this.handle, t1.handle, t2.handle, value); return this; }
+  addcdiv_(t1: Tensor, t2: Tensor, value = 1): this {
+    native.addcdiv_(this.handle, t1.handle, t2.handle, value);
+    return this;
+  }
   /** this += weight * (end - this) */
-  lerp_(end: Tensor, weight: number): this { native.lerp_(this.handle, end.handle, weight); return this; }
-  sqrt_(): this { native.sqrt_(this.handle); return this; }
-  clamp_(min?: number | null, max?: number | null): this { native.clamp_(this.handle, min ?? null, max ?? null); return this; }
-  indexCopy_(dim: number, index: Tensor, source: Tensor): this { native.indexCopy_(this.handle, dim, index.handle, source.handle); return this; }
+  lerp_(end: Tensor, weight: number): this {
+    native.lerp_(this.handle, end.handle, weight);
+    return this;
+  }
+  sqrt_(): this {
+    native.sqrt_(this.handle);
+    return this;
+  }
+  clamp_(min?: number | null, max?: number | null): this {
+    native.clamp_(this.handle, min ?? null, max ?? null);
+    return this;
+  }
+  indexCopy_(dim: number, index: Tensor, source: Tensor): this {
+    native.indexCopy_(this.handle, dim, index.handle, source.handle);
+    return this;
+  }
   normal_(mean = 0, std = 1, generator?: { handle: import('./handles.js').GeneratorHandle }): this {
     native.normal_(this.handle, mean, std, generator?.handle ?? null);
     return this;
@@ -426,16 +572,23 @@ export class Tensor implements ScopedResource {
 
   // ---- autograd ----
   /** Marks this leaf tensor as a parameter whose gradient backward() accumulates. */
-  requiresGrad_(requiresGrad = true): this { native.requiresGrad_(this.handle, requiresGrad); return this; }
+  requiresGrad_(requiresGrad = true): this {
+    native.requiresGrad_(this.handle, requiresGrad);
+    return this;
+  }
   /** Backpropagates from this tensor (a scalar, or with an upstream gradient of its shape). */
-  backward(gradient?: Tensor): void { native.backward(this.handle, gradient ? gradient.handle : null); }
+  backward(gradient?: Tensor): void {
+    native.backward(this.handle, gradient ? gradient.handle : null);
+  }
   /** The accumulated gradient, or null. A new Tensor object each call: dispose it after use. */
   get grad(): Tensor | null {
     const h = native.grad(this.handle);
     return h === null ? null : new Tensor(h);
   }
   /** Drops the accumulated gradient (PyTorch's zero_grad(set_to_none=True)). */
-  clearGrad(): void { native.clearGrad(this.handle); }
+  clearGrad(): void {
+    native.clearGrad(this.handle);
+  }
 }
 
 /**

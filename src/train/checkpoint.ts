@@ -174,13 +174,17 @@ export function readCheckpoint(path: string, options: { device?: string } = {}):
     throw new CheckpointError(`${file}: ${msg}`);
   };
   if (metadata.format !== CHECKPOINT_FORMAT) {
-    return fail(`not a consistency-ts training checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected '${CHECKPOINT_FORMAT}')`);
+    return fail(
+      `not a consistency-ts training checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected '${CHECKPOINT_FORMAT}')`,
+    );
   }
   if (metadata.version !== String(CHECKPOINT_VERSION)) {
     return fail(`checkpoint layout version ${metadata.version} is not supported (this program reads version ${CHECKPOINT_VERSION})`);
   }
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  const digest = createHash('sha256').update(bytes.subarray(8 + headerLength)).digest('hex');
+  const digest = createHash('sha256')
+    .update(bytes.subarray(8 + headerLength))
+    .digest('hex');
   if (digest !== metadata.data_sha256) return fail('corrupt checkpoint: the tensor data does not match its SHA-256 recorded in the header');
   const step = Number(metadata.step);
   if (!Number.isSafeInteger(step) || step < 0) return fail(`corrupt checkpoint: bad step ${JSON.stringify(metadata.step)}`);
@@ -224,7 +228,9 @@ export function readCheckpointConfig(path: string): { file: string; step: number
     throw new CheckpointError(`${file}: corrupt checkpoint: ${(e as Error).message.replace(`${file}: `, '')}`);
   }
   if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`${file}: not a consistency-ts training checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected '${CHECKPOINT_FORMAT}')`);
+    throw new CheckpointError(
+      `${file}: not a consistency-ts training checkpoint (metadata format is ${JSON.stringify(metadata.format ?? null)}, expected '${CHECKPOINT_FORMAT}')`,
+    );
   }
   let config: unknown;
   try {
@@ -288,7 +294,11 @@ export function trainingCheckpoint(s: TrainingState, config: JsonObject): Checkp
  * objects of `s` (the config must already have been compared), frees the checkpoint's tensors, and
  * returns the step and the data loader at its saved position.
  */
-export function restoreTrainingState(ckpt: Checkpoint, s: Omit<TrainingState, 'step' | 'loader'>, dataset: ImageDataset): { step: number; loader: BatchLoader } {
+export function restoreTrainingState(
+  ckpt: Checkpoint,
+  s: Omit<TrainingState, 'step' | 'loader'>,
+  dataset: ImageDataset,
+): { step: number; loader: BatchLoader } {
   const state = ckpt.state;
   s.network.loadStateDict(checkpointGroup(ckpt, 'model'));
   s.ema.loadStateDict(checkpointGroup(ckpt, 'ema'), typeof state.emaUpdates === 'number' ? state.emaUpdates : ckpt.step);

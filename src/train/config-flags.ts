@@ -6,8 +6,17 @@
  */
 import { resolve as resolvePath } from 'node:path';
 import {
-  CURRICULUM_KINDS, LEVELS_KINDS, METHOD_NAMES, METRIC_KINDS, MethodConfigError, TEACHER_KINDS, WEIGHTING_KINDS, methodPreset,
-  type MethodConfig, type MethodName, type MethodOverrides,
+  CURRICULUM_KINDS,
+  LEVELS_KINDS,
+  METHOD_NAMES,
+  METRIC_KINDS,
+  MethodConfigError,
+  TEACHER_KINDS,
+  WEIGHTING_KINDS,
+  methodPreset,
+  type MethodConfig,
+  type MethodName,
+  type MethodOverrides,
 } from '../method/presets.js';
 import { DATASET_NAMES } from '../data/index.js';
 import { OPTIMIZER_KINDS, type RunConfig } from './config.js';
@@ -34,9 +43,21 @@ const unit = (x: number): boolean => x >= 0 && x < 1;
 
 export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   // The method (docs/method.md sections 2-4).
-  { flag: 'method', path: 'method.method', kind: 'string', choices: METHOD_NAMES, help: "ict, or ct: the original consistency training with its paper's network and training settings (default: the preset's, ict)" },
+  {
+    flag: 'method',
+    path: 'method.method',
+    kind: 'string',
+    choices: METHOD_NAMES,
+    help: "ict, or ct: the original consistency training with its paper's network and training settings (default: the preset's, ict)",
+  },
   { flag: 'teacher', path: 'method.teacher', kind: 'string', choices: TEACHER_KINDS, help: 'stopgrad (iCT) or ema (CT)' },
-  { flag: 'metric', path: 'method.metric.kind', kind: 'string', choices: METRIC_KINDS, help: 'distance d: pseudo-huber (iCT), l2, l1 (lpips needs a network, not available)' },
+  {
+    flag: 'metric',
+    path: 'method.metric.kind',
+    kind: 'string',
+    choices: METRIC_KINDS,
+    help: 'distance d: pseudo-huber (iCT), l2, l1 (lpips needs a network, not available)',
+  },
   { flag: 'huber-c', path: 'method.metric.c', kind: 'number', help: 'pseudo-Huber c (default 0.00054 sqrt(C*H*W))' },
   { flag: 'curriculum', path: 'method.curriculum.kind', kind: 'string', choices: CURRICULUM_KINDS, help: 'N(k): ict-exp (doubling) or ct-sqrt' },
   { flag: 'levels', path: 'method.levels.kind', kind: 'string', choices: LEVELS_KINDS, help: 'level distribution: lognormal (iCT) or uniform (CT)' },
@@ -51,26 +72,101 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
   { flag: 'sigma-data', path: 'method.sigmaData', kind: 'number', help: 'sigma_data (0.5)' },
   { flag: 'rho', path: 'method.rho', kind: 'number', help: 'rho of the Karras levels (7)' },
   // Optimization.
-  { flag: 'steps', path: 'training.steps', kind: 'int', help: 'K, total optimizer steps (the curriculum length)', valid: (x) => x >= 1, want: 'an integer >= 1' },
-  { flag: 'batch', path: 'training.batch', kind: 'int', help: 'images per optimizer step (the global batch)', valid: (x) => x >= 1, want: 'an integer >= 1' },
+  {
+    flag: 'steps',
+    path: 'training.steps',
+    kind: 'int',
+    help: 'K, total optimizer steps (the curriculum length)',
+    valid: (x) => x >= 1,
+    want: 'an integer >= 1',
+  },
+  {
+    flag: 'batch',
+    path: 'training.batch',
+    kind: 'int',
+    help: 'images per optimizer step (the global batch)',
+    valid: (x) => x >= 1,
+    want: 'an integer >= 1',
+  },
   { flag: 'lr', path: 'training.optimizer.lr', kind: 'number', help: 'learning rate', valid: (x) => x >= 0, want: 'a number >= 0' },
   { flag: 'optimizer', path: 'training.optimizer.kind', kind: 'string', choices: OPTIMIZER_KINDS, help: 'adam or radam (the paper presets: radam)' },
   { flag: 'beta1', path: 'training.optimizer.beta1', kind: 'number', help: 'Adam beta1 (0.9)', valid: unit, want: 'in [0, 1)' },
   { flag: 'beta2', path: 'training.optimizer.beta2', kind: 'number', help: 'Adam beta2 (0.999)', valid: unit, want: 'in [0, 1)' },
   { flag: 'eps', path: 'training.optimizer.eps', kind: 'number', help: 'Adam epsilon (1e-8)', valid: (x) => x >= 0, want: 'a number >= 0' },
-  { flag: 'warmup', path: 'training.optimizer.warmupSteps', kind: 'int', help: 'linear learning-rate warm-up steps (0)', valid: (x) => x >= 0, want: 'an integer >= 0' },
-  { flag: 'grad-clip', path: 'training.optimizer.gradClip', kind: 'number', help: 'clip the gradient 2-norm to this (none)', valid: (x) => x > 0, want: 'a number > 0' },
-  { flag: 'ema', path: 'training.emaRate', kind: 'number', help: 'rate of the evaluation EMA of the weights, in [0, 1)', valid: unit, want: 'in [0, 1)' },
-  { flag: 'dropout', path: 'network.dropout', kind: 'number', help: 'dropout probability in residual blocks, in [0, 1)', valid: unit, want: 'in [0, 1)' },
-  { flag: 'fourier-scale', path: 'network.fourierScale', kind: 'number', help: 'NCSN++ Fourier embedding frequency scale (iCT 0.02, CT and NCSN++ 16)', valid: (x) => x > 0, want: 'a number > 0' },
-  { flag: 'seed', path: 'training.seed', kind: 'int', help: 'seed of initialization, data order, noise, levels, dropout (default 0)', valid: (x) => x >= 0, want: 'an integer >= 0' },
+  {
+    flag: 'warmup',
+    path: 'training.optimizer.warmupSteps',
+    kind: 'int',
+    help: 'linear learning-rate warm-up steps (0)',
+    valid: (x) => x >= 0,
+    want: 'an integer >= 0',
+  },
+  {
+    flag: 'grad-clip',
+    path: 'training.optimizer.gradClip',
+    kind: 'number',
+    help: 'clip the gradient 2-norm to this (none)',
+    valid: (x) => x > 0,
+    want: 'a number > 0',
+  },
+  {
+    flag: 'ema',
+    path: 'training.emaRate',
+    kind: 'number',
+    help: 'rate of the evaluation EMA of the weights, in [0, 1)',
+    valid: unit,
+    want: 'in [0, 1)',
+  },
+  {
+    flag: 'dropout',
+    path: 'network.dropout',
+    kind: 'number',
+    help: 'dropout probability in residual blocks, in [0, 1)',
+    valid: unit,
+    want: 'in [0, 1)',
+  },
+  {
+    flag: 'fourier-scale',
+    path: 'network.fourierScale',
+    kind: 'number',
+    help: 'NCSN++ Fourier embedding frequency scale (iCT 0.02, CT and NCSN++ 16)',
+    valid: (x) => x > 0,
+    want: 'a number > 0',
+  },
+  {
+    flag: 'seed',
+    path: 'training.seed',
+    kind: 'int',
+    help: 'seed of initialization, data order, noise, levels, dropout (default 0)',
+    valid: (x) => x >= 0,
+    want: 'an integer >= 0',
+  },
   { flag: 'second-sigma', path: 'sampling.secondSigma', kind: 'number', help: 'second level of 2-step sample grids (0.821)' },
   // Data.
-  { flag: 'data', path: 'data.path', kind: 'string', help: 'where the images are: CIFAR-10 archive or folder, IDX folder, .npz folder, image folder' },
+  {
+    flag: 'data',
+    path: 'data.path',
+    kind: 'string',
+    help: 'where the images are: CIFAR-10 archive or folder, IDX folder, .npz folder, image folder',
+  },
   { flag: 'dataset', path: 'data.dataset', kind: 'string', choices: DATASET_NAMES, help: "the dataset (default: the preset's)" },
   { flag: 'flip', path: 'data.flip', kind: 'boolean', help: "random horizontal flips (--no-flip to disable; default: the preset's)" },
-  { flag: 'limit', path: 'data.limit', kind: 'int', help: 'use at most this many training images (folders, ImageNet64)', valid: (x) => x >= 1, want: 'an integer >= 1' },
-  { flag: 'image-size', path: 'data.size', kind: 'int', help: "image folders: resize to this side length (default: the network's resolution)", valid: (x) => x >= 1, want: 'an integer >= 1' },
+  {
+    flag: 'limit',
+    path: 'data.limit',
+    kind: 'int',
+    help: 'use at most this many training images (folders, ImageNet64)',
+    valid: (x) => x >= 1,
+    want: 'an integer >= 1',
+  },
+  {
+    flag: 'image-size',
+    path: 'data.size',
+    kind: 'int',
+    help: "image folders: resize to this side length (default: the network's resolution)",
+    valid: (x) => x >= 1,
+    want: 'an integer >= 1',
+  },
 ];
 
 /** The values of the table's flags that were given, by flag name ('p-mean'); absent flags are absent. */
@@ -164,7 +260,8 @@ export function resolveRunConfig(preset: RunConfig, given: ConfigFlagValues, not
   } else c.method = methodWithOverrides(c.method.method, merge(asOverrides(c.method), overrides));
   if (flagMethod === 'ct' && c.method.method === 'ct' && preset.method.method !== 'ct' && given.metric === undefined)
     notes.push("CT's LPIPS metric needs a pretrained network that is not available here; using squared L2 (--metric l2)");
-  if (c.method.metric.kind === 'lpips') fail('--metric lpips needs a pretrained LPIPS network, which this program cannot load; use pseudo-huber, l2 or l1');
+  if (c.method.metric.kind === 'lpips')
+    fail('--metric lpips needs a pretrained LPIPS network, which this program cannot load; use pseudo-huber, l2 or l1');
 
   // Every other field: checked, then set at its path.
   for (const row of CONFIG_FLAGS) {

@@ -57,7 +57,14 @@ export function levelIndicesFor(probabilities: readonly number[], seed: number, 
  * (drawn on the CPU, so every device gets the same numbers). Reuses `generator` (a CPU generator)
  * when given, reseeding it per sample.
  */
-export function noiseFor(seed: number, step: number, globalIndices: readonly number[], sampleShape: readonly number[], device: string, generator?: Generator): Tensor {
+export function noiseFor(
+  seed: number,
+  step: number,
+  globalIndices: readonly number[],
+  sampleShape: readonly number[],
+  device: string,
+  generator?: Generator,
+): Tensor {
   if (globalIndices.length === 0) throw new RangeError('noiseFor: no samples');
   const g = generator ?? new Generator(0, 'cpu');
   if (g.device !== 'cpu') throw new RangeError(`noiseFor: the noise generator must be a CPU generator, got one on '${g.device}'`);

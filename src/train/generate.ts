@@ -44,9 +44,17 @@ export function* sampleBatches(model: LoadedModel, o: SampleOptions): Generator<
       const z = randn([b, C, H, W], { generator: zGen, device });
       const options = {
         clipDenoised: o.clipDenoised ?? true,
-        ...(classes > 0 && { classLabels: tensor(BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)), [b], { device }) }),
+        ...(classes > 0 && {
+          classLabels: tensor(
+            BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)),
+            [b],
+            { device },
+          ),
+        }),
       };
-      return autocast(o.precision ?? 'fp32', device, () => sampleMultistep(model.denoiser, z, o.levels, stepGen, options)).float().toFloat32Array();
+      return autocast(o.precision ?? 'fp32', device, () => sampleMultistep(model.denoiser, z, o.levels, stepGen, options))
+        .float()
+        .toFloat32Array();
     });
   }
 }
@@ -92,7 +100,13 @@ export async function* generateImagesFromCheckpoint(
   try {
     const levels = samplingLevels(model.config, steps);
     const [C, H, W] = model.shape;
-    for (const data of sampleBatches(model, { count: n, levels, seed: options.seed ?? 0, batch, ...(options.precision && { precision: options.precision }) })) {
+    for (const data of sampleBatches(model, {
+      count: n,
+      levels,
+      seed: options.seed ?? 0,
+      batch,
+      ...(options.precision && { precision: options.precision }),
+    })) {
       yield { data, shape: [data.length / (C * H * W), C, H, W] };
       // Give the event loop a turn between batches.
       await new Promise<void>((r) => setImmediate(r));

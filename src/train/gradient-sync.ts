@@ -24,7 +24,8 @@ export interface GradientSync {
  */
 export function rankSlice(globalBatchSize: number, rank: number, worldSize: number): { start: number; end: number } {
   if (!Number.isSafeInteger(worldSize) || worldSize < 1) throw new RangeError(`rankSlice: worldSize must be an integer >= 1, got ${worldSize}`);
-  if (!Number.isSafeInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`rankSlice: rank must be an integer in [0, ${worldSize - 1}], got ${rank}`);
+  if (!Number.isSafeInteger(rank) || rank < 0 || rank >= worldSize)
+    throw new RangeError(`rankSlice: rank must be an integer in [0, ${worldSize - 1}], got ${rank}`);
   if (!Number.isSafeInteger(globalBatchSize) || globalBatchSize < worldSize)
     throw new RangeError(`rankSlice: the global batch (${globalBatchSize}) must hold at least one sample per rank (${worldSize})`);
   const base = Math.floor(globalBatchSize / worldSize);

@@ -1,20 +1,47 @@
 /** Training from the command line and from code: the one training step, the trainer loop, checkpoints, progress, metrics log, sampling from checkpoints. */
 export {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, CHECKPOINT_FILE, CheckpointError, resolveCheckpointPath, nonFiniteTensors,
-  serializeCheckpoint, writeCheckpoint, readCheckpoint, readCheckpointConfig, disposeCheckpoint, checkpointGroup,
-  trainingCheckpoint, restoreTrainingState, type Checkpoint, type TrainingState,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  CHECKPOINT_FILE,
+  CheckpointError,
+  resolveCheckpointPath,
+  nonFiniteTensors,
+  serializeCheckpoint,
+  writeCheckpoint,
+  readCheckpoint,
+  readCheckpointConfig,
+  disposeCheckpoint,
+  checkpointGroup,
+  trainingCheckpoint,
+  restoreTrainingState,
+  type Checkpoint,
+  type TrainingState,
 } from './checkpoint.js';
 export { isJsonObject, diffJson, getPath, type JsonValue, type JsonObject } from './json.js';
 export { ProgressBar, formatDuration, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions } from './progress.js';
 export { MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord } from './metrics-log.js';
 export {
-  diffRunConfigs, runConfigToJson, imageShape,
-  type RunConfig, type RuntimeConfig, type DataConfig, type OptimizerConfig, type TrainingConfig, type SamplingConfig,
+  diffRunConfigs,
+  runConfigToJson,
+  imageShape,
+  type RunConfig,
+  type RuntimeConfig,
+  type DataConfig,
+  type OptimizerConfig,
+  type TrainingConfig,
+  type SamplingConfig,
 } from './config.js';
 export { defaultOptimizerFactory, type TrainOptimizer, type OptimizerFactory } from './optimizer.js';
 export { Trainer, TrainSetupError, RUN_FILES, checkDataFitsConfig, dropoutSeed, type TrainerOptions, type TrainOutcome } from './trainer.js';
 export {
-  trainingStep, warmupLearningRate, type TrainingStepContext, type StepBatch, type TrainingStepResult, type TrainableNetwork, type StepOptimizer, type PhaseTimes,
+  trainingStep,
+  warmupLearningRate,
+  type TrainingStepContext,
+  type StepBatch,
+  type TrainingStepResult,
+  type TrainableNetwork,
+  type StepOptimizer,
+  type PhaseTimes,
 } from './step.js';
 export { type GradientSync, rankSlice } from './gradient-sync.js';
 export { noiseSeed, levelUniform, levelIndicesFor, noiseFor } from './draws.js';

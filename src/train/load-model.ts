@@ -41,13 +41,20 @@ function checkConfig(file: string, config: unknown): RunConfig {
   // The noise levels sampling uses (docs/method.md section 6) come from the file: each must be a positive number.
   const sampling = config['sampling'] as Record<string, unknown>;
   const levels: [string, unknown][] = [
-    ['method.sigmaMin', method['sigmaMin']], ['method.sigmaMax', method['sigmaMax']], ['method.sigmaData', method['sigmaData']],
-    ['method.rho', method['rho']], ['sampling.secondSigma', sampling['secondSigma']],
+    ['method.sigmaMin', method['sigmaMin']],
+    ['method.sigmaMax', method['sigmaMax']],
+    ['method.sigmaData', method['sigmaData']],
+    ['method.rho', method['rho']],
+    ['sampling.secondSigma', sampling['secondSigma']],
   ];
   for (const [k, v] of levels) {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new CheckpointError(`${file}: the checkpoint's config has ${k} = ${v === undefined ? 'nothing' : JSON.stringify(v)}, not a positive number`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new CheckpointError(
+        `${file}: the checkpoint's config has ${k} = ${v === undefined ? 'nothing' : JSON.stringify(v)}, not a positive number`,
+      );
   }
-  if ((method['sigmaMin'] as number) >= (method['sigmaMax'] as number)) throw new CheckpointError(`${file}: the checkpoint's config has method.sigmaMin >= method.sigmaMax`);
+  if ((method['sigmaMin'] as number) >= (method['sigmaMax'] as number))
+    throw new CheckpointError(`${file}: the checkpoint's config has method.sigmaMin >= method.sigmaMax`);
   return config as unknown as RunConfig;
 }
 
@@ -62,7 +69,9 @@ export function loadModel(path: string, options: { device?: string; weights?: We
     // cannot fit it; refuse before building it (a numBlocks of 10^5 from a corrupt header takes minutes).
     const { numBlocks, channelMult } = config.network as Partial<RunConfig['network']>;
     if (typeof numBlocks === 'number' && Array.isArray(channelMult) && numBlocks * channelMult.length > (ckpt.groups.get('model')?.size ?? 0)) {
-      throw new CheckpointError(`${file}: the checkpoint's network config (${numBlocks} blocks at each of ${channelMult.length} levels) needs more weights than the checkpoint holds`);
+      throw new CheckpointError(
+        `${file}: the checkpoint's network config (${numBlocks} blocks at each of ${channelMult.length} levels) needs more weights than the checkpoint holds`,
+      );
     }
     let network: ImageNetwork;
     try {

@@ -24,7 +24,8 @@ export function parseMetrics(text: string): MetricsRecord[] {
     if (line.trim() === '') continue;
     try {
       const v = JSON.parse(line) as unknown;
-      if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as { step?: unknown }).step === 'number') out.push(v as MetricsRecord);
+      if (typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as { step?: unknown }).step === 'number')
+        out.push(v as MetricsRecord);
     } catch {
       /* a line cut short by a crash */
     }

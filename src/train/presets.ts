@@ -35,7 +35,8 @@ export interface RunPreset {
 const PAPER_OPTIMIZER: OptimizerConfig = {
   kind: 'radam',
   lr: 1e-4, // [unverified]
-  beta1: 0.9, beta2: 0.999, // [unverified] PyTorch's defaults
+  beta1: 0.9,
+  beta2: 0.999, // [unverified] PyTorch's defaults
   eps: 1e-8,
   warmupSteps: 0, // [unverified]
   gradClip: null,
@@ -116,54 +117,100 @@ function shortCurriculum(s1: number, over: Partial<MethodConfig['levels']> = {})
 
 const PRESETS: Record<PresetName, RunPreset> = {
   cifar10: paper('cifar10', 'iCT on CIFAR-10: NCSN++, 128 channels, (2,2,2), 4 blocks per resolution (docs/method.md section 5)', 56_395_523, {
-    network: ncsnppConfig(4), method: ICT, data: CIFAR10_DATA, training: CIFAR10_TRAINING, sampling: { secondSigma: 0.821 },
-  }),
-  'cifar10-deep': paper('cifar10-deep', 'iCT-deep on CIFAR-10: NCSN++ with 8 blocks per resolution', 97_610_499, {
-    network: ncsnppConfig(8), method: ICT, data: CIFAR10_DATA, training: CIFAR10_TRAINING, sampling: { secondSigma: 0.821 },
-  }),
-  imagenet64: paper('imagenet64', 'iCT on class-conditional ImageNet 64x64: ADM, 192 channels, (1,2,3,4), 3 blocks, attention at 32/16/8', 295_899_267, {
-    network: admConfig(3), method: ICT_ADM, data: IMAGENET64_DATA, training: IMAGENET64_TRAINING, sampling: { secondSigma: 1.526 },
-  }),
-  'imagenet64-deep': paper('imagenet64-deep', 'iCT-deep on class-conditional ImageNet 64x64: ADM with 6 blocks per resolution', 495_357_699, {
-    network: admConfig(6), method: ICT_ADM, data: IMAGENET64_DATA, training: IMAGENET64_TRAINING, sampling: { secondSigma: 1.526 },
-  }),
-  'cifar10-cpu': small('cifar10-cpu', 'CIFAR-10 in a few hours on a CPU (project choice): NCSN++ code, 32 channels, (1,2,2), 1 block, attention only at 8x8', {
-    // mnist-quick's layout with 3 colour channels and twice the width: the paper's 56M-parameter
-    // network takes about 16 s per batch of 128 on 2 cores (weeks for 100k steps). attnResolutions
-    // is empty: the decoder's first block at the lowest resolution (8x8) always attends. No dropout:
-    // a network this small on a budget this short underfits rather than overfits.
-    network: smallSong({ modelChannels: 32, channelMult: [1, 2, 2], numBlocks: 1, attnResolutions: [], dropout: 0 }),
-    method: shortCurriculum(80),
+    network: ncsnppConfig(4),
+    method: ICT,
     data: CIFAR10_DATA,
-    // Sized for about 3 hours on 2 cores.
-    training: { steps: 10_000, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1e-3, warmupSteps: 200 }, emaRate: 0.999, seed: 0 },
+    training: CIFAR10_TRAINING,
     sampling: { secondSigma: 0.821 },
   }),
+  'cifar10-deep': paper('cifar10-deep', 'iCT-deep on CIFAR-10: NCSN++ with 8 blocks per resolution', 97_610_499, {
+    network: ncsnppConfig(8),
+    method: ICT,
+    data: CIFAR10_DATA,
+    training: CIFAR10_TRAINING,
+    sampling: { secondSigma: 0.821 },
+  }),
+  imagenet64: paper(
+    'imagenet64',
+    'iCT on class-conditional ImageNet 64x64: ADM, 192 channels, (1,2,3,4), 3 blocks, attention at 32/16/8',
+    295_899_267,
+    {
+      network: admConfig(3),
+      method: ICT_ADM,
+      data: IMAGENET64_DATA,
+      training: IMAGENET64_TRAINING,
+      sampling: { secondSigma: 1.526 },
+    },
+  ),
+  'imagenet64-deep': paper('imagenet64-deep', 'iCT-deep on class-conditional ImageNet 64x64: ADM with 6 blocks per resolution', 495_357_699, {
+    network: admConfig(6),
+    method: ICT_ADM,
+    data: IMAGENET64_DATA,
+    training: IMAGENET64_TRAINING,
+    sampling: { secondSigma: 1.526 },
+  }),
+  'cifar10-cpu': small(
+    'cifar10-cpu',
+    'CIFAR-10 in a few hours on a CPU (project choice): NCSN++ code, 32 channels, (1,2,2), 1 block, attention only at 8x8',
+    {
+      // mnist-quick's layout with 3 colour channels and twice the width: the paper's 56M-parameter
+      // network takes about 16 s per batch of 128 on 2 cores (weeks for 100k steps). attnResolutions
+      // is empty: the decoder's first block at the lowest resolution (8x8) always attends. No dropout:
+      // a network this small on a budget this short underfits rather than overfits.
+      network: smallSong({ modelChannels: 32, channelMult: [1, 2, 2], numBlocks: 1, attnResolutions: [], dropout: 0 }),
+      method: shortCurriculum(80),
+      data: CIFAR10_DATA,
+      // Sized for about 3 hours on 2 cores.
+      training: { steps: 10_000, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1e-3, warmupSteps: 200 }, emaRate: 0.999, seed: 0 },
+      sampling: { secondSigma: 0.821 },
+    },
+  ),
   'mnist-tiny': small('mnist-tiny', 'MNIST padded to 32x32 (project choice): NCSN++ code, 32 channels, (1,2,2), 2 blocks, attention at 16 and 8', {
-    network: smallSong({ inChannels: 1, outChannels: 1, modelChannels: 32, channelMult: [1, 2, 2], numBlocks: 2, attnResolutions: [16], dropout: 0.1 }),
+    network: smallSong({
+      inChannels: 1,
+      outChannels: 1,
+      modelChannels: 32,
+      channelMult: [1, 2, 2],
+      numBlocks: 2,
+      attnResolutions: [16],
+      dropout: 0.1,
+    }),
     method: shortCurriculum(80),
     data: MNIST_DATA,
     training: { steps: 20_000, batch: 128, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 2e-4 }, emaRate: 0.9999, seed: 0 },
     // CIFAR-10's second level (unverified for MNIST).
     sampling: { secondSigma: 0.821 },
   }),
-  'mnist-quick': small('mnist-quick', 'MNIST 28x28 (unpadded), fastest preset (project choice): NCSN++ code, 16 channels, (1,2,2), 1 block, attention only at 7x7', {
-    // attnResolutions is empty: the decoder's first block at the lowest resolution (7x7) always attends.
-    network: smallSong({ imgResolution: 28, inChannels: 1, outChannels: 1, modelChannels: 16, channelMult: [1, 2, 2], numBlocks: 1, attnResolutions: [], dropout: 0 }),
-    // P_mean = -0.5 puts more of a short run's steps on larger noise levels, which one-step samples
-    // depend on (measured: 44% vs 35% classifier-confident digits).
-    method: shortCurriculum(40, { pMean: -0.5 }),
-    // 28x28 without padding: 0.77x the pixels of 32x32, so more steps fit the time.
-    data: { ...MNIST_DATA, pad32: false },
-    // Tuned for at most 10 minutes on 2 CPU cores, judged by an MNIST classifier on 400 one-step
-    // samples (bench/mnist_judge.py). Same 2,700 steps, one thread: batch 16 gave 29-34% confidently
-    // classified digits, batch 32 35%, batch 32 with P_mean = -0.5 44% (two-step 54%); EMA
-    // 0.99/0.999, lr 7.5e-4/3e-3, beta2 0.99, a wider 7x7 level and c_noise = 250 ln(sigma) gave no
-    // gain. Batch 32 also runs more images per second on 2 threads (134-155 vs 128). 2,600 steps took
-    // 10m22s on 2 idle cores (42.5% one-step), so 2,200.
-    training: { steps: 2_200, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1.5e-3, warmupSteps: 100 }, emaRate: 0.995, seed: 0 },
-    sampling: { secondSigma: 0.821 },
-  }),
+  'mnist-quick': small(
+    'mnist-quick',
+    'MNIST 28x28 (unpadded), fastest preset (project choice): NCSN++ code, 16 channels, (1,2,2), 1 block, attention only at 7x7',
+    {
+      // attnResolutions is empty: the decoder's first block at the lowest resolution (7x7) always attends.
+      network: smallSong({
+        imgResolution: 28,
+        inChannels: 1,
+        outChannels: 1,
+        modelChannels: 16,
+        channelMult: [1, 2, 2],
+        numBlocks: 1,
+        attnResolutions: [],
+        dropout: 0,
+      }),
+      // P_mean = -0.5 puts more of a short run's steps on larger noise levels, which one-step samples
+      // depend on (measured: 44% vs 35% classifier-confident digits).
+      method: shortCurriculum(40, { pMean: -0.5 }),
+      // 28x28 without padding: 0.77x the pixels of 32x32, so more steps fit the time.
+      data: { ...MNIST_DATA, pad32: false },
+      // Tuned for at most 10 minutes on 2 CPU cores, judged by an MNIST classifier on 400 one-step
+      // samples (bench/mnist_judge.py). Same 2,700 steps, one thread: batch 16 gave 29-34% confidently
+      // classified digits, batch 32 35%, batch 32 with P_mean = -0.5 44% (two-step 54%); EMA
+      // 0.99/0.999, lr 7.5e-4/3e-3, beta2 0.99, a wider 7x7 level and c_noise = 250 ln(sigma) gave no
+      // gain. Batch 32 also runs more images per second on 2 threads (134-155 vs 128). 2,600 steps took
+      // 10m22s on 2 idle cores (42.5% one-step), so 2,200.
+      training: { steps: 2_200, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1.5e-3, warmupSteps: 100 }, emaRate: 0.995, seed: 0 },
+      sampling: { secondSigma: 0.821 },
+    },
+  ),
 };
 
 /** True when `name` is a preset's name. */

@@ -39,7 +39,14 @@ export function fixedNoise(seed: number, count: number, shape: [number, number, 
     tidy(() => {
       const g = new Generator(seed + SAMPLE_SEED_OFFSET, 'cpu');
       const z1 = randn([count, ...shape], { generator: g, device: 'cpu' }).to({ device });
-      const labels = numClasses > 0 ? tensor(BigInt64Array.from({ length: count }, (_, i) => BigInt(i % numClasses)), [count], { device }) : null;
+      const labels =
+        numClasses > 0
+          ? tensor(
+              BigInt64Array.from({ length: count }, (_, i) => BigInt(i % numClasses)),
+              [count],
+              { device },
+            )
+          : null;
       return { z1, secondSeed: seed + SAMPLE_SEED_OFFSET + 1, labels };
     }),
   );
@@ -68,7 +75,8 @@ export function oneAndTwoStepSamples(network: ConsistencyNetwork, method: Method
 export function samplesGridPng(images: Float32Array, count: number, shape: [number, number, number]): Uint8Array {
   const [C, H, W] = shape;
   const per = C * H * W;
-  if (images.length !== 2 * count * per) throw new RangeError(`samplesGridPng: expected ${2 * count} images of ${C}x${H}x${W}, got ${images.length / per}`);
+  if (images.length !== 2 * count * per)
+    throw new RangeError(`samplesGridPng: expected ${2 * count} images of ${C}x${H}x${W}, got ${images.length / per}`);
   const side = Math.ceil(Math.sqrt(count));
   const rows = Math.ceil(count / side);
   const columns = 2 * side + 1;
@@ -96,10 +104,20 @@ export class TrainingSamples {
   private evalNetwork: ImageNetwork | null = null;
   private noise: FixedNoise | null = null;
 
-  constructor(private readonly config: RunConfig, private readonly runtime: RuntimeConfig) {}
+  constructor(
+    private readonly config: RunConfig,
+    private readonly runtime: RuntimeConfig,
+  ) {}
 
   /** Writes the grid of `ema`'s weights after `step` to samplesDir/step-NNNNNNN.png and the loss curve; returns the grid's path. */
-  write(o: { step: number; network: ImageNetwork; ema: ExponentialMovingAverage; samplesDir: string; lossCurve: string; losses: { x: number[]; y: number[] } }): string {
+  write(o: {
+    step: number;
+    network: ImageNetwork;
+    ema: ExponentialMovingAverage;
+    samplesDir: string;
+    lossCurve: string;
+    losses: { x: number[]; y: number[] };
+  }): string {
     const { config, runtime } = this;
     const shape = imageShape(config);
     if (!this.evalNetwork) {

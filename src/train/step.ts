@@ -148,7 +148,8 @@ function checkBatch(batch: StepBatch, sync: GradientSync | undefined): { indices
   indices.forEach((i, j) => {
     if (!Number.isSafeInteger(i) || i < 0 || i >= B) fail(`globalIndices[${j}] must be an integer in [0, ${B - 1}], got ${i}`);
   });
-  if (!sync && B !== b) fail(`a single process must be given the whole global batch (${B} samples), got ${b}; pass a gradientSync for data parallelism`);
+  if (!sync && B !== b)
+    fail(`a single process must be given the whole global batch (${B} samples), got ${b}; pass a gradientSync for data parallelism`);
   return { indices, B, b };
 }
 
@@ -171,7 +172,8 @@ export function trainingStep(ctx: TrainingStepContext, batch: StepBatch, step: n
     t = now;
   };
   const { indices, B, b } = checkBatch(batch, sync);
-  if (config.teacher === 'ema' && !ctx.teacher) fail("teacher 'ema' needs a teacher (ctx.teacher, a ConsistencyDenoiser around the EMA copy of the network)");
+  if (config.teacher === 'ema' && !ctx.teacher)
+    fail("teacher 'ema' needs a teacher (ctx.teacher, a ConsistencyDenoiser around the EMA copy of the network)");
   const network = ctx.student.network;
   const precision = ctx.precision ?? 'fp32';
   checkPrecision(precision, batch.x.device);
@@ -245,7 +247,13 @@ export function trainingStep(ctx: TrainingStepContext, batch: StepBatch, step: n
   const emaRate = ctx.ema ? ctx.ema.update(network) : null;
   mark('update');
   return {
-    status: 'ok', loss, N: schedule.N, lr, gradNorm: norm, teacherEmaRate: ctx.teacher ? schedule.teacherEmaRate : 0, emaRate,
+    status: 'ok',
+    loss,
+    N: schedule.N,
+    lr,
+    gradNorm: norm,
+    teacherEmaRate: ctx.teacher ? schedule.teacherEmaRate : 0,
+    emaRate,
     ...(scaler && { skipped: false, lossScale: scaler.scale }),
   };
 }

@@ -43,7 +43,13 @@ const INIT_STREAM = 10;
 const DROPOUT_STREAM = 12;
 
 /** The run directory's files. */
-export const RUN_FILES = { checkpoint: CHECKPOINT_FILE, metrics: METRICS_FILE, config: 'config.json', lossCurve: 'loss.png', samples: 'samples' } as const;
+export const RUN_FILES = {
+  checkpoint: CHECKPOINT_FILE,
+  metrics: METRICS_FILE,
+  config: 'config.json',
+  lossCurve: 'loss.png',
+  samples: 'samples',
+} as const;
 
 export interface TrainerOptions {
   config: RunConfig;
@@ -229,7 +235,11 @@ export class Trainer {
     const replicas = this.opts.replicas;
     if (this.writer) {
       ensureDirectory(join(runtime.out, RUN_FILES.samples), 'samples folder');
-      writeFileAtomic(join(runtime.out, RUN_FILES.config), new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`), 'run config');
+      writeFileAtomic(
+        join(runtime.out, RUN_FILES.config),
+        new TextEncoder().encode(`${JSON.stringify({ config: this.config, runtime: this.runtime }, null, 2)}\n`),
+        'run config',
+      );
       removeStaleTemporaries(runtime.out);
       removeStaleTemporaries(join(runtime.out, RUN_FILES.samples));
     }
@@ -291,7 +301,14 @@ export class Trainer {
     const shape = imageShape(this.config);
     return tidy(() => {
       const x = tensor(batch.images, [end - start, ...shape], { device });
-      const labels = this.config.network.labelDim > 0 && batch.labels ? tensor(BigInt64Array.from(batch.labels, (v) => BigInt(v)), [end - start], { device }) : undefined;
+      const labels =
+        this.config.network.labelDim > 0 && batch.labels
+          ? tensor(
+              BigInt64Array.from(batch.labels, (v) => BigInt(v)),
+              [end - start],
+              { device },
+            )
+          : undefined;
       const globalIndices = Array.from({ length: end - start }, (_, i) => start + i);
       return trainingStep({ ...this.stepContext, phaseTimes: times }, { x, classLabels: labels, globalIndices, globalBatchSize: B }, k);
     });
@@ -341,8 +358,12 @@ export class Trainer {
   writeSamples(): string {
     const { x, y } = this.metrics?.series('loss') ?? { x: [], y: [] };
     const path = this.samples.write({
-      step: this.step, network: this.network, ema: this.ema, samplesDir: join(this.runtime.out, RUN_FILES.samples),
-      lossCurve: join(this.runtime.out, RUN_FILES.lossCurve), losses: { x, y },
+      step: this.step,
+      network: this.network,
+      ema: this.ema,
+      samplesDir: join(this.runtime.out, RUN_FILES.samples),
+      lossCurve: join(this.runtime.out, RUN_FILES.lossCurve),
+      losses: { x, y },
     });
     this.progress.message(`step ${this.step}: samples ${path} (loss ${formatLoss(y[y.length - 1] ?? Number.NaN)})`);
     return path;

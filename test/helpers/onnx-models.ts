@@ -81,7 +81,11 @@ export function testInputs(
 
 /** libtorch's f(x, sigma [, labels]) (src/method/denoiser.ts) on the given inputs. */
 export function libtorchDenoised(net: ImageNetwork, config: RunConfig, inputs: ReturnType<typeof testInputs>): Float32Array {
-  const den = new ConsistencyDenoiser(net, { sigmaMin: config.method.sigmaMin, sigmaData: config.method.sigmaData, noiseEmbedding: config.method.noiseEmbedding });
+  const den = new ConsistencyDenoiser(net, {
+    sigmaMin: config.method.sigmaMin,
+    sigmaData: config.method.sigmaData,
+    noiseEmbedding: config.method.noiseEmbedding,
+  });
   const n = inputs.sigma.length;
   return tidy(() =>
     noGrad(() => {

@@ -100,7 +100,7 @@ export function inputValues(spec: InputSpec, rng: Rng, earlier: readonly number[
       for (let i = 0; i < n; i++) out[i] = rng.uniform() < 0.5 ? 1 : 0;
       break;
     case 'boolTril':
-      for (let i = 0; i < n; i++) out[i] = (i % cols) <= Math.floor(i / cols) % rows ? 1 : 0;
+      for (let i = 0; i < n; i++) out[i] = i % cols <= Math.floor(i / cols) % rows ? 1 : 0;
       break;
     case 'perm': {
       const m = spec.shape[0]!;
@@ -187,12 +187,7 @@ export function dtypeTolerance(dtype: DType): { rtol: number; atol: number } {
  * Asserts |actual - expected| <= atol * max(1, max|expected|) + rtol * |expected| elementwise
  * (NaN matches NaN, infinities must match exactly); the message names the first bad index.
  */
-export function assertAllClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: { rtol: number; atol: number },
-  what: string,
-): void {
+export function assertAllClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number }, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: ${actual.length} values, expected ${expected.length}`);
   let maxAbs = 1;
   for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i]!)) maxAbs = Math.max(maxAbs, Math.abs(expected[i]!));
@@ -200,8 +195,7 @@ export function assertAllClose(
     const a = actual[i]!;
     const e = expected[i]!;
     if (Number.isNaN(e) || !Number.isFinite(e)) {
-      if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e)))
-        assert.fail(`${what}: element ${i} is ${a}, expected ${e}`);
+      if (!Object.is(a, e) && !(Number.isNaN(a) && Number.isNaN(e))) assert.fail(`${what}: element ${i} is ${a}, expected ${e}`);
       continue;
     }
     const bound = tol.atol * maxAbs + tol.rtol * Math.abs(e);

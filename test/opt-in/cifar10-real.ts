@@ -19,7 +19,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { tensor, setNumThreads, tidy, keep, randn, Generator, cat, nnf, Tensor, liveTensorCount } from '../../src/tensor/index.js';
-import { OfflineFeatureNet, readNsfwjsModel, locateNsfwjsModel, OFFLINE_FEATURE, type NsfwjsModelFiles } from '../../src/metrics/feature-nets/offline.js';
+import {
+  OfflineFeatureNet,
+  readNsfwjsModel,
+  locateNsfwjsModel,
+  OFFLINE_FEATURE,
+  type NsfwjsModelFiles,
+} from '../../src/metrics/feature-nets/offline.js';
 import { featureStats, frechetDistance } from '../../src/metrics/scores/frechet.js';
 import { kernelInceptionDistance } from '../../src/metrics/scores/kid.js';
 import { loadCifar10 } from '../../src/data/cifar10.js';
@@ -105,7 +111,12 @@ test('the whole network at 299x299 classifies CIFAR-10 test images as Neutral', 
     assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-4, 'softmax rows sum to 1');
     if (row.indexOf(Math.max(...row)) === 2 && row[2]! > 0.5) neutral++;
   }
-  assert.ok(neutral >= 7, `only ${neutral} of 8 CIFAR-10 images classified Neutral: ${Array.from(p).map((v) => v.toFixed(2)).join(' ')}`);
+  assert.ok(
+    neutral >= 7,
+    `only ${neutral} of 8 CIFAR-10 images classified Neutral: ${Array.from(p)
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   x.dispose();
   probs.dispose();
   net.dispose();
@@ -121,11 +132,12 @@ test('FD-mixed5 and KID: clean test vs train images score far below noisy or pix
   const g = new Generator(1, 'cpu');
   const noisy = keep(tidy(() => testImages.add(randn(testImages.shape, { generator: g, device: 'cpu' }).mul(0.1)).clamp(0, 1)));
   const pixelated = keep(tidy(() => nnf.interpolate(nnf.avgPool2d(testImages, 4), { size: [32, 32], mode: 'nearest' })));
-  const features = (x: Tensor): Tensor => tidy(() => {
-    const parts: Tensor[] = [];
-    for (let i = 0; i < n; i += 50) parts.push(net.forward(x.slice(0, i, Math.min(n, i + 50))));
-    return cat(parts, 0);
-  });
+  const features = (x: Tensor): Tensor =>
+    tidy(() => {
+      const parts: Tensor[] = [];
+      for (let i = 0; i < n; i += 50) parts.push(net.forward(x.slice(0, i, Math.min(n, i + 50))));
+      return cat(parts, 0);
+    });
   const fTrain = features(trainImages);
   const fClean = features(testImages);
   const fNoisy = features(noisy);

@@ -136,12 +136,18 @@ export type Scores = Record<string, number>;
 function needSet(sets: Map<string, FeatureSet>, name: string, what: string, features: boolean): FeatureSet {
   const s = sets.get(name);
   if (!s) throw new FeatureStatsError(`${what}: the ${name === 'fid' ? 'FID Inception' : 'offline (mixed5)'} features are missing`);
-  if (features && !s.features) throw new FeatureStatsError(`${what}: needs the ${name} features themselves, not only their statistics (save the reference with its features)`);
+  if (features && !s.features)
+    throw new FeatureStatsError(`${what}: needs the ${name} features themselves, not only their statistics (save the reference with its features)`);
   return s;
 }
 
 /** Computes the requested metrics of `samples` against `reference`. */
-export function scoreFeatures(metrics: readonly MetricName[], samples: ExtractedFeatures, reference: Map<string, FeatureSet> | null, o: ScoreOptions = {}): Scores {
+export function scoreFeatures(
+  metrics: readonly MetricName[],
+  samples: ExtractedFeatures,
+  reference: Map<string, FeatureSet> | null,
+  o: ScoreOptions = {},
+): Scores {
   const out: Scores = {};
   const ref = (m: string, set: string, features: boolean): FeatureSet => {
     if (!reference) throw new FeatureStatsError(`${m}: needs a reference`);

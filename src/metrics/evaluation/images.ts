@@ -59,7 +59,13 @@ export function generatedToUint8(data: Float32Array): Uint8Array {
 }
 
 /** A source over images held in memory as uint8 (NCHW or NHWC). */
-export function arraySource(label: string, data: Uint8Array, shape: [number, number, number, number], nhwc: boolean, limit?: number): ImageBatchSource {
+export function arraySource(
+  label: string,
+  data: Uint8Array,
+  shape: [number, number, number, number],
+  nhwc: boolean,
+  limit?: number,
+): ImageBatchSource {
   const [n0, d1, d2, d3] = shape;
   const n = Math.min(n0, limit ?? n0);
   const per = d1 * d2 * d3;
@@ -106,7 +112,9 @@ function folderSource(dir: string, limit?: number): ImageBatchSource {
         for (const [k, img] of decoded.entries()) {
           if (size === null) size = [img.height, img.width];
           if (img.height !== size[0] || img.width !== size[1]) {
-            throw new DataError(`${chunk[k]}: image is ${img.width}x${img.height}, the first image was ${size[1]}x${size[0]}; all images must have one size`);
+            throw new DataError(
+              `${chunk[k]}: image is ${img.width}x${img.height}, the first image was ${size[1]}x${size[0]}; all images must have one size`,
+            );
           }
         }
         const [h, w] = size!;
@@ -128,9 +136,11 @@ function npzSource(path: string, limit?: number): ImageBatchSource {
     });
     const name = candidates.find((n) => n === 'arr_0' || n === 'arr_0.npy') ?? (candidates.length === 1 ? candidates[0] : undefined);
     if (!name) {
-      throw new DataError(candidates.length === 0
-        ? `${path}: no 4-D uint8 image array in the .npz (arrays: ${f.names.join(', ')})`
-        : `${path}: several 4-D uint8 arrays (${candidates.join(', ')}); store the images as arr_0`);
+      throw new DataError(
+        candidates.length === 0
+          ? `${path}: no 4-D uint8 image array in the .npz (arrays: ${f.names.join(', ')})`
+          : `${path}: several 4-D uint8 arrays (${candidates.join(', ')}); store the images as arr_0`,
+      );
     }
     const arr = f.read(name);
     if (arr.fortranOrder) throw new DataError(`${path}:${name}: Fortran-ordered arrays are not supported`);
@@ -146,9 +156,11 @@ function safetensorsSource(path: string, limit?: number): ImageBatchSource {
   const images = header.tensors.filter((t) => t.shape.length === 4 && t.dtype === 'uint8');
   const pick = images.find((t) => t.name === 'images' || t.name === 'samples') ?? (images.length === 1 ? images[0] : undefined);
   if (!pick) {
-    throw new DataError(images.length === 0
-      ? `${path}: no 4-D uint8 image tensor (tensors: ${header.tensors.map((t) => `${t.name} ${t.dtype} [${t.shape.join(', ')}]`).join('; ')})`
-      : `${path}: several 4-D uint8 tensors (${images.map((t) => t.name).join(', ')}); name the images 'images'`);
+    throw new DataError(
+      images.length === 0
+        ? `${path}: no 4-D uint8 image tensor (tensors: ${header.tensors.map((t) => `${t.name} ${t.dtype} [${t.shape.join(', ')}]`).join('; ')})`
+        : `${path}: several 4-D uint8 tensors (${images.map((t) => t.name).join(', ')}); name the images 'images'`,
+    );
   }
   const { tensors } = loadSafetensors(path, { device: 'cpu' });
   const t = tensors.get(pick.name)!;
@@ -182,7 +194,8 @@ export async function openImageSource(spec: string, o: OpenImagesOptions = {}): 
     const loaded = await loadDataset(name, { split: ds.split, ...(o.data !== undefined && { data: o.data }), ...(o.warn && { warn: o.warn }) });
     return datasetSource(loaded, spec, o.limit);
   }
-  if (!st) throw new DataError(`${spec}: not found (expected a folder of images, an .npz or .safetensors file, or a dataset split such as cifar10-train)`);
+  if (!st)
+    throw new DataError(`${spec}: not found (expected a folder of images, an .npz or .safetensors file, or a dataset split such as cifar10-train)`);
   if (st.isDirectory()) return folderSource(spec, o.limit);
   if (spec.endsWith('.npz')) return npzSource(spec, o.limit);
   if (spec.endsWith('.safetensors')) return safetensorsSource(spec, o.limit);

@@ -19,7 +19,6 @@ import { NpzFile, type NpyArray } from '../../data/npz.js';
 import { FeatureStatsError, type FeatureStats } from '../scores/frechet.js';
 import { FID_FEATURE } from '../feature-nets/inception-weights.js';
 
-
 /** One feature set: its Gaussian fit and, when kept, the features. */
 export interface FeatureSet {
   stats: FeatureStats;
@@ -104,12 +103,20 @@ export function loadReference(path: string): Map<string, FeatureSet> {
       if (!sigma) throw new FeatureStatsError(`${path}: set '${name}' has mu but no sigma`);
       if (!feature) throw new FeatureStatsError(`${path}: metadata does not say which features set '${name}' describes`);
       const d = mu.shape[0]!;
-      if (mu.rank !== 1 || sigma.shape.join(',') !== `${d},${d}`) throw new FeatureStatsError(`${path}: ${name}/mu [${mu.shape.join(', ')}] and ${name}/sigma [${sigma.shape.join(', ')}] do not fit together`);
+      if (mu.rank !== 1 || sigma.shape.join(',') !== `${d},${d}`)
+        throw new FeatureStatsError(`${path}: ${name}/mu [${mu.shape.join(', ')}] and ${name}/sigma [${sigma.shape.join(', ')}] do not fit together`);
       const features = tensors.get(`${name}/features`) ?? null;
-      if (features && (features.rank !== 2 || features.shape[1] !== d)) throw new FeatureStatsError(`${path}: ${name}/features [${features.shape.join(', ')}] does not fit mu [${d}]`);
+      if (features && (features.rank !== 2 || features.shape[1] !== d))
+        throw new FeatureStatsError(`${path}: ${name}/features [${features.shape.join(', ')}] does not fit mu [${d}]`);
       tensors.delete(`${name}/features`);
       out.set(name, {
-        stats: { feature, count: Number(metadata[`${name}/count`] ?? features?.shape[0] ?? 0), dim: d, mu: mu.toFloat64Array(), sigma: sigma.toFloat64Array() },
+        stats: {
+          feature,
+          count: Number(metadata[`${name}/count`] ?? features?.shape[0] ?? 0),
+          dim: d,
+          mu: mu.toFloat64Array(),
+          sigma: sigma.toFloat64Array(),
+        },
         features,
       });
     }

@@ -82,7 +82,9 @@ export async function resolveFidWeights(o: ResolveWeightsOptions = {}): Promise<
     if (o.path.endsWith('.pth') || o.path.endsWith('.pt')) {
       const prefix = sha256Prefix(o.path, 8);
       if (prefix !== FID_WEIGHTS_SHA256_PREFIX) {
-        warn(`${o.path}: SHA-256 starts ${prefix}, not ${FID_WEIGHTS_SHA256_PREFIX}: these are not pytorch-fid's weights, so the scores are not comparable with published FIDs`);
+        warn(
+          `${o.path}: SHA-256 starts ${prefix}, not ${FID_WEIGHTS_SHA256_PREFIX}: these are not pytorch-fid's weights, so the scores are not comparable with published FIDs`,
+        );
       }
     }
     return o.path;
@@ -91,7 +93,9 @@ export async function resolveFidWeights(o: ResolveWeightsOptions = {}): Promise<
   if (statSync(dest, { throwIfNoEntry: false })?.isFile()) {
     const prefix = sha256Prefix(dest, 8);
     if (prefix !== FID_WEIGHTS_SHA256_PREFIX) {
-      throw new InceptionWeightsError(`${dest}: SHA-256 starts ${prefix}, expected ${FID_WEIGHTS_SHA256_PREFIX} (corrupt or partial download?); delete it, or ${advice}`);
+      throw new InceptionWeightsError(
+        `${dest}: SHA-256 starts ${prefix}, expected ${FID_WEIGHTS_SHA256_PREFIX} (corrupt or partial download?); delete it, or ${advice}`,
+      );
     }
     return dest;
   }

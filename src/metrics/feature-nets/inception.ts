@@ -41,7 +41,11 @@ export interface InceptionInitOptions {
 
 /** Inference-mode BatchNorm2d with PyTorch's parameter and buffer names. */
 class BatchNorm2d extends Module {
-  constructor(channels: number, readonly eps: number, o: InceptionInitOptions) {
+  constructor(
+    channels: number,
+    readonly eps: number,
+    o: InceptionInitOptions,
+  ) {
     super();
     this.registerParameter('weight', ones([channels], { device: o.device }));
     this.registerParameter('bias', zeros([channels], { device: o.device }));
@@ -55,11 +59,23 @@ class BatchNorm2d extends Module {
 
 /** A bias-free convolution with a possibly rectangular kernel. */
 class ConvNoBias extends Module {
-  constructor(inC: number, outC: number, kernel: Pair, readonly stride: Pair, readonly padding: Pair, o: InceptionInitOptions) {
+  constructor(
+    inC: number,
+    outC: number,
+    kernel: Pair,
+    readonly stride: Pair,
+    readonly padding: Pair,
+    o: InceptionInitOptions,
+  ) {
     super();
     const fanIn = inC * kernel[0] * kernel[1];
     const shape = [outC, inC, kernel[0], kernel[1]];
-    this.registerParameter('weight', o.generator ? tidy(() => randn(shape, { generator: o.generator, device: o.device }).mul(Math.sqrt(2 / fanIn))) : zeros(shape, { device: o.device }));
+    this.registerParameter(
+      'weight',
+      o.generator
+        ? tidy(() => randn(shape, { generator: o.generator, device: o.device }).mul(Math.sqrt(2 / fanIn)))
+        : zeros(shape, { device: o.device }),
+    );
   }
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.tensor('weight'), null, { stride: this.stride, padding: this.padding });
@@ -82,8 +98,13 @@ class BasicConv2d extends Module {
 
 /** 35x35 block (Mixed_5b/c/d): 1x1, 5x5, double 3x3 and pool branches. */
 class InceptionA extends Module {
-  readonly branch1x1; readonly branch5x5_1; readonly branch5x5_2;
-  readonly branch3x3dbl_1; readonly branch3x3dbl_2; readonly branch3x3dbl_3; readonly branch_pool;
+  readonly branch1x1;
+  readonly branch5x5_1;
+  readonly branch5x5_2;
+  readonly branch3x3dbl_1;
+  readonly branch3x3dbl_2;
+  readonly branch3x3dbl_3;
+  readonly branch_pool;
   constructor(inC: number, poolFeatures: number, o: InceptionInitOptions) {
     super();
     this.branch1x1 = this.registerModule('branch1x1', new BasicConv2d(inC, 64, 1, o));
@@ -95,18 +116,26 @@ class InceptionA extends Module {
     this.branch_pool = this.registerModule('branch_pool', new BasicConv2d(inC, poolFeatures, 1, o));
   }
   forward(x: Tensor): Tensor {
-    return tidy(() => cat([
-      this.branch1x1.forward(x),
-      this.branch5x5_2.forward(this.branch5x5_1.forward(x)),
-      this.branch3x3dbl_3.forward(this.branch3x3dbl_2.forward(this.branch3x3dbl_1.forward(x))),
-      this.branch_pool.forward(avgPool2dExcludePad(x, 3, 1, 1)),
-    ], 1));
+    return tidy(() =>
+      cat(
+        [
+          this.branch1x1.forward(x),
+          this.branch5x5_2.forward(this.branch5x5_1.forward(x)),
+          this.branch3x3dbl_3.forward(this.branch3x3dbl_2.forward(this.branch3x3dbl_1.forward(x))),
+          this.branch_pool.forward(avgPool2dExcludePad(x, 3, 1, 1)),
+        ],
+        1,
+      ),
+    );
   }
 }
 
 /** Grid reduction 35 -> 17 (Mixed_6a). */
 class InceptionB extends Module {
-  readonly branch3x3; readonly branch3x3dbl_1; readonly branch3x3dbl_2; readonly branch3x3dbl_3;
+  readonly branch3x3;
+  readonly branch3x3dbl_1;
+  readonly branch3x3dbl_2;
+  readonly branch3x3dbl_3;
   constructor(inC: number, o: InceptionInitOptions) {
     super();
     this.branch3x3 = this.registerModule('branch3x3', new BasicConv2d(inC, 384, 3, o, 2));
@@ -115,18 +144,26 @@ class InceptionB extends Module {
     this.branch3x3dbl_3 = this.registerModule('branch3x3dbl_3', new BasicConv2d(96, 96, 3, o, 2));
   }
   forward(x: Tensor): Tensor {
-    return tidy(() => cat([
-      this.branch3x3.forward(x),
-      this.branch3x3dbl_3.forward(this.branch3x3dbl_2.forward(this.branch3x3dbl_1.forward(x))),
-      F.maxPool2d(x, 3, 2),
-    ], 1));
+    return tidy(() =>
+      cat(
+        [this.branch3x3.forward(x), this.branch3x3dbl_3.forward(this.branch3x3dbl_2.forward(this.branch3x3dbl_1.forward(x))), F.maxPool2d(x, 3, 2)],
+        1,
+      ),
+    );
   }
 }
 
 /** 17x17 block with factorized 7x7 convolutions (Mixed_6b..6e). */
 class InceptionC extends Module {
-  readonly branch1x1; readonly branch7x7_1; readonly branch7x7_2; readonly branch7x7_3;
-  readonly branch7x7dbl_1; readonly branch7x7dbl_2; readonly branch7x7dbl_3; readonly branch7x7dbl_4; readonly branch7x7dbl_5;
+  readonly branch1x1;
+  readonly branch7x7_1;
+  readonly branch7x7_2;
+  readonly branch7x7_3;
+  readonly branch7x7dbl_1;
+  readonly branch7x7dbl_2;
+  readonly branch7x7dbl_3;
+  readonly branch7x7dbl_4;
+  readonly branch7x7dbl_5;
   readonly branch_pool;
   constructor(inC: number, c7: number, o: InceptionInitOptions) {
     super();
@@ -155,8 +192,12 @@ class InceptionC extends Module {
 
 /** Grid reduction 17 -> 8 (Mixed_7a). */
 class InceptionD extends Module {
-  readonly branch3x3_1; readonly branch3x3_2;
-  readonly branch7x7x3_1; readonly branch7x7x3_2; readonly branch7x7x3_3; readonly branch7x7x3_4;
+  readonly branch3x3_1;
+  readonly branch3x3_2;
+  readonly branch7x7x3_1;
+  readonly branch7x7x3_2;
+  readonly branch7x7x3_3;
+  readonly branch7x7x3_4;
   constructor(inC: number, o: InceptionInitOptions) {
     super();
     this.branch3x3_1 = this.registerModule('branch3x3_1', new BasicConv2d(inC, 192, 1, o));
@@ -178,9 +219,20 @@ class InceptionD extends Module {
 
 /** 8x8 block with expanded filter banks (Mixed_7b with average pooling, Mixed_7c with max pooling). */
 class InceptionE extends Module {
-  readonly branch1x1; readonly branch3x3_1; readonly branch3x3_2a; readonly branch3x3_2b;
-  readonly branch3x3dbl_1; readonly branch3x3dbl_2; readonly branch3x3dbl_3a; readonly branch3x3dbl_3b; readonly branch_pool;
-  constructor(inC: number, readonly pool: 'avg' | 'max', o: InceptionInitOptions) {
+  readonly branch1x1;
+  readonly branch3x3_1;
+  readonly branch3x3_2a;
+  readonly branch3x3_2b;
+  readonly branch3x3dbl_1;
+  readonly branch3x3dbl_2;
+  readonly branch3x3dbl_3a;
+  readonly branch3x3dbl_3b;
+  readonly branch_pool;
+  constructor(
+    inC: number,
+    readonly pool: 'avg' | 'max',
+    o: InceptionInitOptions,
+  ) {
     super();
     this.branch1x1 = this.registerModule('branch1x1', new BasicConv2d(inC, 320, 1, o));
     this.branch3x3_1 = this.registerModule('branch3x3_1', new BasicConv2d(inC, 384, 1, o));
@@ -198,12 +250,17 @@ class InceptionE extends Module {
       const d = this.branch3x3dbl_2.forward(this.branch3x3dbl_1.forward(x));
       // pytorch-fid: the TF graph's last block max-pools here (FIDInceptionE_2).
       const pooled = this.pool === 'avg' ? avgPool2dExcludePad(x, 3, 1, 1) : F.maxPool2d(x, 3, 1, 1);
-      return cat([
-        this.branch1x1.forward(x),
-        this.branch3x3_2a.forward(b3), this.branch3x3_2b.forward(b3),
-        this.branch3x3dbl_3a.forward(d), this.branch3x3dbl_3b.forward(d),
-        this.branch_pool.forward(pooled),
-      ], 1);
+      return cat(
+        [
+          this.branch1x1.forward(x),
+          this.branch3x3_2a.forward(b3),
+          this.branch3x3_2b.forward(b3),
+          this.branch3x3dbl_3a.forward(d),
+          this.branch3x3dbl_3b.forward(d),
+          this.branch_pool.forward(pooled),
+        ],
+        1,
+      );
     });
   }
 }
@@ -225,11 +282,20 @@ export function isUnusedInceptionKey(name: string): boolean {
 class FcLayer extends Module {
   constructor(inF: number, outF: number, o: InceptionInitOptions) {
     super();
-    this.registerParameter('weight', o.generator ? tidy(() => randn([outF, inF], { generator: o.generator, device: o.device }).mul(1 / Math.sqrt(inF))) : zeros([outF, inF], { device: o.device }));
+    this.registerParameter(
+      'weight',
+      o.generator
+        ? tidy(() => randn([outF, inF], { generator: o.generator, device: o.device }).mul(1 / Math.sqrt(inF)))
+        : zeros([outF, inF], { device: o.device }),
+    );
     this.registerParameter('bias', zeros([outF], { device: o.device }));
   }
-  get weight(): Tensor { return this.tensor('weight'); }
-  get bias(): Tensor { return this.tensor('bias'); }
+  get weight(): Tensor {
+    return this.tensor('weight');
+  }
+  get bias(): Tensor {
+    return this.tensor('bias');
+  }
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
   }
@@ -275,24 +341,31 @@ export class FidInceptionV3 extends Module {
    * recorded. `logits`: also compute the 1008 class logits.
    */
   forward(images: Tensor, options: { logits?: boolean } = {}): InceptionOutputs {
-    if (images.rank !== 4 || images.shape[1] !== 3) throw new RangeError(`FidInceptionV3: images must be [N, 3, H, W], got [${images.shape.join(', ')}]`);
-    return noGrad(() => tidy(() => {
-      const s = FidInceptionV3.inputSize;
-      let x = F.interpolate(images.toDtype('float32'), { size: [s, s], mode: 'bilinear', alignCorners: false });
-      x = x.mul(2).sub(1);
-      const [c1a, c2a, c2b, c3b, c4a] = this.stem;
-      x = F.maxPool2d(c2b.forward(c2a.forward(c1a.forward(x))), 3, 2);
-      x = F.maxPool2d(c4a.forward(c3b.forward(x)), 3, 2);
-      for (const block of this.mixed) x = block.forward(x);
-      const pool = F.adaptiveAvgPool2d(x, 1).flatten(1);
-      const logits = options.logits ? this.fc.forward(pool) : null;
-      return { pool, logits };
-    }));
+    if (images.rank !== 4 || images.shape[1] !== 3)
+      throw new RangeError(`FidInceptionV3: images must be [N, 3, H, W], got [${images.shape.join(', ')}]`);
+    return noGrad(() =>
+      tidy(() => {
+        const s = FidInceptionV3.inputSize;
+        let x = F.interpolate(images.toDtype('float32'), { size: [s, s], mode: 'bilinear', alignCorners: false });
+        x = x.mul(2).sub(1);
+        const [c1a, c2a, c2b, c3b, c4a] = this.stem;
+        x = F.maxPool2d(c2b.forward(c2a.forward(c1a.forward(x))), 3, 2);
+        x = F.maxPool2d(c4a.forward(c3b.forward(x)), 3, 2);
+        for (const block of this.mixed) x = block.forward(x);
+        const pool = F.adaptiveAvgPool2d(x, 1).flatten(1);
+        const logits = options.logits ? this.fc.forward(pool) : null;
+        return { pool, logits };
+      }),
+    );
   }
 
   /** fc.weight [1008, 2048] and fc.bias [1008] (the original IS code uses the weight only). */
-  get fcWeight(): Tensor { return this.fc.weight; }
-  get fcBias(): Tensor { return this.fc.bias; }
+  get fcWeight(): Tensor {
+    return this.fc.weight;
+  }
+  get fcBias(): Tensor {
+    return this.fc.bias;
+  }
 
   /**
    * Loads the pytorch-fid state dict (names as in torchvision's Inception3; BatchNorm step

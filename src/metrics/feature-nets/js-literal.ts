@@ -36,17 +36,39 @@ export function parseJsLiteral(text: string, start = 0, label = '<text>'): { val
       }
       const e = text[p++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'v': out += '\v'; break;
-        case '0': out += '\0'; break;
-        case 'x': out += String.fromCharCode(parseInt(text.slice(p, p + 2), 16)); p += 2; break;
-        case 'u': out += String.fromCharCode(parseInt(text.slice(p, p + 4), 16)); p += 4; break;
-        case undefined: throw fail('unterminated string');
-        default: out += e;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'v':
+          out += '\v';
+          break;
+        case '0':
+          out += '\0';
+          break;
+        case 'x':
+          out += String.fromCharCode(parseInt(text.slice(p, p + 2), 16));
+          p += 2;
+          break;
+        case 'u':
+          out += String.fromCharCode(parseInt(text.slice(p, p + 4), 16));
+          p += 4;
+          break;
+        case undefined:
+          throw fail('unterminated string');
+        default:
+          out += e;
       }
     }
   };
@@ -65,7 +87,10 @@ export function parseJsLiteral(text: string, start = 0, label = '<text>'): { val
       const obj = Object.create(null) as { [key: string]: JsonValue };
       for (;;) {
         ws();
-        if (text[p] === '}') { p++; return obj; }
+        if (text[p] === '}') {
+          p++;
+          return obj;
+        }
         const k = text[p] === '"' || text[p] === "'" ? str() : /[0-9.]/.test(text[p] ?? '') ? String(num()) : ident();
         ws();
         if (text[p++] !== ':') throw fail(`expected ':' after key '${k}'`);
@@ -80,7 +105,10 @@ export function parseJsLiteral(text: string, start = 0, label = '<text>'): { val
       const arr: JsonValue[] = [];
       for (;;) {
         ws();
-        if (text[p] === ']') { p++; return arr; }
+        if (text[p] === ']') {
+          p++;
+          return arr;
+        }
         arr.push(value());
         ws();
         if (text[p] === ',') p++;

@@ -101,12 +101,19 @@ export class KerasGraph {
    * returns; `weights`: decoded float32 weights by name ('conv2d_1/kernel'); only the layers
    * the output depends on are kept.
    */
-  constructor(topology: JsonValue, output: string, weights: Map<string, { shape: number[]; values: Float32Array }>, readonly device = 'cpu', readonly label = '<model>') {
+  constructor(
+    topology: JsonValue,
+    output: string,
+    weights: Map<string, { shape: number[]; values: Float32Array }>,
+    readonly device = 'cpu',
+    readonly label = '<model>',
+  ) {
     const config = isObj(topology) && isObj(topology.model_config) ? topology.model_config.config : undefined;
     if (!isObj(config) || !Array.isArray(config.layers)) throw new KerasModelError(`${label}: not a Keras functional model topology`);
     const all = new Map<string, LayerSpec>();
     for (const l of config.layers) {
-      if (!isObj(l) || typeof l.name !== 'string' || typeof l.class_name !== 'string' || !isObj(l.config)) throw new KerasModelError(`${label}: malformed layer entry`);
+      if (!isObj(l) || typeof l.name !== 'string' || typeof l.class_name !== 'string' || !isObj(l.config))
+        throw new KerasModelError(`${label}: malformed layer entry`);
       const nodes = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
       if (nodes.length > 1) throw new KerasModelError(`${label}: layer '${l.name}' is shared between several calls, which is not supported`);
       const first = nodes[0];
@@ -167,26 +174,31 @@ export class KerasGraph {
 
   #activation(x: Tensor, name: JsonValue | undefined, layer: string): Tensor {
     switch (name ?? 'linear') {
-      case 'linear': return x;
-      case 'relu': return x.relu();
-      case 'sigmoid': return x.sigmoid();
-      case 'tanh': return x.tanh();
-      case 'softmax': return F.softmax(x, 1);
-      default: throw new KerasModelError(`${this.label}: activation ${JSON.stringify(name)} of layer '${layer}' is not supported`);
+      case 'linear':
+        return x;
+      case 'relu':
+        return x.relu();
+      case 'sigmoid':
+        return x.sigmoid();
+      case 'tanh':
+        return x.tanh();
+      case 'softmax':
+        return F.softmax(x, 1);
+      default:
+        throw new KerasModelError(`${this.label}: activation ${JSON.stringify(name)} of layer '${layer}' is not supported`);
     }
   }
 
   #pool(x: Tensor, l: LayerSpec, kind: 'max' | 'avg'): Tensor {
     const [kh, kw] = numbers(l.config.pool_size, `${l.name}.pool_size`) as [number, number];
-    const [sh, sw] = l.config.strides === null || l.config.strides === undefined ? [kh, kw] : numbers(l.config.strides, `${l.name}.strides`) as [number, number];
+    const [sh, sw] =
+      l.config.strides === null || l.config.strides === undefined ? [kh, kw] : (numbers(l.config.strides, `${l.name}.strides`) as [number, number]);
     if (l.config.padding === 'same') {
       const [pt, pb] = samePadding(x.shape[2]!, kh, sh);
       const [pl, pr] = samePadding(x.shape[3]!, kw, sw);
       if (pt !== pb || pl !== pr) throw new KerasModelError(`${this.label}: asymmetric SAME pooling in '${l.name}' is not supported`);
       // TF ignores the padding: max pooling pads with -inf, average pooling leaves it out of the mean.
-      return kind === 'max'
-        ? F.maxPool2d(x, [kh, kw], [sh, sw], [pt, pl])
-        : F.avgPool2d(x, [kh, kw], [sh, sw], [pt, pl], { countIncludePad: false });
+      return kind === 'max' ? F.maxPool2d(x, [kh, kw], [sh, sw], [pt, pl]) : F.avgPool2d(x, [kh, kw], [sh, sw], [pt, pl], { countIncludePad: false });
     }
     return kind === 'max' ? F.maxPool2d(x, [kh, kw], [sh, sw]) : F.avgPool2d(x, [kh, kw], [sh, sw]);
   }
@@ -205,30 +217,54 @@ export class KerasGraph {
           const [pt, pb] = samePadding(x.shape[2]!, kh, sh);
           const [pl, pr] = samePadding(x.shape[3]!, kw, sw);
           if (pt !== pb || pl !== pr) input = F.pad(x, [pl, pr, pt, pb]);
-          else return this.#activation(F.conv2d(x, this.#w(`${l.name}/kernel`)!, this.#w(`${l.name}/bias`), { stride: [sh, sw], padding: [pt, pl] }), c.activation, l.name);
+          else
+            return this.#activation(
+              F.conv2d(x, this.#w(`${l.name}/kernel`)!, this.#w(`${l.name}/bias`), { stride: [sh, sw], padding: [pt, pl] }),
+              c.activation,
+              l.name,
+            );
         }
         return this.#activation(F.conv2d(input, this.#w(`${l.name}/kernel`)!, this.#w(`${l.name}/bias`), { stride: [sh, sw] }), c.activation, l.name);
       }
       case 'BatchNormalization': {
         const axis = c.axis;
-        if (axis !== 3 && axis !== -1 && !(Array.isArray(axis) && (axis[0] === 3 || axis[0] === -1))) throw new KerasModelError(`${this.label}: BatchNormalization '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
+        if (axis !== 3 && axis !== -1 && !(Array.isArray(axis) && (axis[0] === 3 || axis[0] === -1)))
+          throw new KerasModelError(`${this.label}: BatchNormalization '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
         const gamma = this.#w(`${l.name}/gamma`);
         const beta = this.#w(`${l.name}/beta`);
-        return F.batchNorm(x, this.#w(`${l.name}/moving_mean`), this.#w(`${l.name}/moving_variance`), gamma, beta, false, 0, typeof c.epsilon === 'number' ? c.epsilon : 0.001);
+        return F.batchNorm(
+          x,
+          this.#w(`${l.name}/moving_mean`),
+          this.#w(`${l.name}/moving_variance`),
+          gamma,
+          beta,
+          false,
+          0,
+          typeof c.epsilon === 'number' ? c.epsilon : 0.001,
+        );
       }
-      case 'Activation': return this.#activation(x, c.activation, l.name);
-      case 'MaxPooling2D': return this.#pool(x, l, 'max');
-      case 'AveragePooling2D': return this.#pool(x, l, 'avg');
-      case 'GlobalAveragePooling2D': return x.mean([2, 3]);
+      case 'Activation':
+        return this.#activation(x, c.activation, l.name);
+      case 'MaxPooling2D':
+        return this.#pool(x, l, 'max');
+      case 'AveragePooling2D':
+        return this.#pool(x, l, 'avg');
+      case 'GlobalAveragePooling2D':
+        return x.mean([2, 3]);
       case 'Concatenate': {
         const axis = c.axis;
-        if (axis !== 3 && axis !== -1) throw new KerasModelError(`${this.label}: Concatenate '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
+        if (axis !== 3 && axis !== -1)
+          throw new KerasModelError(`${this.label}: Concatenate '${l.name}' over axis ${JSON.stringify(axis)} is not supported`);
         return cat(xs, 1);
       }
-      case 'Flatten': return x.permute(0, 2, 3, 1).flatten(1); // Keras flattens NHWC order
-      case 'Dense': return this.#activation(F.linear(x, this.#w(`${l.name}/kernel`)!, this.#w(`${l.name}/bias`)), c.activation, l.name);
-      case 'Dropout': return x.clone();
-      default: throw new KerasModelError(`${this.label}: layer '${l.name}' of class ${l.className} is not supported`);
+      case 'Flatten':
+        return x.permute(0, 2, 3, 1).flatten(1); // Keras flattens NHWC order
+      case 'Dense':
+        return this.#activation(F.linear(x, this.#w(`${l.name}/kernel`)!, this.#w(`${l.name}/bias`)), c.activation, l.name);
+      case 'Dropout':
+        return x.clone();
+      default:
+        throw new KerasModelError(`${this.label}: layer '${l.name}' of class ${l.className} is not supported`);
     }
   }
 
@@ -249,7 +285,10 @@ export class KerasGraph {
             continue;
           }
           const xs = l.inputs.map((i) => values.get(i)!);
-          values.set(name, tidy(() => this.#run(l, xs)));
+          values.set(
+            name,
+            tidy(() => this.#run(l, xs)),
+          );
           // Free each input once its last consumer has run.
           for (const i of l.inputs) {
             const left = remaining.get(i)! - 1;

@@ -108,7 +108,8 @@ export function readNsfwjsModel(path: string, warn: (m: string) => void = (m) =>
   if (!st) throw new OfflineModelError(`${path}: not found`);
   if (st.isFile()) {
     const integrity = integrityOf(path);
-    if (integrity !== NSFWJS_INTEGRITY) warn(`${path}: not the nsfwjs@${NSFWJS_VERSION} tarball (integrity ${integrity.slice(0, 20)}...): offline scores may not compare with others'`);
+    if (integrity !== NSFWJS_INTEGRITY)
+      warn(`${path}: not the nsfwjs@${NSFWJS_VERSION} tarball (integrity ${integrity.slice(0, 20)}...): offline scores may not compare with others'`);
     const entries = readTarFile(path);
     const byName = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.name, e.data]));
     return readModel((name) => byName.get(`package/${MODEL_DIR}/${name}`), path);
@@ -158,17 +159,23 @@ export function locateNsfwjsModel(o: OfflineModelOptions = {}): string {
   const advice = `run 'npm pack nsfwjs@${NSFWJS_VERSION} --pack-destination ${cache}' on a machine with registry access, or pass --offline-model PATH`;
   if (!statSync(tarball, { throwIfNoEntry: false })?.isFile()) {
     if (o.fetch === false) throw new OfflineModelError(`the nsfwjs model is not in ${cache}; ${advice}`);
-    (o.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(`fetching nsfwjs@${NSFWJS_VERSION} (its Inception-v3 files only are used) with npm pack into ${cache}`);
+    (o.log ?? ((m: string) => process.stderr.write(`${m}\n`)))(
+      `fetching nsfwjs@${NSFWJS_VERSION} (its Inception-v3 files only are used) with npm pack into ${cache}`,
+    );
     mkdirSync(cache, { recursive: true });
     try {
-      execFileSync('npm', ['pack', `nsfwjs@${NSFWJS_VERSION}`, '--pack-destination', cache, '--silent'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 300_000 });
+      execFileSync('npm', ['pack', `nsfwjs@${NSFWJS_VERSION}`, '--pack-destination', cache, '--silent'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 300_000,
+      });
     } catch (err) {
       const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim().split('\n').pop();
       throw new OfflineModelError(`npm pack nsfwjs@${NSFWJS_VERSION} failed (${stderr || (err as Error).message}); ${advice}`);
     }
   }
   const integrity = integrityOf(tarball);
-  if (integrity !== NSFWJS_INTEGRITY) throw new OfflineModelError(`${tarball}: integrity ${integrity} differs from the registry's ${NSFWJS_INTEGRITY}; delete it, or ${advice}`);
+  if (integrity !== NSFWJS_INTEGRITY)
+    throw new OfflineModelError(`${tarball}: integrity ${integrity} differs from the registry's ${NSFWJS_INTEGRITY}; delete it, or ${advice}`);
   return tarball;
 }
 
@@ -176,13 +183,21 @@ export function locateNsfwjsModel(o: OfflineModelOptions = {}): string {
 export class OfflineFeatureNet {
   /** Name stored with statistics of these features. */
   readonly feature: string;
-  private constructor(private readonly graph: KerasGraph, readonly source: string, readonly layer: string, readonly inputSize: number) {
+  private constructor(
+    private readonly graph: KerasGraph,
+    readonly source: string,
+    readonly layer: string,
+    readonly inputSize: number,
+  ) {
     const base = layer === OFFLINE_LAYER ? OFFLINE_FEATURE : `nsfwjs-${NSFWJS_VERSION}-inception_v3/${layer}`;
     this.feature = inputSize === 299 ? base : `${base}@${inputSize}px`;
   }
 
   /** Builds the network from model files already read. */
-  static fromFiles(files: NsfwjsModelFiles, o: { device?: string | undefined; layer?: string | undefined; inputSize?: number | undefined } = {}): OfflineFeatureNet {
+  static fromFiles(
+    files: NsfwjsModelFiles,
+    o: { device?: string | undefined; layer?: string | undefined; inputSize?: number | undefined } = {},
+  ): OfflineFeatureNet {
     const size = o.inputSize ?? 299;
     if (!Number.isInteger(size) || size < 75) throw new RangeError(`OfflineFeatureNet: inputSize must be an integer >= 75, got ${size}`);
     const weights = new Map<string, { shape: number[]; values: Float32Array }>();
@@ -190,7 +205,10 @@ export class OfflineFeatureNet {
       const parts = g.paths.map((p) => files.shards.get(p)!);
       const data = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
       let off = 0;
-      for (const p of parts) { data.set(p, off); off += p.length; }
+      for (const p of parts) {
+        data.set(p, off);
+        off += p.length;
+      }
       for (const [k, v] of decodeWeights(g, data, files.source)) weights.set(k, v);
     }
     const layer = o.layer ?? OFFLINE_LAYER;
@@ -209,13 +227,16 @@ export class OfflineFeatureNet {
    * flat come back as they are).
    */
   forward(images: Tensor): Tensor {
-    if (images.rank !== 4 || images.shape[1] !== 3) throw new RangeError(`OfflineFeatureNet: images must be [N, 3, H, W], got [${images.shape.join(', ')}]`);
-    return noGrad(() => tidy(() => {
-      const s = this.inputSize;
-      const x = F.interpolate(images.toDtype('float32'), { size: [s, s], mode: 'bilinear', alignCorners: false });
-      const y = this.graph.forward(x);
-      return y.rank === 4 ? y.mean([2, 3]) : y;
-    }));
+    if (images.rank !== 4 || images.shape[1] !== 3)
+      throw new RangeError(`OfflineFeatureNet: images must be [N, 3, H, W], got [${images.shape.join(', ')}]`);
+    return noGrad(() =>
+      tidy(() => {
+        const s = this.inputSize;
+        const x = F.interpolate(images.toDtype('float32'), { size: [s, s], mode: 'bilinear', alignCorners: false });
+        const y = this.graph.forward(x);
+        return y.rank === 4 ? y.mean([2, 3]) : y;
+      }),
+    );
   }
 
   dispose(): void {

@@ -73,7 +73,8 @@ export class FeatureStatsAccumulator {
 
   /** The mean and unbiased covariance of everything added (needs at least 2 vectors). */
   finish(): FeatureStats {
-    if (this.#sum === null || this.#outer === null || this.#count < 2) throw new RangeError(`FeatureStatsAccumulator: need at least 2 feature vectors, got ${this.#count}`);
+    if (this.#sum === null || this.#outer === null || this.#count < 2)
+      throw new RangeError(`FeatureStatsAccumulator: need at least 2 feature vectors, got ${this.#count}`);
     const n = this.#count;
     const sum = this.#sum;
     const outer = this.#outer;
@@ -144,7 +145,10 @@ export function frechetDistanceParts(a: Pick<FeatureStats, 'mu' | 'sigma'>, b: P
     const meanTerm = mu1.sub(mu2).square().sum().item();
     const root1 = psdSqrt(s1.add(s1.transpose(0, 1)).mul(0.5));
     const m = root1.matmul(s2).matmul(root1);
-    const traceSqrt = psdEigenvalues(eigh(m.add(m.transpose(0, 1)).mul(0.5)).eigenvalues).sqrt().sum().item();
+    const traceSqrt = psdEigenvalues(eigh(m.add(m.transpose(0, 1)).mul(0.5)).eigenvalues)
+      .sqrt()
+      .sum()
+      .item();
     const covTerm = s1.trace().item() + s2.trace().item() - 2 * traceSqrt;
     return { meanTerm, covTerm, distance: meanTerm + covTerm };
   });
@@ -152,6 +156,7 @@ export function frechetDistanceParts(a: Pick<FeatureStats, 'mu' | 'sigma'>, b: P
 
 /** The Frechet distance between two feature-statistics sets (they must describe the same features). */
 export function frechetDistance(a: FeatureStats, b: FeatureStats): number {
-  if (a.feature !== b.feature) throw new FeatureStatsError(`frechetDistance: statistics of '${a.feature}' features cannot be compared with '${b.feature}' features`);
+  if (a.feature !== b.feature)
+    throw new FeatureStatsError(`frechetDistance: statistics of '${a.feature}' features cannot be compared with '${b.feature}' features`);
   return frechetDistanceParts(a, b).distance;
 }

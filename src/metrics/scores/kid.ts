@@ -31,7 +31,8 @@ export function polynomialMmd2(x: Tensor, y: Tensor): number {
   const m = x.shape[0]!;
   const n = y.shape[0]!;
   const d = x.shape[1]!;
-  if (m < 2 || n < 2 || y.shape[1] !== d) throw new RangeError(`polynomialMmd2: need [m >= 2, D] and [n >= 2, D], got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`);
+  if (m < 2 || n < 2 || y.shape[1] !== d)
+    throw new RangeError(`polynomialMmd2: need [m >= 2, D] and [n >= 2, D], got [${x.shape.join(', ')}] and [${y.shape.join(', ')}]`);
   return tidy(() => {
     const a = x.toDtype('float64');
     const b = y.toDtype('float64');
@@ -52,11 +53,13 @@ export function kernelInceptionDistance(real: Tensor, generated: Tensor, o: KidO
   const generator = new Generator(o.seed ?? 0, 'cpu');
   const values: number[] = [];
   for (let s = 0; s < subsets; s++) {
-    values.push(tidy(() => {
-      const ir = randperm(real.shape[0]!, { generator, device: 'cpu' }).slice(0, 0, size).to({ device: real.device });
-      const ig = randperm(generated.shape[0]!, { generator, device: 'cpu' }).slice(0, 0, size).to({ device: generated.device });
-      return polynomialMmd2(real.indexSelect(0, ir), generated.indexSelect(0, ig));
-    }));
+    values.push(
+      tidy(() => {
+        const ir = randperm(real.shape[0]!, { generator, device: 'cpu' }).slice(0, 0, size).to({ device: real.device });
+        const ig = randperm(generated.shape[0]!, { generator, device: 'cpu' }).slice(0, 0, size).to({ device: generated.device });
+        return polynomialMmd2(real.indexSelect(0, ir), generated.indexSelect(0, ig));
+      }),
+    );
   }
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);

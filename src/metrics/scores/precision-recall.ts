@@ -51,7 +51,10 @@ export function insideManifold(a: Tensor, b: Tensor, radiiB: Tensor, blockSize =
       let inside: Tensor | null = null;
       for (let j = 0; j < nb; j += blockSize) {
         const end = Math.min(nb, j + blockSize);
-        const hit = cdist(rows, b.slice(0, j, end)).le(radiiB.slice(0, j, end).unsqueeze(0)).sum(1).gt(0);
+        const hit = cdist(rows, b.slice(0, j, end))
+          .le(radiiB.slice(0, j, end).unsqueeze(0))
+          .sum(1)
+          .gt(0);
         inside = inside === null ? hit : inside.logicalOr(hit);
       }
       parts.push(inside!);
@@ -65,7 +68,9 @@ export function precisionRecall(real: Tensor, generated: Tensor, o: PrecisionRec
   const k = o.k ?? 3;
   const block = o.blockSize ?? 1000;
   if (real.rank !== 2 || generated.rank !== 2 || real.shape[1] !== generated.shape[1]) {
-    throw new RangeError(`precisionRecall: features must be [N, D] with the same D, got [${real.shape.join(', ')}] and [${generated.shape.join(', ')}]`);
+    throw new RangeError(
+      `precisionRecall: features must be [N, D] with the same D, got [${real.shape.join(', ')}] and [${generated.shape.join(', ')}]`,
+    );
   }
   return tidy(() => {
     const radiiReal = manifoldRadii(real, k, block);
