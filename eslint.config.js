@@ -8,7 +8,7 @@ import globals from 'globals';
 
 export default defineConfig(
   // src/tensor/ops.generated.ts is written by scripts/gen-ops.mjs from native/ops.table.
-  { ignores: ['dist/', 'build/', 'node_modules/', '.cache/', 'runs/', 'src/tensor/ops.generated.ts'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', '.cache/', 'runs/', 'test-artifacts/', 'fuzz-findings/', 'src/tensor/ops.generated.ts'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
