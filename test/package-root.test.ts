@@ -9,6 +9,26 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ct from 'consistency-ts';
+import * as tensorIndex from '../src/tensor/index.js';
+import * as nnIndex from '../src/nn/index.js';
+import * as metricsIndex from '../src/metrics/index.js';
+import * as networksIndex from '../src/networks/index.js';
+import * as trainIndex from '../src/train/index.js';
+
+test('the package root re-exports every name of the module indexes it takes whole, as the same values', () => {
+  // `export *` drops a name that another `export *` also exports (tsc reports that) and yields to an
+  // explicit export of the same name (nothing reports that): each must still reach the root unchanged.
+  const root: Record<string, unknown> = ct;
+  const indexes = { tensor: tensorIndex, nn: nnIndex, metrics: metricsIndex, networks: networksIndex, train: trainIndex };
+  for (const [module, exports] of Object.entries(indexes)) {
+    const names = Object.keys(exports);
+    assert.ok(names.length > 0, `src/${module}/index.ts exports names`);
+    for (const name of names) {
+      assert.ok(name in root, `consistency-ts exports ${name} of src/${module}/index.ts`);
+      assert.equal(root[name], (exports as Record<string, unknown>)[name], `consistency-ts's ${name} is src/${module}/index.ts's`);
+    }
+  }
+});
 
 test('the package root exports the training API, and it trains, checkpoints and samples', async () => {
   for (const name of [

@@ -17,7 +17,7 @@ export {
   type Checkpoint,
   type TrainingState,
 } from './checkpoint.js';
-export { isJsonObject, diffJson, getPath, type JsonValue, type JsonObject } from './json.js';
+export { isJsonObject, type JsonValue, type JsonObject } from './json.js';
 export { ProgressBar, formatDuration, formatLoss, type ProgressStream, type ProgressInfo, type ProgressOptions } from './progress.js';
 export { MetricsLog, METRICS_FILE, parseMetrics, readMetrics, type MetricsRecord } from './metrics-log.js';
 export {
