@@ -13,9 +13,6 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import type { Server } from 'node:http';
-import { repoRoot } from '../test/helpers/python.js';
 import type { Benchmark, BenchOptions, BenchRecord } from './registry.js';
 import { TorchPeer } from './torch_peer.js';
 import { median, round } from './stats.js';
@@ -29,7 +26,6 @@ import { writeCheckpoint } from '../src/train/checkpoint.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { exportConsistencyOnnx } from '../src/export/export.js';
 import { loadGenerator } from '../src/generate/index.js';
-import { serveSite } from '../src/cli/serve.js';
 
 const WORKLOADS = [
   { preset: 'mnist-quick', batch: 16, rounds: 15, browserImages: 16 },
@@ -37,7 +33,6 @@ const WORKLOADS = [
   { preset: 'cifar10', batch: 4, rounds: 5, browserImages: 4 },
 ] as const;
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Relative difference of the outputs' absolute sums above which the sides do not compute the same thing. */
 const AGREEMENT = 1e-3;
 
@@ -182,6 +177,8 @@ async function browserMsPerImage(
   dir: string,
   log: (l: string) => void,
 ): Promise<Record<string, unknown>> {
+  // Loaded here so that the native figures are measured without playwright-core.
+  const { CHROMIUM, buildSite, openSite, waitPageState } = await import('../test/helpers/chromium.js');
   if (!existsSync(CHROMIUM)) return { browser_wasm: `not measured: ${CHROMIUM} is missing` };
   const ckpt = join(dir, 'checkpoint.safetensors');
   writeCheckpoint(ckpt, {
@@ -195,38 +192,13 @@ async function browserMsPerImage(
     state: {},
   });
   const site = join(dir, 'site');
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', site], {
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`onnx bench: consistency web failed: ${r.stderr}`);
+  buildSite(ckpt, site);
   rmSync(ckpt);
-  const { chromium } = await import('playwright-core');
-  let server: Server | null = null;
-  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const browser = await openSite(site, join(dir, 'profile'));
   try {
-    server = await serveSite(site, 0, '127.0.0.1');
-    const address = server.address();
-    if (!address || typeof address !== 'object') throw new Error('onnx bench: the site server has no port');
-    const page = await context.newPage();
-    await page.goto(`http://127.0.0.1:${address.port}/`);
-    const wait = async (): Promise<void> => {
-      await page.waitForFunction(`['ready', 'done', 'error'].includes(document.body.dataset.state)`, undefined, { timeout: 600_000 });
-      if ((await page.evaluate('document.body.dataset.state')) === 'error')
-        throw new Error(`onnx bench: the page failed: ${await page.textContent('#error')}`);
-    };
+    const page = await browser.context.newPage();
+    await page.goto(`${browser.origin}/`);
+    const wait = (): Promise<void> => waitPageState(page, ['ready', 'done'], 600_000);
     await wait();
     const backend = await page.textContent('#backend');
     const threads = await page.evaluate('globalThis.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1');
@@ -245,8 +217,7 @@ async function browserMsPerImage(
     log(`[onnx] ${preset} in Chromium (${backend}, ${String(threads)} wasm threads): ${times.map((t) => t.toFixed(1)).join(', ')} ms per image`);
     return { browser_backend: backend, browser_wasm_threads: threads, browser_images: images, browser_ms_per_image: round(median(times), 1) };
   } finally {
-    await context.close();
-    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    await browser.close();
   }
 }
 

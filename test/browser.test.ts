@@ -9,73 +9,41 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { get, type Server } from 'node:http';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { get } from 'node:http';
+import type { Page } from 'playwright-core';
 import { loadGenerator, type Images } from 'consistency-ts/generate';
 import { repoRoot } from './helpers/python.js';
 import { testRunConfig, writeRandomCheckpoint } from './helpers/onnx-models.js';
-import { serveSite } from '../src/cli/serve.js';
+import { buildSite, openSite, waitPageState, type SiteBrowser } from './helpers/chromium.js';
 import { gridCell, imageToRgba } from '../src/generate/pixels.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const artifacts = join(repoRoot, 'test-artifacts', 'browser');
 let dir = '';
 let site = '';
-let server: Server | null = null;
-let origin = '';
-let context: BrowserContext | null = null;
+let browser: SiteBrowser | null = null;
 const requests: string[] = [];
 
 before(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`);
   dir = mkdtempSync(join(tmpdir(), 'browser-'));
   const ckpt = join(dir, 'mnist-quick.safetensors');
   const nets = writeRandomCheckpoint(ckpt, testRunConfig('mnist-quick'), 60);
   nets.model.dispose();
   nets.ema.dispose();
   site = join(dir, 'site');
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', site, '--threads', '1'], {
-    encoding: 'utf8',
-  });
-  assert.equal(r.status, 0, r.stderr);
-  server = await serveSite(site, 0, '127.0.0.1');
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  origin = `http://127.0.0.1:${address.port}`;
-  context = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  context.on('request', (req) => requests.push(req.url()));
+  buildSite(ckpt, site, ['--threads', '1']);
+  browser = await openSite(site, join(dir, 'profile'));
+  browser.context.on('request', (req) => requests.push(req.url()));
 });
 
 after(async () => {
-  await context?.close();
-  await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+  await browser?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 // The page's code runs in the browser; these helpers hand it expressions (this test is compiled without DOM types).
-async function waitState(page: Page, state: string): Promise<void> {
-  const s = JSON.stringify(state);
-  await page.waitForFunction(`document.body.dataset.state === ${s} || document.body.dataset.state === 'error'`, undefined, { timeout: 120_000 });
-  const now = await page.evaluate('document.body.dataset.state');
-  if (now === 'error') assert.fail(`the page failed: ${await page.textContent('#error')}`);
-}
-
 async function canvasPixels(page: Page, id: string): Promise<{ width: number; height: number; data: number[] }> {
   const expression = `(() => {
     const c = document.getElementById(${JSON.stringify(id)});
@@ -102,12 +70,13 @@ function gridDifference(canvas: { width: number; data: number[] }, images: Image
 }
 
 test('the page generates with onnxruntime-web (wasm) and its pixels equal the Node runtime for the same seed', async () => {
-  assert.ok(context);
+  assert.ok(browser);
+  const { context, origin } = browser;
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${origin}/`);
-  await waitState(page, 'ready');
+  await waitPageState(page, ['ready'], 120_000);
   // --disable-gpu leaves no WebGPU adapter, so the page must fall back to wasm and say so.
   assert.equal(await page.textContent('#backend'), 'wasm');
   assert.match((await page.textContent('#model')) ?? '', /mnist-quick: 1x28x28/);
@@ -122,7 +91,7 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
       await page.fill('#seed', String(seed));
       await page.selectOption('#count', '16');
       await page.click('#generate', { timeout: 300_000 });
-      await waitState(page, 'done');
+      await waitPageState(page, ['done'], 120_000);
       const canvas = await canvasPixels(page, 'grid');
       assert.equal(canvas.width, 4 * 30 + 2);
       const images = await node.sample({ n: 16, steps, seed });
@@ -138,7 +107,7 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
     await page.fill('#seed', '5');
     await page.locator('#alpha').fill('0.5');
     await page.locator('#alpha').dispatchEvent('change');
-    await waitState(page, 'done');
+    await waitPageState(page, ['done'], 120_000);
     const interp = await canvasPixels(page, 'interp');
     const [mid] = await node.interpolate({ alphas: [0.5], n: 1, steps: 2, seed: 5 });
     assert.ok(mid);
@@ -157,7 +126,7 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
     await page.mouse.move(box.x + box.width * 0.8, box.y + box.height / 2, { steps: 8 });
     await page.mouse.up();
     await page.click('#inpaint', { timeout: 300_000 });
-    await waitState(page, 'done');
+    await waitPageState(page, ['done'], 120_000);
     const edited = await canvasPixels(page, 'edited');
     const grid = await canvasPixels(page, 'grid');
     // The first sample as drawn in the grid (at (2, 2)), and the inpainted image: the top rows are far from the stroke.
