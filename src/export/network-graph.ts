@@ -8,7 +8,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { arange } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
-import { Module } from '../nn/module.js';
+import { Module, expectModule } from '../nn/module.js';
 import { GroupNorm } from '../nn/layers.js';
 import { Linear } from '../nn/linear.js';
 import { ResampleConv2d } from '../nn/resample-conv2d.js';
@@ -31,12 +31,6 @@ function weightFrom(g: OnnxGraph, name: string, t: Tensor): string {
   const values = t.toFloat32Array();
   const half = g.weightStorage === 'float16' ? tidy(() => t.toDtype('float16').bytes()) : undefined;
   return g.weight(name, values, t.shape, half);
-}
-
-/** `m` as a `kind` layer (the U-Nets' ModuleDicts hold several kinds); anything else is an export error naming it. */
-function layer<T extends Module>(m: Module, kind: abstract new (...args: never[]) => T, path: string): T {
-  if (!(m instanceof kind)) throw new Error(`onnx export: '${path}' is a ${m.constructor.name}, expected ${kind.name}`);
-  return m;
 }
 
 function silu(g: OnnxGraph, x: string): string {
@@ -239,12 +233,12 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
   let hChannels = net.config.inChannels;
   for (const [name, m] of net.enc.entries()) {
     const path = `enc.${name}`;
-    if (name.endsWith('_aux_down')) aux = emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, aux);
+    if (name.endsWith('_aux_down')) aux = emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, aux);
     else if (name.endsWith('_aux_skip')) {
-      h = g.op('Add', [h, emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, aux)]);
+      h = g.op('Add', [h, emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, aux)]);
       skips[skips.length - 1] = h;
     } else if (name.endsWith('_aux_residual')) {
-      h = g.op('Mul', [g.op('Add', [h, emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, aux)]), g.constFloat([Math.SQRT1_2], [])]);
+      h = g.op('Mul', [g.op('Add', [h, emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, aux)]), g.constFloat([Math.SQRT1_2], [])]);
       skips[skips.length - 1] = h;
       aux = h;
     } else {
@@ -252,7 +246,7 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
         h = emitUNetBlock(g, m, path, h, emb, resolutionOf(name));
         hChannels = m.outChannels;
       } else {
-        const conv = layer(m, ResampleConv2d, path);
+        const conv = expectModule(m, ResampleConv2d, path);
         h = emitResampleConv2d(g, conv, path, h);
         hChannels = conv.outChannels;
       }
@@ -265,13 +259,13 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
   let tmp: string | null = null;
   for (const [name, m] of net.dec.entries()) {
     const path = `dec.${name}`;
-    if (name.endsWith('_aux_up')) out = emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, out!);
-    else if (name.endsWith('_aux_norm')) tmp = emitGroupNorm(g, layer(m, GroupNorm, path), path, h);
+    if (name.endsWith('_aux_up')) out = emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, out!);
+    else if (name.endsWith('_aux_norm')) tmp = emitGroupNorm(g, expectModule(m, GroupNorm, path), path, h);
     else if (name.endsWith('_aux_conv')) {
-      tmp = emitResampleConv2d(g, layer(m, ResampleConv2d, path), path, silu(g, tmp!));
+      tmp = emitResampleConv2d(g, expectModule(m, ResampleConv2d, path), path, silu(g, tmp!));
       out = out ? g.op('Add', [tmp, out]) : tmp;
     } else {
-      const b = layer(m, UNetBlock, path);
+      const b = expectModule(m, UNetBlock, path);
       if (hChannels !== b.inChannels) {
         h = g.op('Concat', [h, skips.pop()!], { axis: 1 });
         hChannels += channels.pop()!;
@@ -302,7 +296,7 @@ function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: str
       h = emitUNetBlock(g, m, path, h, emb, resolutionOf(name));
       hChannels = m.outChannels;
     } else {
-      const conv = layer(m, ResampleConv2d, path);
+      const conv = expectModule(m, ResampleConv2d, path);
       h = emitResampleConv2d(g, conv, path, h);
       hChannels = conv.outChannels;
     }
@@ -310,7 +304,7 @@ function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: str
     channels.push(hChannels);
   }
   for (const [name, m] of net.dec.entries()) {
-    const b = layer(m, UNetBlock, `dec.${name}`);
+    const b = expectModule(m, UNetBlock, `dec.${name}`);
     if (hChannels !== b.inChannels) {
       h = g.op('Concat', [h, skips.pop()!], { axis: 1 });
       hChannels += channels.pop()!;
