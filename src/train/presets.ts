@@ -43,12 +43,11 @@ const PAPER_OPTIMIZER: OptimizerConfig = {
 };
 
 const CIFAR10_TRAINING: TrainingConfig = { steps: 400_000, batch: 1024, optimizer: PAPER_OPTIMIZER, emaRate: 0.99993, seed: 0 };
+// CIFAR-10's optimizer, seed and emaRate ([unverified]: the spec gives no value for ImageNet 64).
 const IMAGENET64_TRAINING: TrainingConfig = {
+  ...CIFAR10_TRAINING,
   steps: 800_000, // [unverified]
   batch: 4096, // [unverified]
-  optimizer: PAPER_OPTIMIZER,
-  emaRate: 0.99993, // [unverified] the spec gives no value; CIFAR-10's rate
-  seed: 0,
 };
 
 // Random horizontal flips on CIFAR-10 (as EDM and iCT train it) and ImageNet 64 (the
@@ -61,7 +60,16 @@ const IMAGENET64_DATA: DataConfig = { dataset: 'imagenet64', path: null, pad32: 
 const MNIST_DATA: DataConfig = { dataset: 'mnist', path: null, pad32: true, flip: false, size: null, limit: null };
 
 const ICT = methodPreset('ict');
-const ICT_ADM = methodPreset('ict', { noiseEmbedding: 'positional' });
+
+/** All of a paper run but its network: a paper preset and its deep variant differ only in depth. */
+type PaperRun = Omit<RunConfig, 'preset' | 'network'>;
+const CIFAR10_RUN: PaperRun = { method: ICT, data: CIFAR10_DATA, training: CIFAR10_TRAINING, sampling: { secondSigma: 0.821 } };
+const IMAGENET64_RUN: PaperRun = {
+  method: methodPreset('ict', { noiseEmbedding: 'positional' }),
+  data: IMAGENET64_DATA,
+  training: IMAGENET64_TRAINING,
+  sampling: { secondSigma: 1.526 },
+};
 
 /** A small NCSN++ from the same code (this project's choice). */
 function smallSong(over: Partial<SongUNetConfig>): SongUNetConfig {
@@ -118,36 +126,21 @@ function shortCurriculum(s1: number, over: Partial<MethodConfig['levels']> = {})
 const PRESETS: Record<PresetName, RunPreset> = {
   cifar10: paper('cifar10', 'iCT on CIFAR-10: NCSN++, 128 channels, (2,2,2), 4 blocks per resolution (docs/method.md section 5)', 56_395_523, {
     network: ncsnppConfig(4),
-    method: ICT,
-    data: CIFAR10_DATA,
-    training: CIFAR10_TRAINING,
-    sampling: { secondSigma: 0.821 },
+    ...CIFAR10_RUN,
   }),
   'cifar10-deep': paper('cifar10-deep', 'iCT-deep on CIFAR-10: NCSN++ with 8 blocks per resolution', 97_610_499, {
     network: ncsnppConfig(8),
-    method: ICT,
-    data: CIFAR10_DATA,
-    training: CIFAR10_TRAINING,
-    sampling: { secondSigma: 0.821 },
+    ...CIFAR10_RUN,
   }),
   imagenet64: paper(
     'imagenet64',
     'iCT on class-conditional ImageNet 64x64: ADM, 192 channels, (1,2,3,4), 3 blocks, attention at 32/16/8',
     295_899_267,
-    {
-      network: admConfig(3),
-      method: ICT_ADM,
-      data: IMAGENET64_DATA,
-      training: IMAGENET64_TRAINING,
-      sampling: { secondSigma: 1.526 },
-    },
+    { network: admConfig(3), ...IMAGENET64_RUN },
   ),
   'imagenet64-deep': paper('imagenet64-deep', 'iCT-deep on class-conditional ImageNet 64x64: ADM with 6 blocks per resolution', 495_357_699, {
     network: admConfig(6),
-    method: ICT_ADM,
-    data: IMAGENET64_DATA,
-    training: IMAGENET64_TRAINING,
-    sampling: { secondSigma: 1.526 },
+    ...IMAGENET64_RUN,
   }),
   'cifar10-cpu': small(
     'cifar10-cpu',
@@ -162,7 +155,7 @@ const PRESETS: Record<PresetName, RunPreset> = {
       data: CIFAR10_DATA,
       // Sized for about 3 hours on 2 cores.
       training: { steps: 10_000, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1e-3, warmupSteps: 200 }, emaRate: 0.999, seed: 0 },
-      sampling: { secondSigma: 0.821 },
+      sampling: CIFAR10_RUN.sampling,
     },
   ),
   'mnist-tiny': small('mnist-tiny', 'MNIST padded to 32x32 (project choice): NCSN++ code, 32 channels, (1,2,2), 2 blocks, attention at 16 and 8', {
@@ -179,7 +172,7 @@ const PRESETS: Record<PresetName, RunPreset> = {
     data: MNIST_DATA,
     training: { steps: 20_000, batch: 128, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 2e-4 }, emaRate: 0.9999, seed: 0 },
     // CIFAR-10's second level (unverified for MNIST).
-    sampling: { secondSigma: 0.821 },
+    sampling: CIFAR10_RUN.sampling,
   }),
   'mnist-quick': small(
     'mnist-quick',
