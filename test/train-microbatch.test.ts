@@ -15,6 +15,7 @@ import { defaultOptimizerFactory } from '../src/train/optimizer.js';
 import { runPreset } from '../src/train/presets.js';
 import type { RunConfig } from '../src/train/config.js';
 import type { GradientSync } from '../src/train/gradient-sync.js';
+import { mapDifference } from './helpers/tensor-data.js';
 
 setNumThreads(1);
 const dataset = loadMnist({ pad32: runPreset('mnist-quick')!.data.pad32 });
@@ -80,21 +81,6 @@ function accumulateGradients(t: Trainer, spy: Spy, k: number): number {
   return spy.loss;
 }
 
-/** Largest |a - b| relative to the largest |a| over all named tensors, and the largest |a|. */
-function compare(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { maxDiff: number; maxAbs: number } {
-  let maxDiff = 0;
-  let maxAbs = 0;
-  for (const [k, va] of a) {
-    const vb = b.get(k)!;
-    assert.equal(va.length, vb.length, k);
-    for (let i = 0; i < va.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(va[i]! - vb[i]!));
-      maxAbs = Math.max(maxAbs, Math.abs(va[i]!));
-    }
-  }
-  return { maxDiff, maxAbs };
-}
-
 function grads(t: Trainer): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   for (const [k, p] of t.network.namedParameters()) {
@@ -126,13 +112,13 @@ for (const method of ['ict', 'ct'] as const) {
       const whole: Trainer = trainer(c, 8, join(dir, 'a'), wholeSpy);
       const split: Trainer = trainer(c, 3, join(dir, 'b'), splitSpy);
       const before = params(whole);
-      assert.equal(compare(before, params(split)).maxDiff, 0, 'same initial weights');
+      assert.equal(mapDifference(before, params(split)).maxDiff, 0, 'same initial weights');
 
       const lossWhole = accumulateGradients(whole, wholeSpy, 0);
       const lossSplit = accumulateGradients(split, splitSpy, 0);
       assert.ok(Number.isFinite(lossWhole) && lossWhole > 0);
       assert.ok(Math.abs(lossWhole - lossSplit) <= 1e-5 * Math.abs(lossWhole), `loss ${lossWhole} vs ${lossSplit}`);
-      const g = compare(wholeSpy.grads!, splitSpy.grads!);
+      const g = mapDifference(wholeSpy.grads!, splitSpy.grads!);
       assert.ok(g.maxAbs > 0, 'gradients are not all zero');
       assert.ok(g.maxDiff <= 1e-4 * g.maxAbs, `gradients differ by ${g.maxDiff} (largest ${g.maxAbs})`);
 
@@ -144,9 +130,9 @@ for (const method of ['ict', 'ct'] as const) {
         assert.equal(split2.runStep(k).status, 'ok');
       }
       const after = params(whole2);
-      const moved = compare(after, before);
+      const moved = mapDifference(after, before);
       assert.ok(moved.maxDiff > 1e-4, 'the steps changed the weights');
-      const p = compare(after, params(split2));
+      const p = mapDifference(after, params(split2));
       assert.ok(p.maxDiff <= 1e-5, `parameters differ by ${p.maxDiff} after two steps`);
       for (const t of [whole, split, split2, whole2]) t.dispose();
     } finally {

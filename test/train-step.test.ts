@@ -23,6 +23,7 @@ import { Adam } from '../src/optim/adam.js';
 import { RAdam } from '../src/optim/radam.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { TinyConvNet } from './method-nets.js';
+import { mapDifference } from './helpers/tensor-data.js';
 
 setNumThreads(1);
 
@@ -189,21 +190,6 @@ function arrays(net: TinyConvNet, what: 'grad' | 'value'): Map<string, Float32Ar
   return out;
 }
 
-/** Largest |a - b| over all entries, and the largest |a|. */
-function difference(a: Map<string, Float32Array>, b: Map<string, Float32Array>): { maxDiff: number; maxAbs: number } {
-  let maxDiff = 0;
-  let maxAbs = 0;
-  for (const [k, va] of a) {
-    const vb = b.get(k)!;
-    assert.equal(va.length, vb.length, k);
-    for (let i = 0; i < va.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(va[i]! - vb[i]!));
-      maxAbs = Math.max(maxAbs, Math.abs(va[i]!));
-    }
-  }
-  return { maxDiff, maxAbs };
-}
-
 /** A single-process GradientSync that records the gradients the step leaves before its update. */
 function gradientSpy(net: TinyConvNet, into: Array<Map<string, Float32Array>>): GradientSync {
   return { rank: 0, worldSize: 1, beforeBackward: () => undefined, finishGradients: () => into.push(arrays(net, 'grad')), allReduceSum: (v) => v };
@@ -293,7 +279,7 @@ for (const [name, config] of [
           ['micro-batches', microGrads[0]!],
           ['two ranks', summed],
         ] as const) {
-          const d = difference(wholeGrads[0]!, g);
+          const d = mapDifference(wholeGrads[0]!, g);
           assert.ok(d.maxAbs > 0, 'gradients are not all zero');
           assert.ok(d.maxDiff <= 1e-5 * d.maxAbs, `step 0, ${what}: gradients differ by ${d.maxDiff} (largest ${d.maxAbs})`);
         }
@@ -301,18 +287,18 @@ for (const [name, config] of [
     }
     const after = arrays(whole.net, 'value');
     const fresh = replica(config);
-    assert.ok(difference(after, arrays(fresh.net, 'value')).maxDiff > 1e-4, 'the steps changed the weights');
+    assert.ok(mapDifference(after, arrays(fresh.net, 'value')).maxDiff > 1e-4, 'the steps changed the weights');
     for (const [what, other] of [
       ['micro-batches', micro],
       ['rank 0', ranks[0]!],
       ['rank 1', ranks[1]!],
     ] as const) {
-      assert.ok(difference(after, arrays(other.net, 'value')).maxDiff <= 1e-5, `${what}: weights after ${K} steps`);
+      assert.ok(mapDifference(after, arrays(other.net, 'value')).maxDiff <= 1e-5, `${what}: weights after ${K} steps`);
       if (whole.teacher)
-        assert.ok(difference(arrays(whole.teacher, 'value'), arrays(other.teacher!, 'value')).maxDiff <= 1e-5, `${what}: CT teacher`);
+        assert.ok(mapDifference(arrays(whole.teacher, 'value'), arrays(other.teacher!, 'value')).maxDiff <= 1e-5, `${what}: CT teacher`);
       for (const [n, t] of whole.ctx.ema!.tensors)
         assert.ok(
-          difference(new Map([[n, t.toFloat32Array()]]), new Map([[n, other.ctx.ema!.tensors.get(n)!.toFloat32Array()]])).maxDiff <= 1e-5,
+          mapDifference(new Map([[n, t.toFloat32Array()]]), new Map([[n, other.ctx.ema!.tensors.get(n)!.toFloat32Array()]])).maxDiff <= 1e-5,
           `${what}: EMA ${n}`,
         );
     }

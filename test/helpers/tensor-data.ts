@@ -203,4 +203,19 @@ export function assertAllClose(actual: ArrayLike<number>, expected: ArrayLike<nu
   }
 }
 
+/** The largest |a - b| over every entry of the tensors `a` names (`b` has each, of the same length), and the largest |a|. */
+export function mapDifference(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): { maxDiff: number; maxAbs: number } {
+  let maxDiff = 0;
+  let maxAbs = 0;
+  for (const [k, va] of a) {
+    const vb = b.get(k)!;
+    assert.equal(va.length, vb.length, k);
+    for (let i = 0; i < va.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(va[i]! - vb[i]!));
+      maxAbs = Math.max(maxAbs, Math.abs(va[i]!));
+    }
+  }
+  return { maxDiff, maxAbs };
+}
+
 export { isFloating };
