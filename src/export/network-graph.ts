@@ -216,6 +216,13 @@ function resolutionOf(name: string): number {
   return Number(r[1]);
 }
 
+/** An encoder entry of either U-Net, a block or a (down)sampling conv: its output and channel count. */
+function emitEncoderLayer(g: OnnxGraph, m: Module, path: string, h: string, emb: string, resolution: number): { h: string; channels: number } {
+  if (m instanceof UNetBlock) return { h: emitUNetBlock(g, m, path, h, emb, resolution), channels: m.outChannels };
+  const conv = expectModule(m, ResampleConv2d, path);
+  return { h: emitResampleConv2d(g, conv, path, h), channels: conv.outChannels };
+}
+
 /** SongUNet.forward (NCSN++ / DDPM++) with its encoder/decoder bookkeeping. */
 function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, labels: string | null): string {
   let emb = emitNoiseEmbedding(g, net.mapNoise, 'map_noise', noise, 'sin-cos');
@@ -242,14 +249,7 @@ function emitSongUNet(g: OnnxGraph, net: SongUNet, x: string, noise: string, lab
       skips[skips.length - 1] = h;
       aux = h;
     } else {
-      if (m instanceof UNetBlock) {
-        h = emitUNetBlock(g, m, path, h, emb, resolutionOf(name));
-        hChannels = m.outChannels;
-      } else {
-        const conv = expectModule(m, ResampleConv2d, path);
-        h = emitResampleConv2d(g, conv, path, h);
-        hChannels = conv.outChannels;
-      }
+      ({ h, channels: hChannels } = emitEncoderLayer(g, m, path, h, emb, resolutionOf(name)));
       skips.push(h);
       channels.push(hChannels);
     }
@@ -291,15 +291,7 @@ function emitDhariwalUNet(g: OnnxGraph, net: DhariwalUNet, x: string, noise: str
   let h = x;
   let hChannels = net.config.inChannels;
   for (const [name, m] of net.enc.entries()) {
-    const path = `enc.${name}`;
-    if (m instanceof UNetBlock) {
-      h = emitUNetBlock(g, m, path, h, emb, resolutionOf(name));
-      hChannels = m.outChannels;
-    } else {
-      const conv = expectModule(m, ResampleConv2d, path);
-      h = emitResampleConv2d(g, conv, path, h);
-      hChannels = conv.outChannels;
-    }
+    ({ h, channels: hChannels } = emitEncoderLayer(g, m, `enc.${name}`, h, emb, resolutionOf(name)));
     skips.push(h);
     channels.push(hChannels);
   }
