@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { loadGenerator, type Images } from 'consistency-ts/generate';
 import { repoRoot } from './helpers/python.js';
 import { testRunConfig, writeRandomCheckpoint } from './helpers/onnx-models.js';
 import { buildSite, openSite, waitPageState, type SiteBrowser } from './helpers/chromium.js';
+import { CLI, consistency } from './helpers/cli.js';
 import { gridCell, imageToRgba } from '../src/generate/pixels.js';
 
 const artifacts = join(repoRoot, 'test-artifacts', 'browser');
@@ -153,7 +154,7 @@ test('the page generates with onnxruntime-web (wasm) and its pixels equal the No
 });
 
 test('consistency serve: serves the site with cross-origin isolation headers, nothing outside it, and stops on SIGTERM', async () => {
-  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', site, '--port', '0'], {
+  const child = spawn(process.execPath, [CLI, 'serve', site, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
@@ -190,7 +191,7 @@ test('consistency serve: serves the site with cross-origin isolation headers, no
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   }
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'serve', join(dir, 'nowhere')], { encoding: 'utf8' });
+  const r = consistency('serve', join(dir, 'nowhere'));
   assert.equal(r.status, 2);
   assert.match(r.stderr.trim(), /^consistency serve: .*nowhere has no index\.html/);
 });

@@ -5,27 +5,20 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { repoRoot } from './helpers/python.js';
 import { setNumThreads, Generator, randn, tidy } from '../src/tensor/index.js';
 import { sampleMultistep } from '../src/method/samplers.js';
 import { loadModel } from '../src/train/load-model.js';
 import { sampleImages } from '../src/train/generate.js';
 import { floatImagesToUint8 } from '../src/image/grid.js';
+import { consistency } from './helpers/cli.js';
 
 setNumThreads(1);
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 let dir = '';
 let run = '';
-
-function consistency(...args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
 
 function readPng(path: string): { width: number; height: number; data: Buffer } {
   const img = pngjs.PNG.sync.read(readFileSync(path));

@@ -8,17 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './helpers/python.js';
 import { readCheckpoint, disposeCheckpoint, nonFiniteTensors } from '../src/train/checkpoint.js';
 import { readMetrics } from '../src/train/metrics-log.js';
+import { consistency } from './helpers/cli.js';
 
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tiny = ['--preset', 'mnist-quick', '--batch', '4', '--threads', '1', '--sample-every', '1000', '--samples', '4'];
-
-function consistency(...args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
 
 /** Every file under dir with its bytes and modification time. */
 function snapshot(dir: string): Map<string, string> {

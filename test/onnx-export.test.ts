@@ -7,25 +7,19 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { repoRoot, runPythonScript } from './helpers/python.js';
+import { runPythonScript } from './helpers/python.js';
 import { libtorchDenoised, maxAbsDiff, randomNetwork, testInputs, testRunConfig, writeRandomCheckpoint } from './helpers/onnx-models.js';
 import { noGrad, setNumThreads, tidy } from '../src/tensor/index.js';
 import type { RunConfig } from '../src/train/config.js';
 import { exportConsistencyOnnx } from '../src/export/export.js';
+import { consistency } from './helpers/cli.js';
 
 setNumThreads(1);
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 let dir = '';
-
-function consistency(...args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
 
 interface CheckReport {
   ir_version: number;

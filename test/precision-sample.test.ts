@@ -6,25 +6,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './helpers/python.js';
 import { setNumThreads } from '../src/tensor/index.js';
 import { loadModel } from '../src/train/load-model.js';
 import { sampleImages } from '../src/train/generate.js';
 import { samplingLevels } from '../src/train/load-model.js';
+import { consistency } from './helpers/cli.js';
 
 setNumThreads(1);
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 let dir = '';
 let run = '';
-
-function consistency(...args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'precision-sample-'));

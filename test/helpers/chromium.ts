@@ -4,11 +4,9 @@
  * its one set of flags, and waiting on the page's state. test/browser.test.ts and bench/onnx.ts use it.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { repoRoot } from './python.js';
+import { consistency } from './cli.js';
 import { serveSite } from '../../src/cli/serve.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -30,9 +28,7 @@ const CHROMIUM_FLAGS = [
 
 /** Builds the page for a checkpoint into `out` with `consistency web` (extra flags after --ckpt/--out); throws with its stderr when it fails. */
 export function buildSite(ckpt: string, out: string, flags: readonly string[] = []): void {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'web', '--ckpt', ckpt, '--out', out, ...flags], {
-    encoding: 'utf8',
-  });
+  const r = consistency('web', '--ckpt', ckpt, '--out', out, ...flags);
   if (r.status !== 0) throw new Error(`consistency web failed (${String(r.status)}): ${r.stderr}`);
 }
 
