@@ -95,6 +95,9 @@ export interface MethodOverrides {
   noiseEmbedding?: NoiseEmbedding | undefined;
 }
 
+/** The noise settings both papers use: the constants of docs/method.md section 1 and NCSN++'s Fourier noise embedding. */
+const SHARED_NOISE = { sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, rho: 7, noiseEmbedding: 'fourier' } as const satisfies Partial<MethodConfig>;
+
 const PRESETS: Record<MethodName, MethodConfig> = {
   // iCT (docs/method.md sections 2-4): stop-gradient teacher, doubling curriculum 10 -> 1280, lognormal
   // levels (-1.1, 2.0), lambda = 1 / gap, pseudo-Huber metric.
@@ -106,11 +109,7 @@ const PRESETS: Record<MethodName, MethodConfig> = {
     levels: { kind: 'lognormal', pMean: -1.1, pStd: 2.0 },
     weighting: 'inverse-gap',
     metric: { kind: 'pseudo-huber' },
-    sigmaMin: 0.002,
-    sigmaMax: 80,
-    sigmaData: 0.5,
-    rho: 7,
-    noiseEmbedding: 'fourier',
+    ...SHARED_NOISE,
   },
   // Original CT (CIFAR-10 settings): EMA teacher mu0 = 0.9, sqrt curriculum 2 -> 150, uniform
   // levels, lambda = 1. The paper's metric is LPIPS, which needs a plugged-in network; override
@@ -123,11 +122,7 @@ const PRESETS: Record<MethodName, MethodConfig> = {
     levels: { kind: 'uniform', pMean: -1.1, pStd: 2.0 },
     weighting: 'constant',
     metric: { kind: 'lpips' },
-    sigmaMin: 0.002,
-    sigmaMax: 80,
-    sigmaData: 0.5,
-    rho: 7,
-    noiseEmbedding: 'fourier',
+    ...SHARED_NOISE,
   },
 };
 
