@@ -11,19 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { ConsistencyGenerator, type GeneratorOptions } from './generator.js';
 import { ModelFileError } from './model-info.js';
 
-export {
-  ConsistencyGenerator,
-  slerp,
-  type Images,
-  type OrtRuntime,
-  type GeneratorOptions,
-  type SampleRequest,
-  type InterpolateRequest,
-  type InpaintRequest,
-  type ColorizeRequest,
-  type NoiseOptions,
-  type LevelOptions,
-} from './generator.js';
+export * from './generator.js';
 export { readModelInfo, readOnnxMetadata, ModelFileError, type ModelInfo } from './model-info.js';
 export { NoiseRng } from './noise.js';
 

@@ -6,17 +6,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { ConsistencyGenerator, type GeneratorOptions } from './generator.js';
 
-export {
-  ConsistencyGenerator,
-  slerp,
-  type Images,
-  type OrtRuntime,
-  type GeneratorOptions,
-  type SampleRequest,
-  type InterpolateRequest,
-  type InpaintRequest,
-  type ColorizeRequest,
-} from './generator.js';
+export * from './generator.js';
 export { readModelInfo, ModelFileError, type ModelInfo } from './model-info.js';
 export { NoiseRng } from './noise.js';
 export { imageToRgba, floatToByte, gridCell } from './pixels.js';
