@@ -25,14 +25,12 @@ The U-Net here is the same network as bench/engine.ts (same module names, so the
 with strict=True); the optimizer is torch.optim.Adam itself, the reference the TS side's inline
 Adam has to match.
 """
-import json
-import struct
 import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
 import peer_common
 
@@ -77,26 +75,6 @@ class BenchUNet(nn.Module):
         return self.conv_out(self.res_out(h))
 
 
-SAFETENSORS_DTYPES = {"F32": np.float32, "F64": np.float64}
-
-
-def load_safetensors(path):
-    """A minimal safetensors reader (the package is not installed here): name -> torch tensor."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (header_len,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + header_len])
-    start = 8 + header_len
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        array = np.frombuffer(raw[start + begin : start + end], dtype=SAFETENSORS_DTYPES[info["dtype"]])
-        out[name] = torch.from_numpy(array.copy()).reshape(info["shape"])
-    return out
-
-
 class Peer:
     def __init__(self):
         self.net = None
@@ -108,7 +86,7 @@ class Peer:
         return {**peer_common.hello(), "threads": torch.get_num_threads(), "parallel_info": torch.__config__.parallel_info()}
 
     def init(self, cmd):
-        tensors = load_safetensors(cmd["weights"])
+        tensors = load_file(cmd["weights"])
         self.x = tensors.pop("x")
         self.target = tensors.pop("target")
         self.net = BenchUNet()

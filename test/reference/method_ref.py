@@ -13,55 +13,26 @@ The network is the tiny conv net of test/method-nets.ts (TinyConvNet) written ag
 
 Input (stdin): JSON {"cases": [...]} where each case names safetensors files (weights, data) and the
 method settings. For each case it writes <out> (safetensors: loss, distances, grad.<param>) and
-prints one JSON line per case. Safetensors are read and written with struct + json (F32 and I64).
+prints one JSON line per case. Safetensors are read and written with the safetensors package.
 """
 import json
 import math
-import struct
 import sys
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 
 # ---------------------------------------------------------------------------------------------
-# Minimal safetensors I/O
-
-DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8), "I64": (torch.int64, 8)}
+# safetensors I/O: the safetensors package (scripts/setup.sh installs it into .cache/pydeps)
 
 
 def load_safetensors(path):
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n].decode("utf-8"))
-    data = raw[8 + n :]
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        dtype, _ = DTYPES[e["dtype"]]
-        b, en = e["data_offsets"]
-        t = torch.frombuffer(bytearray(data[b:en]), dtype=dtype) if en > b else torch.zeros(0, dtype=dtype)
-        out[name] = t.reshape(e["shape"]).clone()
-    return out
+    return load_file(path)
 
 
 def save_safetensors(path, tensors):
-    names = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
-    header, chunks, off = {}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous().cpu()
-        b = t.numpy().tobytes()
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        chunks.append(b)
-        off += len(b)
-    h = json.dumps(header).encode("utf-8")
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as fh:
-        fh.write(struct.pack("<Q", len(h)))
-        fh.write(h)
-        for b in chunks:
-            fh.write(b)
+    save_file({name: t.detach().cpu().contiguous().clone() for name, t in tensors.items()}, path)
 
 
 # ---------------------------------------------------------------------------------------------
