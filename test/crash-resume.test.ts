@@ -20,15 +20,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './helpers/python.js';
 import { xorshift32 } from './helpers/xorshift.js';
 import { readCheckpoint, disposeCheckpoint, CHECKPOINT_FILE, type Checkpoint } from '../src/train/checkpoint.js';
 import { readMetrics } from '../src/train/metrics-log.js';
 import { setNumThreads } from '../src/tensor/index.js';
+import { CLI } from './helpers/cli.js';
 
 setNumThreads(1);
 
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const STEPS = 24;
 const KILLS = 20;
 const RUN_FLAGS = [
@@ -112,7 +111,7 @@ interface Attempt {
 /** Runs `consistency train` in `out` and kills it with SIGKILL at the planned moment (or lets it finish when plan is null). */
 function attempt(out: string, resume: boolean, plan: KillPlan | null): Promise<Attempt> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [cli, 'train', ...RUN_FLAGS, '--out', out, ...(resume ? ['--resume'] : [])], {
+    const child = spawn(process.execPath, [CLI, 'train', ...RUN_FLAGS, '--out', out, ...(resume ? ['--resume'] : [])], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -229,7 +228,7 @@ test(`kill -9 at ${KILLS} seeded moments (during checkpoint writes too): every n
           resume = false;
           continue;
         }
-        const r = spawnSync(process.execPath, [cli, 'train', ...RUN_FLAGS, '--out', out, '--resume'], { encoding: 'utf8' });
+        const r = spawnSync(process.execPath, [CLI, 'train', ...RUN_FLAGS, '--out', out, '--resume'], { encoding: 'utf8' });
         assert.equal(r.status, 2, `${what}: --resume without a checkpoint: ${r.stderr}`);
         assert.match(
           r.stderr.trim(),

@@ -16,15 +16,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './helpers/python.js';
 import { readCheckpoint, disposeCheckpoint, CHECKPOINT_FILE } from '../src/train/checkpoint.js';
 import { readMetrics } from '../src/train/metrics-log.js';
 import { setNumThreads } from '../src/tensor/index.js';
 import { FileWriteError, writeFileAtomic } from '../src/io/atomic.js';
+import { CLI } from './helpers/cli.js';
 
 setNumThreads(1);
 
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const TINY = ['--preset', 'mnist-quick', '--batch', '2', '--threads', '1', '--log-every', '1000'];
 
 // ---------------------------------------------------------------------------------------------
@@ -78,7 +77,7 @@ process.on('exit', unmountAll);
 // ---------------------------------------------------------------------------------------------
 
 function train(...args: string[]): { status: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, 'train', ...TINY, ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'train', ...TINY, ...args], { encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -259,7 +258,7 @@ test('the run directory turns read-only during training: one error line, the new
   bindSelf(out);
   const child = spawn(
     process.execPath,
-    [cli, 'train', ...TINY, '--steps', '400', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out],
+    [CLI, 'train', ...TINY, '--steps', '400', '--checkpoint-every', '1', '--sample-every', '1000', '--samples', '4', '--out', out],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -308,7 +307,7 @@ test('the run directory turns read-only during training: one error line, the new
     // `consistency sample` writing its grid there: one error line, exit 1.
     const sample = spawnSync(
       process.execPath,
-      [cli, 'sample', '--ckpt', out, '--n', '2', '--steps', '1', '--threads', '1', '--out', join(out, 'grid.png')],
+      [CLI, 'sample', '--ckpt', out, '--n', '2', '--steps', '1', '--threads', '1', '--out', join(out, 'grid.png')],
       { encoding: 'utf8' },
     );
     assert.equal(sample.status, 1, sample.stderr);

@@ -12,8 +12,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { repoRoot, runPythonScript } from './helpers/python.js';
+import { runPythonScript } from './helpers/python.js';
 import { xorshift32 } from './helpers/xorshift.js';
+import { CLI } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eval-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -44,7 +45,7 @@ function readF32(path: string): Float32Array {
 }
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'eval', ...args], {
+  const r = spawnSync(process.execPath, [CLI, 'eval', ...args], {
     encoding: 'utf8',
     env: { ...process.env, CONSISTENCY_CACHE: join(dir, 'cache') },
   });

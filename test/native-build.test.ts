@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { repoRoot, torchPython, torchPythonEnv } from './helpers/python.js';
+import { CLI } from './helpers/cli.js';
 
 interface Generated {
   cc: string;
@@ -189,7 +190,7 @@ test('the reference Python imports the torch the addon was built against', () =>
 test('consistency --version prints the package version and the libtorch it runs on; a CUDA libtorch without a GPU reports none', () => {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   const record = JSON.parse(readFileSync(join(repoRoot, 'build', 'libtorch.json'), 'utf8')) as { version: string; cuda: boolean };
-  const r = spawnSync(process.execPath, [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), '--version'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const [first, second, ...rest] = r.stdout.trimEnd().split('\n');
   assert.equal(first, `consistency-ts ${pkg.version}`);

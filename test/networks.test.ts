@@ -25,12 +25,12 @@ import type { NetworkConfig, SongUNetConfig, DhariwalUNetConfig } from '../src/n
 import { PRESET_NAMES, buildNetwork, resolvePreset } from '../src/train/presets.js';
 import { countParameters, createNetwork } from '../src/networks/build.js';
 import { oneHot, type ImageNetwork } from '../src/networks/network.js';
-import { repoRoot, runPythonScript } from './helpers/python.js';
+import { runPythonScript } from './helpers/python.js';
+import { CLI } from './helpers/cli.js';
 
 setNumThreads(1);
 
 const REF = 'test/reference/networks_ref.py';
-const CLI = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
 // ---------------------------------------------------------------------------------------------
 // Reduced configurations (small width, depth and resolution; every code path of both networks)

@@ -21,7 +21,7 @@ import { Adam } from '../src/optim/adam.js';
 import { LossScaler } from '../src/optim/loss-scaler.js';
 import { trainingStep, type TrainingStepContext } from '../src/train/step.js';
 import type { Precision } from '../src/tensor/autocast.js';
-import { repoRoot } from './helpers/python.js';
+import { CLI } from './helpers/cli.js';
 
 setNumThreads(1);
 
@@ -111,8 +111,7 @@ test('a loss scaler in the step: an overflowing update is skipped (weights untou
 test('consistency train --precision bf16 --channels-last trains a few finite steps; --precision fp16 on CPU exits 2 with one line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'precision-train-'));
   try {
-    const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-    const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });
+    const run = (...args: string[]) => spawnSync(process.execPath, [CLI, 'train', ...args], { encoding: 'utf8' });
     const ok = run(
       '--preset',
       'mnist-quick',

@@ -10,7 +10,6 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 
 import {
   loadSafetensors,
@@ -23,12 +22,12 @@ import {
 import { Tensor, tidy, setNumThreads, liveTensorCount, type DType } from '../src/tensor/index.js';
 import { runPythonScript } from './helpers/python.js';
 import { Rng, tensorOf } from './helpers/tensor-data.js';
+import { CLI } from './helpers/cli.js';
 
 setNumThreads(1);
 
 const dir = mkdtempSync(join(tmpdir(), 'safetensors-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const ST_NAME: Record<DType, string> = {
   float64: 'F64',

@@ -23,12 +23,12 @@ import {
 } from '../src/method/schedules.js';
 import { methodPreset, type MethodName } from '../src/method/presets.js';
 import { levelSchedule } from '../src/method/schedules.js';
+import { CLI } from './helpers/cli.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
 const REF_SCRIPT = fileURLToPath(new URL('../../test/reference/schedules_ref.py', import.meta.url));
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const PYTHON = process.env.PYTHON ?? 'python3';
 
 interface Reference {

@@ -9,11 +9,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './helpers/python.js';
 import { readMetrics } from '../src/train/metrics-log.js';
 import { readCheckpointConfig } from '../src/train/checkpoint.js';
+import { CLI } from './helpers/cli.js';
 
-const cli = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const common = [
   '--preset',
   'mnist-quick',
@@ -34,13 +33,13 @@ const common = [
 ];
 
 function train(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'train', ...args], { encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
 /** Starts a run and sends `signal` once its metrics log shows at least `afterSteps` steps. */
 async function trainUntilSignal(out: string, signal: NodeJS.Signals, afterSteps: number): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [cli, 'train', ...common, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'train', ...common, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
