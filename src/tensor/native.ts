@@ -67,6 +67,7 @@ export type DistReducerHandle = { readonly [distReducerBrand]: true };
 /** The entry points of native/distributed.cc (libtorch's c10d). Without c10d they all throw one message. */
 export interface DistributedOps {
   distInfo(): { c10d: boolean; gloo: boolean; nccl: boolean };
+  /** `agentStoreAttempt`: -1, or torchrun's restart count when its agent hosts the store. */
   distInit(
     masterAddr: string,
     masterPort: number,
@@ -74,7 +75,7 @@ export interface DistributedOps {
     worldSize: number,
     timeoutMs: number,
     backend: 'gloo' | 'nccl',
-    agentStorePrefix: string,
+    agentStoreAttempt: number,
   ): DistGroupHandle;
   distClose(group: DistGroupHandle): void;
   distStoreSet(group: DistGroupHandle, key: string, value: string): void;
