@@ -75,12 +75,12 @@ static Napi::Value invoke(const Napi::CallbackInfo& info, const char* op, Napi::
   return body(info.Env());
 }
 
-#define ENTRY_POINT(NAME, ...)                                    \
-  static Napi::Value NAME(const Napi::CallbackInfo& info) {       \
-    Napi::Env env = info.Env();                                   \
-    GUARD_BEGIN                                                   \
+#define ENTRY_POINT(NAME, ...)                                          \
+  static Napi::Value NAME(const Napi::CallbackInfo& info) {             \
+    Napi::Env env = info.Env();                                         \
+    GUARD_BEGIN                                                         \
     return invoke(info, #NAME, impl::NAME __VA_OPT__(, {__VA_ARGS__})); \
-    GUARD_END(#NAME)                                              \
+    GUARD_END(#NAME)                                                    \
   }
 
 #if defined(CTS_HAVE_C10D)
@@ -525,10 +525,11 @@ ENTRY_POINT(distInfo)
 #if !defined(CTS_HAVE_C10D)
 // Without c10d every distributed entry point fails with one message that says why.
 static Napi::Value unavailable(const Napi::CallbackInfo& info) {
-  Napi::Error::New(info.Env(), "distributed: distributed training needs libtorch's c10d with Gloo, which this addon was built without "
-                               "(Debian: apt-get install libgloo-dev, then npm run build:native)")
-      .ThrowAsJavaScriptException();
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  throw std::runtime_error("distributed training needs libtorch's c10d with Gloo, which this addon was built without "
+                           "(Debian: apt-get install libgloo-dev, then npm run build:native)");
+  GUARD_END("distributed")
 }
 #endif
 
