@@ -1,31 +1,60 @@
 #!/usr/bin/env node
 /**
- * Data-parallel throughput on this machine (issue 10): `node dist/bench/ddp.js [--steps S]
- * [--warmup W] [--rounds R] [--presets mnist-quick,cifar10-cpu]`. For each preset, in R
- * interleaved rounds: ours 1 process x 2 threads, ours 1 x 1, ours 2 processes x 1 thread
- * (DataParallelGradientSync over c10d Gloo), and Python's DistributedDataParallel 2 x 1 on
- * test/reference/networks_ref.py's same network, same step (bench/ddp_worker.ts, bench/ddp_ref.py),
- * same global batch (the preset's). Reports medians: images/s, scaling efficiency of 2 x 1 (its
- * images/s over twice 1 x 1's) and the share of the 2 x 1 step spent waiting for gradients after
- * the backward. One JSON line per preset on stdout; a table on stderr.
+ * Data-parallel throughput on this machine (issue 10):
+ *
+ *   node dist/bench/ddp.js [--steps S] [--warmup W] [--rounds R] [--presets mnist-quick,cifar10-cpu]
+ *                          [--combos 1x2,1x1,2x1] [--python-combos 2x1]
+ *
+ * A combo is PROCESSES x THREADS per process. For each preset, in R rounds that interleave every
+ * run (the order rotates from round to round): ours for each of --combos (bench/ddp_worker.ts;
+ * DataParallelGradientSync over c10d Gloo when PROCESSES > 1) and Python's
+ * DistributedDataParallel for each of --python-combos (bench/ddp_ref.py, the reference torch of
+ * the tests: the libtorch the addon is built against), on test/reference/networks_ref.py's same
+ * network, the same step and the same global batch (the preset's). Reports medians over all
+ * timed steps of all rounds: images/s per run; the scaling efficiency of each N x T against
+ * N times 1 x T (when that ran); ours over Python DDP at each combo both ran; ours N x 1 over
+ * ours 1 x N (processes or threads for the same cores: the question for `npm start`); and, per
+ * multi-process combo of ours, the share of the step spent waiting for the gradient all-reduce
+ * after the backward (the communication the backward did not hide). One JSON line per preset on
+ * stdout; a table on stderr.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolvePreset } from '../src/train/presets.js';
-import { freePort } from '../src/distributed/index.js';
 import { median } from './stats.js';
+import { torchPython, torchPythonEnv } from '../test/helpers/python.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const flag = (name: string, dflt: string): string => {
+
+function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? dflt) : dflt;
-};
-const steps = flag('steps', '6');
-const warmup = flag('warmup', '2');
-const rounds = Number(flag('rounds', '2'));
-const presets = flag('presets', 'mnist-quick,cifar10-cpu').split(',');
-const python = process.env['TORCH_PYTHON'] ?? '/usr/bin/python3';
+  if (i < 0) return dflt;
+  const v = process.argv[i + 1];
+  if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+  return v;
+}
+
+function positiveInt(name: string, raw: string, min: number): number {
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${name} must be an integer >= ${min}, got '${raw}'`);
+  return v;
+}
+
+interface Combo {
+  nproc: number;
+  threads: number;
+}
+
+function combos(name: string, raw: string): Combo[] {
+  if (raw === '') return [];
+  return raw.split(',').map((c) => {
+    const m = /^(\d+)x(\d+)$/.exec(c.trim());
+    const nproc = Number(m?.[1]);
+    const threads = Number(m?.[2]);
+    if (!m || nproc < 1 || threads < 1) throw new Error(`--${name}: '${c}' is no PROCESSESxTHREADS combo (e.g. 2x1)`);
+    return { nproc, threads };
+  });
+}
 
 interface RankResult {
   stepMs: number[];
@@ -33,7 +62,8 @@ interface RankResult {
 }
 
 /** Starts `nproc` ranks of a command with the torchrun environment; rank 0's JSON line. */
-async function runRanks(cmd: string, args: string[], nproc: number, threads: number): Promise<RankResult> {
+async function runRanks(cmd: string, args: string[], baseEnv: NodeJS.ProcessEnv, { nproc, threads }: Combo): Promise<RankResult> {
+  const { freePort } = await import('../src/distributed/index.js');
   const port = await freePort();
   const outs = await Promise.all(
     Array.from(
@@ -41,10 +71,11 @@ async function runRanks(cmd: string, args: string[], nproc: number, threads: num
       (_, r) =>
         new Promise<string>((resolve, reject) => {
           const env = {
-            ...process.env,
+            ...baseEnv,
             RANK: String(r),
             WORLD_SIZE: String(nproc),
             LOCAL_RANK: String(r),
+            LOCAL_WORLD_SIZE: String(nproc),
             MASTER_ADDR: '127.0.0.1',
             MASTER_PORT: String(port),
             OMP_NUM_THREADS: String(threads),
@@ -53,48 +84,79 @@ async function runRanks(cmd: string, args: string[], nproc: number, threads: num
           const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
           let out = '';
           p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-          p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} rank ${r} exited with ${code}`))));
+          p.on('error', reject);
+          p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args[0] ?? ''} rank ${r} exited with ${code}`))));
         }),
     ),
   );
-  return JSON.parse(outs[0]!.trim().split('\n').pop()!) as RankResult;
+  return JSON.parse(outs[0]?.trim().split('\n').pop() ?? '') as RankResult;
 }
 
+const label = (who: 'ours' | 'python DDP', c: Combo): string => `${who} ${c.nproc}x${c.threads}`;
+
 async function main(): Promise<void> {
+  const steps = positiveInt('steps', flag('steps', '6'), 1);
+  const warmup = positiveInt('warmup', flag('warmup', '2'), 0);
+  const rounds = positiveInt('rounds', flag('rounds', '2'), 1);
+  const presets = flag('presets', 'mnist-quick,cifar10-cpu').split(',');
+  const ours = combos('combos', flag('combos', '1x2,1x1,2x1'));
+  const theirs = combos('python-combos', flag('python-combos', '2x1'));
+  // Loaded here, not at the top, so that an addon out of date ends this with its one line.
+  const { resolvePreset } = await import('../src/train/presets.js');
+  const python = torchPython();
+  const pythonEnv = torchPythonEnv();
   for (const name of presets) {
     const p = resolvePreset(name);
-    const B = String(p.config.training.batch);
-    const worker = [join(root, 'dist', 'bench', 'ddp_worker.js'), name, B, steps, warmup];
-    const ref = [join(root, 'bench', 'ddp_ref.py'), JSON.stringify(p.config.network), B, steps, warmup];
-    const configs: Record<string, () => Promise<RankResult>> = {
-      'ours 1x2': () => runRanks(process.execPath, worker, 1, 2),
-      'ours 1x1': () => runRanks(process.execPath, worker, 1, 1),
-      'ours 2x1': () => runRanks(process.execPath, worker, 2, 1),
-      'python DDP 2x1': () => runRanks(python, ref, 2, 1),
-    };
-    const steps_: Record<string, number[]> = {};
-    const waits: number[] = [];
+    const B = p.config.training.batch;
+    const worker = [join(root, 'dist', 'bench', 'ddp_worker.js'), name, String(B), String(steps), String(warmup)];
+    const ref = [join(root, 'bench', 'ddp_ref.py'), JSON.stringify(p.config.network), String(B), String(steps), String(warmup)];
+    const runs: [string, () => Promise<RankResult>][] = [
+      ...ours.map((c): [string, () => Promise<RankResult>] => [label('ours', c), () => runRanks(process.execPath, worker, process.env, c)]),
+      ...theirs.map((c): [string, () => Promise<RankResult>] => [label('python DDP', c), () => runRanks(python, ref, pythonEnv, c)]),
+    ];
+    const stepMs: Record<string, number[]> = {};
+    const waitShare: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
-      for (const [label, go] of Object.entries(configs)) {
+      for (let k = 0; k < runs.length; k++) {
+        const [what, go] = runs[(k + r) % runs.length]!;
         const res = await go();
-        (steps_[label] ??= []).push(...res.stepMs);
-        if (label === 'ours 2x1' && res.waitMs) waits.push(...res.waitMs.map((w, i) => w / res.stepMs[i]!));
-        process.stderr.write(`${name} round ${r + 1} ${label}: median ${median(res.stepMs).toFixed(0)} ms/step\n`);
+        (stepMs[what] ??= []).push(...res.stepMs);
+        if (what.startsWith('ours') && res.waitMs && !what.startsWith('ours 1x'))
+          (waitShare[what] ??= []).push(...res.waitMs.map((w, i) => w / (res.stepMs[i] ?? Number.NaN)));
+        process.stderr.write(`${name} round ${r + 1} ${what}: median ${median(res.stepMs).toFixed(0)} ms/step\n`);
       }
     }
-    const ips = Object.fromEntries(Object.entries(steps_).map(([k, v]) => [k, Number(B) / (median(v) / 1000)]));
+    const ips: Record<string, number> = Object.fromEntries(Object.entries(stepMs).map(([k, v]) => [k, B / (median(v) / 1000)]));
+    const scalingEfficiency: Record<string, number> = {};
+    const oursOverPythonDdp: Record<string, number> = {};
+    const processesOverThreads: Record<string, number> = {};
+    for (const c of ours) {
+      const mine = ips[label('ours', c)]!;
+      const single = ips[label('ours', { nproc: 1, threads: c.threads })];
+      if (c.nproc > 1 && single !== undefined) scalingEfficiency[label('ours', c)] = mine / (c.nproc * single);
+      const py = ips[label('python DDP', c)];
+      if (py !== undefined) oursOverPythonDdp[`${c.nproc}x${c.threads}`] = mine / py;
+      const threaded = ips[label('ours', { nproc: 1, threads: c.nproc * c.threads })];
+      if (c.nproc > 1 && threaded !== undefined) processesOverThreads[`${c.nproc}x${c.threads} / 1x${c.nproc * c.threads}`] = mine / threaded;
+    }
+    for (const c of theirs) {
+      const single = ips[label('python DDP', { nproc: 1, threads: c.threads })];
+      if (c.nproc > 1 && single !== undefined) scalingEfficiency[label('python DDP', c)] = ips[label('python DDP', c)]! / (c.nproc * single);
+    }
     const result = {
       preset: name,
-      batch: Number(B),
-      stepsPerRun: Number(steps),
+      batch: B,
+      stepsPerRun: steps,
+      warmup,
       rounds,
       imagesPerSecond: ips,
-      scalingEfficiency2x1: ips['ours 2x1']! / (2 * ips['ours 1x1']!),
-      oursOverPythonDdp2x1: ips['ours 2x1']! / ips['python DDP 2x1']!,
-      gradientWaitShare2x1: median(waits),
+      scalingEfficiency,
+      oursOverPythonDdp,
+      processesOverThreads,
+      gradientWaitShare: Object.fromEntries(Object.entries(waitShare).map(([k, v]) => [k, median(v)])),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
-    for (const [k, v] of Object.entries(ips)) process.stderr.write(`  ${name} ${k.padEnd(15)} ${v.toFixed(1)} images/s\n`);
+    for (const [k, v] of Object.entries(ips)) process.stderr.write(`  ${name} ${k.padEnd(16)} ${v.toFixed(1)} images/s\n`);
   }
 }
 

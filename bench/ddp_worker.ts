@@ -17,7 +17,15 @@ import { buildNetwork, resolvePreset } from '../src/train/presets.js';
 import { ProcessGroup, DataParallelGradientSync, broadcastTensors, distributedEnvFrom } from '../src/distributed/index.js';
 
 const [preset = 'mnist-quick', batchRaw = '32', stepsRaw = '6', warmupRaw = '2'] = process.argv.slice(2);
-const env = distributedEnvFrom(process.env) ?? { rank: 0, worldSize: 1, localRank: 0, localWorldSize: 1, masterAddr: '127.0.0.1', masterPort: 0 };
+const env = distributedEnvFrom(process.env) ?? {
+  rank: 0,
+  worldSize: 1,
+  localRank: 0,
+  localWorldSize: 1,
+  masterAddr: '127.0.0.1',
+  masterPort: 0,
+  agentStoreAttempt: null,
+};
 setNumThreads(Number(process.env['OMP_NUM_THREADS'] ?? '1'));
 const B = Number(batchRaw);
 const local = Math.floor(((env.rank + 1) * B) / env.worldSize) - Math.floor((env.rank * B) / env.worldSize);

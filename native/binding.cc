@@ -22,6 +22,12 @@
 #include <malloc.h>
 #endif
 
+// The fingerprint of native/'s sources this addon was built from (scripts/build-native.mjs);
+// src/tensor/native.ts refuses an addon whose fingerprint is not that of the sources beside it.
+#if !defined(CTS_SOURCE_HASH)
+#error "CTS_SOURCE_HASH is unset: build the addon with scripts/build-native.mjs (npm run build:native)"
+#endif
+
 namespace cts {
 
 // A type tag lets every call verify that a generator External really is one of ours.
@@ -759,6 +765,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   EXPORT(getNumThreads);
   EXPORT(cudaSynchronize);
   EXPORT(buildInfo);
+  exports.Set("sourceHash", Napi::String::New(env, CTS_SOURCE_HASH));
   registerGeneratedOps(env, exports);
   registerDistributedOps(env, exports);
   return exports;

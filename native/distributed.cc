@@ -14,6 +14,7 @@
 #include <utility>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #if defined(CTS_HAVE_C10D)
@@ -29,7 +30,58 @@
 
 namespace cts {
 
-#define ENTRY(NAME) static Napi::Value NAME(const Napi::CallbackInfo& info)
+// ---- entry points: checked arguments in, one guard around ----
+//
+// Each entry point is a plain function of its arguments, already read and checked by their C++
+// types (Read<T> below); ENTRY_POINT(name, "arg", ...) makes the N-API callback around
+// impl::name: the argument count, each argument read in order (a wrong one is named), and the
+// guard of binding.h that turns every C++ exception into one JS Error naming the call.
+
+/** Read<T>::from(info, i, op, name): argument i as a T, or an ArgumentError naming it. */
+template <typename T>
+struct Read;
+template <>
+struct Read<std::string> {
+  static std::string from(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) { return argString(info, i, op, name); }
+};
+template <>
+struct Read<int64_t> {
+  static int64_t from(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) { return argInt(info, i, op, name); }
+};
+template <>
+struct Read<std::vector<at::Tensor>> {
+  static std::vector<at::Tensor> from(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+    return argTensorList(info, i, op, name);
+  }
+};
+
+template <typename... A, size_t... I>
+static Napi::Value invoke(const Napi::CallbackInfo& info, const char* op, Napi::Value (*body)(Napi::Env, A...), const char* const* names,
+                          std::index_sequence<I...>) {
+  checkArgCount(info, sizeof...(A), op);
+  std::tuple<A...> args{Read<A>::from(info, I, op, names[I])...};  // a braced list is read left to right
+  return std::apply([&](A&... a) { return body(info.Env(), std::move(a)...); }, args);
+}
+
+/** Calls `body` with the checked arguments of `info`, one name per argument. */
+template <size_t N, typename... A>
+static Napi::Value invoke(const Napi::CallbackInfo& info, const char* op, Napi::Value (*body)(Napi::Env, A...), const char* const (&names)[N]) {
+  static_assert(N == sizeof...(A), "ENTRY_POINT names one argument per parameter of its function");
+  return invoke(info, op, body, names, std::index_sequence_for<A...>{});
+}
+
+static Napi::Value invoke(const Napi::CallbackInfo& info, const char* op, Napi::Value (*body)(Napi::Env)) {
+  checkArgCount(info, 0, op);
+  return body(info.Env());
+}
+
+#define ENTRY_POINT(NAME, ...)                                          \
+  static Napi::Value NAME(const Napi::CallbackInfo& info) {             \
+    Napi::Env env = info.Env();                                         \
+    GUARD_BEGIN                                                         \
+    return invoke(info, #NAME, impl::NAME __VA_OPT__(, {__VA_ARGS__})); \
+    GUARD_END(#NAME)                                                    \
+  }
 
 #if defined(CTS_HAVE_C10D)
 
@@ -44,15 +96,34 @@ struct GroupBox {
   std::string backend;
 };
 
-static GroupBox* argGroup(const Napi::CallbackInfo& info, size_t i, const char* name) {
+/** The object behind a tagged External of JS; `open` says whether a closed one is an error. */
+template <typename T>
+static T* externalArg(const Napi::CallbackInfo& info, size_t i, const char* name, const napi_type_tag& tag, const char* what, bool open) {
   Napi::Value v = info[i];
-  if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag))
-    throw ArgumentError(std::string("argument '") + name + "' must be a process group");
-  GroupBox* g = v.As<Napi::External<GroupBox>>().Data();
-  if (!g->pg) throw ArgumentError(std::string("argument '") + name + "' is a closed process group");
-  return g;
+  if (!v.IsExternal() || !v.As<Napi::External<T>>().CheckTypeTag(&tag)) throw ArgumentError(std::string("argument '") + name + "' must be a " + what);
+  T* box = v.As<Napi::External<T>>().Data();
+  if (open && !box->pg) throw ArgumentError(std::string("argument '") + name + "' is a closed " + what);
+  return box;
 }
 
+/** A process group or gradient reducer that may already be closed (what the close calls take). */
+template <typename T>
+struct Closable {
+  T* box;
+};
+
+template <>
+struct Read<GroupBox*> {
+  static GroupBox* from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+    return externalArg<GroupBox>(info, i, name, kGroupTag, "process group", true);
+  }
+};
+template <>
+struct Read<Closable<GroupBox>> {
+  static Closable<GroupBox> from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+    return {externalArg<GroupBox>(info, i, name, kGroupTag, "process group", false)};
+  }
+};
 /** Waits for one collective, at most the group's timeout (a lost peer fails it, never hangs it). */
 static void waitWork(const c10::intrusive_ptr<c10d::Work>& work, const GroupBox* g) {
   if (!work->wait(g->timeout)) throw std::runtime_error("timed out after " + std::to_string(g->timeout.count()) + " ms");
@@ -68,195 +139,10 @@ static std::shared_ptr<::gloo::transport::Device> glooDevice(const std::string& 
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStorePrefix): rank 0
-// hosts the TCPStore and waits for all ranks to arrive; every rank then builds the group on the
-// store's "default_pg" prefix, as torch.distributed.init_process_group does, so Python ranks can
-// join. Under torchrun's elastic agent (agentStorePrefix non-empty: "/worker/attempt_N") the
-// agent already hosts the store on that port: every rank is then a client under that prefix.
-ENTRY(distInit) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 7, "distInit");
-  std::string addr = argString(info, 0, "distInit", "masterAddr");
-  int64_t port = argInt(info, 1, "distInit", "masterPort");
-  int64_t rank = argInt(info, 2, "distInit", "rank");
-  int64_t world = argInt(info, 3, "distInit", "worldSize");
-  int64_t timeoutMs = argInt(info, 4, "distInit", "timeoutMs");
-  std::string backend = argString(info, 5, "distInit", "backend");
-  std::string agentPrefix = argString(info, 6, "distInit", "agentStorePrefix");
-  if (port < 1 || port > 65535) throw ArgumentError("argument 'masterPort' must be in 1..65535, got " + std::to_string(port));
-  if (world < 1 || world > 65536) throw ArgumentError("argument 'worldSize' must be in 1..65536, got " + std::to_string(world));
-  if (rank < 0 || rank >= world) throw ArgumentError("argument 'rank' must be in 0.." + std::to_string(world - 1) + ", got " + std::to_string(rank));
-  if (timeoutMs < 1) throw ArgumentError("argument 'timeoutMs' must be positive");
-  if (backend != "gloo" && backend != "nccl") throw ArgumentError("argument 'backend' must be 'gloo' or 'nccl', got '" + backend + "'");
-#if !defined(CTS_HAVE_NCCL)
-  if (backend == "nccl") throw ArgumentError("backend 'nccl' asked for, but this libtorch has no NCCL (a CUDA libtorch has it)");
-#endif
-  auto box = std::make_unique<GroupBox>();
-  box->timeout = std::chrono::milliseconds(timeoutMs);
-  box->backend = backend;
-  c10d::TCPStoreOptions opts;
-  opts.port = static_cast<std::uint16_t>(port);
-  opts.isServer = rank == 0 && agentPrefix.empty();
-  opts.numWorkers = static_cast<std::size_t>(world);
-  opts.waitWorkers = true;
-  opts.timeout = box->timeout;
-  opts.multiTenant = agentPrefix.empty();  // as Python's env:// rendezvous creates it
-  c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(addr, opts);
-  if (!agentPrefix.empty()) tcp = c10::make_intrusive<c10d::PrefixStore>(agentPrefix, tcp);
-  // The store keys of init_process_group's default group, so Python ranks can join:
-  // PrefixStore("default_pg", store), then the group's name ("0", the first group count of
-  // torch/distributed/distributed_c10d.py); torch 2.x names it "0/" and gives each backend a
-  // device prefix ("cpu/", "cuda/") of its own.
-  c10::intrusive_ptr<c10d::Store> defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
-  const int r = static_cast<int>(rank), n = static_cast<int>(world);
-#if TORCH_VERSION_MAJOR >= 2
-  box->store = c10::make_intrusive<c10d::PrefixStore>("0/", defaultPg);
-  // torch 2.x: the collectives live in a Backend that a ProcessGroup dispatches to.
-  c10::intrusive_ptr<c10d::Backend> impl;
-  auto deviceType = c10::DeviceType::CPU;
-  auto backendType = c10d::ProcessGroup::BackendType::GLOO;
-#if defined(CTS_HAVE_NCCL)
-  if (backend == "nccl") {
-    auto nopts = c10d::ProcessGroupNCCL::Options::create();
-    nopts->timeout = box->timeout;
-    impl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("cuda/", box->store), r, n, nopts);
-    deviceType = c10::DeviceType::CUDA;
-    backendType = c10d::ProcessGroup::BackendType::NCCL;
-  }
-#endif
-  if (!impl) {
-    auto gopts = c10d::ProcessGroupGloo::Options::create(box->timeout);
-    gopts->devices.push_back(glooDevice(addr));
-    impl = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("cpu/", box->store), r, n, gopts);
-  }
-  box->pg = c10::make_intrusive<c10d::ProcessGroup>(box->store, r, n);
-  box->pg->setBackend(deviceType, backendType, impl);
-  box->pg->setDefaultBackend(backendType);
-  // torch 2.x's init_process_group no longer ends with a store-based barrier (unless
-  // TORCH_DIST_INIT_BARRIER=1); Gloo's own rendezvous above already waited for every rank.
-#else
-  box->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
-#if defined(CTS_HAVE_NCCL)
-  if (backend == "nccl") {
-    auto nopts = c10d::ProcessGroupNCCL::Options::create();
-    nopts->timeout = box->timeout;
-    box->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(box->store, r, n, nopts);
-  }
-#endif
-  if (!box->pg) {
-    auto gopts = c10d::ProcessGroupGloo::Options::create(box->timeout);
-    gopts->devices.push_back(glooDevice(addr));
-    box->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, r, n, gopts);
-  }
-  // torch 1.13's init_process_group then waits until every rank has built its group, counting on
-  // the key "store_based_barrier_key:1" of the default_pg store (_store_based_barrier) ...
-  const std::string barrierKey = "store_based_barrier_key:1";
-  defaultPg->add(barrierKey, 1);
-  const auto deadline = std::chrono::steady_clock::now() + box->timeout;
-  while (defaultPg->add(barrierKey, 0) < world) {
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("timed out in the store-based barrier that ends the rendezvous");
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  // ... and rank 0 hands every rank the group's first collective sequence number.
-  box->pg->setSequenceNumberForGroup();
-#endif
-  auto ext = Napi::External<GroupBox>::New(env, box.release(), [](Napi::Env, GroupBox* b) { delete b; });
-  ext.TypeTag(&kGroupTag);
-  return ext;
-  GUARD_END("distInit")
-}
-
-ENTRY(distClose) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 1, "distClose");
-  Napi::Value v = info[0];
-  if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag)) throw ArgumentError("argument 'group' must be a process group");
-  GroupBox* g = v.As<Napi::External<GroupBox>>().Data();
-  g->pg.reset();  // joins Gloo's worker threads now, not at garbage collection
-  g->store.reset();
-  return env.Undefined();
-  GUARD_END("distClose")
-}
-
-ENTRY(distStoreSet) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 3, "distStoreSet");
-  GroupBox* g = argGroup(info, 0, "group");
-  std::string key = argString(info, 1, "distStoreSet", "key");
-  std::string value = argString(info, 2, "distStoreSet", "value");
-  g->store->set("cts/" + key, std::vector<uint8_t>(value.begin(), value.end()));
-  return env.Undefined();
-  GUARD_END("distStoreSet")
-}
-
-// distStoreGet(group, key): waits (at most the group's timeout) until some rank has set the key.
-ENTRY(distStoreGet) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 2, "distStoreGet");
-  GroupBox* g = argGroup(info, 0, "group");
-  std::string key = "cts/" + argString(info, 1, "distStoreGet", "key");
-  g->store->wait({key}, g->timeout);
-  std::vector<uint8_t> value = g->store->get(key);
-  return Napi::String::New(env, std::string(value.begin(), value.end()));
-  GUARD_END("distStoreGet")
-}
-
 static void checkCollectiveTensors(const std::vector<at::Tensor>& ts, const char* op) {
   if (ts.empty()) throw ArgumentError(std::string(op) + " needs at least one tensor");
   for (const at::Tensor& t : ts)
     if (!t.is_contiguous()) throw ArgumentError("the tensors must be contiguous (collectives write into them in place)");
-}
-
-// distBroadcast(group, tensors, root): overwrites the tensors in place with the root rank's.
-ENTRY(distBroadcast) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 3, "distBroadcast");
-  GroupBox* g = argGroup(info, 0, "group");
-  std::vector<at::Tensor> ts = argTensorList(info, 1, "distBroadcast", "tensors");
-  int64_t root = argInt(info, 2, "distBroadcast", "root");
-  if (root < 0 || root >= g->pg->getSize()) throw ArgumentError("argument 'root' must be a rank of the group");
-  checkCollectiveTensors(ts, "distBroadcast");
-  at::NoGradGuard noGrad;  // parameters are leaves that require grad; the copy is no autograd op
-  for (at::Tensor& t : ts) {
-    std::vector<at::Tensor> one = {t};
-    c10d::BroadcastOptions o;
-    o.rootRank = root;
-    waitWork(g->pg->broadcast(one, o), g);
-  }
-  return env.Undefined();
-  GUARD_END("distBroadcast")
-}
-
-// distAllReduceSum(group, tensors): each tensor becomes, in place, its sum over ranks.
-ENTRY(distAllReduceSum) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 2, "distAllReduceSum");
-  GroupBox* g = argGroup(info, 0, "group");
-  std::vector<at::Tensor> ts = argTensorList(info, 1, "distAllReduceSum", "tensors");
-  checkCollectiveTensors(ts, "distAllReduceSum");
-  at::NoGradGuard noGrad;
-  for (at::Tensor& t : ts) {
-    std::vector<at::Tensor> one = {t};
-    waitWork(g->pg->allreduce(one, c10d::AllreduceOptions{}), g);
-  }
-  return env.Undefined();
-  GUARD_END("distAllReduceSum")
-}
-
-ENTRY(distBarrier) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 1, "distBarrier");
-  GroupBox* g = argGroup(info, 0, "group");
-  waitWork(g->pg->barrier(), g);
-  return env.Undefined();
-  GUARD_END("distBarrier")
 }
 
 // ---- bucketed gradient all-reduce ----
@@ -363,23 +249,173 @@ struct ReadyHook : torch::autograd::FunctionPostHook {
   }
 };
 
-static GradientBuckets* argBuckets(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = info[i];
-  if (!v.IsExternal() || !v.As<Napi::External<GradientBuckets>>().CheckTypeTag(&kReducerTag))
-    throw ArgumentError(std::string("argument '") + name + "' must be a gradient reducer");
-  GradientBuckets* r = v.As<Napi::External<GradientBuckets>>().Data();
-  if (!r->pg) throw ArgumentError(std::string("argument '") + name + "' is a closed gradient reducer");
-  return r;
+template <>
+struct Read<GradientBuckets*> {
+  static GradientBuckets* from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+    return externalArg<GradientBuckets>(info, i, name, kReducerTag, "gradient reducer", true);
+  }
+};
+template <>
+struct Read<Closable<GradientBuckets>> {
+  static Closable<GradientBuckets> from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+    return {externalArg<GradientBuckets>(info, i, name, kReducerTag, "gradient reducer", false)};
+  }
+};
+
+/** A JS-owned External for a box, tagged so that no other External passes for it. */
+template <typename T>
+static Napi::Value wrapBox(Napi::Env env, std::unique_ptr<T> box, const napi_type_tag& tag) {
+  auto ext = Napi::External<T>::New(env, box.release(), [](Napi::Env, T* b) { delete b; });
+  ext.TypeTag(&tag);
+  return ext;
+}
+
+namespace impl {
+
+// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStoreAttempt): rank
+// 0 hosts the TCPStore and waits for all ranks to arrive; every rank then builds the group on the
+// store's "default_pg" prefix, as torch.distributed.init_process_group does, so Python ranks can
+// join. Under torchrun's elastic agent (agentStoreAttempt >= 0: TORCHELASTIC_RESTART_COUNT) the
+// agent already hosts the store on that port: every rank is then a client of it, as
+// torch/distributed/rendezvous.py's _create_c10d_store makes one: before torch 2.5 under the
+// prefix "/worker/attempt_<N>", from 2.5 on (a fresh agent store per restart) without one.
+static Napi::Value distInit(Napi::Env env, std::string addr, int64_t port, int64_t rank, int64_t world, int64_t timeoutMs, std::string backend,
+                            int64_t agentAttempt) {
+  if (port < 1 || port > 65535) throw ArgumentError("argument 'masterPort' must be in 1..65535, got " + std::to_string(port));
+  if (world < 1 || world > 65536) throw ArgumentError("argument 'worldSize' must be in 1..65536, got " + std::to_string(world));
+  if (rank < 0 || rank >= world) throw ArgumentError("argument 'rank' must be in 0.." + std::to_string(world - 1) + ", got " + std::to_string(rank));
+  if (timeoutMs < 1) throw ArgumentError("argument 'timeoutMs' must be positive");
+  if (backend != "gloo" && backend != "nccl") throw ArgumentError("argument 'backend' must be 'gloo' or 'nccl', got '" + backend + "'");
+  if (agentAttempt < -1) throw ArgumentError("argument 'agentStoreAttempt' must be -1 (no agent store) or a restart count, got " + std::to_string(agentAttempt));
+#if !defined(CTS_HAVE_NCCL)
+  if (backend == "nccl") throw ArgumentError("backend 'nccl' asked for, but this libtorch has no NCCL (a CUDA libtorch has it)");
+#endif
+  const bool agentStore = agentAttempt >= 0;
+  auto box = std::make_unique<GroupBox>();
+  box->timeout = std::chrono::milliseconds(timeoutMs);
+  box->backend = backend;
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<std::uint16_t>(port);
+  opts.isServer = rank == 0 && !agentStore;
+  opts.numWorkers = static_cast<std::size_t>(world);
+  opts.waitWorkers = true;
+  opts.timeout = box->timeout;
+  opts.multiTenant = !agentStore;  // as Python's env:// rendezvous creates it
+  c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(addr, opts);
+#if TORCH_VERSION_MAJOR < 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR < 5)
+  if (agentStore) tcp = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + std::to_string(agentAttempt), tcp);
+#endif
+  // The store keys of init_process_group's default group, so Python ranks can join:
+  // PrefixStore("default_pg", store), then the group's name ("0", the first group count of
+  // torch/distributed/distributed_c10d.py); torch 2.x names it "0/" and gives each backend a
+  // device prefix ("cpu/", "cuda/") of its own.
+  c10::intrusive_ptr<c10d::Store> defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
+  const int r = static_cast<int>(rank), n = static_cast<int>(world);
+#if TORCH_VERSION_MAJOR >= 2
+  box->store = c10::make_intrusive<c10d::PrefixStore>("0/", defaultPg);
+  // torch 2.x: the collectives live in a Backend that a ProcessGroup dispatches to.
+  c10::intrusive_ptr<c10d::Backend> backendImpl;
+  auto deviceType = c10::DeviceType::CPU;
+  auto backendType = c10d::ProcessGroup::BackendType::GLOO;
+#if defined(CTS_HAVE_NCCL)
+  if (backend == "nccl") {
+    auto nopts = c10d::ProcessGroupNCCL::Options::create();
+    nopts->timeout = box->timeout;
+    backendImpl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("cuda/", box->store), r, n, nopts);
+    deviceType = c10::DeviceType::CUDA;
+    backendType = c10d::ProcessGroup::BackendType::NCCL;
+  }
+#endif
+  if (!backendImpl) {
+    auto gopts = c10d::ProcessGroupGloo::Options::create(box->timeout);
+    gopts->devices.push_back(glooDevice(addr));
+    backendImpl = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("cpu/", box->store), r, n, gopts);
+  }
+  box->pg = c10::make_intrusive<c10d::ProcessGroup>(box->store, r, n);
+  box->pg->setBackend(deviceType, backendType, backendImpl);
+  box->pg->setDefaultBackend(backendType);
+  // torch 2.x's init_process_group no longer ends with a store-based barrier (unless
+  // TORCH_DIST_INIT_BARRIER=1); Gloo's own rendezvous above already waited for every rank.
+#else
+  box->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
+#if defined(CTS_HAVE_NCCL)
+  if (backend == "nccl") {
+    auto nopts = c10d::ProcessGroupNCCL::Options::create();
+    nopts->timeout = box->timeout;
+    box->pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(box->store, r, n, nopts);
+  }
+#endif
+  if (!box->pg) {
+    auto gopts = c10d::ProcessGroupGloo::Options::create(box->timeout);
+    gopts->devices.push_back(glooDevice(addr));
+    box->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, r, n, gopts);
+  }
+  // torch 1.13's init_process_group then waits until every rank has built its group, counting on
+  // the key "store_based_barrier_key:1" of the default_pg store (_store_based_barrier) ...
+  const std::string barrierKey = "store_based_barrier_key:1";
+  defaultPg->add(barrierKey, 1);
+  const auto deadline = std::chrono::steady_clock::now() + box->timeout;
+  while (defaultPg->add(barrierKey, 0) < world) {
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("timed out in the store-based barrier that ends the rendezvous");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // ... and rank 0 hands every rank the group's first collective sequence number.
+  box->pg->setSequenceNumberForGroup();
+#endif
+  return wrapBox(env, std::move(box), kGroupTag);
+}
+
+static Napi::Value distClose(Napi::Env env, Closable<GroupBox> group) {
+  group.box->pg.reset();  // joins Gloo's worker threads now, not at garbage collection
+  group.box->store.reset();
+  return env.Undefined();
+}
+
+static Napi::Value distStoreSet(Napi::Env env, GroupBox* g, std::string key, std::string value) {
+  g->store->set("cts/" + key, std::vector<uint8_t>(value.begin(), value.end()));
+  return env.Undefined();
+}
+
+// distStoreGet(group, key): waits (at most the group's timeout) until some rank has set the key.
+static Napi::Value distStoreGet(Napi::Env env, GroupBox* g, std::string key) {
+  key = "cts/" + key;
+  g->store->wait({key}, g->timeout);
+  std::vector<uint8_t> value = g->store->get(key);
+  return Napi::String::New(env, std::string(value.begin(), value.end()));
+}
+
+// distBroadcast(group, tensors, root): overwrites the tensors in place with the root rank's.
+static Napi::Value distBroadcast(Napi::Env env, GroupBox* g, std::vector<at::Tensor> ts, int64_t root) {
+  if (root < 0 || root >= g->pg->getSize()) throw ArgumentError("argument 'root' must be a rank of the group");
+  checkCollectiveTensors(ts, "distBroadcast");
+  at::NoGradGuard noGrad;  // parameters are leaves that require grad; the copy is no autograd op
+  for (at::Tensor& t : ts) {
+    std::vector<at::Tensor> one = {t};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    waitWork(g->pg->broadcast(one, o), g);
+  }
+  return env.Undefined();
+}
+
+// distAllReduceSum(group, tensors): each tensor becomes, in place, its sum over ranks.
+static Napi::Value distAllReduceSum(Napi::Env env, GroupBox* g, std::vector<at::Tensor> ts) {
+  checkCollectiveTensors(ts, "distAllReduceSum");
+  at::NoGradGuard noGrad;
+  for (at::Tensor& t : ts) {
+    std::vector<at::Tensor> one = {t};
+    waitWork(g->pg->allreduce(one, c10d::AllreduceOptions{}), g);
+  }
+  return env.Undefined();
+}
+
+static Napi::Value distBarrier(Napi::Env env, GroupBox* g) {
+  waitWork(g->pg->barrier(), g);
+  return env.Undefined();
 }
 
 // distReducerNew(group, params, bucketCapBytes): hooks the parameters' gradient accumulators.
-ENTRY(distReducerNew) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 3, "distReducerNew");
-  GroupBox* g = argGroup(info, 0, "group");
-  std::vector<at::Tensor> params = argTensorList(info, 1, "distReducerNew", "params");
-  int64_t cap = argInt(info, 2, "distReducerNew", "bucketCapBytes");
+static Napi::Value distReducerNew(Napi::Env env, GroupBox* g, std::vector<at::Tensor> params, int64_t cap) {
   if (params.empty()) throw ArgumentError("argument 'params' must not be empty");
   if (cap < 1) throw ArgumentError("argument 'bucketCapBytes' must be positive");
   for (const at::Tensor& p : params) {
@@ -410,39 +446,24 @@ ENTRY(distReducerNew) {
     uintptr_t key = acc->add_post_hook(std::make_unique<ReadyHook>(box.get(), k));
     box->hooks.emplace_back(std::move(acc), key);
   }
-  auto ext = Napi::External<GradientBuckets>::New(env, box.release(), [](Napi::Env, GradientBuckets* b) { delete b; });
-  ext.TypeTag(&kReducerTag);
-  return ext;
-  GUARD_END("distReducerNew")
+  return wrapBox(env, std::move(box), kReducerTag);
 }
 
 // distReducerArm(reducer): the next backward all-reduces (call before this rank's last
 // micro-batch's backward); backwards without it only accumulate locally.
-ENTRY(distReducerArm) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 1, "distReducerArm");
-  argBuckets(info, 0, "reducer")->arm();
+static Napi::Value distReducerArm(Napi::Env env, GradientBuckets* r) {
+  r->arm();
   return env.Undefined();
-  GUARD_END("distReducerArm")
 }
 
 // distReducerFinish(reducer): after that backward, waits for every bucket; .grad = sum over ranks.
-ENTRY(distReducerFinish) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 1, "distReducerFinish");
-  argBuckets(info, 0, "reducer")->finish();
+static Napi::Value distReducerFinish(Napi::Env env, GradientBuckets* r) {
+  r->finish();
   return env.Undefined();
-  GUARD_END("distReducerFinish")
 }
 
 // distReducerBuckets(reducer): the parameter indices of each bucket, in all-reduce order.
-ENTRY(distReducerBuckets) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 1, "distReducerBuckets");
-  GradientBuckets* r = argBuckets(info, 0, "reducer");
+static Napi::Value distReducerBuckets(Napi::Env env, GradientBuckets* r) {
   Napi::Array out = Napi::Array::New(env, r->buckets.size());
   for (size_t i = 0; i < r->buckets.size(); i++) {
     Napi::Array b = Napi::Array::New(env, r->buckets[i].params.size());
@@ -450,51 +471,60 @@ ENTRY(distReducerBuckets) {
     out.Set(static_cast<uint32_t>(i), b);
   }
   return out;
-  GUARD_END("distReducerBuckets")
 }
 
-ENTRY(distReducerClose) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 1, "distReducerClose");
-  Napi::Value v = info[0];
-  if (!v.IsExternal() || !v.As<Napi::External<GradientBuckets>>().CheckTypeTag(&kReducerTag)) throw ArgumentError("argument 'reducer' must be a gradient reducer");
-  GradientBuckets* r = v.As<Napi::External<GradientBuckets>>().Data();
+static Napi::Value distReducerClose(Napi::Env env, Closable<GradientBuckets> reducer) {
+  GradientBuckets* r = reducer.box;
   for (auto& h : r->hooks) h.first->del_post_hook(h.second);  // the parameters' backward is plain again
   r->hooks.clear();
   r->buckets.clear();
   r->params.clear();
   r->pg.reset();
   return env.Undefined();
-  GUARD_END("distReducerClose")
 }
+
+}  // namespace impl
+
+ENTRY_POINT(distInit, "masterAddr", "masterPort", "rank", "worldSize", "timeoutMs", "backend", "agentStoreAttempt")
+ENTRY_POINT(distClose, "group")
+ENTRY_POINT(distStoreSet, "group", "key", "value")
+ENTRY_POINT(distStoreGet, "group", "key")
+ENTRY_POINT(distBroadcast, "group", "tensors", "root")
+ENTRY_POINT(distAllReduceSum, "group", "tensors")
+ENTRY_POINT(distBarrier, "group")
+ENTRY_POINT(distReducerNew, "group", "params", "bucketCapBytes")
+ENTRY_POINT(distReducerArm, "reducer")
+ENTRY_POINT(distReducerFinish, "reducer")
+ENTRY_POINT(distReducerBuckets, "reducer")
+ENTRY_POINT(distReducerClose, "reducer")
 
 #endif  // CTS_HAVE_C10D
 
-ENTRY(distInfo) {
-  Napi::Env env = info.Env();
-  GUARD_BEGIN
-  checkArgCount(info, 0, "distInfo");
+namespace impl {
+static Napi::Value distInfo(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
 #if defined(CTS_HAVE_C10D)
-  o.Set("c10d", Napi::Boolean::New(env, true));
-  o.Set("gloo", Napi::Boolean::New(env, true));
+  const bool c10d = true;
 #else
-  o.Set("c10d", Napi::Boolean::New(env, false));
-  o.Set("gloo", Napi::Boolean::New(env, false));
+  const bool c10d = false;
 #endif
 #if defined(CTS_HAVE_NCCL)
-  o.Set("nccl", Napi::Boolean::New(env, true));
+  const bool nccl = true;
 #else
-  o.Set("nccl", Napi::Boolean::New(env, false));
+  const bool nccl = false;
 #endif
+  o.Set("c10d", Napi::Boolean::New(env, c10d));
+  o.Set("gloo", Napi::Boolean::New(env, c10d));
+  o.Set("nccl", Napi::Boolean::New(env, nccl));
   return o;
-  GUARD_END("distInfo")
 }
+}  // namespace impl
+
+ENTRY_POINT(distInfo)
 
 #if !defined(CTS_HAVE_C10D)
 // Without c10d every distributed entry point fails with one message that says why.
-ENTRY(unavailable) {
+static Napi::Value unavailable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
   throw std::runtime_error("distributed training needs libtorch's c10d with Gloo, which this addon was built without "

@@ -14,6 +14,7 @@
 // need C++20); CONSISTENCY_CXX_STD overrides it.
 // build/libtorch.json records what was built against, including the Python (and PYTHONPATH)
 // whose torch is that same libtorch: the tests compare against it (test/helpers/python.ts).
+import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -228,11 +229,32 @@ function cudaIncludes(torch) {
   return has('cuda.h') && has(join('crt', 'host_config.h')) && has('nccl.h') ? dirs : null;
 }
 
-function upToDate(torch) {
+/**
+ * The fingerprint of the addon's sources, compiled into it (CTS_SOURCE_HASH, exported as
+ * `sourceHash`) and checked at load by src/tensor/native.ts, which computes it the same way:
+ * sha256 over every native/*.cc and native/*.h (the files the package ships), sorted by name,
+ * each as its name, a NUL, its bytes, a NUL. An addon built from other sources is refused.
+ */
+function sourceHash() {
+  const h = createHash('sha256');
+  const dir = join(root, 'native');
+  for (const name of readdirSync(dir)
+    .filter((n) => /\.(cc|h)$/.test(n))
+    .sort()) {
+    h.update(name);
+    h.update('\0');
+    h.update(readFileSync(join(dir, name)));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
+
+function upToDate(torch, hash) {
   if (!existsSync(output)) return false;
-  // A build against another libtorch (CONSISTENCY_TORCH switched) is never up to date.
+  // A build against another libtorch (CONSISTENCY_TORCH switched), or from other sources, is never up to date.
   try {
-    if (JSON.parse(readFileSync(join(root, 'build', 'libtorch.json'), 'utf8')).lib !== torch.lib) return false;
+    const record = JSON.parse(readFileSync(join(root, 'build', 'libtorch.json'), 'utf8'));
+    if (record.lib !== torch.lib || record.sourceHash !== hash) return false;
   } catch {
     return false;
   }
@@ -257,7 +279,8 @@ async function main() {
     console.log(JSON.stringify({ ...torch, version: version.join('.') }));
     return;
   }
-  if (!force && upToDate(torch)) {
+  const hash = sourceHash();
+  if (!force && upToDate(torch, hash)) {
     log('addon is up to date');
     return;
   }
@@ -276,6 +299,7 @@ async function main() {
     '-DNAPI_VERSION=8',
     '-DNAPI_CPP_EXCEPTIONS',
     `-D_GLIBCXX_USE_CXX11_ABI=${torch.abi}`,
+    `-DCTS_SOURCE_HASH="${hash}"`,
     '-Wno-deprecated-declarations',
     '-Wno-unused-parameter',
     `-I${napiInclude}`,
@@ -306,7 +330,7 @@ async function main() {
   const py = matchingPython(torch.pythons, torch.pythonPath, version);
   if (!py.python)
     log(`warning: no Python imports torch ${version.slice(0, 2).join('.')} (tried ${torch.pythons.join(', ')}): the reference tests will fail`);
-  const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, ...py };
+  const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, sourceHash: hash, ...py };
   writeFileSync(join(root, 'build', 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
   log(`built ${output}`);
 }

@@ -42,6 +42,7 @@ function main(): void {
     worldSize: env.worldSize,
     timeoutMs,
     backend,
+    ...(env.agentStoreAttempt !== null && { agentStoreAttempt: env.agentStoreAttempt }),
   });
   const r = env.rank;
   const out: Record<string, unknown> = { rank: r };

@@ -21,7 +21,8 @@ import { native } from '../src/tensor/native.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import type { SongUNetConfig } from '../src/networks/config.js';
 import { distributedSupport, freePort, launch } from '../src/distributed/index.js';
-import { repoRoot, torchPython } from './helpers/python.js';
+import { repoRoot, torchPython, torchPythonEnv } from './helpers/python.js';
+import { startAgentStore } from './helpers/agent-store.js';
 
 const WORKER = join(repoRoot, 'dist', 'test', 'distributed-worker.js');
 const REF = join(repoRoot, 'test', 'reference', 'ddp_ref.py');
@@ -37,14 +38,14 @@ interface Exit {
 
 function rankEnv(rank: number, world: number, port: number, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
-    ...process.env,
+    // The reference torch's PYTHONPATH (pip's torch 2.15 when the addon is built against it).
+    ...torchPythonEnv(),
     RANK: String(rank),
     WORLD_SIZE: String(world),
     LOCAL_RANK: String(rank),
     MASTER_ADDR: '127.0.0.1',
     MASTER_PORT: String(port),
     OMP_NUM_THREADS: '1',
-    PYTHONPATH: join(repoRoot, '.cache', 'pydeps'),
     ...extra,
     // As the launcher sets it (src/distributed/launch.ts): libtorch's glog lines off, our one line stays.
     GLOG_minloglevel: '3',
@@ -92,30 +93,45 @@ test('bad arguments to the c10d entry points are errors naming the call, never c
   assert.throws(call('distBroadcast', {}, [], 0), { name: 'TypeError', message: "distBroadcast: argument 'group' must be a process group" });
   assert.throws(call('distAllReduceSum', 1, []), { name: 'TypeError', message: "distAllReduceSum: argument 'group' must be a process group" });
   assert.throws(call('distReducerArm', null), { name: 'TypeError', message: "distReducerArm: argument 'reducer' must be a gradient reducer" });
-  assert.throws(call('distInit', '127.0.0.1', 0, 0, 1, 1000, 'gloo', ''), {
+  assert.throws(call('distInit', '127.0.0.1', 0, 0, 1, 1000, 'gloo', -1), {
     name: 'TypeError',
     message: "distInit: argument 'masterPort' must be in 1..65535, got 0",
   });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 2, 2, 1000, 'gloo', ''), {
+  assert.throws(call('distInit', '127.0.0.1', 29500, 2, 2, 1000, 'gloo', -1), {
     name: 'TypeError',
     message: "distInit: argument 'rank' must be in 0..1, got 2",
   });
-  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'mpi', ''), {
+  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'mpi', -1), {
     name: 'TypeError',
     message: "distInit: argument 'backend' must be 'gloo' or 'nccl', got 'mpi'",
   });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'gloo', -2), {
+    name: 'TypeError',
+    message: "distInit: argument 'agentStoreAttempt' must be -1 (no agent store) or a restart count, got -2",
+  });
+  assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1, 1000, 'gloo', '/worker/attempt_0'), {
+    name: 'TypeError',
+    message: /^distInit: argument 'agentStoreAttempt' must be an integer/,
+  });
+  assert.throws(call('distClose', {}), { name: 'TypeError', message: "distClose: argument 'group' must be a process group" });
+  assert.throws(call('distReducerClose', 7), { name: 'TypeError', message: "distReducerClose: argument 'reducer' must be a gradient reducer" });
+  assert.throws(call('distInfo', 1), { name: 'TypeError', message: 'distInfo: expected 0 arguments, got 1' });
   assert.throws(call('distInit', '127.0.0.1', 29500, 0, 1), { name: 'TypeError', message: 'distInit: expected 7 arguments, got 4' });
 });
 
-test('collectives: two of our ranks and a Python torch.distributed rank in one Gloo group', async () => {
-  const port = await freePort();
+/** Two of our ranks and a Python rank run the 'collectives' scenario in one group; their results. */
+async function collectivesOf3(port: number, extra: NodeJS.ProcessEnv = {}): Promise<Record<string, unknown>[]> {
   const world = 3;
   const [a, b, py] = await Promise.all([
-    ourRank(['collectives'], rankEnv(0, world, port)),
-    ourRank(['collectives'], rankEnv(1, world, port)),
-    pythonRank(['collectives'], rankEnv(2, world, port)),
+    ourRank(['collectives'], rankEnv(0, world, port, extra)),
+    ourRank(['collectives'], rankEnv(1, world, port, extra)),
+    pythonRank(['collectives'], rankEnv(2, world, port, extra)),
   ]);
-  const results = [lastJson(a, 'rank 0'), lastJson(b, 'rank 1'), lastJson(py, 'Python rank 2')];
+  return [lastJson(a, 'rank 0'), lastJson(b, 'rank 1'), lastJson(py, 'Python rank 2')];
+}
+
+test('collectives: two of our ranks and a Python torch.distributed rank in one Gloo group', async () => {
+  const results = await collectivesOf3(await freePort());
   // Independent expectations: the root's values, and sums over r = 0..2 computed here.
   const ranks = [0, 1, 2];
   const expected = {
@@ -138,6 +154,22 @@ test('collectives: two of our ranks and a Python torch.distributed rank in one G
   // Python's results and ours are bit for bit the same (one group, one reduction).
   assert.deepEqual(results[0], { ...results[2], rank: 0 });
   assert.deepEqual(results[1], { ...results[2], rank: 1 });
+});
+
+test("under torchrun's agent store (restart 1), our ranks and a Python rank still meet in one group", async () => {
+  // The Python rank's init_process_group makes its store as torch's rendezvous does under the
+  // agent (before torch 2.5 under the prefix '/worker/attempt_1', from 2.5 on without one); our
+  // ranks must make the same, or the group never forms and this times out.
+  const port = await freePort();
+  const agent = await startAgentStore(port);
+  try {
+    const results = await collectivesOf3(port, { TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '1', DIST_TIMEOUT_MS: '20000' });
+    assert.deepEqual(results[0], { ...results[2], rank: 0 });
+    assert.deepEqual(results[1], { ...results[2], rank: 1 });
+    assert.deepEqual(results[2]!['broadcast'], [10, 11, 12, 13, 14]);
+  } finally {
+    agent.close();
+  }
 });
 
 /** networks_ref.py's NCSN++ at its smallest: 8x8, one level of attention. */

@@ -2,7 +2,8 @@
  * The native build: the committed generated files match the op table (scripts/gen-ops.mjs), the
  * loaded addon has every op of the table, and missing prerequisites fail with messages that say
  * how to provide them (libtorch discovery of scripts/build-native.mjs with all three sources
- * hidden, the Python torch of the reference tests, the addon file itself), the supported-version
+ * hidden, the Python torch of the reference tests, the addon file itself, an addon out of date
+ * with the TypeScript or the sources), the supported-version
  * check, and that the reference Python's torch is the libtorch the addon runs on. The failing cases run
  * in child processes with a prepared environment; nothing here builds the addon.
  */
@@ -117,6 +118,69 @@ test('a missing addon file fails at import with the build instructions', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /the native addon \/nonexistent\/consistency_native\.node is not built\. Run 'npm install'/);
   assert.match(r.stderr, /set LIBTORCH, install torch for python3, or install Debian's libtorch-dev/);
+});
+
+/**
+ * Runs an import of the tensor layer (or `args`, a node command line) with CONSISTENCY_NATIVE_ADDON
+ * at a stub module that wraps the real addon, changed by `stubBody`.
+ */
+function importWithStubAddon(stubBody: string, args?: string[]): { status: number | null; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'stale-addon-'));
+  try {
+    const stub = join(dir, 'consistency_native.cjs');
+    const real = join(repoRoot, 'build', 'Release', 'consistency_native.node');
+    writeFileSync(stub, `const exported = { ...require(${JSON.stringify(real)}) };\n${stubBody}\nmodule.exports = exported;\n`);
+    const index = pathToFileURL(join(repoRoot, 'dist', 'src', 'tensor', 'index.js')).href;
+    const r = spawnSync(process.execPath, args ?? ['--input-type=module', '-e', `await import(${JSON.stringify(index)});`], {
+      encoding: 'utf8',
+      env: { ...process.env, CONSISTENCY_NATIVE_ADDON: stub },
+      timeout: 60_000,
+    });
+    return { status: r.status, stderr: r.stderr.replaceAll(stub, 'STUB') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('an addon older than the TypeScript (an entry point missing) stops at import with one line naming it and the rebuild', () => {
+  // What an addon built before native/distributed.cc gained distInfo looked like to bench/ddp.
+  const r = importWithStubAddon('delete exported.distInfo; delete exported.distReducerBuckets;');
+  assert.notEqual(r.status, 0);
+  assert.match(
+    r.stderr,
+    /consistency-ts: the native addon STUB is out of date \(it lacks distInfo, distReducerBuckets\); run 'npm run build:native'/,
+  );
+  assert.doesNotMatch(r.stderr, /is not a function/);
+  // The command line prints it as its one line.
+  const cli = importWithStubAddon('delete exported.distInfo;', [join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'train', '--steps', '1']);
+  assert.equal(cli.status, 1);
+  assert.equal(cli.stderr, "error: consistency-ts: the native addon STUB is out of date (it lacks distInfo); run 'npm run build:native'\n");
+});
+
+test('an addon built from other native/ sources (its source hash differs) stops at import with the rebuild', () => {
+  const r = importWithStubAddon("exported.sourceHash = '0'.repeat(64);");
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /the native addon STUB is out of date \(built from other sources than .*native\); run 'npm run build:native'/);
+  // The unmodified addon passes the same checks: its hash is that of native/ now.
+  assert.equal(importWithStubAddon('').status, 0);
+});
+
+test('a file that is no loadable addon fails at import with one line and the rebuild', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bad-addon-'));
+  try {
+    const file = join(dir, 'consistency_native.node');
+    writeFileSync(file, 'not an ELF file');
+    const index = pathToFileURL(join(repoRoot, 'dist', 'src', 'tensor', 'index.js')).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(index)});`], {
+      encoding: 'utf8',
+      env: { ...process.env, CONSISTENCY_NATIVE_ADDON: file },
+      timeout: 60_000,
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /consistency-ts: cannot load the native addon .*consistency_native\.node \(.*\); run 'npm run build:native'/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A fake libtorch folder whose headers say `major.minor.0` (enough for discovery and the version check). */

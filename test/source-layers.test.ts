@@ -89,7 +89,8 @@ test('every native entry point runs inside GUARD_BEGIN / GUARD_END', () => {
   let count = 0;
   const unguarded: string[] = [];
   for (const f of files) {
-    for (const [name, body] of entryPoints(readFileSync(f, 'utf8'))) {
+    // A macro that defines entry points (native/distributed.cc's ENTRY_POINT) is read as the code it makes.
+    for (const [name, body] of entryPoints(readFileSync(f, 'utf8').replace(/\\\n/g, '\n'))) {
       count++;
       const start = body.indexOf('GUARD_BEGIN');
       const end = body.lastIndexOf('GUARD_END(');

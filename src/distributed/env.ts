@@ -16,6 +16,11 @@ export interface DistributedEnv {
   localWorldSize: number;
   masterAddr: string;
   masterPort: number;
+  /**
+   * Under torchrun's elastic agent, which hosts the store at MASTER_ADDR:MASTER_PORT itself
+   * (TORCHELASTIC_USE_AGENT_STORE=True): its restart count (TORCHELASTIC_RESTART_COUNT); else null.
+   */
+  agentStoreAttempt: number | null;
 }
 
 /** How to launch or join a run (the launch flags). */
@@ -69,7 +74,10 @@ export function distributedEnvFrom(env: NodeJS.ProcessEnv): DistributedEnv | nul
   const portRaw = env['MASTER_PORT'];
   if (worldSize > 1 && portRaw === undefined) throw new UsageError("MASTER_PORT must be set when WORLD_SIZE > 1 (the port of rank 0's store)");
   const masterPort = portRaw === undefined ? DEFAULT_MASTER_PORT : intIn('MASTER_PORT', portRaw, 1, 65535);
-  return { rank, worldSize, localRank, localWorldSize, masterAddr: masterAddr || '127.0.0.1', masterPort };
+  // As torch/distributed/rendezvous.py reads them (_torchelastic_use_agent_store: the string 'True').
+  const agentStoreAttempt =
+    env['TORCHELASTIC_USE_AGENT_STORE'] === 'True' ? intIn('TORCHELASTIC_RESTART_COUNT', env['TORCHELASTIC_RESTART_COUNT'] ?? '0', 0, 1 << 30) : null;
+  return { rank, worldSize, localRank, localWorldSize, masterAddr: masterAddr || '127.0.0.1', masterPort, agentStoreAttempt };
 }
 
 const FLAG_NAMES = Object.keys(LAUNCH_FLAG_HELP);

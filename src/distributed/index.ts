@@ -1,5 +1,5 @@
 /** Data-parallel training on libtorch's c10d (issue 10). */
-export { ProcessGroup, DistributedError, distributedSupport, agentStorePrefixFrom, type ProcessGroupOptions } from './process-group.js';
+export { ProcessGroup, DistributedError, distributedSupport, type ProcessGroupOptions } from './process-group.js';
 export { DataParallelGradientSync, broadcastTensors, DEFAULT_BUCKET_CAP_BYTES } from './gradient-sync.js';
 export { tensorChecksums, checkReplicasAgree } from './checksum.js';
 export {

@@ -34,15 +34,11 @@ export interface ProcessGroupOptions {
   /** 'gloo' (CPU tensors) or 'nccl' (CUDA tensors; needs a CUDA libtorch). Default 'gloo'. */
   backend?: 'gloo' | 'nccl';
   /**
-   * Set under torchrun's elastic agent, which hosts the store itself (TORCHELASTIC_USE_AGENT_STORE):
-   * every rank is a client under the prefix '/worker/attempt_<TORCHELASTIC_RESTART_COUNT>'.
+   * Set under torchrun's elastic agent, which hosts the store itself (DistributedEnv's
+   * agentStoreAttempt): every rank is a client of it, as torch's own rendezvous makes one for the
+   * libtorch the addon is built against (native/distributed.cc, distInit).
    */
-  agentStorePrefix?: string;
-}
-
-/** torchrun's agent store, as torch/distributed/rendezvous.py reads the environment (null when none). */
-export function agentStorePrefixFrom(env: NodeJS.ProcessEnv): string | null {
-  return env['TORCHELASTIC_USE_AGENT_STORE'] === 'True' ? `/worker/attempt_${env['TORCHELASTIC_RESTART_COUNT'] ?? '0'}` : null;
+  agentStoreAttempt?: number;
 }
 
 /** Whether this addon was built with c10d (and which backends). */
@@ -99,7 +95,7 @@ export class ProcessGroup {
           options.worldSize,
           options.timeoutMs,
           options.backend ?? 'gloo',
-          options.agentStorePrefix ?? '',
+          options.agentStoreAttempt ?? -1,
         ),
         options,
       );

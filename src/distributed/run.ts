@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkReplicasAgree } from './checksum.js';
 import { broadcastTensors, DataParallelGradientSync } from './gradient-sync.js';
-import { ProcessGroup, agentStorePrefixFrom } from './process-group.js';
+import { ProcessGroup } from './process-group.js';
 import type { DistributedEnv } from './env.js';
 
 /** The trainer's view of its replicas (src/train/trainer.ts). */
@@ -63,7 +63,6 @@ export class DataParallelRun implements TrainingReplicas {
 
   /** Joins the run the torchrun environment describes. */
   static join(env: DistributedEnv, timeoutS: number, backend: 'gloo' | 'nccl' = 'gloo'): DataParallelRun {
-    const agentStorePrefix = agentStorePrefixFrom(process.env);
     return new DataParallelRun(
       ProcessGroup.init({
         masterAddr: env.masterAddr,
@@ -72,7 +71,7 @@ export class DataParallelRun implements TrainingReplicas {
         worldSize: env.worldSize,
         timeoutMs: Math.round(timeoutS * 1000),
         backend,
-        ...(agentStorePrefix !== null && { agentStorePrefix }),
+        ...(env.agentStoreAttempt !== null && { agentStoreAttempt: env.agentStoreAttempt }),
       }),
     );
   }

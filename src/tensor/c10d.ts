@@ -15,7 +15,7 @@ export function c10dSupport(): { c10d: boolean; gloo: boolean; nccl: boolean } {
   return native.distInfo();
 }
 
-/** `agentStorePrefix`: '' (rank 0 hosts the store), or torchrun's agent store prefix ('/worker/attempt_N'). */
+/** `agentStoreAttempt`: -1 (rank 0 hosts the store), or torchrun's restart count when its agent hosts it. */
 export function c10dInit(
   masterAddr: string,
   masterPort: number,
@@ -23,9 +23,9 @@ export function c10dInit(
   worldSize: number,
   timeoutMs: number,
   backend: 'gloo' | 'nccl',
-  agentStorePrefix: string,
+  agentStoreAttempt: number,
 ): DistGroupHandle {
-  return native.distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStorePrefix);
+  return native.distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStoreAttempt);
 }
 
 export function c10dClose(group: DistGroupHandle): void {

@@ -2,8 +2,9 @@
  * The one file that loads the native addon and declares its interface. Nothing else in the
  * project touches the `.node` file.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TensorHandle, GeneratorHandle } from './handles.js';
@@ -67,6 +68,7 @@ export type DistReducerHandle = { readonly [distReducerBrand]: true };
 /** The entry points of native/distributed.cc (libtorch's c10d). Without c10d they all throw one message. */
 export interface DistributedOps {
   distInfo(): { c10d: boolean; gloo: boolean; nccl: boolean };
+  /** `agentStoreAttempt`: -1, or torchrun's restart count when its agent hosts the store. */
   distInit(
     masterAddr: string,
     masterPort: number,
@@ -74,7 +76,7 @@ export interface DistributedOps {
     worldSize: number,
     timeoutMs: number,
     backend: 'gloo' | 'nccl',
-    agentStorePrefix: string,
+    agentStoreAttempt: number,
   ): DistGroupHandle;
   distClose(group: DistGroupHandle): void;
   distStoreSet(group: DistGroupHandle, key: string, value: string): void;
@@ -89,7 +91,72 @@ export interface DistributedOps {
   distReducerClose(reducer: DistReducerHandle): void;
 }
 
-export type NativeAddon = CoreOps & GeneratedOps & DistributedOps;
+export type NativeAddon = CoreOps & GeneratedOps & DistributedOps & { readonly sourceHash: string };
+
+/**
+ * Every hand-written entry point this file declares (a Record, so the compiler keeps it complete):
+ * the loader checks the addon has each, so that an addon older than the TypeScript stops at load
+ * with one line, not later with "native.X is not a function".
+ */
+const handWritten: Record<keyof CoreOps | keyof DistributedOps, true> = {
+  dispose: true,
+  liveTensors: true,
+  shape: true,
+  dtype: true,
+  device: true,
+  fromBuffer: true,
+  toBuffer: true,
+  scalarTensor: true,
+  generatorNew: true,
+  defaultGenerator: true,
+  generatorManualSeed: true,
+  generatorGetState: true,
+  generatorSetState: true,
+  manualSeed: true,
+  setGradEnabled: true,
+  isGradEnabled: true,
+  autocastSetEnabled: true,
+  autocastIsEnabled: true,
+  autocastSetDtype: true,
+  autocastGetDtype: true,
+  autocastEnterRegion: true,
+  autocastExitRegion: true,
+  setNumThreads: true,
+  getNumThreads: true,
+  cudaSynchronize: true,
+  buildInfo: true,
+  distInfo: true,
+  distInit: true,
+  distClose: true,
+  distStoreSet: true,
+  distStoreGet: true,
+  distBroadcast: true,
+  distAllReduceSum: true,
+  distBarrier: true,
+  distReducerNew: true,
+  distReducerArm: true,
+  distReducerFinish: true,
+  distReducerBuckets: true,
+  distReducerClose: true,
+};
+
+/**
+ * The fingerprint of the sources in `dir` (native/), computed as scripts/build-native.mjs computes
+ * the one it compiles into the addon: sha256 over every .cc and .h file, sorted by name, each as
+ * its name, a NUL, its bytes, a NUL.
+ */
+function sourceHash(dir: string): string {
+  const h = createHash('sha256');
+  for (const name of readdirSync(dir)
+    .filter((n) => /\.(cc|h)$/.test(n))
+    .sort()) {
+    h.update(name);
+    h.update('\0');
+    h.update(readFileSync(join(dir, name)));
+    h.update('\0');
+  }
+  return h.digest('hex');
+}
 
 function packageRoot(): string {
   // dist/src/tensor/native.js -> package root three levels up; src/tensor/native.ts -> two.
@@ -110,13 +177,28 @@ function load(): NativeAddon {
         "it needs libtorch: set LIBTORCH, install torch for python3, or install Debian's libtorch-dev (scripts/setup.sh).",
     );
   }
-  const addon = createRequire(import.meta.url)(file) as NativeAddon;
-  const missing = generatedOpNames.filter((n) => typeof (addon as unknown as Record<string, unknown>)[n] !== 'function');
-  if (missing.length > 0)
-    throw new Error(
-      `consistency-ts: the native addon is older than its op table (missing ${missing.slice(0, 5).join(', ')}); run 'npm run build:native'`,
-    );
-  return addon;
+  const rebuild = "run 'npm run build:native'";
+  let loaded: unknown;
+  try {
+    loaded = createRequire(import.meta.url)(file);
+  } catch (e) {
+    // e.g. an undefined symbol: built against another libtorch than the one it now finds.
+    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+    throw new Error(`consistency-ts: cannot load the native addon ${file} (${first}); ${rebuild}`, { cause: e });
+  }
+  const exported = (typeof loaded === 'object' && loaded !== null ? loaded : {}) as Record<string, unknown>;
+  const missing = [...Object.keys(handWritten), ...generatedOpNames].filter((n) => typeof exported[n] !== 'function');
+  if (missing.length > 0) {
+    const more = missing.length > 5 ? ` and ${missing.length - 5} more` : '';
+    throw new Error(`consistency-ts: the native addon ${file} is out of date (it lacks ${missing.slice(0, 5).join(', ')}${more}); ${rebuild}`);
+  }
+  // The sources the package ships beside dist/ (package.json "files"); an addon built from others
+  // may have every entry point and still disagree with this TypeScript on what they do.
+  const sources = join(root, 'native');
+  if (existsSync(sources) && exported['sourceHash'] !== sourceHash(sources)) {
+    throw new Error(`consistency-ts: the native addon ${file} is out of date (built from other sources than ${sources}); ${rebuild}`);
+  }
+  return exported as unknown as NativeAddon;
 }
 
 /** The loaded addon. */

@@ -12,9 +12,10 @@ MASTER_PORT) and joining with torch.distributed.init_process_group('gloo', init_
                             global batch; loss = per-sample mean squared error, averaged over the
                             local batch (DDP averages over ranks: the global mean); Adam(LR).
                             Rank 0 writes DIR/py-final.safetensors.
-  agent-store PORT          host a TCPStore on PORT as torchrun's elastic agent does (server, not
-                            multi-tenant, no waiting for workers), print "ready", and keep it
-                            until stdin closes (no torchrun environment needed for this one).
+  agent-store PORT          host the store on PORT that torchrun's elastic agent hosts for its
+                            workers (TORCHELASTIC_USE_AGENT_STORE=True), with torchrun's own code:
+                            the static rendezvous of one node, print "ready", and keep it until
+                            stdin closes (no torchrun environment needed for this one).
 """
 import json
 import os
@@ -72,11 +73,15 @@ def ddp(cfg, folder, steps, lr):
 
 
 def agent_store(port):
-    from datetime import timedelta
-    store = dist.TCPStore('127.0.0.1', port, None, True, timedelta(seconds=60), wait_for_workers=False)
+    # What `torchrun --master-addr 127.0.0.1 --master-port PORT` (rdzv backend 'static', node 0 of
+    # 1) does before it starts its workers: the same class, the same arguments.
+    from torch.distributed.elastic.rendezvous.static_tcp_rendezvous import StaticTCPRendezvous
+
+    handler = StaticTCPRendezvous('127.0.0.1', port, 0, 1, 'none', 60)
+    handler.next_rendezvous()
     print('ready', flush=True)
     sys.stdin.read()
-    del store
+    del handler
 
 
 def main(argv):
