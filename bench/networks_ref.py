@@ -4,14 +4,18 @@ of a preset's network (the reference implementation in test/reference/networks_r
 command, one JSON command per line on stdin, one JSON answer per line on stdout.
 
   {"op": "hello"}                       -> torch version, thread environment, pid
-  {"op": "init", "config": {...}, "weights": PATH, "data": PATH, "lr": LR, "threads": N}
-                                        -> builds the network, loads the TS side's weights
+  {"op": "init", "config": {...}, "weights": PATH, "data": PATH, "lr": LR, "threads": N,
+   "channels_last": BOOL}               -> builds the network, loads the TS side's weights
                                            (strict), and its data (x, z, sigma_student,
-                                           sigma_teacher, weight); torch.optim.Adam(lr);
-                                           answers the parameter count
+                                           sigma_teacher, weight); with channels_last
+                                           net.to(memory_format=torch.channels_last) (the inputs
+                                           stay contiguous, as on the TS side);
+                                           torch.optim.Adam(lr); answers the parameter count
   {"op": "loss0"}                       -> the loss in eval mode without an update (both sides
                                            must agree: same network, weights and loss)
   {"op": "steps", "n": K}               -> K training steps; wall and CPU ms, losses
+  {"op": "sample", "n": K}              -> K one-step samples of the batch, f(80 z, 80) in eval
+                                           mode under no_grad; wall ms
   {"op": "rss"}                         -> peak resident set of this process (getrusage, KiB)
   {"op": "quit"}
 
@@ -38,7 +42,7 @@ import networks_ref as ref  # noqa: E402
 # networks_ref.UPSAMPLE), so both sides run the same ops.
 ref.UPSAMPLE = 'polyphase'
 
-SIGMA_MIN, SIGMA_DATA = 0.002, 0.5
+SIGMA_MIN, SIGMA_DATA, SIGMA_MAX = 0.002, 0.5, 80.0
 
 
 def f_theta(net, x_t, s):
@@ -60,6 +64,8 @@ class Peer:
         torch.set_num_threads(int(cmd['threads']))
         self.net = ref.build(cmd['config'])
         ref.load_strict(self.net, ref.load_tensors(cmd['weights']))
+        if cmd.get('channels_last'):
+            self.net = self.net.to(memory_format=torch.channels_last)
         d = ref.load_tensors(cmd['data'])
         self.x, self.z = d['x'], d['z']
         self.s_student, self.s_teacher, self.weight = d['sigma_student'], d['sigma_teacher'], d['weight']
@@ -98,13 +104,25 @@ class Peer:
             cpu.append((time.process_time() - c0) * 1000.0)
         return {'ms': times, 'cpu_ms': cpu, 'losses': losses}
 
+    def sample(self, cmd):
+        self.net.eval()
+        times = []
+        with torch.no_grad():
+            for _ in range(int(cmd['n'])):
+                t0 = time.perf_counter()
+                s = torch.full((self.z.shape[0],), SIGMA_MAX)
+                float(f_theta(self.net, SIGMA_MAX * self.z, s).sum())
+                times.append((time.perf_counter() - t0) * 1000.0)
+        self.net.train()
+        return {'ms': times}
+
     def rss(self, _cmd):
         return {'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def main():
     peer = Peer()
-    peer_common.serve({'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'rss': peer.rss})
+    peer_common.serve({'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'sample': peer.sample, 'rss': peer.rss})
 
 
 if __name__ == '__main__':
