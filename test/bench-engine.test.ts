@@ -91,7 +91,10 @@ test('median and benchmark names', () => {
     'channels-last',
     'torch-versions',
   ]);
-  assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, all\)/);
+  assert.throws(
+    () => resolveBenchmarkNames(['nope']),
+    /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, all\)/,
+  );
 });
 
 test('bench/run.js (npm run bench) refuses bad flags with one line and exit code 2', () => {
