@@ -5,12 +5,17 @@ command, one JSON command per line on stdin, one JSON answer per line on stdout.
 
   {"op": "hello"}                       -> torch version, thread environment, pid
   {"op": "init", "config": {...}, "weights": PATH, "data": PATH, "lr": LR, "threads": N,
-   "channels_last": BOOL}               -> builds the network, loads the TS side's weights
+   "channels_last": BOOL, "device": D, "precision": P}
+                                        -> builds the network, loads the TS side's weights
                                            (strict), and its data (x, z, sigma_student,
                                            sigma_teacher, weight); with channels_last
                                            net.to(memory_format=torch.channels_last) (the inputs
-                                           stay contiguous, as on the TS side);
-                                           torch.optim.Adam(lr); answers the parameter count
+                                           stay contiguous, as on the TS side); moves it and
+                                           the data to device D (cpu, cuda); the training
+                                           step's forward passes and loss run under
+                                           torch.autocast at P (fp32, bf16, fp16), backward and
+                                           Adam outside it; torch.optim.Adam(lr); answers the
+                                           parameter count
   {"op": "loss0"}                       -> the loss in eval mode without an update (both sides
                                            must agree: same network, weights and loss)
   {"op": "steps", "n": K}               -> K training steps; wall and CPU ms, losses
@@ -66,17 +71,28 @@ class Peer:
         ref.load_strict(self.net, ref.load_tensors(cmd['weights']))
         if cmd.get('channels_last'):
             self.net = self.net.to(memory_format=torch.channels_last)
-        d = ref.load_tensors(cmd['data'])
+        self.device = cmd.get('device') or 'cpu'
+        self.autocast_dtype = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[cmd.get('precision') or 'fp32']
+        self.net = self.net.to(self.device)
+        d = {k: v.to(self.device) for k, v in ref.load_tensors(cmd['data']).items()}
         self.x, self.z = d['x'], d['z']
         self.s_student, self.s_teacher, self.weight = d['sigma_student'], d['sigma_teacher'], d['weight']
         self.c = 0.00054 * math.sqrt(self.x[0].numel())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=float(cmd['lr']))
         return {'params': sum(p.numel() for p in self.net.parameters()), 'threads': torch.get_num_threads()}
 
+    def autocast(self):
+        device_type = 'cuda' if self.device.startswith('cuda') else 'cpu'
+        if self.autocast_dtype is None:
+            return torch.autocast(device_type, enabled=False)
+        return torch.autocast(device_type, dtype=self.autocast_dtype)
+
     def loss(self):
-        state = torch.get_rng_state()
+        # Dropout draws from the generator of the device the network runs on.
+        cuda = self.device.startswith('cuda')
+        state = torch.cuda.get_rng_state() if cuda else torch.get_rng_state()
         student = f_theta(self.net, self.x + self.s_student.reshape(-1, 1, 1, 1) * self.z, self.s_student)
-        torch.set_rng_state(state)
+        (torch.cuda.set_rng_state if cuda else torch.set_rng_state)(state)
         with torch.no_grad():
             teacher = f_theta(self.net, self.x + self.s_teacher.reshape(-1, 1, 1, 1) * self.z, self.s_teacher)
         sq = (student - teacher).square().flatten(1).sum(1)
@@ -96,7 +112,8 @@ class Peer:
             c0 = time.process_time()
             t0 = time.perf_counter()
             self.opt.zero_grad(set_to_none=True)
-            loss = self.loss()
+            with self.autocast():
+                loss = self.loss()
             loss.backward()
             self.opt.step()
             losses.append(float(loss))
@@ -110,8 +127,10 @@ class Peer:
         with torch.no_grad():
             for _ in range(int(cmd['n'])):
                 t0 = time.perf_counter()
-                s = torch.full((self.z.shape[0],), SIGMA_MAX)
-                float(f_theta(self.net, SIGMA_MAX * self.z, s).sum())
+                s = torch.full((self.z.shape[0],), SIGMA_MAX, device=self.device)
+                with self.autocast():
+                    out = f_theta(self.net, SIGMA_MAX * self.z, s)
+                float(out.float().sum())
                 times.append((time.perf_counter() - t0) * 1000.0)
         self.net.train()
         return {'ms': times}

@@ -2,10 +2,14 @@
  * The TypeScript side of bench/networks.ts, in a process of its own (so its peak resident memory
  * is its own): the same commands as bench/networks_ref.py, one JSON line in, one JSON line out.
  *
- *   {"op": "init", "preset": NAME, "batch": B, "seed": S, "dir": DIR, "threads": N, "channelsLast": BOOL}
+ *   {"op": "init", "preset": NAME, "batch": B, "seed": S, "dir": DIR, "threads": N, "channelsLast": BOOL,
+ *    "device": "cpu" | "cuda", "precision": "fp32" | "bf16" | "fp16"}
  *       builds the preset's network (seeded), writes its weights and the step's data (x, z,
  *       sigma_student, sigma_teacher, weight) to DIR for the Python side; with channelsLast the
  *       network's weights are laid out NHWC (Module.channelsLast, as `train --channels-last`);
+ *       the network and data then move to `device` (weights are drawn on the CPU either way) and
+ *       the training step's forward passes and loss run under autocast at `precision` (backward
+ *       and Adam outside it, as src/train/step.ts does); the eval-mode loss stays float32;
  *       Adam(lr of the preset); answers the libtorch version this process runs on
  *   {"op": "loss0"}, {"op": "steps", "n": K}, {"op": "sample", "n": K}, {"op": "rss"}, {"op": "quit"}:
  *       as the Python side.
@@ -18,6 +22,7 @@ import { keep, tidy } from '../src/tensor/scope.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { Generator } from '../src/tensor/random.js';
 import { setNumThreads, getNumThreads } from '../src/tensor/device.js';
+import { autocast, parsePrecision, type Precision } from '../src/tensor/autocast.js';
 import { native } from '../src/tensor/native.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { Adam } from '../src/optim/adam.js';
@@ -63,8 +68,19 @@ class Worker {
   weight!: Tensor;
   c = 0;
   config!: NetworkConfig;
+  device = 'cpu';
+  precision: Precision = 'fp32';
 
-  init(cmd: { preset: string; batch: number; seed: number; dir: string; threads: number; channelsLast?: boolean }): Record<string, unknown> {
+  init(cmd: {
+    preset: string;
+    batch: number;
+    seed: number;
+    dir: string;
+    threads: number;
+    channelsLast?: boolean;
+    device?: string;
+    precision?: string;
+  }): Record<string, unknown> {
     setNumThreads(cmd.threads);
     const preset = resolvePreset(cmd.preset);
     this.config = preset.config.network;
@@ -86,6 +102,18 @@ class Worker {
     saveSafetensors(data, { x: this.x, z: this.z, sigma_student: this.sStudent, sigma_teacher: this.sTeacher, weight: this.weight });
     // After the weights are written (a file has no layout): channels-last replaces the parameters, so before Adam takes them.
     if (cmd.channelsLast === true) this.net.channelsLast();
+    this.device = cmd.device ?? 'cpu';
+    this.precision = parsePrecision(cmd.precision ?? 'fp32');
+    if (this.device !== 'cpu') {
+      this.net.to(this.device);
+      this.dropout = new Generator(cmd.seed + 1, this.device);
+      this.net.setGenerator(this.dropout);
+      for (const k of ['x', 'z', 'sStudent', 'sTeacher', 'weight'] as const) {
+        const moved = keep(this[k].to({ device: this.device }));
+        this[k].dispose();
+        this[k] = moved;
+      }
+    }
     this.adam = new Adam(this.net, { lr: preset.config.training.optimizer.lr });
     return {
       params: this.net.parameterCount(),
@@ -133,7 +161,7 @@ class Worker {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       this.adam.zeroGrad();
-      const loss = this.loss();
+      const loss = autocast(this.precision, this.device, () => this.loss());
       loss.backward();
       this.adam.step();
       losses.push(loss.item());

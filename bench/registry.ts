@@ -30,10 +30,13 @@ export interface Benchmark {
  * Every benchmark by name, in the order `all` runs them; bench/<name>.js is loaded only when
  * asked for (so a benchmark still being written does not stop the others).
  */
-export const benchmarkNames: readonly string[] = ['engine', 'networks', 'inception', 'train', 'onnx', 'channels-last', 'torch-versions'];
+export const benchmarkNames: readonly string[] = ['engine', 'networks', 'inception', 'train', 'onnx', 'channels-last', 'torch-versions', 'cuda-step'];
 
-/** The benchmarks `all` leaves out: they need more than this checkout's build (torch-versions: a second build, against torch 2.15, in build/pip). */
-export const namedOnly: readonly string[] = ['torch-versions'];
+/**
+ * The benchmarks `all` leaves out: they need more than this checkout's CPU build (torch-versions:
+ * a second build, against torch 2.15, in build/pip; cuda-step: a GPU).
+ */
+export const namedOnly: readonly string[] = ['torch-versions', 'cuda-step'];
 
 /** Loads bench/<name>.js and checks that it default-exports a Benchmark. */
 export async function loadBenchmark(name: string): Promise<Benchmark> {

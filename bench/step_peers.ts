@@ -57,6 +57,10 @@ export interface PairOptions {
   channelsLast?: boolean;
   /** Folder for the weights and data the TS side writes for the Python side. */
   dir: string;
+  /** Where both sides run (default cpu). */
+  device?: 'cpu' | 'cuda';
+  /** The training step's forward passes under autocast at this precision on both sides (default fp32). */
+  precision?: 'fp32' | 'bf16' | 'fp16';
 }
 
 /** Relative difference of the eval-mode losses above which the two sides do not compute the same step. */
@@ -112,6 +116,8 @@ export class StepPair {
           dir: o.dir,
           threads: o.threads,
           channelsLast: o.channelsLast === true,
+          device: o.device ?? 'cpu',
+          precision: o.precision ?? 'fp32',
         },
       );
       if (minorVersion(init.torch) !== minorVersion(engine.version))
@@ -124,6 +130,8 @@ export class StepPair {
         lr: init.lr,
         threads: o.threads,
         channels_last: o.channelsLast === true,
+        device: o.device ?? 'cpu',
+        precision: o.precision ?? 'fp32',
       });
       if (init.params !== pinit.params) throw new Error(`parameter counts differ: ours ${init.params}, torch ${pinit.params}`);
       if (init.threads !== o.threads || pinit.threads !== o.threads)

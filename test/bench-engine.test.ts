@@ -93,7 +93,7 @@ test('median and benchmark names', () => {
   ]);
   assert.throws(
     () => resolveBenchmarkNames(['nope']),
-    /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, all\)/,
+    /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, cuda-step, all\)/,
   );
 });
 
@@ -103,7 +103,7 @@ test('bench/run.js (npm run bench) refuses bad flags with one line and exit code
     [['dist/bench/run.js', '--threads', '1,x'], /^npm run bench: --threads must be positive integers separated by commas; got '1,x'$/],
     [
       ['dist/bench/run.js', '--which', 'nope'],
-      /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, all\)$/,
+      /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, cuda-step, all\)$/,
     ],
     [['dist/bench/run.js', 'nope'], /^npm run bench: --which: unknown benchmark 'nope'/],
     [['dist/bench/run.js', 'engine', '--bogus', '1'], /^npm run bench: unknown flag --bogus/],
