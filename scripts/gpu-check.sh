@@ -87,8 +87,9 @@ npx tsc -p tsconfig.json >"$logs/tsc.log" 2>&1 || fail "tsc failed (see $logs/ts
 node -e 'import("./dist/src/tensor/native.js").then((m) => process.exit(m.native.buildInfo().cuda ? 0 : 1))' ||
   fail "the addon built against $torch_dir sees no GPU (see $logs/build.log)"
 
-# name:file:device. The CUDA runs must skip nothing; the others run as in npm test.
-runs=(ops-cuda:ops:cuda networks-cuda:networks:cuda distributed:distributed:cpu
+# name:file:device. The CUDA runs must skip nothing (for distributed: the NCCL test, which skips
+# without NCCL); the others run as in npm test.
+runs=(ops-cuda:ops:cuda networks-cuda:networks:cuda distributed-nccl:distributed:cuda
   native-build:native-build:cpu autocast:autocast:cpu loss-scaler:loss-scaler:cpu channels-last:channels-last:cpu precision-train:precision-train:cpu)
 status=0
 for r in "${runs[@]}"; do
