@@ -62,6 +62,8 @@ python=$(command -v python3 || true)
 [[ -n "$python" ]] || fail "no python3"
 "$python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null ||
   fail "python3 has no CUDA torch that sees a GPU (python3 -c 'import torch; print(torch.cuda.is_available())')"
+# The Python references hand tensors over through numpy (a torch wheel does not bring it).
+"$python" -c 'import numpy' 2>/dev/null || fail "python3 has no numpy, which the Python references need (pip install numpy)"
 command -v g++ >/dev/null 2>&1 || fail "no g++ to build the addon"
 
 if ! command -v node >/dev/null 2>&1; then

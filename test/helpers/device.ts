@@ -4,17 +4,25 @@
  * variable (runPythonScript passes the environment on) and compute on the same device.
  * With 'cuda' on a machine whose libtorch sees no GPU, those tests skip with `cudaSkip`'s reason
  * (the only skip the suite has); any other value is an error that stops the test file.
+ * TF32 is off on CUDA on both sides (see testDevice).
  */
-import { cudaAvailable } from '../../src/tensor/device.js';
+import { cudaAvailable, setAllowTF32CuDNN } from '../../src/tensor/device.js';
 import { native } from '../../src/tensor/native.js';
 
 export type TestDevice = 'cpu' | 'cuda';
 
-/** $CONSISTENCY_TEST_DEVICE, checked. */
+/**
+ * $CONSISTENCY_TEST_DEVICE, checked. On CUDA (with a GPU) it also turns off TF32 for cuDNN's
+ * float32 convolutions, as the Python references do (torch.backends.cudnn.allow_tf32 = False):
+ * the comparisons hold float32 tolerances.
+ */
 export function testDevice(env: NodeJS.ProcessEnv = process.env): TestDevice {
   const v = env['CONSISTENCY_TEST_DEVICE'];
   if (v === undefined || v === '' || v === 'cpu') return 'cpu';
-  if (v === 'cuda') return 'cuda';
+  if (v === 'cuda') {
+    if (cudaAvailable()) setAllowTF32CuDNN(false);
+    return 'cuda';
+  }
   throw new Error(`CONSISTENCY_TEST_DEVICE must be 'cpu' or 'cuda', got '${v}'`);
 }
 

@@ -506,6 +506,9 @@ def cmd_run(cfg, weights_path, inputs_path, out_path):
     torch.use_deterministic_algorithms(False)
     # The device of the TypeScript side's run (CONSISTENCY_TEST_DEVICE: cpu or cuda); results go back as CPU tensors.
     device = os.environ.get('CONSISTENCY_TEST_DEVICE') or 'cpu'
+    # float32 on CUDA as on the CPU (the TypeScript side turns TF32 off too).
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     net = build(cfg)
     load_strict(net, load_tensors(weights_path))
     net = net.to(device)

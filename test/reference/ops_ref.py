@@ -44,6 +44,9 @@ DTYPES = {
 NAMES = {v: k for k, v in DTYPES.items()}
 # The device of the inputs (the TypeScript side's CONSISTENCY_TEST_DEVICE: cpu or cuda).
 DEVICE = os.environ.get("CONSISTENCY_TEST_DEVICE") or "cpu"
+# float32 on CUDA as on the CPU (the TypeScript side turns TF32 off too).
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def decode(enc):
