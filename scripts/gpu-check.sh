@@ -78,14 +78,20 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' ||
   fail "node $(node --version) is older than package.json's engines (>= 20.15)"
-[[ -d node_modules/node-addon-api && -d node_modules/typescript ]] || fail "node_modules/ is missing (carry it along, or run npm ci)"
+# The build needs node-addon-api and node-api-headers; the TypeScript is compiled here when
+# typescript is carried, else dist/ must be carried compiled (node_modules/ is 600 MB in full,
+# most of it onnxruntime and the browser test's packages, which this check does not load).
+[[ -d node_modules/node-addon-api && -d node_modules/node-api-headers ]] || fail "node_modules/ (node-addon-api, node-api-headers) is missing (carry it along, or run npm ci)"
+[[ -d node_modules/typescript || -f dist/test/ops.test.js ]] || fail "neither node_modules/typescript nor a compiled dist/ is here (carry one of them)"
 
 logs=${GPU_CHECK_LOGS:-/tmp/gpu-check}
 mkdir -p "$logs"
 torch_dir=$("$python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 CONSISTENCY_PYTHON="$python" LIBTORCH="$torch_dir" node scripts/build-native.mjs --force >"$logs/build.log" 2>&1 ||
   fail "building the addon against $torch_dir failed (see $logs/build.log)"
-npx tsc -p tsconfig.json >"$logs/tsc.log" 2>&1 || fail "tsc failed (see $logs/tsc.log)"
+if [[ -d node_modules/typescript ]]; then
+  node node_modules/typescript/bin/tsc -p tsconfig.json >"$logs/tsc.log" 2>&1 || fail "tsc failed (see $logs/tsc.log)"
+fi
 node -e 'import("./dist/src/tensor/native.js").then((m) => process.exit(m.native.buildInfo().cuda ? 0 : 1))' ||
   fail "the addon built against $torch_dir sees no GPU (see $logs/build.log)"
 
