@@ -4,14 +4,23 @@ of a preset's network (the reference implementation in test/reference/networks_r
 command, one JSON command per line on stdin, one JSON answer per line on stdout.
 
   {"op": "hello"}                       -> torch version, thread environment, pid
-  {"op": "init", "config": {...}, "weights": PATH, "data": PATH, "lr": LR, "threads": N}
+  {"op": "init", "config": {...}, "weights": PATH, "data": PATH, "lr": LR, "threads": N,
+   "channels_last": BOOL, "device": D, "precision": P}
                                         -> builds the network, loads the TS side's weights
                                            (strict), and its data (x, z, sigma_student,
-                                           sigma_teacher, weight); torch.optim.Adam(lr);
-                                           answers the parameter count
+                                           sigma_teacher, weight); with channels_last
+                                           net.to(memory_format=torch.channels_last) (the inputs
+                                           stay contiguous, as on the TS side); moves it and
+                                           the data to device D (cpu, cuda); the training
+                                           step's forward passes and loss run under
+                                           torch.autocast at P (fp32, bf16, fp16), backward and
+                                           Adam outside it; torch.optim.Adam(lr); answers the
+                                           parameter count
   {"op": "loss0"}                       -> the loss in eval mode without an update (both sides
                                            must agree: same network, weights and loss)
   {"op": "steps", "n": K}               -> K training steps; wall and CPU ms, losses
+  {"op": "sample", "n": K}              -> K one-step samples of the batch, f(80 z, 80) in eval
+                                           mode under no_grad; wall ms
   {"op": "rss"}                         -> peak resident set of this process (getrusage, KiB)
   {"op": "quit"}
 
@@ -38,7 +47,7 @@ import networks_ref as ref  # noqa: E402
 # networks_ref.UPSAMPLE), so both sides run the same ops.
 ref.UPSAMPLE = 'polyphase'
 
-SIGMA_MIN, SIGMA_DATA = 0.002, 0.5
+SIGMA_MIN, SIGMA_DATA, SIGMA_MAX = 0.002, 0.5, 80.0
 
 
 def f_theta(net, x_t, s):
@@ -60,17 +69,30 @@ class Peer:
         torch.set_num_threads(int(cmd['threads']))
         self.net = ref.build(cmd['config'])
         ref.load_strict(self.net, ref.load_tensors(cmd['weights']))
-        d = ref.load_tensors(cmd['data'])
+        if cmd.get('channels_last'):
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.device = cmd.get('device') or 'cpu'
+        self.autocast_dtype = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[cmd.get('precision') or 'fp32']
+        self.net = self.net.to(self.device)
+        d = {k: v.to(self.device) for k, v in ref.load_tensors(cmd['data']).items()}
         self.x, self.z = d['x'], d['z']
         self.s_student, self.s_teacher, self.weight = d['sigma_student'], d['sigma_teacher'], d['weight']
         self.c = 0.00054 * math.sqrt(self.x[0].numel())
         self.opt = torch.optim.Adam(self.net.parameters(), lr=float(cmd['lr']))
         return {'params': sum(p.numel() for p in self.net.parameters()), 'threads': torch.get_num_threads()}
 
+    def autocast(self):
+        device_type = 'cuda' if self.device.startswith('cuda') else 'cpu'
+        if self.autocast_dtype is None:
+            return torch.autocast(device_type, enabled=False)
+        return torch.autocast(device_type, dtype=self.autocast_dtype)
+
     def loss(self):
-        state = torch.get_rng_state()
+        # Dropout draws from the generator of the device the network runs on.
+        cuda = self.device.startswith('cuda')
+        state = torch.cuda.get_rng_state() if cuda else torch.get_rng_state()
         student = f_theta(self.net, self.x + self.s_student.reshape(-1, 1, 1, 1) * self.z, self.s_student)
-        torch.set_rng_state(state)
+        (torch.cuda.set_rng_state if cuda else torch.set_rng_state)(state)
         with torch.no_grad():
             teacher = f_theta(self.net, self.x + self.s_teacher.reshape(-1, 1, 1, 1) * self.z, self.s_teacher)
         sq = (student - teacher).square().flatten(1).sum(1)
@@ -90,7 +112,8 @@ class Peer:
             c0 = time.process_time()
             t0 = time.perf_counter()
             self.opt.zero_grad(set_to_none=True)
-            loss = self.loss()
+            with self.autocast():
+                loss = self.loss()
             loss.backward()
             self.opt.step()
             losses.append(float(loss))
@@ -98,13 +121,27 @@ class Peer:
             cpu.append((time.process_time() - c0) * 1000.0)
         return {'ms': times, 'cpu_ms': cpu, 'losses': losses}
 
+    def sample(self, cmd):
+        self.net.eval()
+        times = []
+        with torch.no_grad():
+            for _ in range(int(cmd['n'])):
+                t0 = time.perf_counter()
+                s = torch.full((self.z.shape[0],), SIGMA_MAX, device=self.device)
+                with self.autocast():
+                    out = f_theta(self.net, SIGMA_MAX * self.z, s)
+                float(out.float().sum())
+                times.append((time.perf_counter() - t0) * 1000.0)
+        self.net.train()
+        return {'ms': times}
+
     def rss(self, _cmd):
         return {'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
 def main():
     peer = Peer()
-    peer_common.serve({'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'rss': peer.rss})
+    peer_common.serve({'hello': peer.hello, 'init': peer.init, 'loss0': peer.loss0, 'steps': peer.steps, 'sample': peer.sample, 'rss': peer.rss})
 
 
 if __name__ == '__main__':

@@ -2,19 +2,28 @@
  * The TypeScript side of bench/networks.ts, in a process of its own (so its peak resident memory
  * is its own): the same commands as bench/networks_ref.py, one JSON line in, one JSON line out.
  *
- *   {"op": "init", "preset": NAME, "batch": B, "seed": S, "dir": DIR, "threads": N}
+ *   {"op": "init", "preset": NAME, "batch": B, "seed": S, "dir": DIR, "threads": N, "channelsLast": BOOL,
+ *    "device": "cpu" | "cuda", "precision": "fp32" | "bf16" | "fp16"}
  *       builds the preset's network (seeded), writes its weights and the step's data (x, z,
- *       sigma_student, sigma_teacher, weight) to DIR for the Python side; Adam(lr of the preset)
- *   {"op": "loss0"}, {"op": "steps", "n": K}, {"op": "rss"}, {"op": "quit"}: as the Python side.
+ *       sigma_student, sigma_teacher, weight) to DIR for the Python side; with channelsLast the
+ *       network's weights are laid out NHWC (Module.channelsLast, as `train --channels-last`);
+ *       the network and data then move to `device` (weights are drawn on the CPU either way) and
+ *       the training step's forward passes and loss run under autocast at `precision` (backward
+ *       and Adam outside it, as src/train/step.ts does); the eval-mode loss stays float32;
+ *       Adam(lr of the preset); answers the libtorch version this process runs on
+ *   {"op": "loss0"}, {"op": "steps", "n": K}, {"op": "sample", "n": K}, {"op": "rss"}, {"op": "quit"}:
+ *       as the Python side.
  */
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { Tensor } from '../src/tensor/tensor.js';
-import { randn, rand } from '../src/tensor/creation.js';
+import { randn, rand, full } from '../src/tensor/creation.js';
 import { keep, tidy } from '../src/tensor/scope.js';
 import { noGrad } from '../src/tensor/autograd.js';
 import { Generator } from '../src/tensor/random.js';
 import { setNumThreads, getNumThreads } from '../src/tensor/device.js';
+import { autocast, parsePrecision, type Precision } from '../src/tensor/autocast.js';
+import { native } from '../src/tensor/native.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { Adam } from '../src/optim/adam.js';
 import { buildNetwork, resolvePreset } from '../src/train/presets.js';
@@ -23,6 +32,7 @@ import type { NetworkConfig } from '../src/networks/config.js';
 
 const SIGMA_MIN = 0.002;
 const SIGMA_DATA = 0.5;
+const SIGMA_MAX = 80;
 
 /** f(x_t, s) = c_skip x_t + c_out F(c_in x_t, 0.25 ln s) (docs/method.md section 1), per-sample s [N]. */
 function fTheta(net: ImageNetwork, xt: Tensor, s: Tensor): Tensor {
@@ -58,8 +68,19 @@ class Worker {
   weight!: Tensor;
   c = 0;
   config!: NetworkConfig;
+  device = 'cpu';
+  precision: Precision = 'fp32';
 
-  init(cmd: { preset: string; batch: number; seed: number; dir: string; threads: number }): Record<string, unknown> {
+  init(cmd: {
+    preset: string;
+    batch: number;
+    seed: number;
+    dir: string;
+    threads: number;
+    channelsLast?: boolean;
+    device?: string;
+    precision?: string;
+  }): Record<string, unknown> {
     setNumThreads(cmd.threads);
     const preset = resolvePreset(cmd.preset);
     this.config = preset.config.network;
@@ -79,6 +100,20 @@ class Worker {
     const data = join(cmd.dir, 'data.safetensors');
     saveSafetensors(weights, this.net.stateDict());
     saveSafetensors(data, { x: this.x, z: this.z, sigma_student: this.sStudent, sigma_teacher: this.sTeacher, weight: this.weight });
+    // After the weights are written (a file has no layout): channels-last replaces the parameters, so before Adam takes them.
+    if (cmd.channelsLast === true) this.net.channelsLast();
+    this.device = cmd.device ?? 'cpu';
+    this.precision = parsePrecision(cmd.precision ?? 'fp32');
+    if (this.device !== 'cpu') {
+      this.net.to(this.device);
+      this.dropout = new Generator(cmd.seed + 1, this.device);
+      this.net.setGenerator(this.dropout);
+      for (const k of ['x', 'z', 'sStudent', 'sTeacher', 'weight'] as const) {
+        const moved = keep(this[k].to({ device: this.device }));
+        this[k].dispose();
+        this[k] = moved;
+      }
+    }
     this.adam = new Adam(this.net, { lr: preset.config.training.optimizer.lr });
     return {
       params: this.net.parameterCount(),
@@ -87,6 +122,7 @@ class Worker {
       data,
       config: preset.config.network,
       lr: preset.config.training.optimizer.lr,
+      torch: native.buildInfo().torchVersion,
     };
   }
 
@@ -125,7 +161,7 @@ class Worker {
       const c0 = process.cpuUsage();
       const t0 = performance.now();
       this.adam.zeroGrad();
-      const loss = this.loss();
+      const loss = autocast(this.precision, this.device, () => this.loss());
       loss.backward();
       this.adam.step();
       losses.push(loss.item());
@@ -135,6 +171,28 @@ class Worker {
       cpuMs.push((cpu.user + cpu.system) / 1000);
     }
     return { ms, cpu_ms: cpuMs, losses };
+  }
+
+  /** K one-step samples of the batch, timed: f(sigma_max z, sigma_max) in eval mode without gradients (docs/method.md section 6). */
+  sample(cmd: { n: number }): Record<string, unknown> {
+    this.net.eval();
+    const ms: number[] = [];
+    try {
+      for (let i = 0; i < cmd.n; i++) {
+        const t0 = performance.now();
+        tidy(() =>
+          noGrad(() =>
+            fTheta(this.net, this.z.mul(SIGMA_MAX), full([this.z.shape[0]!], SIGMA_MAX))
+              .sum()
+              .item(),
+          ),
+        );
+        ms.push(performance.now() - t0);
+      }
+    } finally {
+      this.net.train();
+    }
+    return { ms };
   }
 
   rss(): Record<string, unknown> {
@@ -157,6 +215,7 @@ rl.on('line', (line) => {
     else if (cmd.op === 'init') reply = worker.init(cmd as unknown as Parameters<Worker['init']>[0]);
     else if (cmd.op === 'loss0') reply = worker.loss0();
     else if (cmd.op === 'steps') reply = worker.steps(cmd as unknown as { n: number });
+    else if (cmd.op === 'sample') reply = worker.sample(cmd as unknown as { n: number });
     else if (cmd.op === 'rss') reply = worker.rss();
     else throw new Error(`unknown op '${cmd.op}'`);
   } catch (e) {

@@ -4,6 +4,9 @@
  * To add one, write bench/<name>.ts and add its name to `benchmarkNames`.
  */
 
+/** A benchmark's prerequisite is missing or misnamed (a build, a setting): `npm run bench` prints its message as one line, exit code 1. */
+export class BenchSetupError extends Error {}
+
 /** Options every benchmark accepts; each documents its own defaults for what is left out. */
 export interface BenchOptions {
   /** Timed steps per side (after warm-up); medians are taken over these. */
@@ -27,7 +30,13 @@ export interface Benchmark {
  * Every benchmark by name, in the order `all` runs them; bench/<name>.js is loaded only when
  * asked for (so a benchmark still being written does not stop the others).
  */
-export const benchmarkNames: readonly string[] = ['engine', 'networks', 'inception', 'train', 'onnx'];
+export const benchmarkNames: readonly string[] = ['engine', 'networks', 'inception', 'train', 'onnx', 'channels-last', 'torch-versions', 'cuda-step'];
+
+/**
+ * The benchmarks `all` leaves out: they need more than this checkout's CPU build (torch-versions:
+ * a second build, against torch 2.15, in build/pip; cuda-step: a GPU).
+ */
+export const namedOnly: readonly string[] = ['torch-versions', 'cuda-step'];
 
 /** Loads bench/<name>.js and checks that it default-exports a Benchmark. */
 export async function loadBenchmark(name: string): Promise<Benchmark> {
@@ -44,7 +53,7 @@ export async function loadBenchmark(name: string): Promise<Benchmark> {
 export function resolveBenchmarkNames(names: readonly string[]): string[] {
   const out: string[] = [];
   for (const n of names.length ? names : ['engine']) {
-    if (n === 'all') out.push(...benchmarkNames);
+    if (n === 'all') out.push(...benchmarkNames.filter((b) => !namedOnly.includes(b)));
     else if (benchmarkNames.includes(n)) out.push(n);
     else throw new RangeError(`unknown benchmark '${n}' (one of ${[...benchmarkNames, 'all'].join(', ')})`);
   }

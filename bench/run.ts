@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm run bench` = `node dist/bench/run.js [engine|networks|inception|train|all ...] [flags]`: runs the
+ * `npm run bench` = `node dist/bench/run.js [engine|networks|inception|train|onnx|channels-last|torch-versions|cuda-step|all ...] [flags]`: runs the
  * named benchmarks (default: engine); one JSON line per result on stdout, progress on stderr. The
  * benchmarks need a source checkout (bench/*_ref.py, Python torch), so they are not part of the
  * installed `consistency` program. Bad flags end with one line and exit code 2.
  */
 import { parseArgs } from 'node:util';
-import { resolveBenchmarkNames, runBenchmarks, type BenchOptions } from './registry.js';
+import { BenchSetupError, resolveBenchmarkNames, runBenchmarks, type BenchOptions } from './registry.js';
 
 const NAME = 'npm run bench';
-const USAGE = `${NAME} -- [engine|networks|inception|train|all ...] [--steps N] [--warmup N] [--threads 1,2]`;
+const USAGE = `${NAME} -- [engine|networks|inception|train|onnx|channels-last|torch-versions|cuda-step|all ...] [--steps N] [--warmup N] [--threads 1,2]`;
 const HELP = `usage: ${USAGE}
 
 Times the engine against Python torch (training step, per-op overhead); JSON lines on stdout.
@@ -84,7 +84,16 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    console.error(err instanceof BenchUsageError ? err.message : err instanceof Error ? `error: ${err.stack ?? err.message}` : String(err));
+    const setup = err instanceof Error && (err instanceof BenchSetupError || err.cause instanceof BenchSetupError);
+    console.error(
+      err instanceof BenchUsageError
+        ? err.message
+        : setup
+          ? `${NAME}: ${err.message}`
+          : err instanceof Error
+            ? `error: ${err.stack ?? err.message}`
+            : String(err),
+    );
     process.exitCode = err instanceof BenchUsageError ? 2 : 1;
   },
 );

@@ -687,6 +687,20 @@ ENTRY(cudaSynchronize) {
   GUARD_END("cudaSynchronize")
 }
 
+// torch.backends.cudnn.allow_tf32: whether cuDNN's float32 convolutions may use TF32 tensor cores
+// (libtorch's default, as PyTorch's, is true; float32 matmuls already default to full precision).
+// Returns the previous value. The tests turn it off on CUDA to compare against float64 references.
+ENTRY(setAllowTF32CuDNN) {
+  Napi::Env env = info.Env();
+  GUARD_BEGIN
+  checkArgCount(info, 1, "setAllowTF32CuDNN");
+  const bool allow = argBool(info, 0, "setAllowTF32CuDNN", "allow");
+  const bool previous = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuDNN(allow);
+  return Napi::Boolean::New(env, previous);
+  GUARD_END("setAllowTF32CuDNN")
+}
+
 ENTRY(buildInfo) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
@@ -764,6 +778,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   EXPORT(setNumThreads);
   EXPORT(getNumThreads);
   EXPORT(cudaSynchronize);
+  EXPORT(setAllowTF32CuDNN);
   EXPORT(buildInfo);
   exports.Set("sourceHash", Napi::String::New(env, CTS_SOURCE_HASH));
   registerGeneratedOps(env, exports);

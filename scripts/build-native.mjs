@@ -6,7 +6,11 @@
 //      gives GPU support);
 //   3. the system's (Debian's libtorch-dev: /usr/include/torch, /usr/lib/<arch>/libtorch.so).
 // Flags: --force rebuilds even when the addon is newer than its sources; --find-libtorch only
-// looks for libtorch, checks its version and prints what it found as JSON (builds nothing).
+// looks for libtorch, checks its version and prints what it found as JSON (builds nothing);
+// --out DIR builds into DIR (DIR/Release/consistency_native.node, DIR/obj, DIR/libtorch.json)
+// instead of build/, so a second build against another libtorch can sit beside the default one
+// (e.g. CONSISTENCY_TORCH=pip node scripts/build-native.mjs --out build/pip; load it with
+// CONSISTENCY_NATIVE_ADDON=build/pip/Release/consistency_native.node).
 // CONSISTENCY_NO_SYSTEM_LIBTORCH=1 skips way 3 (lets a test see the message when all ways fail).
 // The libtorch's version (read from its headers) must lie in SUPPORTED_TORCH below, the versions
 // the test suite has passed against; CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1 builds anyway
@@ -17,13 +21,19 @@
 import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const outDir = join(root, 'build', 'Release');
+const outFlag = process.argv.indexOf('--out');
+if (outFlag >= 0 && !process.argv[outFlag + 1]) {
+  process.stderr.write('consistency-ts native: --out needs a folder\n');
+  process.exit(2);
+}
+const buildDir = outFlag >= 0 ? resolve(process.argv[outFlag + 1]) : join(root, 'build');
+const outDir = join(buildDir, 'Release');
 const output = join(outDir, 'consistency_native.node');
 const sources = ['native/binding.cc', 'native/ops.generated.cc', 'native/distributed.cc'];
 const force = process.argv.includes('--force');
@@ -253,8 +263,12 @@ function upToDate(torch, hash) {
   if (!existsSync(output)) return false;
   // A build against another libtorch (CONSISTENCY_TORCH switched), or from other sources, is never up to date.
   try {
+<<<<<<< HEAD
     const record = JSON.parse(readFileSync(join(root, 'build', 'libtorch.json'), 'utf8'));
     if (record.lib !== torch.lib || record.sourceHash !== hash) return false;
+=======
+    if (JSON.parse(readFileSync(join(buildDir, 'libtorch.json'), 'utf8')).lib !== torch.lib) return false;
+>>>>>>> torch2
   } catch {
     return false;
   }
@@ -285,7 +299,7 @@ async function main() {
     return;
   }
   log(`building against ${torch.how}: libtorch ${version.join('.')}`);
-  mkdirSync(join(root, 'build', 'obj'), { recursive: true });
+  mkdirSync(join(buildDir, 'obj'), { recursive: true });
   mkdirSync(outDir, { recursive: true });
   const napiInclude = require('node-api-headers').include_dir;
   const addonInclude = dirname(require.resolve('node-addon-api/package.json'));
@@ -309,7 +323,7 @@ async function main() {
   ];
   // ATen 2.x refuses anything older than C++20; 1.13 is built (and tested) as C++17.
   const std = process.env.CONSISTENCY_CXX_STD || (version[0] >= 2 ? 'c++20' : 'c++17');
-  const objects = sources.map((s) => join(root, 'build', 'obj', s.replace(/^native\//, '').replace(/\.cc$/, '.o')));
+  const objects = sources.map((s) => join(buildDir, 'obj', s.replace(/^native\//, '').replace(/\.cc$/, '.o')));
   await Promise.all(sources.map((s, k) => compile([`-std=${std}`, ...common, '-c', join(root, s), '-o', objects[k]])));
   const link = [
     '-shared',
@@ -330,8 +344,13 @@ async function main() {
   const py = matchingPython(torch.pythons, torch.pythonPath, version);
   if (!py.python)
     log(`warning: no Python imports torch ${version.slice(0, 2).join('.')} (tried ${torch.pythons.join(', ')}): the reference tests will fail`);
+<<<<<<< HEAD
   const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, sourceHash: hash, ...py };
   writeFileSync(join(root, 'build', 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
+=======
+  const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, ...py };
+  writeFileSync(join(buildDir, 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
+>>>>>>> torch2
   log(`built ${output}`);
 }
 

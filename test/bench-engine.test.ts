@@ -80,9 +80,21 @@ test('median and benchmark names', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.throws(() => median([]), /no values/);
   assert.deepEqual(resolveBenchmarkNames([]), ['engine']);
-  assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception', 'train', 'onnx']);
-  assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception', 'train', 'onnx']);
-  assert.throws(() => resolveBenchmarkNames(['nope']), /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)/);
+  assert.deepEqual(resolveBenchmarkNames(['all']), ['engine', 'networks', 'inception', 'train', 'onnx', 'channels-last']);
+  assert.deepEqual(resolveBenchmarkNames(['engine', 'all']), ['engine', 'networks', 'inception', 'train', 'onnx', 'channels-last']);
+  assert.deepEqual(resolveBenchmarkNames(['all', 'torch-versions']), [
+    'engine',
+    'networks',
+    'inception',
+    'train',
+    'onnx',
+    'channels-last',
+    'torch-versions',
+  ]);
+  assert.throws(
+    () => resolveBenchmarkNames(['nope']),
+    /unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, cuda-step, all\)/,
+  );
 });
 
 test('bench/run.js (npm run bench) refuses bad flags with one line and exit code 2', () => {
@@ -91,7 +103,7 @@ test('bench/run.js (npm run bench) refuses bad flags with one line and exit code
     [['dist/bench/run.js', '--threads', '1,x'], /^npm run bench: --threads must be positive integers separated by commas; got '1,x'$/],
     [
       ['dist/bench/run.js', '--which', 'nope'],
-      /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, all\)$/,
+      /^npm run bench: --which: unknown benchmark 'nope' \(one of engine, networks, inception, train, onnx, channels-last, torch-versions, cuda-step, all\)$/,
     ],
     [['dist/bench/run.js', 'nope'], /^npm run bench: --which: unknown benchmark 'nope'/],
     [['dist/bench/run.js', 'engine', '--bogus', '1'], /^npm run bench: unknown flag --bogus/],

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { native } from '../src/tensor/native.js';
+import { setAllowTF32CuDNN } from '../src/tensor/device.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { repoRoot, torchPython, torchPythonEnv } from './helpers/python.js';
 import { CLI } from './helpers/cli.js';
@@ -58,6 +59,17 @@ function findLibtorch(env: Record<string, string>): { status: number | null; std
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+test("setAllowTF32CuDNN sets libtorch's cuDNN TF32 flag (default true, as torch.backends.cudnn.allow_tf32) and returns the previous value", () => {
+  const first = setAllowTF32CuDNN(false);
+  try {
+    assert.equal(first, true, 'TF32 for cuDNN is on by default');
+    assert.equal(setAllowTF32CuDNN(false), false);
+    assert.throws(() => native.setAllowTF32CuDNN(1 as unknown as boolean), /setAllowTF32CuDNN: argument 'allow' must be a boolean, got number 1/);
+  } finally {
+    setAllowTF32CuDNN(first);
+  }
+});
 
 test('libtorch discovery finds a libtorch on this machine', () => {
   const r = findLibtorch({ ...process.env } as Record<string, string>);

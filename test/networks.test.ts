@@ -25,10 +25,20 @@ import type { NetworkConfig, SongUNetConfig, DhariwalUNetConfig } from '../src/n
 import { PRESET_NAMES, buildNetwork, resolvePreset } from '../src/train/presets.js';
 import { countParameters, createNetwork } from '../src/networks/build.js';
 import { oneHot, type ImageNetwork } from '../src/networks/network.js';
+<<<<<<< HEAD
 import { runPythonScript } from './helpers/python.js';
 import { CLI } from './helpers/cli.js';
+=======
+import { repoRoot, runPythonScript } from './helpers/python.js';
+import { testDevice, cudaSkip } from './helpers/device.js';
+>>>>>>> torch2
 
 setNumThreads(1);
+
+// CONSISTENCY_TEST_DEVICE=cuda: the comparisons with the reference run both networks on the GPU
+// (weights drawn on the CPU, then moved), and so does the dropout-mask replay; the other tests stay on the CPU.
+const DEVICE = testDevice();
+const SKIP = cudaSkip(DEVICE);
 
 const REF = 'test/reference/networks_ref.py';
 
@@ -179,12 +189,15 @@ function compareWithReference(config: NetworkConfig, opts: { batch: number; intL
         if (labelsOneHot) inputs.class_labels = labelsOneHot;
         saveSafetensors(join(dir, 'weights.safetensors'), net.stateDict());
         saveSafetensors(join(dir, 'inputs.safetensors'), inputs);
-        const labels = opts.intLabels ? labelIds : labelsOneHot;
+        const onDevice = <T extends Tensor | null>(t: T): T => (t === null || DEVICE === 'cpu' ? t : (t.to({ device: DEVICE }) as T));
+        const labels = onDevice(opts.intLabels ? labelIds : labelsOneHot);
+        if (DEVICE !== 'cpu') net.to(DEVICE);
+        const [xd, noised, upd] = [onDevice(x), onDevice(noise), onDevice(upstream)];
 
         net.train();
         net.zeroGrad();
-        const outTrain = net.forward(x, noise, labels);
-        outTrain.mul(upstream).sum().backward();
+        const outTrain = net.forward(xd, noised, labels);
+        outTrain.mul(upd).sum().backward();
         const grads = new Map<string, Float32Array>();
         for (const [name, p] of net.namedParameters()) {
           const gr = p.grad;
@@ -193,7 +206,7 @@ function compareWithReference(config: NetworkConfig, opts: { batch: number; intL
           gr.dispose();
         }
         net.eval();
-        const outEval = noGrad(() => net.forward(x, noise, labels));
+        const outEval = noGrad(() => net.forward(xd, noised, labels));
         return { outTrain: f32(outTrain), outEval: f32(outEval), grads };
       });
 
@@ -229,21 +242,33 @@ function compareWithReference(config: NetworkConfig, opts: { batch: number; intL
 // ---------------------------------------------------------------------------------------------
 // Agreement with the Python reference
 
-test('reduced NCSN++ (Fourier, residual encoder, FIR [1,3,3,1], attention) matches the reference: outputs and every gradient', () => {
-  const r = compareWithReference(SONG_SMALL, { batch: 3, intLabels: false, seed: 10 });
-  assert.ok(r.gradients > 50, `only ${r.gradients} parameters compared`);
-});
+test(
+  `reduced NCSN++ (Fourier, residual encoder, FIR [1,3,3,1], attention) matches the reference: outputs and every gradient (on ${DEVICE})`,
+  { skip: SKIP },
+  () => {
+    const r = compareWithReference(SONG_SMALL, { batch: 3, intLabels: false, seed: 10 });
+    assert.ok(r.gradients > 50, `only ${r.gradients} parameters compared`);
+  },
+);
 
-test('reduced SongUNet with the other paths (positional, class labels, skip encoder/decoder, box filter) matches the reference', () => {
-  compareWithReference(SONG_SKIP, { batch: 3, intLabels: true, seed: 20 });
-});
+test(
+  `reduced SongUNet with the other paths (positional, class labels, skip encoder/decoder, box filter) matches the reference (on ${DEVICE})`,
+  { skip: SKIP },
+  () => {
+    compareWithReference(SONG_SKIP, { batch: 3, intLabels: true, seed: 20 });
+  },
+);
 
-test('reduced ADM (scale-shift norm, multi-head attention, 10 classes) matches the reference, with int64 and one-hot labels', () => {
-  compareWithReference(ADM_SMALL, { batch: 3, intLabels: true, seed: 30 });
-  compareWithReference(ADM_SMALL, { batch: 2, intLabels: false, seed: 31 });
-});
+test(
+  `reduced ADM (scale-shift norm, multi-head attention, 10 classes) matches the reference, with int64 and one-hot labels (on ${DEVICE})`,
+  { skip: SKIP },
+  () => {
+    compareWithReference(ADM_SMALL, { batch: 3, intLabels: true, seed: 30 });
+    compareWithReference(ADM_SMALL, { batch: 2, intLabels: false, seed: 31 });
+  },
+);
 
-test('the mnist-tiny preset network (dropout 0) matches the reference', () => {
+test(`the mnist-tiny preset network (dropout 0) matches the reference (on ${DEVICE})`, { skip: SKIP }, () => {
   compareWithReference(mnistTinyNoDropout(), { batch: 2, intLabels: false, seed: 40 });
 });
 
@@ -337,16 +362,17 @@ test("an uninitialized build has the same tensor names and shapes as a random on
 // ---------------------------------------------------------------------------------------------
 // Dropout
 
-test('dropout masks come from the module generator: a restored state replays the pass, eval mode has none', () => {
+test(`dropout masks come from the module generator on ${DEVICE}: a restored state replays the pass, eval mode has none`, { skip: SKIP }, () => {
   const config: SongUNetConfig = { ...SONG_SMALL, dropout: 0.3 };
-  const dropoutGen = new Generator(7, 'cpu');
+  const dropoutGen = new Generator(7, DEVICE);
   const net = createNetwork(config, { generator: new Generator(3, 'cpu'), dropoutGenerator: dropoutGen });
   try {
     randomizeParameters(net, 4);
+    if (DEVICE !== 'cpu') net.to(DEVICE);
     tidy(() => {
       const g = new Generator(5, 'cpu');
-      const x = randn([2, 3, 16, 16], { generator: g });
-      const noise = randn([2], { generator: g });
+      const x = randn([2, 3, 16, 16], { generator: g }).to({ device: DEVICE });
+      const noise = randn([2], { generator: g }).to({ device: DEVICE });
       net.train();
       const state = dropoutGen.getState();
       const y1 = net.forward(x, noise);

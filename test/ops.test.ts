@@ -51,6 +51,7 @@ import {
 import { native } from '../src/tensor/native.js';
 import { generatedOpNames } from '../src/tensor/ops.generated.js';
 import { runPythonScript } from './helpers/python.js';
+import { testDevice, cudaSkip } from './helpers/device.js';
 import {
   Rng,
   seedOf,
@@ -65,6 +66,12 @@ import {
 } from './helpers/tensor-data.js';
 
 setNumThreads(1);
+
+// CONSISTENCY_TEST_DEVICE=cuda: the reference-compared cases run their inputs on the GPU here and
+// in ops_ref.py (creation and random ops, which take no inputs, and the checks after the
+// reference cases stay on the CPU).
+const DEVICE = testDevice();
+const SKIP = cudaSkip(DEVICE);
 
 // ---------------------------------------------------------------------------------------------
 // Which native ops the checked code called (for the coverage test at the end).
@@ -782,7 +789,8 @@ function runOurs(c: OpCase): OurResult {
     const inputs = c.inputs.map((spec) => {
       const v = inputValues(spec, rng, values);
       values.push(v);
-      return tensorOf(v, spec.shape, inputDtype(spec));
+      const t = tensorOf(v, spec.shape, inputDtype(spec));
+      return DEVICE === 'cpu' ? t : t.to({ device: DEVICE });
     });
     const gradFlags = c.inputs.map((spec, k) => spec.grad ?? isFloating(inputs[k]!.dtype));
     const encodedInputs = inputs.map((t, k) => ({ ...encode(t), grad: gradFlags[k]! }));
@@ -801,7 +809,7 @@ function runOurs(c: OpCase): OurResult {
         o.shape,
         'float32',
       );
-      return { tensor: up, encoded: encode(up) };
+      return { tensor: DEVICE === 'cpu' ? up : up.to({ device: DEVICE }), encoded: encode(up) };
     });
     let loss: Tensor | null = null;
     for (let k = 0; k < outs.length; k++) {
@@ -828,6 +836,7 @@ const ours = new Map<string, OurResult | Error>();
 const reference = new Map<string, ReferenceResult>();
 
 before(() => {
+  if (SKIP) return;
   const liveBefore = liveTensorCount();
   for (const c of cases) {
     try {
@@ -890,7 +899,7 @@ function compareCase(c: OpCase): void {
 }
 
 for (const c of cases) {
-  test(`${c.id} matches torch (${describeInputs(c)})`, () => compareCase(c));
+  test(`${c.id} matches torch on ${DEVICE} (${describeInputs(c)})`, { skip: SKIP }, () => compareCase(c));
 }
 
 function describeInputs(c: OpCase): string {
@@ -1063,54 +1072,58 @@ test('the same generator seed or state replays random ops exactly; other seeds d
   });
 });
 
-test('dropout keeps about 1-p of the values, scales them by 1/(1-p), and replays its mask from the generator state', () => {
-  tidy(() => {
-    recorded(() => {
-      const p = 0.3;
-      const x = ones([SAMPLES]);
-      const g = new Generator(99);
-      const state = g.getState();
-      const y = nnf.dropout(x, p, true, g).toFloat64Array();
-      const scale = Math.fround(1 / (1 - p));
-      let kept = 0;
-      for (const v of y) {
-        if (v !== 0) {
-          kept++;
-          assert.ok(Math.abs(v - scale) <= 1e-6 * scale, `a kept value is ${v}, expected ${scale}`);
+test(
+  `dropout on ${DEVICE} keeps about 1-p of the values, scales them by 1/(1-p), and replays its mask from the generator state`,
+  { skip: SKIP },
+  () => {
+    tidy(() => {
+      recorded(() => {
+        const p = 0.3;
+        const x = ones([SAMPLES], { device: DEVICE });
+        const g = new Generator(99, DEVICE);
+        const state = g.getState();
+        const y = nnf.dropout(x, p, true, g).toFloat64Array();
+        const scale = Math.fround(1 / (1 - p));
+        let kept = 0;
+        for (const v of y) {
+          if (v !== 0) {
+            kept++;
+            assert.ok(Math.abs(v - scale) <= 1e-6 * scale, `a kept value is ${v}, expected ${scale}`);
+          }
         }
-      }
-      assert.ok(Math.abs(kept / SAMPLES - (1 - p)) < MEAN_TOL, `kept fraction ${kept / SAMPLES}`);
+        assert.ok(Math.abs(kept / SAMPLES - (1 - p)) < MEAN_TOL, `kept fraction ${kept / SAMPLES}`);
 
-      g.setState(state);
-      assert.deepEqual(nnf.dropout(x, p, true, g).toFloat64Array(), y, 'the same generator state gives the same mask');
-      assert.notDeepEqual(nnf.dropout(x, p, true, g).toFloat64Array(), y, 'the next call draws a new mask');
+        g.setState(state);
+        assert.deepEqual(nnf.dropout(x, p, true, g).toFloat64Array(), y, 'the same generator state gives the same mask');
+        assert.notDeepEqual(nnf.dropout(x, p, true, g).toFloat64Array(), y, 'the next call draws a new mask');
 
-      // Gradient: the mask times 1/(1-p).
-      const w = randn([1000]).requiresGrad_();
-      g.setState(state);
-      const out = nnf.dropout(w, p, true, g);
-      out.sum().backward();
-      const grad = w.grad!.toFloat64Array();
-      const outValues = out.toFloat64Array();
-      const wValues = w.toFloat64Array();
-      grad.forEach((gv, i) => {
-        const expectedOut = gv === 0 ? 0 : wValues[i]! * scale;
-        assert.ok(gv === 0 || Math.abs(gv - scale) < 1e-6, `gradient ${gv}`);
-        assert.ok(Math.abs(outValues[i]! - expectedOut) < 1e-5, `output ${i}`);
+        // Gradient: the mask times 1/(1-p).
+        const w = randn([1000], { device: DEVICE }).requiresGrad_();
+        g.setState(state);
+        const out = nnf.dropout(w, p, true, g);
+        out.sum().backward();
+        const grad = w.grad!.toFloat64Array();
+        const outValues = out.toFloat64Array();
+        const wValues = w.toFloat64Array();
+        grad.forEach((gv, i) => {
+          const expectedOut = gv === 0 ? 0 : wValues[i]! * scale;
+          assert.ok(gv === 0 || Math.abs(gv - scale) < 1e-6, `gradient ${gv}`);
+          assert.ok(Math.abs(outValues[i]! - expectedOut) < 1e-5, `output ${i}`);
+        });
+
+        // Identity in eval mode and for p = 0; p outside [0, 1) is refused.
+        const z = randn([100], { device: DEVICE });
+        assert.deepEqual(nnf.dropout(z, 0.5, false, g).toFloat64Array(), z.toFloat64Array());
+        assert.deepEqual(nnf.dropout(z, 0, true, g).toFloat64Array(), z.toFloat64Array());
+        assert.throws(() => nnf.dropout(z, 1, true, g), /dropout: argument 'p' must be in \[0, 1\), got 1/);
       });
-
-      // Identity in eval mode and for p = 0; p outside [0, 1) is refused.
-      const z = randn([100]);
-      assert.deepEqual(nnf.dropout(z, 0.5, false, g).toFloat64Array(), z.toFloat64Array());
-      assert.deepEqual(nnf.dropout(z, 0, true, g).toFloat64Array(), z.toFloat64Array());
-      assert.throws(() => nnf.dropout(z, 1, true, g), /dropout: argument 'p' must be in \[0, 1\), got 1/);
     });
-  });
-});
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 
-test('every op of native/ops.table is checked here or in a named test file', () => {
+test('every op of native/ops.table is checked here or in a named test file', { skip: SKIP }, () => {
   const unchecked = generatedOpNames.filter((n) => !calledOps.has(n) && !(n in TESTED_ELSEWHERE));
   assert.deepEqual(unchecked, [], `ops that no test checks: ${unchecked.join(', ')}`);
   const stale = Object.keys(TESTED_ELSEWHERE).filter((n) => !generatedOpNames.includes(n));

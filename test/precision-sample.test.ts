@@ -1,15 +1,19 @@
 /**
- * --precision and --channels-last for sampling (src/cli/sample.ts, src/train/generate.ts) on a
- * checkpoint trained here: bf16 autocast gives images close to float32's but not bit-equal
- * (autocast really ran), channels-last gives float32's images, and fp16 on CPU is refused with
- * one line (exit 2).
+ * --precision and --channels-last for sampling (src/cli/sample.ts, src/train/generate.ts) and
+ * evaluation (src/cli/eval.ts) on a checkpoint trained here: bf16 autocast gives images close to
+ * float32's but not bit-equal (autocast really ran), channels-last gives float32's images, eval
+ * --precision scores exactly the images that sampling at that precision draws, and fp16 on CPU is
+ * refused with one line (exit 2).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setNumThreads } from '../src/tensor/index.js';
+import { repoRoot, runPythonScript } from './helpers/python.js';
+import { setNumThreads, tensor } from '../src/tensor/index.js';
+import { saveSafetensors } from '../src/io/safetensors.js';
+import { generatedToUint8 } from '../src/metrics/evaluation/images.js';
 import { loadModel } from '../src/train/load-model.js';
 import { sampleImages } from '../src/train/generate.js';
 import { samplingLevels } from '../src/train/load-model.js';
@@ -74,4 +78,69 @@ test('consistency sample --precision bf16 --channels-last writes the grid; fp16 
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   assert.match(bad.stderr, /--precision must be one of fp32, bf16, fp16; got 'fp8'/);
+});
+
+test('consistency eval --precision bf16 scores the images bf16 sampling draws (close to fp32, not equal); bad precisions exit 2 with one line', () => {
+  // Random FID Inception weights from the Python reference (the scores only need to be a fixed function of the images).
+  runPythonScript('test/reference/inception_ref.py', [join(dir, 'inception'), '--seed', '8', '--batch', '1']);
+  const weights = join(dir, 'inception', 'weights.pth');
+  const N = 16;
+  const batch = 8;
+  const evalJson = (...args: string[]): { fid: number; images: string } => {
+    const r = consistency('eval', ...args, '--metrics', 'fid', '--inception-weights', weights, '--batch', String(batch), '--threads', '1', '--quiet');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { fid: number; images: string };
+  };
+  const ref = join(dir, 'ref.safetensors');
+  const fp32 = evalJson('--ckpt', run, '--n', String(N), '--steps', '2', '--ref', 'mnist-test', '--limit', String(N), '--save-ref', ref);
+  const bf16 = evalJson('--ckpt', run, '--n', String(N), '--steps', '2', '--ref', ref, '--precision', 'bf16');
+  assert.match(bf16.images, /bf16/);
+  // The same images drawn here (eval's seed 0, its batch, two steps), at each precision, scored as --images.
+  const drawn = (precision: 'fp32' | 'bf16'): Uint8Array => {
+    const model = loadModel(run);
+    try {
+      return generatedToUint8(sampleImages(model, { count: N, levels: samplingLevels(model.config, 2), seed: 0, batch, precision }));
+    } finally {
+      model.dispose();
+    }
+  };
+  const scoreImages = (u8: Uint8Array, name: string): number => {
+    const file = join(dir, `${name}.safetensors`);
+    const t = tensor(u8, [N, 1, 28, 28]);
+    saveSafetensors(file, { images: t });
+    t.dispose();
+    return evalJson('--images', file, '--ref', ref).fid;
+  };
+  const u8fp32 = drawn('fp32');
+  const u8bf16 = drawn('bf16');
+  assert.ok(
+    u8bf16.some((v, i) => v !== u8fp32[i]),
+    'bf16 sampling gave the same 8-bit images as float32',
+  );
+  const relClose = (a: number, b: number, rel: number, what: string) =>
+    assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${what}: ${a} vs ${b} (relative ${Math.abs(a - b) / Math.abs(b)})`);
+  relClose(fp32.fid, scoreImages(u8fp32, 'fp32'), 1e-9, 'eval --ckpt fp32 vs the fp32 images');
+  relClose(bf16.fid, scoreImages(u8bf16, 'bf16'), 1e-9, 'eval --ckpt --precision bf16 vs the bf16 images');
+  assert.ok(Number.isFinite(bf16.fid) && bf16.fid > 0);
+  assert.notEqual(bf16.fid, fp32.fid);
+  relClose(bf16.fid, fp32.fid, 0.1, 'bf16 vs fp32 FID');
+
+  const cases: [string[], string | RegExp][] = [
+    [
+      ['--ckpt', run, '--n', '4', '--ref', ref, '--precision', 'fp16'],
+      'consistency eval: --precision: precision fp16 needs a CUDA device (CPU mixed precision is bf16: use --precision bf16)',
+    ],
+    [['--ckpt', run, '--n', '4', '--ref', ref, '--precision', 'fp8'], /--precision must be one of fp32, bf16, fp16; got 'fp8'/],
+    [
+      ['--images', join(dir, 'fp32.safetensors'), '--ref', ref, '--precision', 'bf16'],
+      /--precision and --channels-last set how --ckpt's generator runs/,
+    ],
+  ];
+  for (const [args, message] of cases) {
+    const r = consistency('eval', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    if (typeof message === 'string') assert.equal(r.stderr.trim(), message);
+    else assert.match(r.stderr.trim(), message);
+  }
 });

@@ -21,6 +21,7 @@ import { methodPreset, type MethodConfig } from '../src/method/presets.js';
 import { sampleOneStep } from '../src/method/samplers.js';
 import { trainingStep, type TrainingStepContext } from '../src/train/step.js';
 import { Adam } from '../src/optim/adam.js';
+import { runPythonScript } from './helpers/python.js';
 
 setNumThreads(1);
 
@@ -218,14 +219,29 @@ test('iCT on 8 Gaussians: one-step samples within 3x the held-out sliced Wassers
   assert.ok(r.swd <= 3 * r.baseline, report('iCT', r));
 });
 
-// Measured (seed 1): float32 1.44x the held-out distance, bf16 4.5x (untrained 16x). bf16's 8-bit
-// mantissa blurs the small differences between adjacent noise levels that the consistency loss
-// compares (pseudo-Huber c = 0.00076 here), so bf16 trains, but not to float32's 3x criterion.
-test('iCT trained in bf16 autocast (float32 master weights, loss and EMA) learns the mixture, within 6x the held-out distance', () => {
+// bf16 against the reference: PyTorch's own bf16 autocast training of the same toy
+// (test/reference/toy_ref.py, written from the method and this file's description) decides what
+// "bf16 converges like float32" can mean here. Measured (seed 1): float32 1.44x the held-out
+// distance here, 1.36x in PyTorch; bf16 4.5x here, 4.7x in PyTorch (seed 2: 4.66x here), final
+// losses 0.63 on both sides against float32's 0.41. Nothing the issue wants in float32 runs in
+// bf16 (weights, gradients, Adam state, EMA, the pseudo-Huber distance and the loss weights are
+// float32: test/precision-train.test.ts). The floor is bf16's own: the consistency loss compares
+// f at two adjacent levels whose outputs differ by far less than bf16's 8-bit rounding of the
+// inputs and activations of every layer (pseudo-Huber c = 0.00076 here); PyTorch with only the
+// last layer in float32 still ends at 4.2x. So the test asserts that bf16 is no worse than
+// PyTorch's bf16 on the same problem (within 1.3x its distance ratio and 1.1x its final loss), and
+// that it learns (below 6x, against 15-16x untrained).
+test('iCT trained in bf16 autocast (float32 master weights, loss and EMA) converges as PyTorch bf16 autocast does on the same toy', () => {
   const r = trainToy(methodPreset('ict'), SEED, 'bf16');
   console.log(report('iCT bf16', r));
+  const out = runPythonScript('test/reference/toy_ref.py', ['--seeds', String(SEED), '--precisions', 'bf16']);
+  const ref = JSON.parse(out.trim().split('\n').pop()!) as { ratio: number; last_loss: number; first_loss: number; torch: string };
+  const refText = `PyTorch ${ref.torch} bf16: ratio ${ref.ratio.toFixed(2)}, loss ${ref.first_loss.toPrecision(3)} -> ${ref.last_loss.toPrecision(3)}`;
+  console.log(refText);
   assert.ok(r.untrainedSwd > 6 * r.baseline, `the untrained network already passes: ${report('iCT bf16', r)}`);
   assert.ok(r.swd <= 6 * r.baseline, report('iCT bf16', r));
+  assert.ok(r.swd / r.baseline <= 1.3 * ref.ratio, `${report('iCT bf16', r)}; ${refText}`);
+  assert.ok(r.lastLoss <= 1.1 * ref.last_loss, `${report('iCT bf16', r)}; ${refText}`);
   assert.ok(r.lastLoss < 0.95 * r.firstLoss, `the loss falls: ${report('iCT bf16', r)}`);
 });
 

@@ -3,7 +3,10 @@
  * checkpoint) against a reference, printed as one JSON line on stdout; progress on stderr.
  *
  *   consistency eval --images DIR_OR_FILE --ref REF [--metrics fid,is,pr,kid] [--batch 50]
- *   consistency eval --ckpt FILE --n 50000 --steps 1 --ref cifar10-train
+ *   consistency eval --ckpt FILE --n 50000 --steps 1 --ref cifar10-train [--precision bf16] [--channels-last]
+ *
+ * --precision and --channels-last apply to the generator network's passes (as in `sample`); the
+ * feature networks (Inception, the offline network) always run in float32.
  *
  * REF is a reference file (.safetensors written with --save-ref, or numpy FID statistics .npz
  * with mu and sigma) or an image source (folder, .npz / .safetensors of uint8 images, or a dataset
@@ -11,7 +14,8 @@
  */
 import type { Command } from './command.js';
 import { parseFlags, helpText, UsageError, str, num, list, bool, type FlagSpecs } from './args.js';
-import { applyThreadsFlag } from './common.js';
+import { PRECISION_FLAGS, applyThreadsFlag, precisionFlag } from './common.js';
+import type { Precision } from '../tensor/autocast.js';
 import { cudaAvailable } from '../tensor/device.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
 import { loadFidInception } from '../metrics/feature-nets/inception-weights.js';
@@ -71,6 +75,7 @@ const FLAGS: FlagSpecs = {
   },
   'kid-subsets': { kind: 'int', help: 'KID: number of random subsets', default: 100 },
   'kid-subset-size': { kind: 'int', help: 'KID: images per subset (capped at the smaller set)', default: 1000 },
+  ...PRECISION_FLAGS,
   threads: { kind: 'int', help: 'intra-op CPU threads (default: libtorch default)' },
   quiet: { kind: 'boolean', help: 'no progress lines on stderr' },
 };
@@ -80,12 +85,19 @@ const FLAGS: FlagSpecs = {
  * pipelines do (generatedToUint8), then read like uint8 images from a file. The first batch is drawn
  * at once, so a checkpoint that cannot be sampled fails before any reference features are computed.
  */
-async function startCheckpointSource(ckpt: string, n: number, steps: number, batch: number): Promise<ImageBatchSource> {
-  const it = generateImagesFromCheckpoint(ckpt, n, steps, batch)[Symbol.asyncIterator]();
+async function startCheckpointSource(
+  ckpt: string,
+  n: number,
+  steps: number,
+  batch: number,
+  network: { precision: Precision; channelsLast: boolean },
+): Promise<ImageBatchSource> {
+  const it = generateImagesFromCheckpoint(ckpt, n, steps, batch, network)[Symbol.asyncIterator]();
   const first = await it.next();
   const toUnit = (b: ImageBatch) => uint8ToUnitImages(generatedToUint8(b.data), b.shape, false);
+  const how = [network.precision === 'fp32' ? '' : network.precision, network.channelsLast ? 'channels-last' : ''].filter(Boolean);
   return {
-    label: `${ckpt} (${n} samples, ${steps} step${steps === 1 ? '' : 's'})`,
+    label: `${ckpt} (${n} samples, ${steps} step${steps === 1 ? '' : 's'}${how.length ? `, ${how.join(', ')}` : ''})`,
     count: n,
     async *batches() {
       if (first.done) return;
@@ -141,6 +153,10 @@ async function run(argv: string[]): Promise<number> {
   if (limit !== undefined && limit < 2) throw new UsageError(`${NAME}: --limit must be at least 2; got ${limit}`);
   const device = str(f, 'device')!;
   if (device === 'cuda' && !cudaAvailable()) throw new UsageError(`${NAME}: --device cuda, but this build of libtorch sees no CUDA device`);
+  const precision = precisionFlag(NAME, f, device);
+  const channelsLast = bool(f, 'channelsLast');
+  if (images !== undefined && (precision !== 'fp32' || channelsLast))
+    throw new UsageError(`${NAME}: --precision and --channels-last set how --ckpt's generator runs; with --images there is no generator`);
   applyThreadsFlag(NAME, num(f, 'threads'), 'at least 1');
   const quiet = bool(f, 'quiet');
   const log = (m: string) => {
@@ -152,7 +168,9 @@ async function run(argv: string[]): Promise<number> {
 
   // The samples first: a checkpoint that cannot be sampled fails before any slow work.
   const samples =
-    images !== undefined ? await openImageSource(images, { limit, data: str(f, 'data'), warn }) : await startCheckpointSource(ckpt!, n, steps, batch);
+    images !== undefined
+      ? await openImageSource(images, { limit, data: str(f, 'data'), warn })
+      : await startCheckpointSource(ckpt!, n, steps, batch, { precision, channelsLast });
 
   // ---- the reference: a saved file, or images to run through the networks ----
   let reference: Map<string, FeatureSet> | null = null;

@@ -34,6 +34,15 @@ export function cudaAvailable(): boolean {
   return native.buildInfo().cuda;
 }
 
+/**
+ * Whether cuDNN's float32 convolutions may use TF32 (torch.backends.cudnn.allow_tf32; default true,
+ * as in PyTorch); returns the previous value. TF32 keeps 10 bits of mantissa: turn it off to get
+ * float32 results (the CUDA tests compare against float64 references).
+ */
+export function setAllowTF32CuDNN(allow: boolean): boolean {
+  return native.setAllowTF32CuDNN(allow);
+}
+
 /** Waits for queued GPU work (for timing); a no-op on CPU-only builds. */
 export function synchronize(): void {
   native.cudaSynchronize();

@@ -35,7 +35,16 @@ export {
 export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { Generator, manualSeed } from './random.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
-export { getDefaultDevice, setDefaultDevice, buildInfo, cudaAvailable, synchronize, setNumThreads, getNumThreads } from './device.js';
+export {
+  getDefaultDevice,
+  setDefaultDevice,
+  buildInfo,
+  cudaAvailable,
+  synchronize,
+  setAllowTF32CuDNN,
+  setNumThreads,
+  getNumThreads,
+} from './device.js';
 export {
   autocast,
   autocastToFloat32,

@@ -55,6 +55,8 @@ export interface CoreOps {
   setNumThreads(threads: number): void;
   getNumThreads(): number;
   cudaSynchronize(): void;
+  /** torch.backends.cudnn.allow_tf32 (default true); returns the previous value. */
+  setAllowTF32CuDNN(allow: boolean): boolean;
   buildInfo(): BuildInfo;
 }
 

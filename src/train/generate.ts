@@ -85,19 +85,21 @@ export interface ImageBatch {
 /**
  * Streams `n` images from a checkpoint file or run directory, `steps` sampling steps each
  * (1: [sigma_max]; 2: [sigma_max, the run's second level]), `batch` per network pass, with the
- * EMA weights, on `device` (default: the default device).
+ * EMA weights, on `device` (default: the default device); `precision` runs the network passes under
+ * autocast and `channelsLast` lays the network out NHWC, as `consistency sample` does.
  */
 export async function* generateImagesFromCheckpoint(
   ckptPath: string,
   n: number,
   steps: number,
   batch: number,
-  options: { seed?: number; device?: string; precision?: Precision } = {},
+  options: { seed?: number; device?: string; precision?: Precision; channelsLast?: boolean } = {},
 ): AsyncGenerator<ImageBatch> {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`generateImagesFromCheckpoint: n must be an integer >= 1, got ${n}`);
   if (!Number.isSafeInteger(batch) || batch < 1) throw new RangeError(`generateImagesFromCheckpoint: batch must be an integer >= 1, got ${batch}`);
   const model = loadModel(ckptPath, { device: options.device ?? getDefaultDevice() });
   try {
+    if (options.channelsLast === true) model.network.channelsLast();
     const levels = samplingLevels(model.config, steps);
     const [C, H, W] = model.shape;
     for (const data of sampleBatches(model, {

@@ -29,6 +29,7 @@ Requires torch; reads safetensors with the `safetensors` package when importable
 a small reader of the format (8-byte header length, JSON header, raw little-endian bytes).
 """
 import json
+import os
 import math
 import struct
 import sys
@@ -503,9 +504,15 @@ def load_strict(net, weights):
 def cmd_run(cfg, weights_path, inputs_path, out_path):
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(False)
+    # The device of the TypeScript side's run (CONSISTENCY_TEST_DEVICE: cpu or cuda); results go back as CPU tensors.
+    device = os.environ.get('CONSISTENCY_TEST_DEVICE') or 'cpu'
+    # float32 on CUDA as on the CPU (the TypeScript side turns TF32 off too).
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     net = build(cfg)
     load_strict(net, load_tensors(weights_path))
-    inp = load_tensors(inputs_path)
+    net = net.to(device)
+    inp = {k: v.to(device) for k, v in load_tensors(inputs_path).items()}
     x, noise, up = inp['x'], inp['noise_labels'], inp['upstream']
     labels = inp.get('class_labels')
     net.train()
@@ -517,7 +524,7 @@ def cmd_run(cfg, weights_path, inputs_path, out_path):
     net.eval()
     with torch.no_grad():
         result['out_eval'] = net(x, noise, labels)
-    save_tensors(result, out_path)
+    save_tensors({k: v.cpu() for k, v in result.items()}, out_path)
     print(json.dumps({'ok': True, 'outputs': len(result)}))
 
 

@@ -23,6 +23,7 @@ the names are the engine's op names so that one case names one op on both sides.
 import base64
 import json
 import math
+import os
 import sys
 
 import torch
@@ -41,6 +42,11 @@ DTYPES = {
     "bool": torch.bool,
 }
 NAMES = {v: k for k, v in DTYPES.items()}
+# The device of the inputs (the TypeScript side's CONSISTENCY_TEST_DEVICE: cpu or cuda).
+DEVICE = os.environ.get("CONSISTENCY_TEST_DEVICE") or "cpu"
+# float32 on CUDA as on the CPU (the TypeScript side turns TF32 off too).
+torch.backends.cudnn.allow_tf32 = False
+torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def decode(enc):
@@ -48,13 +54,13 @@ def decode(enc):
     raw = base64.b64decode(enc["b64"])
     shape = enc["shape"]
     if len(raw) == 0:
-        return torch.empty(shape, dtype=dtype)
-    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape).clone()
+        return torch.empty(shape, dtype=dtype, device=DEVICE)
+    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape).clone().to(DEVICE)
 
 
 def encode(t):
     t = t.detach()
-    values = t.to(torch.float64).contiguous().numpy().tobytes()
+    values = t.to(torch.float64).cpu().contiguous().numpy().tobytes()
     return {"dtype": NAMES[t.dtype], "shape": list(t.shape), "b64": base64.b64encode(values).decode("ascii")}
 
 
