@@ -263,12 +263,8 @@ function upToDate(torch, hash) {
   if (!existsSync(output)) return false;
   // A build against another libtorch (CONSISTENCY_TORCH switched), or from other sources, is never up to date.
   try {
-<<<<<<< HEAD
-    const record = JSON.parse(readFileSync(join(root, 'build', 'libtorch.json'), 'utf8'));
+    const record = JSON.parse(readFileSync(join(buildDir, 'libtorch.json'), 'utf8'));
     if (record.lib !== torch.lib || record.sourceHash !== hash) return false;
-=======
-    if (JSON.parse(readFileSync(join(buildDir, 'libtorch.json'), 'utf8')).lib !== torch.lib) return false;
->>>>>>> torch2
   } catch {
     return false;
   }
@@ -344,13 +340,8 @@ async function main() {
   const py = matchingPython(torch.pythons, torch.pythonPath, version);
   if (!py.python)
     log(`warning: no Python imports torch ${version.slice(0, 2).join('.')} (tried ${torch.pythons.join(', ')}): the reference tests will fail`);
-<<<<<<< HEAD
   const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, sourceHash: hash, ...py };
-  writeFileSync(join(root, 'build', 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
-=======
-  const facts = { how: torch.how, version: version.join('.'), lib: torch.lib, abi: torch.abi, cuda: hasCuda, std, ...py };
   writeFileSync(join(buildDir, 'libtorch.json'), JSON.stringify(facts, null, 2) + '\n');
->>>>>>> torch2
   log(`built ${output}`);
 }
 

@@ -25,13 +25,9 @@ import type { NetworkConfig, SongUNetConfig, DhariwalUNetConfig } from '../src/n
 import { PRESET_NAMES, buildNetwork, resolvePreset } from '../src/train/presets.js';
 import { countParameters, createNetwork } from '../src/networks/build.js';
 import { oneHot, type ImageNetwork } from '../src/networks/network.js';
-<<<<<<< HEAD
 import { runPythonScript } from './helpers/python.js';
 import { CLI } from './helpers/cli.js';
-=======
-import { repoRoot, runPythonScript } from './helpers/python.js';
 import { testDevice, cudaSkip } from './helpers/device.js';
->>>>>>> torch2
 
 setNumThreads(1);
 

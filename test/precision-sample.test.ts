@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, runPythonScript } from './helpers/python.js';
+import { runPythonScript } from './helpers/python.js';
 import { setNumThreads, tensor } from '../src/tensor/index.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { generatedToUint8 } from '../src/metrics/evaluation/images.js';

@@ -102,6 +102,7 @@ export type NativeAddon = CoreOps & GeneratedOps & DistributedOps & { readonly s
  */
 const handWritten: Record<keyof CoreOps | keyof DistributedOps, true> = {
   dispose: true,
+  setAllowTF32CuDNN: true,
   liveTensors: true,
   shape: true,
   dtype: true,
