@@ -200,9 +200,10 @@ const PRESETS: Record<PresetName, RunPreset> = {
       // 0.99/0.999, lr 7.5e-4/3e-3, beta2 0.99, a wider 7x7 level and c_noise = 250 ln(sigma) gave no
       // gain. `npm start` trains on 2 processes x 1 thread (bench/ddp: 205 images/s idle against 183
       // for 1 x 2; a real 2 x 1 run with its grids and checkpoints about 170), so 3,000 steps fit 10
-      // minutes. 3,700 steps (12.5 min) gave 51.3% +- 0.6 one-step over seeds 0-2 (two-step 58.5% +-
-      // 1.8), against about 40-46% at the earlier 2,200; s0 20 / s1 80 gave 48.5% at 3,700 (seed 0,
-      // 52.0% with 10 / 40); widths 24 and 32 cost 2.3x and 2.9x per step.
+      // minutes: 48.2% +- 0.4 one-step over seeds 0-2 (two-step 55.9% +- 3.0). 3,700 steps (12.5
+      // min) gave 51.3% +- 0.6 (two-step 58.5% +- 1.8), the earlier 2,200 about 40-46%; s0 20 / s1
+      // 80 gave 48.5% at 3,700 (seed 0; 52.0% with 10 / 40); widths 24 and 32 cost 2.3x and 2.9x
+      // per step.
       training: { steps: 3_000, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1.5e-3, warmupSteps: 100 }, emaRate: 0.995, seed: 0 },
       sampling: { secondSigma: 0.821 },
     },
