@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/python.js';
 import { BenchSetupError, type Benchmark, type BenchOptions, type BenchRecord } from './registry.js';
-import { StepPair, engineFromBuild, interleave } from './step_peers.js';
-import { median, round } from './stats.js';
+import { StepPair, engineFromBuild, interleave, oursVsTorch } from './step_peers.js';
+import { median } from './stats.js';
 
 const PRESET = 'cifar10';
 const BATCH = 128;
@@ -52,11 +52,7 @@ export async function runCudaStepBench(o: BenchOptions, emit: (r: BenchRecord) =
         python_torch: pairs[k]!.pythonTorch,
         rounds,
         warmup,
-        ours_ms: round(ours, 2),
-        torch_ms: round(torch, 2),
-        ours_images_per_s: round((BATCH * 1000) / ours, 1),
-        torch_images_per_s: round((BATCH * 1000) / torch, 1),
-        ratio_ours_over_torch: round(ours / torch, 4),
+        ...oursVsTorch(ours, torch, BATCH, 2),
         eval_loss_rel_diff: pairs[k]!.evalLossRelDiff,
       });
     }

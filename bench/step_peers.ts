@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/python.js';
 import { LinePeer } from './torch_peer.js';
 import { BenchSetupError } from './registry.js';
+import { round } from './stats.js';
 
 /** One build of the addon and its reference Python torch. */
 export interface Engine {
@@ -187,4 +188,15 @@ export async function interleave(
     log(`  round ${r + 1}/${rounds} (${work}, ms): ${line.join(', ')}`);
   }
   return times;
+}
+
+/** The figures of one ours-vs-PyTorch pair of median step times (ms) on batches of `batch` images. */
+export function oursVsTorch(oursMs: number, torchMs: number, batch: number, msDigits: number) {
+  return {
+    ours_ms: round(oursMs, msDigits),
+    torch_ms: round(torchMs, msDigits),
+    ours_images_per_s: round((batch * 1000) / oursMs, 1),
+    torch_images_per_s: round((batch * 1000) / torchMs, 1),
+    ratio_ours_over_torch: round(oursMs / torchMs, 4),
+  };
 }

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { repoRoot } from '../test/helpers/python.js';
 import { BenchSetupError, type Benchmark, type BenchOptions, type BenchRecord } from './registry.js';
-import { StepPair, engineFromBuild, interleave, type Engine, type Work } from './step_peers.js';
+import { StepPair, engineFromBuild, interleave, oursVsTorch, type Engine, type Work } from './step_peers.js';
 import { median, round } from './stats.js';
 
 const HOW_TO_BUILD: Record<string, string> = {
@@ -87,11 +87,7 @@ async function runPreset(
         return {
           libtorch: e.version,
           python_torch: pairs[k]!.pythonTorch,
-          ours_ms: round(ours, 1),
-          torch_ms: round(torch, 1),
-          ours_images_per_s: round((batch * 1000) / ours, 1),
-          torch_images_per_s: round((batch * 1000) / torch, 1),
-          ratio_ours_over_torch: round(ours / torch, 4),
+          ...oursVsTorch(ours, torch, batch, 1),
           eval_loss_rel_diff: pairs[k]!.evalLossRelDiff,
         };
       });
