@@ -18,7 +18,6 @@
 // need C++20); CONSISTENCY_CXX_STD overrides it.
 // build/libtorch.json records what was built against, including the Python (and PYTHONPATH)
 // whose torch is that same libtorch: the tests compare against it (test/helpers/python.ts).
-import { createHash } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -27,6 +26,8 @@ import { createRequire } from 'node:module';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
+// The fingerprint compiled into the addon (CTS_SOURCE_HASH), checked again at load by src/tensor/native.ts.
+const { nativeSourceHash } = require('./native-source-hash.cjs');
 const outFlag = process.argv.indexOf('--out');
 if (outFlag >= 0 && !process.argv[outFlag + 1]) {
   process.stderr.write('consistency-ts native: --out needs a folder\n');
@@ -239,26 +240,6 @@ function cudaIncludes(torch) {
   return has('cuda.h') && has(join('crt', 'host_config.h')) && has('nccl.h') ? dirs : null;
 }
 
-/**
- * The fingerprint of the addon's sources, compiled into it (CTS_SOURCE_HASH, exported as
- * `sourceHash`) and checked at load by src/tensor/native.ts, which computes it the same way:
- * sha256 over every native/*.cc and native/*.h (the files the package ships), sorted by name,
- * each as its name, a NUL, its bytes, a NUL. An addon built from other sources is refused.
- */
-function sourceHash() {
-  const h = createHash('sha256');
-  const dir = join(root, 'native');
-  for (const name of readdirSync(dir)
-    .filter((n) => /\.(cc|h)$/.test(n))
-    .sort()) {
-    h.update(name);
-    h.update('\0');
-    h.update(readFileSync(join(dir, name)));
-    h.update('\0');
-  }
-  return h.digest('hex');
-}
-
 function upToDate(torch, hash) {
   if (!existsSync(output)) return false;
   // A build against another libtorch (CONSISTENCY_TORCH switched), or from other sources, is never up to date.
@@ -269,7 +250,9 @@ function upToDate(torch, hash) {
     return false;
   }
   const built = statSync(output).mtimeMs;
-  return [...sources, 'native/binding.h', 'scripts/build-native.mjs'].every((s) => statSync(join(root, s)).mtimeMs < built);
+  return [...sources, 'native/binding.h', 'scripts/build-native.mjs', 'scripts/native-source-hash.cjs'].every(
+    (s) => statSync(join(root, s)).mtimeMs < built,
+  );
 }
 
 function compile(args) {
@@ -289,7 +272,7 @@ async function main() {
     console.log(JSON.stringify({ ...torch, version: version.join('.') }));
     return;
   }
-  const hash = sourceHash();
+  const hash = nativeSourceHash(join(root, 'native'));
   if (!force && upToDate(torch, hash)) {
     log('addon is up to date');
     return;

@@ -2,9 +2,8 @@
  * The one file that loads the native addon and declares its interface. Nothing else in the
  * project touches the `.node` file.
  */
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TensorHandle, GeneratorHandle } from './handles.js';
@@ -143,24 +142,6 @@ const handWritten: Record<keyof CoreOps | keyof DistributedOps, true> = {
   distReducerClose: true,
 };
 
-/**
- * The fingerprint of the sources in `dir` (native/), computed as scripts/build-native.mjs computes
- * the one it compiles into the addon: sha256 over every .cc and .h file, sorted by name, each as
- * its name, a NUL, its bytes, a NUL.
- */
-function sourceHash(dir: string): string {
-  const h = createHash('sha256');
-  for (const name of readdirSync(dir)
-    .filter((n) => /\.(cc|h)$/.test(n))
-    .sort()) {
-    h.update(name);
-    h.update('\0');
-    h.update(readFileSync(join(dir, name)));
-    h.update('\0');
-  }
-  return h.digest('hex');
-}
-
 function packageRoot(): string {
   // dist/src/tensor/native.js -> package root three levels up; src/tensor/native.ts -> two.
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -169,6 +150,12 @@ function packageRoot(): string {
     dir = dirname(dir);
   }
   throw new Error('consistency-ts: cannot find the package root');
+}
+
+/** The fingerprint of `sources` by the function the build script compiles into the addon (scripts/native-source-hash.cjs). */
+function nativeSourceHash(root: string, sources: string): string {
+  const hasher = createRequire(import.meta.url)(join(root, 'scripts', 'native-source-hash.cjs')) as { nativeSourceHash: (dir: string) => string };
+  return hasher.nativeSourceHash(sources);
 }
 
 function load(): NativeAddon {
@@ -198,7 +185,7 @@ function load(): NativeAddon {
   // The sources the package ships beside dist/ (package.json "files"); an addon built from others
   // may have every entry point and still disagree with this TypeScript on what they do.
   const sources = join(root, 'native');
-  if (existsSync(sources) && exported['sourceHash'] !== sourceHash(sources)) {
+  if (existsSync(sources) && exported['sourceHash'] !== nativeSourceHash(root, sources)) {
     throw new Error(`consistency-ts: the native addon ${file} is out of date (built from other sources than ${sources}); ${rebuild}`);
   }
   return exported as unknown as NativeAddon;
