@@ -3,7 +3,7 @@
  * Tensors, so src/distributed never touches the addon (test/source-layers). Every call is
  * guarded natively; a failure is an Error naming the call.
  */
-import { native, type DistGroupHandle, type DistReducerHandle } from './native.js';
+import { native, type DistGroupHandle, type DistReducerHandle, type DistributedOps } from './native.js';
 import type { Tensor } from './tensor.js';
 
 export type { DistGroupHandle, DistReducerHandle };
@@ -15,17 +15,9 @@ export function c10dSupport(): { c10d: boolean; gloo: boolean; nccl: boolean } {
   return native.distInfo();
 }
 
-/** `agentStoreAttempt`: -1 (rank 0 hosts the store), or torchrun's restart count when its agent hosts it. */
-export function c10dInit(
-  masterAddr: string,
-  masterPort: number,
-  rank: number,
-  worldSize: number,
-  timeoutMs: number,
-  backend: 'gloo' | 'nccl',
-  agentStoreAttempt: number,
-): DistGroupHandle {
-  return native.distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, backend, agentStoreAttempt);
+/** Joins the process group; the arguments are those of the native entry point (DistributedOps.distInit in ./native.ts). */
+export function c10dInit(...args: Parameters<DistributedOps['distInit']>): DistGroupHandle {
+  return native.distInit(...args);
 }
 
 export function c10dClose(group: DistGroupHandle): void {
