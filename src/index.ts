@@ -3,6 +3,7 @@
  * TypeScript on libtorch. The package root re-exports each module's public names, from that
  * module's index where it has one.
  */
+export { InputError } from './util/input-error.js';
 export * from './tensor/index.js';
 export {
   loadSafetensors,

@@ -92,3 +92,25 @@ test('the package root exports the training API, and it trains, checkpoints and 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("the errors of bad input share InputError (the CLI's one line and exit code 2); a program's own errors do not", () => {
+  const inputErrors = [
+    ct.CheckpointError,
+    ct.DataError,
+    ct.FeatureStatsError,
+    ct.InceptionWeightsError,
+    ct.KerasModelError,
+    ct.OfflineModelError,
+    ct.SafetensorsError,
+    ct.StateDictError,
+    ct.TorchCheckpointError,
+    ct.TrainSetupError,
+  ];
+  for (const ErrorClass of inputErrors) {
+    const e = new ErrorClass('bad input');
+    assert.ok(e instanceof ct.InputError, `${ErrorClass.name} is an InputError`);
+    assert.equal(e.exitCode, 2, `${ErrorClass.name}'s exit code`);
+    assert.equal(e.name, ErrorClass.name, `${ErrorClass.name} keeps its own name`);
+  }
+  assert.ok(!(new ct.DisposedTensorError('use after dispose') instanceof ct.InputError), 'a use-after-dispose is a bug, not bad input');
+});

@@ -4,9 +4,10 @@
  * so unknown flags and malformed values raise a UsageError that names the flag (exit code 2).
  */
 import { parseArgs } from 'node:util';
+import { InputError } from '../util/input-error.js';
 
 /** An error in how the program was called: printed as one line, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends InputError {
   override name = 'UsageError';
 }
 

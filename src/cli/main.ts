@@ -6,6 +6,7 @@
  */
 import type { Command } from './command.js';
 import { UsageError } from './args.js';
+import { InputError } from '../util/input-error.js';
 
 const commands: Record<string, () => Promise<{ default: Command }>> = {
   inspect: () => import('./inspect.js'),
@@ -52,7 +53,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof Error && (err as { exitCode?: number }).exitCode === 2)) {
+    if (err instanceof InputError) {
       console.error(err.message);
       process.exitCode = 2;
     } else {

@@ -3,6 +3,7 @@
  * them into tensors later, so nothing in src/data or src/image depends on the tensor engine.
  */
 import { oneLine } from '../io/one-line.js';
+import { InputError } from '../util/input-error.js';
 
 /** Which half of a dataset to load. */
 export type Split = 'train' | 'test';
@@ -33,9 +34,8 @@ export interface ImageDataset {
  * A problem with input data: a missing, truncated or corrupt file. The message is one line that
  * names the file and says what is wrong. The CLI prints it and exits with code 2.
  */
-export class DataError extends Error {
+export class DataError extends InputError {
   override name = 'DataError';
-  readonly exitCode = 2;
   /** The message is made one printable line (it may quote what the file holds). */
   constructor(message: string) {
     super(oneLine(message));

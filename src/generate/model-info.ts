@@ -6,6 +6,7 @@
 import protobuf from 'protobufjs/minimal.js';
 import onnxProto from 'onnx-proto';
 import type { NoiseEmbedding } from '../method/scalings.js';
+import { InputError } from '../util/input-error.js';
 
 /** The model's image shape and method constants. */
 export interface ModelInfo {
@@ -26,9 +27,8 @@ export interface ModelInfo {
 }
 
 /** A file that is not an exported consistency model. */
-export class ModelFileError extends Error {
+export class ModelFileError extends InputError {
   override name = 'ModelFileError';
-  readonly exitCode = 2;
 }
 
 const METADATA_PROPS_FIELD = 14; // ModelProto.metadata_props in onnx.proto

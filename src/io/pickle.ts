@@ -7,11 +7,11 @@
  * (INST, OBJ, NEWOBJ, NEWOBJ_EX, the extension registry) are refused outright.
  */
 import { oneLine } from './one-line.js';
+import { InputError } from '../util/input-error.js';
 
 /** A pickle stream that is malformed or asks for something the resolver refuses. */
-export class PickleError extends Error {
+export class PickleError extends InputError {
   override name = 'PickleError';
-  readonly exitCode = 2;
   /** The message is made one printable line (it may quote what the file holds). */
   constructor(message: string) {
     super(oneLine(message));

@@ -11,11 +11,11 @@ import { type DType, dtypeSize } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
 import { writeFileAtomic } from './atomic.js';
 import { oneLine } from './one-line.js';
+import { InputError } from '../util/input-error.js';
 
 /** A malformed or unreadable safetensors file. */
-export class SafetensorsError extends Error {
+export class SafetensorsError extends InputError {
   override name = 'SafetensorsError';
-  readonly exitCode = 2;
   /** The message is made one printable line (it may quote what the file holds). */
   constructor(message: string) {
     super(oneLine(message));

@@ -32,11 +32,11 @@ import { tensor } from '../tensor/creation.js';
 import { dtypeSize, type DType } from '../tensor/dtype.js';
 import { getDefaultDevice } from '../tensor/device.js';
 import { oneLine } from './one-line.js';
+import { InputError } from '../util/input-error.js';
 
 /** A checkpoint that cannot be read: the message names the file and the problem. */
-export class TorchCheckpointError extends Error {
+export class TorchCheckpointError extends InputError {
   override name = 'TorchCheckpointError';
-  readonly exitCode = 2;
   /** The message is made one printable line (it may quote what the file holds). */
   constructor(message: string) {
     super(oneLine(message));

@@ -19,15 +19,15 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { constants as zc, inflateRawSync } from 'node:zlib';
 import { crc32 } from '../image/crc32.js';
 import { oneLine } from './one-line.js';
+import { InputError } from '../util/input-error.js';
 
 /**
  * A malformed or unsupported zip archive. `problem` says what is wrong, `member` names the member
  * it concerns (null for the archive's directory), so readers of zip-based formats can word the
  * message for their format; the message itself names the archive, the member and the problem.
  */
-export class ZipError extends Error {
+export class ZipError extends InputError {
   override name = 'ZipError';
-  readonly exitCode = 2;
   constructor(
     readonly archive: string,
     readonly member: string | null,

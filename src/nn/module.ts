@@ -7,11 +7,11 @@ import { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Generator } from '../tensor/random.js';
+import { InputError } from '../util/input-error.js';
 
 /** A state dict that does not fit a module. */
-export class StateDictError extends Error {
+export class StateDictError extends InputError {
   override name = 'StateDictError';
-  readonly exitCode = 2;
 }
 
 /**

@@ -29,6 +29,7 @@ import { BatchLoader, type LoaderState } from '../data/loader.js';
 import type { ImageDataset } from '../data/types.js';
 import { isJsonObject, type JsonObject } from './json.js';
 import { oneLine } from '../io/one-line.js';
+import { InputError } from '../util/input-error.js';
 
 /** The value of `__metadata__.format`. */
 export const CHECKPOINT_FORMAT = 'consistency-ts/checkpoint';
@@ -38,9 +39,8 @@ export const CHECKPOINT_VERSION = 1;
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
 /** A missing, corrupt or unusable checkpoint: one line, exit code 2 in the CLI. */
-export class CheckpointError extends Error {
+export class CheckpointError extends InputError {
   override name = 'CheckpointError';
-  readonly exitCode = 2;
   /** The message is made one printable line (it may quote what the file holds). */
   constructor(message: string) {
     super(oneLine(message));

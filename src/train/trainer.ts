@@ -37,6 +37,7 @@ import { ThreadTuner } from './threads.js';
 import { rankSlice, type GradientSync } from './gradient-sync.js';
 import { LossScaler } from '../optim/loss-scaler.js';
 import { trainingStep, warmupLearningRate, type PhaseTimes, type TrainingStepContext, type TrainingStepResult } from './step.js';
+import { InputError } from '../util/input-error.js';
 
 /** Streams of the run seed (deriveState(seed, stream)) for the trainer's random sources; noise and levels: src/train/draws.ts. */
 const INIT_STREAM = 10;
@@ -81,9 +82,8 @@ export type TrainOutcome =
   | { status: 'diverged'; step: number; message: string; checkpoint: string | null };
 
 /** A run cannot start (mismatched resume, unusable data): exit code 2. */
-export class TrainSetupError extends Error {
+export class TrainSetupError extends InputError {
   override name = 'TrainSetupError';
-  readonly exitCode = 2;
 }
 
 /** Throws a TrainSetupError when the dataset's images or labels do not fit the config's network. */

@@ -14,6 +14,7 @@ import { loadSafetensors } from '../../io/safetensors.js';
 import { loadTorchCheckpoint } from '../../io/torch-checkpoint.js';
 import { FidInceptionV3 } from './inception.js';
 import { downloadVerified, DownloadError } from '../../io/download.js';
+import { InputError } from '../../util/input-error.js';
 
 /** pool3 of TF inception-2015-12-05 (what FID uses). */
 export const FID_FEATURE = 'inception-2015-12-05/pool3';
@@ -24,9 +25,8 @@ export const FID_WEIGHTS_FILE = 'pt_inception-2015-12-05-6726825d.pth';
 export const FID_WEIGHTS_SHA256_PREFIX = '6726825d';
 
 /** The weights cannot be found, downloaded or verified. */
-export class InceptionWeightsError extends Error {
+export class InceptionWeightsError extends InputError {
   override name = 'InceptionWeightsError';
-  readonly exitCode = 2;
 }
 
 /** `$CONSISTENCY_CACHE`, or `~/.cache/consistency-ts`. */

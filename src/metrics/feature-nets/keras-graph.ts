@@ -15,10 +15,10 @@ import { tidy, keep } from '../../tensor/scope.js';
 import { noGrad } from '../../tensor/autograd.js';
 import * as F from '../../tensor/functional.js';
 import type { JsonValue } from '../../util/json.js';
+import { InputError } from '../../util/input-error.js';
 
-export class KerasModelError extends Error {
+export class KerasModelError extends InputError {
   override name = 'KerasModelError';
-  readonly exitCode = 2;
 }
 
 /** One entry of a TFJS weights manifest group. */

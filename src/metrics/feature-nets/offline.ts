@@ -28,6 +28,7 @@ import { parseJsLiteral } from './js-literal.js';
 import type { JsonValue } from '../../util/json.js';
 import { KerasGraph, decodeWeights, type WeightsGroup } from './keras-graph.js';
 import { metricsCacheDir } from './inception-weights.js';
+import { InputError } from '../../util/input-error.js';
 
 export const NSFWJS_VERSION = '4.4.0';
 /** npm's dist.integrity of nsfwjs@4.4.0. */
@@ -39,9 +40,8 @@ export const OFFLINE_FEATURE = `nsfwjs-${NSFWJS_VERSION}-inception_v3/mixed5/glo
 export const OFFLINE_LAYER = 'mixed5';
 const MODEL_DIR = 'dist/models/inception_v3';
 
-export class OfflineModelError extends Error {
+export class OfflineModelError extends InputError {
   override name = 'OfflineModelError';
-  readonly exitCode = 2;
 }
 
 /** The model's parts as read from the package. */

@@ -16,6 +16,7 @@
 import { Tensor } from '../../tensor/tensor.js';
 import { tensor, eigh } from '../../tensor/creation.js';
 import { tidy, keep } from '../../tensor/scope.js';
+import { InputError } from '../../util/input-error.js';
 
 /** A Gaussian fit of N feature vectors of dimension D. */
 export interface FeatureStats {
@@ -31,9 +32,8 @@ export interface FeatureStats {
 }
 
 /** A statistics file that cannot be used: the message names the file. */
-export class FeatureStatsError extends Error {
+export class FeatureStatsError extends InputError {
   override name = 'FeatureStatsError';
-  readonly exitCode = 2;
 }
 
 /**
