@@ -164,17 +164,22 @@ fi
 "$python" -c 'import numpy' 2>/dev/null || fail "python3 has no numpy, which the Python references need (pip install numpy)"
 command -v g++ >/dev/null 2>&1 || fail "no g++ to build the addon"
 
-# Node.js: the installed one, else (or with GPU_CHECK_NODE_FROM_DEBS=1) the carried .deb's
-# files in $prefix/node (dpkg-deb -x; Python reads the .deb where dpkg-deb is missing).
+# Node.js: the installed one when it is new enough, else (or with GPU_CHECK_NODE_FROM_DEBS=1) the
+# carried .deb's files in $prefix/node (dpkg-deb -x; Python reads the .deb where dpkg-deb is missing).
+node_new_enough() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' 2>/dev/null
+}
 node_from=$(command -v node || true)
-if [[ ${GPU_CHECK_NODE_FROM_DEBS:-0} == 1 || -z $node_from ]]; then
+if [[ ${GPU_CHECK_NODE_FROM_DEBS:-0} == 1 || -z $node_from ]] || ! node_new_enough; then
   deb=$(compgen -G "$CARRY/nodejs_*.deb" | head -1 || compgen -G '.debs/nodejs_*.deb' | head -1 || true)
   [[ -n $deb ]] || fail "no node, and no nodejs_*.deb in $CARRY/ or .debs/ to unpack it from (scripts/gpu-check.sh --pack where node is)"
   rm -rf "$prefix/node"
   mkdir -p "$prefix/node"
   if [[ ${GPU_CHECK_NO_DPKG:-0} != 1 ]] && command -v dpkg-deb >/dev/null 2>&1; then
     dpkg-deb -x "$deb" "$prefix/node" || fail "dpkg-deb -x $deb failed"
+    node_from="$deb (dpkg-deb -x)"
   else
+    node_from="$deb (unpacked by python)"
     "$python" - "$deb" "$prefix/node" <<'PY' || fail "unpacking $deb with python failed"
 import io, sys, tarfile
 deb, dest = sys.argv[1:]
@@ -197,10 +202,8 @@ PY
   fi
   export PATH="$prefix/node/usr/bin:$PATH"
   [[ $(command -v node) == "$prefix/node/usr/bin/node" ]] || fail "the node unpacked from $deb is not the one on PATH"
-  node_from="$deb"
 fi
-node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' ||
-  fail "node $(node --version) is older than package.json's engines (>= 20.15)"
+node_new_enough || fail "node $(node --version) is older than package.json's engines (>= 20.15)"
 
 # node_modules/: the carried packages where npm ci's are not here (the build needs
 # node-addon-api and node-api-headers, the check's modules a few more).
@@ -235,7 +238,7 @@ fi
 
 torch_dir=$("$python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 start=$SECONDS
-CONSISTENCY_PYTHON="$python" LIBTORCH="$torch_dir" timeout -k 10 $((budget - SECONDS)) node scripts/build-native.mjs >"$logs/build.log" 2>&1 ||
+CONSISTENCY_PYTHON="$python" LIBTORCH="$torch_dir" timeout -k 10 $((budget - SECONDS > 1 ? budget - SECONDS : 1)) node scripts/build-native.mjs >"$logs/build.log" 2>&1 ||
   fail "building the addon against $torch_dir failed (see $logs/build.log)"
 echo $((SECONDS - start)) >"$logs/build.secs"
 if [[ $rehearse != 1 ]]; then
