@@ -269,7 +269,9 @@ for r in "${RUNS[@]}"; do
   IFS=: read -r name file device <<<"$r"
   [[ -z ${GPU_CHECK_RUNS:-} || " $GPU_CHECK_RUNS " == *" $name "* ]] || continue
   selected+=("$r")
-  if [[ $device == cuda && $rehearse != 1 ]]; then cuda_runs+=("$r"); else cpu_runs+=("${name}:${file}:cpu"); fi
+  # A rehearsal runs the CUDA files on CPU, in the same two groups.
+  [[ $rehearse != 1 ]] || r="${name}:${file}:cpu"
+  if [[ $device == cuda ]]; then cuda_runs+=("$r"); else cpu_runs+=("$r"); fi
 done
 run_group() {
   local r name file device
