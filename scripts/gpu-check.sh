@@ -52,7 +52,8 @@
 # GPU_CHECK_REHEARSE=1 (no GPU needed; every test on CPU; the benchmark must stop at its no-GPU
 # line) and GPU_CHECK_NODE_FROM_DEBS=1 (Node.js from the carried .deb even though node is
 # installed), against the pip torch of .cache/torch-pip when there is one (GPU_CHECK_PYTHON and
-# PYTHONPATH choose another), niced. It ends with the check's JSON line and exit code.
+# PYTHONPATH choose another), niced, the two groups one after the other (GPU_CHECK_PARALLEL=1: side
+# by side, as on a GPU). It ends with the check's JSON line and exit code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
