@@ -12,6 +12,8 @@
 // (e.g. CONSISTENCY_TORCH=pip node scripts/build-native.mjs --out build/pip; load it with
 // CONSISTENCY_NATIVE_ADDON=build/pip/Release/consistency_native.node).
 // CONSISTENCY_NO_SYSTEM_LIBTORCH=1 skips way 3 (lets a test see the message when all ways fail).
+// gloo's headers (for distributed training) are looked for in the libtorch, then in
+// $CONSISTENCY_GLOO_INCLUDE (a folder holding gloo/), then in /usr/include (Debian's libgloo-dev).
 // The libtorch's version (read from its headers) must lie in SUPPORTED_TORCH below, the versions
 // the test suite has passed against; CONSISTENCY_LIBTORCH_BYPASS_VERSION_CHECK=1 builds anyway
 // (as tch-rs's LIBTORCH_BYPASS_VERSION_CHECK). The C++ standard follows the version (2.x headers
@@ -211,8 +213,11 @@ function findLibtorch() {
 function distributedFlags(torch, hasCuda) {
   const c10dDir = torch.includes.map((i) => join(i, 'torch', 'csrc', 'distributed', 'c10d')).find((d) => existsSync(join(d, 'ProcessGroupGloo.hpp')));
   if (!c10dDir) return { flags: [], note: 'distributed training off: this libtorch has no c10d headers (ProcessGroupGloo.hpp)' };
-  const glooInclude = [...torch.includes, '/usr/include'].find((i) => existsSync(join(i, 'gloo', 'algorithm.h')));
-  if (!glooInclude) return { flags: [], note: 'distributed training off: no gloo headers (Debian: apt-get install libgloo-dev)' };
+  // CONSISTENCY_GLOO_INCLUDE: a folder holding gloo/ (scripts/gpu-check.sh unpacks the headers it carries there).
+  const glooDirs = [...torch.includes, process.env.CONSISTENCY_GLOO_INCLUDE, '/usr/include'].filter(Boolean);
+  const glooInclude = glooDirs.find((i) => existsSync(join(i, 'gloo', 'algorithm.h')));
+  if (!glooInclude)
+    return { flags: [], note: 'distributed training off: no gloo headers (Debian: apt-get install libgloo-dev, or set CONSISTENCY_GLOO_INCLUDE)' };
   const flags = ['-DCTS_HAVE_C10D', '-DUSE_C10D_GLOO', `-I${glooInclude}`];
   // ProcessGroupNCCL.hpp includes the CUDA toolkit's and NCCL's headers, which a CUDA libtorch
   // does not always bring (PyPI's torch does, in its nvidia-* packages); without them, Gloo only.
