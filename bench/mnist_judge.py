@@ -15,11 +15,14 @@ Prints one JSON line:
   real        the same figures for as many real test digits (the calibration of the confidence:
               what a perfect generator would score); its fd is that of as many real *training*
               digits against the test digits: the floor of fd at this sample size
+  asked       with --labels-cycle K (a grid of a class-conditional model sampled without --class,
+              so tile i was asked for digit i mod K): share of tiles labelled as asked, and
+              confidentAsked, the share labelled as asked with probability >= --threshold
   calibration with --calibrate: fd at the same sample size of real training digits (the floor) and
               of degraded training digits that must score higher: blurred (3x3 box), noised
               (Gaussian, sd 0.3 of the range, clipped), one class missing (no zeros)
 
-usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [GRID.png ...] [--tile 28] [--pad 2] [--threshold 0.9] [--calibrate]
+usage: /usr/bin/python3 bench/mnist_judge.py GRID.png [GRID.png ...] [--tile 28] [--pad 2] [--threshold 0.9] [--labels-cycle 10] [--calibrate]
 (one JSON line per grid, in order; the judge and the test digits' features are loaded once)
 """
 import argparse
@@ -174,16 +177,21 @@ def tiles(path, tile, pad):
     return np.stack(out)
 
 
-def score(model, u8, threshold):
+def score(model, u8, threshold, labels_cycle=0):
     with torch.no_grad():
         p = F.softmax(model(to_input(u8)), 1)
     top, cls = p.max(1)
-    return {
+    out = {
         'n': int(len(u8)),
         'confident': round(float((top >= threshold).float().mean()), 4),
         'meanMaxProb': round(float(top.mean()), 4),
         'classes': [int((cls == k).sum()) for k in range(10)],
     }
+    if labels_cycle:
+        asked = cls == torch.arange(len(u8)) % labels_cycle
+        out['asked'] = round(float(asked.float().mean()), 4)
+        out['confidentAsked'] = round(float((asked & (top >= threshold)).float().mean()), 4)
+    return out
 
 
 def features(model, u8):
@@ -239,6 +247,7 @@ def main():
     ap.add_argument('--tile', type=int, default=28)
     ap.add_argument('--pad', type=int, default=2)
     ap.add_argument('--threshold', type=float, default=0.9)
+    ap.add_argument('--labels-cycle', type=int, default=0, help='tile i was asked for digit i mod K (class-conditional grids): report the share labelled as asked')
     ap.add_argument('--calibrate', action='store_true', help='also report fd of real training digits and of degraded sets at the same sample size')
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -251,7 +260,7 @@ def main():
             resized = F.interpolate(torch.from_numpy(samples.astype(np.float32)).unsqueeze(1), size=(28, 28), mode='bilinear', align_corners=False)
             samples = resized.squeeze(1).round().clamp(0, 255).numpy().astype(np.uint8)
         sets = degraded_sets(len(samples))
-        out = {'grid': grid, **score(model, samples, a.threshold), 'fd': fd_against(ref, model, samples)}
+        out = {'grid': grid, **score(model, samples, a.threshold, a.labels_cycle), 'fd': fd_against(ref, model, samples)}
         out['real'] = {**score(model, test_digits[:len(samples)], a.threshold), 'fd': fd_against(ref, model, sets['train'])}
         if a.calibrate:
             out['calibration'] = {k: fd_against(ref, model, v) for k, v in sets.items()}

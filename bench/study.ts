@@ -87,6 +87,9 @@ export interface GridScore {
   classes: number[];
   fd: number;
   real: { n: number; confident: number; fd: number };
+  /** For a class-conditional model's grid (tile i asked for digit i mod 10): the share labelled as asked, and as asked with confidence. */
+  asked?: number;
+  confidentAsked?: number;
 }
 
 /** docs/study/<setting>/seed-<S>.json. */
@@ -132,9 +135,10 @@ function gitCommit(): string {
   return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
-/** Scores grids with bench/mnist_judge.py (one Python start for all). */
-export function judgeGrids(grids: string[]): GridScore[] {
-  const r = spawnSync(torchPython(), [join(repoRoot, 'bench', 'mnist_judge.py'), ...grids], {
+/** Scores grids with bench/mnist_judge.py (one Python start for all); `labelsCycle` > 0: tile i was asked for class i mod labelsCycle. */
+export function judgeGrids(grids: string[], labelsCycle = 0): GridScore[] {
+  const cycle = labelsCycle > 0 ? ['--labels-cycle', String(labelsCycle)] : [];
+  const r = spawnSync(torchPython(), [join(repoRoot, 'bench', 'mnist_judge.py'), ...grids, ...cycle], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -248,7 +252,10 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
   const two = join(runDir, 'judge-2step.png');
   cli(['sample', '--ckpt', runDir, '--n', String(samples), '--steps', '1', '--seed', String(SAMPLE_SEED), '--out', one], 'one-step sampling');
   cli(['sample', '--ckpt', runDir, '--n', String(samples), '--steps', '2', '--seed', String(SAMPLE_SEED), '--out', two], 'two-step sampling');
-  const [oneStep, twoStep] = judgeGrids([one, two]) as [GridScore, GridScore];
+  // `consistency sample` without --class cycles a conditional model's labels 0, 1, 2, ...
+  const { labelDim } = (JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { config: { network: { labelDim: number } } }).config
+    .network;
+  const [oneStep, twoStep] = judgeGrids([one, two], labelDim) as [GridScore, GridScore];
   const result: StudyResult = {
     setting: s.name,
     seed,

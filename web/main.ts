@@ -59,8 +59,9 @@ function seed(): number {
   return Number.isSafeInteger(v) && v >= 0 && v <= 0xffffffff ? v : 0;
 }
 
+/** The picked class; 'every class' (the default) leaves it out, so image i gets class i mod classes. */
 function classLabel(gen: ConsistencyGenerator): { classLabel?: number } {
-  return gen.info.classes > 0 ? { classLabel: Number(ui.classSelect.value) } : {};
+  return gen.info.classes > 0 && ui.classSelect.value !== '' ? { classLabel: Number(ui.classSelect.value) } : {};
 }
 
 /** Draws image `index` of `images` at (x, y) of `canvas`, one canvas pixel per image pixel. */
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   ui.model.textContent = `${info.preset}: ${info.channels}x${info.resolution}x${info.resolution}${info.classes > 0 ? `, ${info.classes} classes` : ''}`;
   if (info.classes > 0) {
     ui.classPicker.hidden = false;
+    ui.classSelect.add(new Option('every class', ''));
     for (let c = 0; c < info.classes; c++) ui.classSelect.add(new Option(String(c), String(c)));
   }
   const side = info.resolution;

@@ -126,6 +126,14 @@ export const CONFIG_FLAGS: readonly ConfigFlag[] = [
     want: 'in [0, 1)',
   },
   {
+    flag: 'classes',
+    path: 'network.labelDim',
+    kind: 'int',
+    help: "class-conditional on this many classes (the data's labels), 0 for unconditional (mnist-quick: 10)",
+    valid: (x) => x >= 0,
+    want: 'an integer >= 0',
+  },
+  {
     flag: 'fourier-scale',
     path: 'network.fourierScale',
     kind: 'number',

@@ -69,15 +69,16 @@ export function oneAndTwoStepSamples(network: ConsistencyNetwork, method: Method
 }
 
 /**
- * PNG bytes of a grid: the one-step samples as a square block on the left, the two-step samples
- * of the same noise in the same places on the right, with a blank column between the blocks.
+ * PNG bytes of a grid: the one-step samples as a block on the left, the two-step samples of the
+ * same noise in the same places on the right, with a blank column between the blocks. Each block
+ * is square unless `side` gives its width (a class-conditional run: one class per column).
  */
-export function samplesGridPng(images: Float32Array, count: number, shape: [number, number, number]): Uint8Array {
+export function samplesGridPng(images: Float32Array, count: number, shape: [number, number, number], side = Math.ceil(Math.sqrt(count))): Uint8Array {
   const [C, H, W] = shape;
   const per = C * H * W;
   if (images.length !== 2 * count * per)
     throw new RangeError(`samplesGridPng: expected ${2 * count} images of ${C}x${H}x${W}, got ${images.length / per}`);
-  const side = Math.ceil(Math.sqrt(count));
+  if (!Number.isInteger(side) || side < 1) throw new RangeError(`samplesGridPng: side must be an integer >= 1, got ${side}`);
   const rows = Math.ceil(count / side);
   const columns = 2 * side + 1;
   const tiles = new Float32Array(rows * columns * per).fill(1);
@@ -136,7 +137,10 @@ export class TrainingSamples {
     });
     const images = oneAndTwoStepSamples(evalNetwork, config.method, this.noise, config.sampling.secondSigma);
     const path = join(o.samplesDir, `step-${String(o.step).padStart(7, '0')}.png`);
-    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape), 'sample grid');
+    // The fixed labels cycle 0, 1, 2, ...: with a few classes, one column per class.
+    const classes = this.config.network.labelDim;
+    const side = classes > 0 && classes <= 16 ? Math.min(classes, runtime.sampleCount) : undefined;
+    writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape, side), 'sample grid');
     writeLossCurve(o.lossCurve, o.losses.x, o.losses.y, `${config.preset}: loss`);
     return path;
   }

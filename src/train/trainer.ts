@@ -96,7 +96,7 @@ export function checkDataFitsConfig(config: RunConfig, dataset: ImageDataset): v
   }
   if (config.network.labelDim > 0 && (!dataset.labels || dataset.numClasses > config.network.labelDim)) {
     throw new TrainSetupError(
-      `preset '${config.preset}' is class-conditional (${config.network.labelDim} classes) but ${dataset.name} ${dataset.labels ? `has ${dataset.numClasses} classes` : 'has no labels'}`,
+      `the run is class-conditional (${config.network.labelDim} classes) but ${dataset.name} ${dataset.labels ? `has ${dataset.numClasses} classes` : 'has no labels'}; --classes 0 trains an unconditional network`,
     );
   }
 }
