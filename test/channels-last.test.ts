@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { Generator, arange, nnf, randn, setNumThreads, tidy, full, type Tensor } from '../src/tensor/index.js';
-import { buildNetwork } from '../src/train/presets.js';
+import { unconditionalNetwork } from './helpers/presets.js';
 import { runPythonScript } from './helpers/python.js';
 
 setNumThreads(1);
@@ -60,8 +60,8 @@ test('channels-last tensors: same shape and values, NHWC layout, and the ops kee
   });
 });
 
-test('Module.channelsLast(): the mnist-quick network gives the same outputs and gradients; 4-D weights become NHWC leaves', () => {
-  const make = () => buildNetwork('mnist-quick', { generator: new Generator(3) });
+test('Module.channelsLast(): the (unconditional) mnist-quick network gives the same outputs and gradients; 4-D weights become NHWC leaves', () => {
+  const make = () => unconditionalNetwork('mnist-quick', { generator: new Generator(3) });
   const plain = make();
   const nhwc = make().channelsLast();
   try {

@@ -28,7 +28,27 @@ function readPng(path: string): { width: number; height: number; data: Buffer } 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cli-sample-'));
   run = join(dir, 'run');
-  const r = consistency('train', '--preset', 'mnist-quick', '--steps', '6', '--batch', '4', '--threads', '1', '--samples', '4', '--out', run);
+  // Unconditional (--classes 0; the preset is class-conditional): these tests sample at sigma_max 80
+  // and refuse --class on an unconditional model.
+  const r = consistency(
+    'train',
+    '--preset',
+    'mnist-quick',
+    '--classes',
+    '0',
+    '--sigma-max',
+    '80',
+    '--steps',
+    '6',
+    '--batch',
+    '4',
+    '--threads',
+    '1',
+    '--samples',
+    '4',
+    '--out',
+    run,
+  );
   assert.equal(r.status, 0, r.stderr);
 });
 

@@ -216,7 +216,8 @@ test('CIFAR-10 from an archive whose MD5 is not the official one: a warning, fli
     spawnSync('mkdir', ['-p', pngs]);
     const grid = join(out, 'samples', 'step-0000001.png');
     writeFileSync(join(pngs, 'a.png'), readFileSync(grid));
-    const bad = consistency('train', '--preset', 'mnist-quick', '--dataset', 'folder', '--data', pngs, '--out', join(dir, 'run2'));
+    // (--classes 0: unconditional, so the folder needs no class sub-folders.)
+    const bad = consistency('train', '--preset', 'mnist-quick', '--classes', '0', '--dataset', 'folder', '--data', pngs, '--out', join(dir, 'run2'));
     assert.equal(bad.status, 2);
     assert.match(
       oneLine(bad.stderr),

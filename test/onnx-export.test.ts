@@ -171,7 +171,7 @@ test('--fp16 stores float16 weights (about half the file) and equals libtorch ru
       for (const p of nets.ema.parameters()) tidy(() => p.copy_(p.toDtype('float16').toDtype('float32')));
     });
     const inputs = testInputs(config, testLevels(config), 4);
-    assertSameAsLibtorch(await ortDenoised(half, inputs, 0), libtorchDenoised(nets.ema, config, inputs), inputs, 'fp16');
+    assertSameAsLibtorch(await ortDenoised(half, inputs, config.network.labelDim), libtorchDenoised(nets.ema, config, inputs), inputs, 'fp16');
   } finally {
     nets.model.dispose();
     nets.ema.dispose();
@@ -190,7 +190,7 @@ test('--opset 18 and 21 (ReduceMean axes as an input) pass the checker and equal
       const r = consistency('export', '--ckpt', ckpt, '--out', out, '--opset', String(opset), '--threads', '1');
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(onnxCheck(out).opset, [opset]);
-      assertSameAsLibtorch(await ortDenoised(out, inputs, 0), want, inputs, `opset ${opset}`);
+      assertSameAsLibtorch(await ortDenoised(out, inputs, config.network.labelDim), want, inputs, `opset ${opset}`);
     }
     const bad = consistency('export', '--ckpt', ckpt, '--out', join(dir, 'x.onnx'), '--opset', '12');
     assert.equal(bad.status, 2);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { Generator, randn, setNumThreads, tidy } from '../src/tensor/index.js';
-import { buildNetwork } from '../src/train/presets.js';
+import { unconditionalNetwork } from './helpers/presets.js';
 import { ConsistencyDenoiser } from '../src/method/denoiser.js';
 import { ConsistencyLoss } from '../src/method/loss.js';
 import { ExponentialMovingAverage } from '../src/method/ema.js';
@@ -28,7 +28,7 @@ setNumThreads(1);
 const STEPS = 4;
 
 function setup(precision: Precision, lossScaler?: LossScaler) {
-  const net = buildNetwork('mnist-quick', { generator: new Generator(2) });
+  const net = unconditionalNetwork('mnist-quick', { generator: new Generator(2) });
   net.setGenerator(new Generator(3));
   const adam = new Adam(net, { lr: 1e-3 });
   const ema = new ExponentialMovingAverage(net, { kind: 'fixed', rate: 0.99 });

@@ -51,7 +51,8 @@ test('the run table: paper presets with the spec settings and RAdam, flips on CI
     ],
     [32, 3_000, 'adam', 1.5e-3, 100, 0.995],
   );
-  assert.deepEqual(quick.method, methodPreset('ict', { curriculum: { s0: 10, s1: 40 }, levels: { pMean: -0.5 } }));
+  assert.deepEqual(quick.method, methodPreset('ict', { curriculum: { s0: 10, s1: 40 }, levels: { pMean: -0.5 }, sigmaMax: 20 }));
+  assert.equal(quick.network.labelDim, 10, 'class-conditional on the ten digits');
   assert.equal(quick.data.pad32, false);
   assert.equal(quick.network.dropout, 0);
   const cpu = runPreset('cifar10-cpu')!;
@@ -152,6 +153,7 @@ test('each training flag sets the field it names, and nothing else', () => {
     [['--eps', '1e-6'], 'training.optimizer.eps', 1e-6],
     [['--warmup', '100'], 'training.optimizer.warmupSteps', 100],
     [['--grad-clip', '1'], 'training.optimizer.gradClip', 1],
+    [['--classes', '10'], 'network.labelDim', 10],
     [['--ema', '0.999'], 'training.emaRate', 0.999],
     [['--dropout', '0.1'], 'network.dropout', 0.1],
     [['--fourier-scale', '16'], 'network.fourierScale', 16],
