@@ -49,7 +49,7 @@ test('the run table: paper presets with the spec settings and RAdam, flips on CI
       quick.training.optimizer.warmupSteps,
       quick.training.emaRate,
     ],
-    [32, 3_000, 'adam', 1.5e-3, 100, 0.995],
+    [32, 2_800, 'adam', 1.5e-3, 100, 0.995],
   );
   assert.deepEqual(quick.method, methodPreset('ict', { curriculum: { s0: 10, s1: 40 }, levels: { pMean: -0.5 }, sigmaMax: 20 }));
   assert.equal(quick.network.labelDim, 10, 'class-conditional on the ten digits');

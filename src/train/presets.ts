@@ -214,7 +214,7 @@ const PRESETS: Record<PresetName, RunPreset> = {
       // - Earlier, at 2,700 steps: batch 16 29-34%, batch 32 35%; EMA 0.99/0.999, lr 7.5e-4/3e-3,
       //   beta2 0.99, a wider 7x7 level and c_noise = 250 ln(sigma) gave no gain; widths 24 and 32
       //   cost 2.3x and 2.9x per step.
-      training: { steps: 3_000, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1.5e-3, warmupSteps: 100 }, emaRate: 0.995, seed: 0 },
+      training: { steps: 2_800, batch: 32, optimizer: { ...PAPER_OPTIMIZER, kind: 'adam', lr: 1.5e-3, warmupSteps: 100 }, emaRate: 0.995, seed: 0 },
       sampling: { secondSigma: 0.821 },
     },
   ),
