@@ -5,7 +5,7 @@
  * Its Frechet distance in its own features: real digits score near the floor (real training digits
  * vs the test digits), every degraded set scores above it, a grid of one class far above; and the
  * distance itself equals the FID formula computed with scipy's sqrtm, as pytorch-fid computes it.
- * The first run trains the judge (about a minute of CPU) and caches it in .cache/mnist-judge.pt.
+ * The first run trains the judge (about a minute of CPU) and caches it in .cache/mnist-judge-v2.pt.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
