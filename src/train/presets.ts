@@ -201,16 +201,17 @@ const PRESETS: Record<PresetName, RunPreset> = {
       data: { ...MNIST_DATA, pad32: false },
       // Tuned for at most 10 minutes on 2 CPU cores (`npm start`: 2 processes x 1 thread), judged by
       // an MNIST classifier on 400 samples (bench/mnist_judge.py, share classified with p >= 0.9);
-      // every figure below is one 3,000-step run at one thread unless it says otherwise (README,
-      // "What to expect", has the three-seed results of this preset).
+      // every figure below is one 3,000-step run at one thread unless it says otherwise.
       // - Unconditional, sigma_max 80 (the preset before this one): 48.2% +- 0.4 one-step over seeds
       //   0-2 (two-step 55.9% +- 3.0); 3,700 steps (12.5 min) 51.3% +- 0.6.
       // - Seed 0, one change at a time from that: sigma_max 20 50.8% (two-step 58.8%, Frechet
       //   distance 112 instead of 143), sigma_max 10 52.5% (two-step 54.0%); a half-cosine lr decay
       //   to 0 over the second half 48.5% (no gain); P_mean 0 44.8%; s0 5 / s1 20 36.0% (s0 20 / s1 80
       //   at 3,700: 48.5% against 52.0%).
-      // - Class-conditional with sigma_max 20: 88.3% one-step, 87.5% two-step (seed 0; Frechet
-      //   distance 42 / 24 against 112 / 78 unconditional).
+      // - Class-conditional with sigma_max 20: 88.9% +- 0.8 one-step, 89.3% +- 2.0 two-step over
+      //   seeds 0-2 (Frechet distance 38 / 23 against 112 / 78 unconditional). Its 3,000-step
+      //   `npm start` took 9 min 58 s (161 images/s), so the preset trains 2,800 steps (README,
+      //   "What to expect", has their three-seed figures).
       // - Earlier, at 2,700 steps: batch 16 29-34%, batch 32 35%; EMA 0.99/0.999, lr 7.5e-4/3e-3,
       //   beta2 0.99, a wider 7x7 level and c_noise = 250 ln(sigma) gave no gain; widths 24 and 32
       //   cost 2.3x and 2.9x per step.
