@@ -14,7 +14,7 @@ import { sampleMultistep } from '../src/method/samplers.js';
 import { loadModel } from '../src/train/load-model.js';
 import { sampleImages } from '../src/train/generate.js';
 import { floatImagesToUint8 } from '../src/image/grid.js';
-import { consistency } from './helpers/cli.js';
+import { consistency, trainUnconditionalQuick } from './helpers/cli.js';
 
 setNumThreads(1);
 let dir = '';
@@ -28,27 +28,8 @@ function readPng(path: string): { width: number; height: number; data: Buffer } 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'cli-sample-'));
   run = join(dir, 'run');
-  // Unconditional (--classes 0; the preset is class-conditional): these tests sample at sigma_max 80
-  // and refuse --class on an unconditional model.
-  const r = consistency(
-    'train',
-    '--preset',
-    'mnist-quick',
-    '--classes',
-    '0',
-    '--sigma-max',
-    '80',
-    '--steps',
-    '6',
-    '--batch',
-    '4',
-    '--threads',
-    '1',
-    '--samples',
-    '4',
-    '--out',
-    run,
-  );
+  // Unconditional at sigma_max 80: these tests sample at sigma 80 and refuse --class on an unconditional model.
+  const r = trainUnconditionalQuick(run, 6);
   assert.equal(r.status, 0, r.stderr);
 });
 

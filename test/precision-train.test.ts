@@ -21,7 +21,7 @@ import { Adam } from '../src/optim/adam.js';
 import { LossScaler } from '../src/optim/loss-scaler.js';
 import { trainingStep, type TrainingStepContext } from '../src/train/step.js';
 import type { Precision } from '../src/tensor/autocast.js';
-import { CLI } from './helpers/cli.js';
+import { CLI, SMALL_TRAINING_FLAGS } from './helpers/cli.js';
 
 setNumThreads(1);
 
@@ -117,12 +117,7 @@ test('consistency train --precision bf16 --channels-last trains a few finite ste
       'mnist-quick',
       '--steps',
       '3',
-      '--batch',
-      '4',
-      '--threads',
-      '1',
-      '--samples',
-      '4',
+      ...SMALL_TRAINING_FLAGS,
       '--precision',
       'bf16',
       '--channels-last',
