@@ -112,16 +112,26 @@ struct Closable {
   T* box;
 };
 
+/** What a JS External holding a T is: its type tag and how messages name it (one per box type). */
+template <typename T>
+struct BoxKind;
 template <>
-struct Read<GroupBox*> {
-  static GroupBox* from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
-    return externalArg<GroupBox>(info, i, name, kGroupTag, "process group", true);
+struct BoxKind<GroupBox> {
+  static constexpr const napi_type_tag& tag = kGroupTag;
+  static constexpr const char* what = "process group";
+};
+
+/** An open box argument (a closed one is an error), or a Closable one (what the close calls take). */
+template <typename T>
+struct Read<T*> {
+  static T* from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+    return externalArg<T>(info, i, name, BoxKind<T>::tag, BoxKind<T>::what, true);
   }
 };
-template <>
-struct Read<Closable<GroupBox>> {
-  static Closable<GroupBox> from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
-    return {externalArg<GroupBox>(info, i, name, kGroupTag, "process group", false)};
+template <typename T>
+struct Read<Closable<T>> {
+  static Closable<T> from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
+    return {externalArg<T>(info, i, name, BoxKind<T>::tag, BoxKind<T>::what, false)};
   }
 };
 /** Waits for one collective, at most the group's timeout (a lost peer fails it, never hangs it). */
@@ -250,16 +260,9 @@ struct ReadyHook : torch::autograd::FunctionPostHook {
 };
 
 template <>
-struct Read<GradientBuckets*> {
-  static GradientBuckets* from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
-    return externalArg<GradientBuckets>(info, i, name, kReducerTag, "gradient reducer", true);
-  }
-};
-template <>
-struct Read<Closable<GradientBuckets>> {
-  static Closable<GradientBuckets> from(const Napi::CallbackInfo& info, size_t i, const char*, const char* name) {
-    return {externalArg<GradientBuckets>(info, i, name, kReducerTag, "gradient reducer", false)};
-  }
+struct BoxKind<GradientBuckets> {
+  static constexpr const napi_type_tag& tag = kReducerTag;
+  static constexpr const char* what = "gradient reducer";
 };
 
 /** A JS-owned External for a box, tagged so that no other External passes for it. */
