@@ -24,6 +24,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { plotPng, PALETTE, type PlotSeries } from '../src/image/plot.js';
+import { runPreset } from '../src/train/presets.js';
 import { repoRoot, torchPython } from '../test/helpers/python.js';
 
 /** One trained configuration of the study. */
@@ -33,9 +34,13 @@ export interface StudySetting {
   what: string;
   /** Flags added to `consistency train --preset mnist-quick`. */
   flags: string[];
-  /** A peer library's run instead: bench/study_peer_diffusers.py with this --variant. */
-  peer?: 'published' | 'corrected';
+  /** A peer library's run instead: bench/study_peer_<library>.py with this --variant. */
+  peer?: { library: PeerLibrary; variant: 'published' | 'corrected' };
 }
+
+/** The peers: each has bench/study_peer_<name>.py and a package of that name in .cache/study-peers. */
+export type PeerLibrary = 'diffusers' | 'kinyugo';
+const PEER_PACKAGE: Record<PeerLibrary, string> = { diffusers: 'diffusers', kinyugo: 'consistency_models' };
 
 /** The preset whose budget (steps, batch, network, data) every setting shares. */
 export const STUDY_PRESET = 'mnist-quick';
@@ -60,14 +65,26 @@ export const STUDY_SETTINGS: readonly StudySetting[] = [
   {
     name: 'diffusers-published',
     flags: [],
-    peer: 'published',
+    peer: { library: 'diffusers', variant: 'published' },
     what: "peer: diffusers 0.31.0's consistency-training example as published (AdamW 1e-4, cosine, 500 warm-up, s1 1280, P_mean -1.1, no EMA; per-element pseudo-Huber, c_in without sqrt, c_skip/c_out without sigma_min), UNet2DModel 0.28M",
   },
   {
     name: 'diffusers-corrected',
     flags: [],
-    peer: 'corrected',
+    peer: { library: 'diffusers', variant: 'corrected' },
     what: "peer: the same with its deviations corrected (pseudo-Huber per sample; CMStochasticIterativeScheduler's c_in, c_skip, c_out)",
+  },
+  {
+    name: 'kinyugo-published',
+    flags: [],
+    peer: { library: 'kinyugo', variant: 'published' },
+    what: "peer: Kinyugo's consistency_models (commit 2e6618d) ImprovedConsistencyTraining as its README's iCT example (Adam 1e-4, betas 0.9/0.995, no EMA, s1 1280, P_mean +1.1 as the README; per-element pseudo-Huber; network fed raw x and raw sigma), the same UNet2DModel",
+  },
+  {
+    name: 'kinyugo-corrected',
+    flags: [],
+    peer: { library: 'kinyugo', variant: 'corrected' },
+    what: 'peer: the same with its deviations corrected (P_mean -1.1, pseudo-Huber per sample, c_in x and c_noise = 250 ln sigma into the network)',
   },
 ];
 
@@ -152,27 +169,50 @@ export function resultPath(results: string, setting: string, seed: number): stri
   return join(results, setting, `seed-${seed}.json`);
 }
 
+/** The preset's budget and task as a peer's flags (bench/study_peer_common.py), so a peer never trains to a budget of its own. */
+export function peerTaskFlags(steps?: number): string[] {
+  const preset = runPreset(STUDY_PRESET)!;
+  return [
+    '--steps',
+    String(steps ?? preset.training.steps),
+    '--batch',
+    String(preset.training.batch),
+    '--classes',
+    String(preset.network.labelDim),
+    '--sigma-max',
+    String(preset.method.sigmaMax),
+    '--second-sigma',
+    String(preset.sampling.secondSigma),
+  ];
+}
+
 /** Trains (or resumes) a peer's run and writes its judge grids; returns [one-step grid, two-step grid, 64-sample grid]. */
 function runPeer(
-  s: StudySetting,
+  s: StudySetting & { peer: NonNullable<StudySetting['peer']> },
   seed: number,
   runDir: string,
   steps: number | undefined,
   samples: number,
 ): { grids: [string, string, string]; seconds: number; command: string } {
-  if (!existsSync(join(PEERS_DIR, 'diffusers')))
-    throw new Error(`study: ${s.name} needs the diffusers peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
+  const { library, variant } = s.peer;
+  if (!existsSync(join(PEERS_DIR, PEER_PACKAGE[library])))
+    throw new Error(`study: ${s.name} needs the ${library} peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
+  const task = peerTaskFlags(steps);
   const args = [
-    join(repoRoot, 'bench', 'study_peer_diffusers.py'),
+    join(repoRoot, 'bench', `study_peer_${library}.py`),
     '--out',
     runDir,
     '--seed',
     String(seed),
     '--variant',
-    s.peer!,
+    variant,
     '--samples',
     String(samples),
-    ...(steps !== undefined ? ['--steps', String(steps)] : []),
+    // One thread: torch's default (every core) measured 2.5-20x slower per step on a shared machine
+    // (src/train/threads.ts), and the study's trainings usually share it.
+    '--threads',
+    '1',
+    ...task,
   ];
   process.stderr.write(`study: ${s.name} seed ${seed}: ${existsSync(join(runDir, 'peer-checkpoint.pt')) ? 'resuming' : 'training'} the peer\n`);
   const env = { ...process.env, PYTHONPATH: [PEERS_DIR, join(repoRoot, '.cache', 'pydeps'), process.env.PYTHONPATH].filter(Boolean).join(':') };
@@ -183,7 +223,7 @@ function runPeer(
   return {
     grids: [out.grids['1step'], out.grids['2step'], out.grid64],
     seconds: out.trainSeconds,
-    command: `python3 bench/study_peer_diffusers.py --variant ${s.peer!} --seed ${seed}`,
+    command: `python3 bench/study_peer_${library}.py --variant ${variant} --seed ${seed} ${task.join(' ')}`,
   };
 }
 
@@ -192,8 +232,8 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
   const runDir = join(paths.runs, s.name, `seed-${seed}`);
   if (s.peer) {
     const load0 = loadavg()[0]!;
-    const peer = runPeer(s, seed, runDir, steps, samples);
-    const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]]) as [GridScore, GridScore];
+    const peer = runPeer({ ...s, peer: s.peer }, seed, runDir, steps, samples);
+    const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]], runPreset(STUDY_PRESET)!.network.labelDim) as [GridScore, GridScore];
     return finish(
       s,
       seed,
@@ -361,7 +401,7 @@ export function writeReport(results: string, mdPath: string, settings: readonly 
     const rs = found.get(s.name) ?? [];
     for (const seed of STUDY_SEEDS) if (!rs.some((r) => r.seed === seed)) missing.push(`${s.name} seed ${seed}`);
     if (rs.length === 0) {
-      rows.push(`| ${s.name} | ${s.what} | 0 | | | | | | |`);
+      rows.push(`| ${s.name} | ${s.what} | 0 | | | | | | | | |`);
       continue;
     }
     const one = meanSd(rs.map((r) => r.oneStep.confident));
@@ -369,9 +409,12 @@ export function writeReport(results: string, mdPath: string, settings: readonly 
     const fd1 = meanSd(rs.map((r) => r.oneStep.fd));
     const fd2 = meanSd(rs.map((r) => r.twoStep.fd));
     const classes = Math.min(...rs.map((r) => r.oneStep.classes.filter((c) => c > 0).length));
+    // Only class-conditional runs have an `asked` share (the judge's label is the class sampled).
+    const asked = (g: (r: StudyResult) => GridScore): string =>
+      rs.every((r) => g(r).asked !== undefined) ? fmt(meanSd(rs.map((r) => g(r).asked!)), 1, 100) : '';
     const secs = meanSd(rs.map((r) => r.trainSeconds));
     rows.push(
-      `| ${s.name} | ${s.what} | ${rs.length} (${rs.map((r) => r.seed).join(', ')}) | ${fmt(one, 1, 100)} | ${fmt(two, 1, 100)} | ${fmt(fd1, 1)} | ${fmt(fd2, 1)} | ${classes} | ${fmt(secs, 0)} |`,
+      `| ${s.name} | ${s.what} | ${rs.length} (${rs.map((r) => r.seed).join(', ')}) | ${fmt(one, 1, 100)} | ${fmt(two, 1, 100)} | ${fmt(fd1, 1)} | ${fmt(fd2, 1)} | ${asked((r) => r.oneStep)} | ${asked((r) => r.twoStep)} | ${classes} | ${fmt(secs, 0)} |`,
     );
     names.push(s.name);
     stats.one.push({ mean: one.mean * 100, sd: one.sd * 100 });
@@ -406,30 +449,37 @@ with the setting's flags and \`--seed S\`. Each run is judged on ${JUDGE_SAMPLES
 samples drawn from the same noise (seed ${SAMPLE_SEED}) by bench/mnist_judge.py: the share of samples its
 classifier labels with probability >= 0.9 ("confident"), and the Frechet distance between its
 penultimate-layer features of the samples and of the 10,000 test digits ("fd", lower is better).
+Every run is class-conditional, as the preset is: tile i asks for digit i mod 10, and "as asked" is the
+share the judge labels with the digit that was asked for.
 ${first ? `Calibration at ${first.n} samples: real test digits are ${(first.real.confident * 100).toFixed(1)}% confident; real training digits have fd ${first.real.fd} (the floor).` : ''}
 
 Mean ± sample standard deviation over the seeds that finished. Training seconds are wall time on a
 shared 2-core machine (load averages are in the JSON files): noisy, not a benchmark.
 
-| setting | what | seeds | one-step confident % | two-step confident % | one-step fd | two-step fd | classes present (min) | train s |
-|---|---|---|---|---|---|---|---|---|
+| setting | what | seeds | one-step confident % | two-step confident % | one-step fd | two-step fd | one-step as asked % | two-step as asked % | classes present (min) | train s |
+|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
 ${missing.length ? `Not run yet (${missing.length}): ${missing.join(', ')}. \`npm run study\` continues with these.` : 'All settings have all seeds.'}
 
 ## Peers
 
-- diffusers (PyPI, pinned 0.31.0, installed by \`STUDY_PEERS=1 bash scripts/setup.sh\` into .cache/study-peers, never
-  committed): bench/study_peer_diffusers.py trains as diffusers' consistency-training research example does
-  (the example script is not in the wheel; it is re-implemented from its description and defaults) with a
-  UNet2DModel of 0.28M parameters (the preset's network has 0.31M) and CMStochasticIterativeScheduler's
-  scalings, at the same steps, batch and data, rows diffusers-published and diffusers-corrected above.
-- Kinyugo's \`consistency_models\` (ImprovedConsistencyTraining) is published only on GitHub (its README
-  installs it with pip from a git URL; PyPI's "consistency-models" 0.0.1.dev0 is an empty placeholder by
-  someone else), so it cannot be installed on a user's machine from the registries this project uses and is
-  not run here. Read from its repository (commit 2e6618d, 2023-12-26): its defaults are iCT's (s0 10, s1 1280,
-  lognormal mean -1.1 and std 2.0 in the code; its README's example passes +1.1, the sign error docs/method.md section 3
-  notes), and its pseudo-Huber is per element, not per sample (docs/method.md section 4).
+Both peers are installed by \`STUDY_PEERS=1 bash scripts/setup.sh\` into .cache/study-peers (pinned, never
+committed) and get the preset's budget and task from this study: its steps, batch, class conditioning
+(on the digit labels), sigma_max and two-step level (bench/study_peer_common.py). Those are the task, not
+a peer's method; everything else is the peer's own, as published or corrected. Both train the same
+diffusers UNet2DModel of 0.28M parameters (the preset's network has 0.31M) with a class-embedding table.
+
+- diffusers (PyPI, 0.31.0): bench/study_peer_diffusers.py trains as diffusers' consistency-training
+  research example does (its script, which also trains class-conditionally, is not in the wheel; it is
+  re-implemented from its description and defaults) with CMStochasticIterativeScheduler's scalings.
+- Kinyugo's \`consistency_models\` (GitHub only, commit 2e6618d of 2023-12-26; PyPI's "consistency-models"
+  0.0.1.dev0 is an empty placeholder by someone else): bench/study_peer_kinyugo.py calls its
+  ImprovedConsistencyTraining and ConsistencySamplingAndEditing. The library brings no network and
+  leaves the loss and optimizer to its user; the published row follows its README's iCT example,
+  including its lognormal mean +1.1 (the code's default is -1.1: the sign error docs/method.md section 3
+  notes) and its per-element pseudo-Huber (section 4), and its contract of calling the network on the
+  raw noisy sample and sigma (no c_in).
 
 ## Plots
 

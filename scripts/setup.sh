@@ -79,6 +79,17 @@ if [[ ${STUDY_PEERS:-0} == 1 && ! -d .cache/study-peers/diffusers ]]; then
     typing-extensions==4.16.0 requests==2.34.2 certifi==2026.10.19.post1 charset-normalizer==3.5.3 idna==3.20 urllib3==2.8.0 ||
     echo "setup: could not install the study's diffusers peer into .cache/study-peers" >&2
 fi
+# The study's second peer (bench/study_peer_kinyugo.py): Kinyugo's consistency_models, published only
+# on GitHub, pinned to a commit (it needs torch and tqdm, both above). STUDY_KINYUGO_GIT points pip at
+# another copy of that repository (a mirror, a file:// path) where GitHub is out of reach.
+KINYUGO_COMMIT=2e6618d4b908f7ef7f5424d83afe0eb5c6c85957
+if [[ ${STUDY_PEERS:-0} == 1 && ! -d .cache/study-peers/consistency_models ]]; then
+  pip=(python3 -m pip)
+  "${pip[@]}" --version >/dev/null 2>&1 || pip=(/usr/bin/python3 -m pip)
+  "${pip[@]}" install -q --disable-pip-version-check --no-deps --target .cache/study-peers \
+    "git+${STUDY_KINYUGO_GIT:-https://github.com/Kinyugo/consistency_models.git}@$KINYUGO_COMMIT" ||
+    echo "setup: could not install the study's Kinyugo peer into .cache/study-peers (GitHub out of reach? see STUDY_KINYUGO_GIT)" >&2
+fi
 # PyPI's torch with its CUDA runtime packages (pip requires them all: torch's Python module
 # loads libtorch_cuda; about 3.0 GB downloaded, 5.3 GB installed, pip's cache makes reruns quick).
 # The marker is written only after pip succeeded, so an interrupted install is redone.

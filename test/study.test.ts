@@ -12,13 +12,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import { STUDY_PRESET, STUDY_SETTINGS, writeReport, type GridScore, type StudyResult } from '../bench/study.js';
+import { peerTaskFlags, STUDY_PRESET, STUDY_SETTINGS, writeReport, type GridScore, type StudyResult } from '../bench/study.js';
 import { runPreset } from '../src/train/presets.js';
 import { configFlag, resolveRunConfig, type ConfigFlagValues } from '../src/train/config-flags.js';
 import { repoRoot } from './helpers/python.js';
 
-function score(confident: number, fd: number, classes: number[]): GridScore {
-  return { n: 400, confident, meanMaxProb: confident, classes, fd, real: { n: 400, confident: 0.9575, fd: 13.802 } };
+function score(confident: number, fd: number, classes: number[], asked?: number): GridScore {
+  const g: GridScore = { n: 400, confident, meanMaxProb: confident, classes, fd, real: { n: 400, confident: 0.9575, fd: 13.802 } };
+  return asked === undefined ? g : { ...g, asked, confidentAsked: asked - 0.05 };
 }
 
 function result(
@@ -29,6 +30,7 @@ function result(
   fd: number,
   seconds: number,
   classes = [40, 40, 40, 40, 40, 40, 40, 40, 40, 40],
+  asked?: number,
 ): StudyResult {
   return {
     setting,
@@ -40,8 +42,8 @@ function result(
     cores: 2,
     date: '2026-12-01T00:00:00.000Z',
     commit: 'abc1234',
-    oneStep: score(one, fd, classes),
-    twoStep: score(two, fd / 2, classes),
+    oneStep: score(one, fd, classes, asked),
+    twoStep: score(two, fd / 2, classes, asked === undefined ? undefined : asked + 0.05),
   };
 }
 
@@ -53,17 +55,22 @@ test('study report: mean ± sample sd per setting, classes present, missing runs
       mkdirSync(join(results, r.setting), { recursive: true });
       writeFileSync(join(results, r.setting, `seed-${r.seed}.json`), JSON.stringify(r));
     };
-    write(result('ict', 0, 0.5, 0.7, 30, 600));
-    write(result('ict', 1, 0.6, 0.8, 40, 620));
-    write(result('ict', 2, 0.7, 0.9, 50, 640));
+    const all = [40, 40, 40, 40, 40, 40, 40, 40, 40, 40];
+    write(result('ict', 0, 0.5, 0.7, 30, 600, all, 0.9));
+    write(result('ict', 1, 0.6, 0.8, 40, 620, all, 0.8));
+    write(result('ict', 2, 0.7, 0.9, 50, 640, all, 0.7));
     write(result('squared-l2', 0, 0.25, 0.3, 80, 500, [0, 50, 50, 50, 50, 50, 50, 50, 50, 0]));
     const md = writeReport(results, join(dir, 'study.md'));
     assert.equal(readFileSync(join(dir, 'study.md'), 'utf8'), md);
     const row = (name: string) => md.split('\n').find((l) => l.startsWith(`| ${name} |`))!;
-    // ict: confident 50/60/70 % -> mean 60, sd sqrt(((-10)^2 + 0 + 10^2) / 2) = 10; fd 30/40/50 -> 40 ± 10; two-step fd 15/20/25 -> 20 ± 5.
-    assert.match(row('ict'), /\| 3 \(0, 1, 2\) \| 60\.0 ± 10\.0 \| 80\.0 ± 10\.0 \| 40\.0 ± 10\.0 \| 20\.0 ± 5\.0 \| 10 \| 620 ± 20 \|$/);
-    // One seed: no spread; two classes empty.
-    assert.match(row('squared-l2'), /\| 1 \(0\) \| 25\.0 \| 30\.0 \| 80\.0 \| 40\.0 \| 8 \| 500 \|$/);
+    // ict: confident 50/60/70 % -> mean 60, sd sqrt(((-10)^2 + 0 + 10^2) / 2) = 10; fd 30/40/50 -> 40 ± 10; two-step fd 15/20/25 -> 20 ± 5;
+    // as asked 90/80/70 -> 80 ± 10 one-step, 95/85/75 -> 85 ± 10 two-step.
+    assert.match(
+      row('ict'),
+      /\| 3 \(0, 1, 2\) \| 60\.0 ± 10\.0 \| 80\.0 ± 10\.0 \| 40\.0 ± 10\.0 \| 20\.0 ± 5\.0 \| 80\.0 ± 10\.0 \| 85\.0 ± 10\.0 \| 10 \| 620 ± 20 \|$/,
+    );
+    // One seed: no spread; two classes empty; an unconditional result has no "as asked" share.
+    assert.match(row('squared-l2'), /\| 1 \(0\) \| 25\.0 \| 30\.0 \| 80\.0 \| 40\.0 \| {2}\| {2}\| 8 \| 500 \|$/);
     assert.match(row('ct'), /\| 0 \|/);
     const missing = STUDY_SETTINGS.length * 3 - 4;
     assert.match(md, new RegExp(`Not run yet \\(${missing}\\): ict seed|Not run yet \\(${missing}\\): ema-teacher seed 0`));
@@ -127,4 +134,21 @@ test('each study setting changes what it says: the ablations differ from iCT in 
     [ct.method, ct.teacher, ct.mu0, ct.curriculum, ct.levels.kind, ct.weighting, ct.metric.kind],
     ['ct', 'ema', 0.9, { kind: 'ct-sqrt', s0: 2, s1: 150 }, 'uniform', 'constant', 'l2'],
   );
+});
+
+test("the peers train the preset's budget and task: its steps, batch, classes, sigma_max and two-step level", () => {
+  // The peers' own defaults (bench/study_peer_common.py) are not relied on: the study passes every value.
+  const p = resolveRunConfig(runPreset(STUDY_PRESET)!, {}); // what `consistency train --preset` trains
+  const flags = new Map<string, string>();
+  const f = peerTaskFlags();
+  for (let i = 0; i < f.length; i += 2) flags.set(f[i]!, f[i + 1]!);
+  assert.deepEqual(Object.fromEntries(flags), {
+    '--steps': String(p.training.steps),
+    '--batch': String(p.training.batch),
+    '--classes': String(p.network.labelDim),
+    '--sigma-max': String(p.method.sigmaMax),
+    '--second-sigma': String(p.sampling.secondSigma),
+  });
+  assert.equal(p.network.labelDim, 10, 'the preset is class-conditional, so the peers are too');
+  assert.equal(peerTaskFlags(7)[1], '7', 'a study with --steps passes them on');
 });
