@@ -166,7 +166,7 @@ fi
 command -v g++ >/dev/null 2>&1 || fail "no g++ to build the addon"
 
 # Node.js: the installed one when it is new enough, else (or with GPU_CHECK_NODE_FROM_DEBS=1) the
-# carried .deb's files in $prefix/node (dpkg-deb -x; Python reads the .deb where dpkg-deb is missing).
+# carried .deb's files in $prefix/node (dpkg-deb -x, or ar and tar where dpkg-deb is missing).
 node_new_enough() {
   node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' 2>/dev/null
 }
@@ -180,26 +180,14 @@ if [[ ${GPU_CHECK_NODE_FROM_DEBS:-0} == 1 || -z $node_from ]] || ! node_new_enou
     dpkg-deb -x "$deb" "$prefix/node" || fail "dpkg-deb -x $deb failed"
     node_from="$deb (dpkg-deb -x)"
   else
-    node_from="$deb (unpacked by python)"
-    "$python" - "$deb" "$prefix/node" <<'PY' || fail "unpacking $deb with python failed"
-import io, sys, tarfile
-deb, dest = sys.argv[1:]
-data = open(deb, "rb").read()
-assert data[:8] == b"!<arch>\n", deb + " is no .deb"
-pos = 8
-while pos < len(data):
-    name, size = data[pos:pos + 16].decode().strip().rstrip("/"), int(data[pos + 48:pos + 58])
-    if name.startswith("data.tar"):
-        with tarfile.open(fileobj=io.BytesIO(data[pos + 60:pos + 60 + size])) as t:
-            try:
-                t.extractall(dest, filter="fully_trusted")
-            except TypeError:
-                t.extractall(dest)
-        break
-    pos += 60 + size + (size & 1)
-else:
-    sys.exit("no data.tar in " + deb)
-PY
+    # binutils' ar, which every machine with g++ (required above) has: a .deb is an ar archive whose
+    # data.tar.* member holds the files.
+    node_from="$deb (ar + tar)"
+    member=$(ar t "$deb" | grep -m1 '^data\.tar') || fail "$deb has no data.tar member (is it a .deb?)"
+    case $member in
+      *.xz) unzip_flag=-J ;; *.zst) unzip_flag=--zstd ;; *.gz) unzip_flag=-z ;; *) unzip_flag= ;;
+    esac
+    ar p "$deb" "$member" | tar -x $unzip_flag -C "$prefix/node" || fail "unpacking $member of $deb failed"
   fi
   export PATH="$prefix/node/usr/bin:$PATH"
   [[ $(command -v node) == "$prefix/node/usr/bin/node" ]] || fail "the node unpacked from $deb is not the one on PATH"
