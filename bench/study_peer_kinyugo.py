@@ -25,6 +25,8 @@ usage: PYTHONPATH=.cache/study-peers python3 bench/study_peer_kinyugo.py --out D
        [--variant published|corrected] [--steps 2800] [--batch 32] [--classes 10] [--sigma-max 20]
        [--second-sigma 0.821] [--samples 400]
 """
+import importlib.metadata
+import json
 import math
 import os
 import sys
@@ -40,8 +42,11 @@ try:
 except ImportError as e:
     sys.exit(f'study_peer_kinyugo: {e}; install the peers with STUDY_PEERS=1 bash scripts/setup.sh (into .cache/study-peers)')
 
-# The commit setup.sh installs (the library has no release; its version string is 0.0.3).
-KINYUGO_COMMIT = '2e6618d4b908f7ef7f5424d83afe0eb5c6c85957'
+
+def installed_commit():
+    """The commit pip installed (its direct_url.json; the library has no release, its version string is 0.0.3)."""
+    direct = importlib.metadata.distribution('consistency_models').read_text('direct_url.json')
+    return json.loads(direct)['vcs_info']['commit_id'] if direct else 'unknown'
 
 
 class Network(nn.Module):
@@ -89,7 +94,7 @@ def main():
         kwargs = {'class_labels': labels} if labels is not None else {}
         return sampler(model, torch.zeros(n, 1, 28, 28), sigmas=levels, clip_denoised=True, **kwargs)
 
-    write_judge_grids(a, seconds, sample, {'peer': 'kinyugo', 'commit': KINYUGO_COMMIT, 'parameters': sum(p.numel() for p in model.parameters())})
+    write_judge_grids(a, seconds, sample, {'peer': 'kinyugo', 'commit': installed_commit(), 'parameters': sum(p.numel() for p in model.parameters())})
 
 
 if __name__ == '__main__':
