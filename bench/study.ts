@@ -62,6 +62,14 @@ export const STUDY_SETTINGS: readonly StudySetting[] = [
     what: 'the original CT (--method ct: EMA teacher, sqrt curriculum s0 2 / s1 150, uniform levels, lambda 1; squared L2 for LPIPS)',
     flags: ['--method', 'ct'],
   },
+  // CT's curriculum compressed into 2,800 steps spends about 10 steps below 10 levels (N(k) of
+  // docs/method.md section 2) and measured no learning at all (gray one-step samples at every grid):
+  // this row gives CT the preset's curriculum endpoints, so the CT row's failure can be told apart from CT's other ingredients.
+  {
+    name: 'ct-short-curriculum',
+    what: "the original CT with the preset's curriculum endpoints s0 10 / s1 40 instead of CT's 2 / 150",
+    flags: ['--method', 'ct', '--s0', '10', '--s1', '40'],
+  },
   {
     name: 'diffusers-published',
     flags: [],

@@ -97,7 +97,7 @@ test('study run refuses a changed budget without --results, and unknown settings
   assert.ok(!existsSync(join(tmpdir(), 'x', 'ict')));
 });
 
-test('each study setting changes what it says: the ablations differ from iCT in their one ingredient, ct is CT', () => {
+test('each study setting changes what it says: the ablations differ from iCT in their one ingredient, ct is CT, ct-short-curriculum only its curriculum', () => {
   const base = runPreset(STUDY_PRESET)!;
   // The settings' flags as the flag table's values (each setting passes --name value pairs).
   const given = (flags: string[]): ConfigFlagValues => {
@@ -126,7 +126,7 @@ test('each study setting changes what it says: the ablations differ from iCT in 
     'constant-weighting': ['weighting'],
     'sqrt-curriculum': ['curriculum'],
   };
-  for (const s of STUDY_SETTINGS.filter((x) => !x.peer && x.name !== 'ct')) assert.deepEqual(changed(s.flags), want[s.name], s.name);
+  for (const s of STUDY_SETTINGS.filter((x) => !x.peer && !x.name.startsWith('ct'))) assert.deepEqual(changed(s.flags), want[s.name], s.name);
   const ema = method(STUDY_SETTINGS.find((s) => s.name === 'ema-teacher')!.flags);
   assert.equal(ema.mu0, 0.9, 'an EMA teacher with mu0 = 0 would be the stopgrad teacher');
   const ct = method(STUDY_SETTINGS.find((s) => s.name === 'ct')!.flags);
@@ -134,6 +134,10 @@ test('each study setting changes what it says: the ablations differ from iCT in 
     [ct.method, ct.teacher, ct.mu0, ct.curriculum, ct.levels.kind, ct.weighting, ct.metric.kind],
     ['ct', 'ema', 0.9, { kind: 'ct-sqrt', s0: 2, s1: 150 }, 'uniform', 'constant', 'l2'],
   );
+  // ct-short-curriculum is that CT with the iCT preset's curriculum endpoints, and nothing else changed.
+  const short = method(STUDY_SETTINGS.find((s) => s.name === 'ct-short-curriculum')!.flags);
+  assert.deepEqual(short, { ...ct, curriculum: { kind: 'ct-sqrt', s0: ict.curriculum.s0, s1: ict.curriculum.s1 } });
+  assert.deepEqual([ict.curriculum.s0, ict.curriculum.s1], [10, 40]);
 });
 
 test("the peers train the preset's budget and task: its steps, batch, classes, sigma_max and two-step level", () => {
