@@ -473,7 +473,7 @@ ${missing.length ? `Not run yet (${missing.length}): ${missing.join(', ')}. \`np
 ## Peers
 
 Both peers are installed by \`STUDY_PEERS=1 bash scripts/setup.sh\` into .cache/study-peers (pinned, never
-committed) and get the preset's budget and task from this study: its steps, batch, class conditioning
+committed), train at one thread, and get the preset's budget and task from this study: its steps, batch, class conditioning
 (on the digit labels), sigma_max and two-step level (bench/study_peer_common.py). Those are the task, not
 a peer's method; everything else is the peer's own, as published or corrected. Both train the same
 diffusers UNet2DModel of 0.28M parameters (the preset's network has 0.31M) with a class-embedding table.
