@@ -196,13 +196,13 @@ export function peerTaskFlags(steps?: number): string[] {
 
 /** Trains (or resumes) a peer's run and writes its judge grids; returns [one-step grid, two-step grid, 64-sample grid]. */
 function runPeer(
-  s: StudySetting & { peer: NonNullable<StudySetting['peer']> },
+  s: StudySetting,
+  { library, variant }: NonNullable<StudySetting['peer']>,
   seed: number,
   runDir: string,
   steps: number | undefined,
   samples: number,
 ): { grids: [string, string, string]; seconds: number; command: string } {
-  const { library, variant } = s.peer;
   if (!existsSync(join(PEERS_DIR, PEER_PACKAGE[library])))
     throw new Error(`study: ${s.name} needs the ${library} peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
   const task = peerTaskFlags(steps);
@@ -240,7 +240,7 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
   const runDir = join(paths.runs, s.name, `seed-${seed}`);
   if (s.peer) {
     const load0 = loadavg()[0]!;
-    const peer = runPeer({ ...s, peer: s.peer }, seed, runDir, steps, samples);
+    const peer = runPeer(s, s.peer, seed, runDir, steps, samples);
     const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]], runPreset(STUDY_PRESET)!.network.labelDim) as [GridScore, GridScore];
     return finish(
       s,
