@@ -20,6 +20,7 @@ import { loadModel, type LoadedModel } from '../src/train/load-model.js';
 import { sampleMultistep } from '../src/method/samplers.js';
 import { colorize, inpaint, interpolateNoises } from '../src/method/editing.js';
 import { exportConsistencyOnnx } from '../src/export/export.js';
+import { sampleImages } from '../src/train/generate.js';
 
 setNumThreads(1);
 let dir = '';
@@ -223,6 +224,31 @@ test('colorize (3-channel class-conditional ADM) equals src/method colorize on t
     }
   assert.ok(checked > plane / 2, `only ${checked} unclipped pixels to check`);
   await assert.rejects(gen.sample({ n: 1, classLabel: 10 }), /class labels must be integers in \[0, 9\]/);
+});
+
+test('without a class, image i asks for class (offset + i) mod K in the runtime and in libtorch sampleImages', async () => {
+  const { model, gen } = await pair('adm-small', 17);
+  const [C, H, W] = model.shape;
+  const n = 12; // more than the 10 classes, so the cycle wraps
+  const cycled = Array.from({ length: n }, (_, i) => i % 10);
+  const levels = gen.levels(1);
+  const byDefault = await gen.sample({ n, levels, seed: 5 });
+  const asked = await gen.sample({ n, levels, seed: 5, classLabel: cycled });
+  assert.deepEqual(byDefault.data, asked.data, 'runtime: the default labels are i mod 10');
+  const allZero = await gen.sample({ n, levels, seed: 5, classLabel: 0 });
+  assert.ok(maxAbsDiff(allZero.data, byDefault.data) > 1e-3, 'the labels change the images here');
+  // sampleImages draws z from Generator(seed) and the later noise from Generator(seed + 1), one batch here.
+  const offset = 3;
+  const got = sampleImages(model, { count: n, levels, seed: 8, batch: n, offset });
+  const want = tidy(() => {
+    const z = randn([n, C, H, W], { generator: new Generator(8) });
+    const classLabels = tensor(
+      BigInt64Array.from({ length: n }, (_, i) => BigInt((offset + i) % 10)),
+      [n],
+    );
+    return sampleMultistep(model.denoiser, z, levels, new Generator(9), { clipDenoised: true, classLabels }).toFloat32Array();
+  });
+  assert.deepEqual(got, want, 'libtorch: the default labels are (offset + i) mod 10');
 });
 
 test('bad requests are RangeErrors naming the problem', async () => {

@@ -20,6 +20,7 @@ import { decodeImage, loadDataset, DataError } from '../data/index.js';
 import { readFileOrThrow } from '../data/fsutil.js';
 import { colorize, inpaint, interpolateNoises, superResolve, LUMA_WEIGHTS } from '../method/editing.js';
 import type { LoadedModel } from '../train/load-model.js';
+import { cycledClass } from '../method/class-labels.js';
 
 const NAME = 'consistency edit';
 const USAGE = `${NAME} --ckpt FILE_OR_RUN_DIR --task inpaint|colorize|superres|interpolate [--input IMG,...] [--n 8] [--mask center] [--factor 2] --out grid.png`;
@@ -155,7 +156,7 @@ async function run(argv: string[]): Promise<number> {
     const labelsFor = (count: number, known: Int32Array | null): Tensor | undefined =>
       classes > 0
         ? tensor(
-            BigInt64Array.from({ length: count }, (_, i) => BigInt(cls ?? known?.[i] ?? i % classes)),
+            BigInt64Array.from({ length: count }, (_, i) => BigInt(cls ?? known?.[i] ?? cycledClass(i, classes))),
             [count],
             { device },
           )

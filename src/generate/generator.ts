@@ -12,6 +12,7 @@ import { checkLevels, levelsForSteps } from '../method/levels.js';
 import { LUMA_WEIGHTS, colorTransform } from '../method/color-axes.js';
 import { NoiseRng } from './noise.js';
 import { readModelInfo, type ModelInfo } from './model-info.js';
+import { cycledClass } from '../method/class-labels.js';
 
 /** The parts of an onnxruntime package (onnxruntime-node or onnxruntime-web) the generator uses. */
 export interface OrtRuntime {
@@ -158,7 +159,7 @@ export class ConsistencyGenerator {
       return null;
     }
     const ids = Array.from({ length: n }, (_, i) =>
-      classLabel === undefined ? i % classes : typeof classLabel === 'number' ? classLabel : classLabel[i],
+      classLabel === undefined ? cycledClass(i, classes) : typeof classLabel === 'number' ? classLabel : classLabel[i],
     );
     const out = new Float32Array(n * classes);
     ids.forEach((c, i) => {

@@ -10,6 +10,7 @@ import { tidy } from '../tensor/scope.js';
 import { sampleMultistep } from '../method/samplers.js';
 import { getDefaultDevice } from '../tensor/device.js';
 import { loadModel, samplingLevels, type LoadedModel } from './load-model.js';
+import { cycledClass } from '../method/class-labels.js';
 
 export interface SampleOptions {
   /** Number of images. */
@@ -46,7 +47,7 @@ export function* sampleBatches(model: LoadedModel, o: SampleOptions): Generator<
         clipDenoised: o.clipDenoised ?? true,
         ...(classes > 0 && {
           classLabels: tensor(
-            BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? (offset + start + i) % classes)),
+            BigInt64Array.from({ length: b }, (_, i) => BigInt(o.classLabel ?? cycledClass(offset + start + i, classes))),
             [b],
             { device },
           ),

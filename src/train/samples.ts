@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createNetwork } from '../networks/build.js';
 import type { ImageNetwork } from '../networks/network.js';
 import { imageShape, type RunConfig, type RuntimeConfig } from './config.js';
+import { cycledClass } from '../method/class-labels.js';
 
 /** The noise and labels every sample grid of a run starts from. */
 export interface FixedNoise {
@@ -42,7 +43,7 @@ export function fixedNoise(seed: number, count: number, shape: [number, number, 
       const labels =
         numClasses > 0
           ? tensor(
-              BigInt64Array.from({ length: count }, (_, i) => BigInt(i % numClasses)),
+              BigInt64Array.from({ length: count }, (_, i) => BigInt(cycledClass(i, numClasses))),
               [count],
               { device },
             )
