@@ -1,6 +1,7 @@
 /**
  * `consistency train` input errors (exit 2, one line, nothing on disk changed) and divergence
- * (exit 1 naming the step, the last good checkpoint kept, no NaN weights written).
+ * (exit 1 naming the step, the last good checkpoint kept, no NaN weights written), and the default size
+ * of its sample grids.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -224,6 +225,28 @@ test('CIFAR-10 from an archive whose MD5 is not the official one: a warning, fli
       /images are 3x28x28, but the network of preset 'mnist-quick' takes 1x28x28|images are 3x32x32, but the network of preset 'mnist-quick' takes 1x32x32/,
     );
     assert.equal(existsSync(join(dir, 'run2')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a 10-class run's sample grid holds 60 images by default (whole rows of one image per class), as --samples 60 does", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-train-grid-'));
+  try {
+    const grid = (...samples: string[]): Buffer => {
+      const out = join(dir, `run${samples.join('')}`);
+      const r = consistency('train', ...tiny.filter((_, i) => i < tiny.length - 2), ...samples, '--steps', '1', '--out', out);
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(join(out, 'samples', 'step-0000001.png'));
+    };
+    const byDefault = grid();
+    const of64 = grid('--samples', '64');
+    assert.deepEqual(byDefault, grid('--samples', '60'));
+    // PNG IHDR: width at byte 16, height at 20. Both grids have 10 columns; 64 images need a seventh, partial row.
+    const size = (png: Buffer): [number, number] => [png.readUInt32BE(16), png.readUInt32BE(20)];
+    const [[w60, h60], [w64, h64]] = [size(byDefault), size(of64)];
+    assert.equal(w60, w64);
+    assert.ok(h60 < h64 && Math.abs(h60 / h64 - 6 / 7) < 0.01, `6 rows of 10 against 7: heights ${h60} and ${h64}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -21,6 +21,7 @@ import { CONFIG_FLAGS, resolveRunConfig, type ConfigFlagValues } from '../train/
 import { Trainer, TrainSetupError, checkDataFitsConfig } from '../train/trainer.js';
 import { defaultOptimizerFactory } from '../train/optimizer.js';
 import { runPreset, runPresetNames } from '../train/presets.js';
+import { defaultSampleCount } from '../train/samples.js';
 import { formatDuration } from '../train/progress.js';
 import {
   DataParallelRun,
@@ -70,7 +71,7 @@ const TRAIN_FLAGS: FlagSpecs = {
   'checkpoint-every': { kind: 'int', help: 'save a checkpoint every M steps (default 500)' },
   'sample-every': { kind: 'int', help: 'write a sample grid and the loss curve every S steps (default 500)' },
   'log-every': { kind: 'int', help: 'a progress line every this many steps when stderr is not a terminal (default 50)' },
-  samples: { kind: 'int', help: 'images per sample grid (default 64)' },
+  samples: { kind: 'int', help: 'images per sample grid (default 64; with at most 16 classes, whole rows of one image per class: 60 for 10)' },
 };
 
 function fail(message: string): never {
@@ -126,7 +127,7 @@ function resolveRuntime(f: ParsedFlags, config: RunConfig, out: string): Runtime
     checkpointEvery: num(f, 'checkpointEvery') ?? 500,
     sampleEvery: num(f, 'sampleEvery') ?? 500,
     logEvery: num(f, 'logEvery') ?? 50,
-    sampleCount: num(f, 'samples') ?? 64,
+    sampleCount: num(f, 'samples') ?? defaultSampleCount(config.network.labelDim),
   };
 }
 

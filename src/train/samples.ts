@@ -34,6 +34,16 @@ export interface FixedNoise {
 /** The offset added to the run's seed for the sample noise (independent of the training draws). */
 const SAMPLE_SEED_OFFSET = 982_451_653;
 
+/** The fixed labels cycle 0, 1, 2, ... (src/method/class-labels.ts): with a few classes, a grid has one column per class. */
+function classColumns(classes: number): boolean {
+  return classes > 0 && classes <= 16;
+}
+
+/** Images per sample grid by default: 64, or whole rows of one image per class (60 for 10 classes). */
+export function defaultSampleCount(classes: number): number {
+  return classColumns(classes) ? classes * Math.floor(64 / classes) : 64;
+}
+
 /** Draws the fixed sample noise of a run from its seed (on the CPU, so every device gets the same). */
 export function fixedNoise(seed: number, count: number, shape: [number, number, number], numClasses: number, device: string): FixedNoise {
   return keep(
@@ -138,9 +148,8 @@ export class TrainingSamples {
     });
     const images = oneAndTwoStepSamples(evalNetwork, config.method, this.noise, config.sampling.secondSigma);
     const path = join(o.samplesDir, `step-${String(o.step).padStart(7, '0')}.png`);
-    // The fixed labels cycle 0, 1, 2, ...: with a few classes, one column per class.
     const classes = this.config.network.labelDim;
-    const side = classes > 0 && classes <= 16 ? Math.min(classes, runtime.sampleCount) : undefined;
+    const side = classColumns(classes) ? Math.min(classes, runtime.sampleCount) : undefined;
     writeFileAtomic(path, samplesGridPng(images, runtime.sampleCount, shape, side), 'sample grid');
     writeLossCurve(o.lossCurve, o.losses.x, o.losses.y, `${config.preset}: loss`);
     return path;
