@@ -25,6 +25,7 @@ import { dirname, join, relative } from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { plotPng, PALETTE, type PlotSeries } from '../src/image/plot.js';
 import { runPreset } from '../src/train/presets.js';
+import type { RunConfig } from '../src/train/config.js';
 import { repoRoot, torchPython } from '../test/helpers/python.js';
 
 /** One trained configuration of the study. */
@@ -44,6 +45,10 @@ const PEER_PACKAGE: Record<PeerLibrary, string> = { diffusers: 'diffusers', kiny
 
 /** The preset whose budget (steps, batch, network, data) every setting shares. */
 export const STUDY_PRESET = 'mnist-quick';
+
+function studyPreset(): RunConfig {
+  return runPreset(STUDY_PRESET)!;
+}
 
 export const STUDY_SETTINGS: readonly StudySetting[] = [
   { name: 'ict', what: 'iCT as the mnist-quick preset has it', flags: [] },
@@ -129,8 +134,16 @@ export interface StudyResult {
   cores: number;
   date: string;
   commit: string;
+  /** A peer's library as it reported itself: its version (diffusers) or installed commit (Kinyugo's), and its network's parameters. */
+  peer?: PeerInfo;
   oneStep: GridScore;
   twoStep: GridScore;
+}
+
+export interface PeerInfo {
+  library: string;
+  version: string;
+  parameters: number;
 }
 
 interface Paths {
@@ -179,7 +192,7 @@ export function resultPath(results: string, setting: string, seed: number): stri
 
 /** The preset's budget and task as a peer's flags (bench/study_peer_common.py), so a peer never trains to a budget of its own. */
 export function peerTaskFlags(steps?: number): string[] {
-  const preset = runPreset(STUDY_PRESET)!;
+  const preset = studyPreset();
   return [
     '--steps',
     String(steps ?? preset.training.steps),
@@ -202,7 +215,7 @@ function runPeer(
   runDir: string,
   steps: number | undefined,
   samples: number,
-): { grids: [string, string, string]; seconds: number; command: string } {
+): { grids: [string, string, string]; seconds: number; command: string; info: PeerInfo } {
   if (!existsSync(join(PEERS_DIR, PEER_PACKAGE[library])))
     throw new Error(`study: ${s.name} needs the ${library} peer: STUDY_PEERS=1 bash scripts/setup.sh installs it into ${PEERS_DIR}`);
   const task = peerTaskFlags(steps);
@@ -227,8 +240,16 @@ function runPeer(
   const r = spawnSync(torchPython(), args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status === 130 || r.status === 143 || r.signal === 'SIGINT' || r.signal === 'SIGTERM') throw new StudyStopped(r.status ?? 130);
   if (r.status !== 0) throw new Error(`study: the ${s.name} peer failed (exit ${r.status ?? r.signal})`);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { trainSeconds: number; grids: { '1step': string; '2step': string }; grid64: string };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    peer: string;
+    version: string;
+    parameters: number;
+    trainSeconds: number;
+    grids: { '1step': string; '2step': string };
+    grid64: string;
+  };
   return {
+    info: { library: out.peer, version: out.version, parameters: out.parameters },
     grids: [out.grids['1step'], out.grids['2step'], out.grid64],
     seconds: out.trainSeconds,
     command: `python3 bench/study_peer_${library}.py --variant ${variant} --seed ${seed} ${task.join(' ')}`,
@@ -241,7 +262,7 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
   if (s.peer) {
     const load0 = loadavg()[0]!;
     const peer = runPeer(s, s.peer, seed, runDir, steps, samples);
-    const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]], runPreset(STUDY_PRESET)!.network.labelDim) as [GridScore, GridScore];
+    const [oneStep, twoStep] = judgeGrids([peer.grids[0], peer.grids[1]], studyPreset().network.labelDim) as [GridScore, GridScore];
     return finish(
       s,
       seed,
@@ -256,6 +277,7 @@ function runOne(s: StudySetting, seed: number, paths: Paths, steps: number | und
         cores: cpus().length,
         date: new Date().toISOString(),
         commit: gitCommit(),
+        peer: peer.info,
         oneStep,
         twoStep,
       },

@@ -120,7 +120,7 @@ def main():
             x = f(unet, x, torch.full((n,), t), labels).clamp(-1, 1)
         return x
 
-    write_judge_grids(a, seconds, sample, {'peer': 'diffusers', 'diffusers': diffusers.__version__, 'parameters': sum(p.numel() for p in unet.parameters())})
+    write_judge_grids(a, seconds, sample, {'peer': 'diffusers', 'version': diffusers.__version__, 'parameters': sum(p.numel() for p in unet.parameters())})
 
 
 if __name__ == '__main__':

@@ -94,7 +94,7 @@ def main():
         kwargs = {'class_labels': labels} if labels is not None else {}
         return sampler(model, torch.zeros(n, 1, 28, 28), sigmas=levels, clip_denoised=True, **kwargs)
 
-    write_judge_grids(a, seconds, sample, {'peer': 'kinyugo', 'commit': installed_commit(), 'parameters': sum(p.numel() for p in model.parameters())})
+    write_judge_grids(a, seconds, sample, {'peer': 'kinyugo', 'version': installed_commit(), 'parameters': sum(p.numel() for p in model.parameters())})
 
 
 if __name__ == '__main__':
