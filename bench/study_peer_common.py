@@ -44,6 +44,9 @@ def parse_args(description, variants):
     ap.add_argument('--second-sigma', type=float, default=0.821, help='the intermediate level of two-step sampling')
     ap.add_argument('--samples', type=int, default=400)
     ap.add_argument('--threads', type=int, default=0, help='torch threads (default: torch decides)')
+    ap.add_argument('--loss', choices=['per-element', 'per-sample'], default=None,
+                    help="a diagnostic: the pseudo-Huber of the other variant, to tell which correction matters "
+                         "(default: the variant's own, per element when published, per sample when corrected)")
     a = ap.parse_args()
     if a.steps < 1 or a.batch < 1 or a.samples < 2 or a.classes not in (0, 10):
         sys.exit('study peer: --steps and --batch must be >= 1, --samples >= 2, --classes 0 or 10')
@@ -51,6 +54,8 @@ def parse_args(description, variants):
         sys.exit(f'study peer: need {SIGMA_MIN} < --second-sigma < --sigma-max')
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if a.loss is None:
+        a.loss = 'per-element' if a.variant == 'published' else 'per-sample'
     os.makedirs(a.out, exist_ok=True)
     return a
 
@@ -157,5 +162,5 @@ def write_judge_grids(a, seconds, sample, info):
             images = to_u8(sample(levels, n, sample_labels(n, a.classes)))
         grids[name] = os.path.join(a.out, f'judge-{name}.png' if name != '64' else 'grid-64.png')
         write_grid(grids[name], images)
-    print(json.dumps({**info, 'variant': a.variant, 'classes': a.classes, 'sigmaMax': a.sigma_max, 'steps': a.steps,
+    print(json.dumps({**info, 'variant': a.variant, 'loss': a.loss, 'classes': a.classes, 'sigmaMax': a.sigma_max, 'steps': a.steps,
                       'trainSeconds': round(seconds), 'grids': {'1step': grids['1step'], '2step': grids['2step']}, 'grid64': grids['64']}))

@@ -31,7 +31,7 @@ rerunning with the same --out continues. Prints one JSON line when done.
 
 usage: PYTHONPATH=.cache/study-peers python3 bench/study_peer_diffusers.py --out DIR --seed S
        [--variant published|corrected] [--steps 2800] [--batch 32] [--classes 10] [--sigma-max 20]
-       [--second-sigma 0.821] [--samples 400]
+       [--second-sigma 0.821] [--samples 400] [--loss per-element|per-sample]
 """
 import math
 import os
@@ -80,8 +80,8 @@ class Consistency:
         return c_skip * x + c_out * unet(c_in * x, c_noise, class_labels=labels).sample
 
 
-def pseudo_huber(a, b, c, variant):
-    if variant == 'published':
+def pseudo_huber(a, b, c, kind):
+    if kind == 'per-element':
         return (torch.sqrt((a - b) ** 2 + c ** 2) - c).flatten(1).mean(1)
     return torch.sqrt(((a - b) ** 2).flatten(1).sum(1) + c ** 2) - c
 
@@ -107,7 +107,7 @@ def main():
         student = f(unet, x + s_hi.view(-1, 1, 1, 1) * z, s_hi, labels)
         with torch.no_grad():
             target = f(teacher, x + s_lo.view(-1, 1, 1, 1) * z, s_lo, labels)
-        return (pseudo_huber(student, target, c, a.variant) / (s_hi - s_lo)).mean()
+        return (pseudo_huber(student, target, c, a.loss) / (s_hi - s_lo)).mean()
 
     seconds = train(a, unet, {'opt': opt, 'sched': sched}, loss_fn, after_step=lambda _: sched.step(), clip_grad=1.0)
     unet.eval()

@@ -23,7 +23,7 @@ sigma], from noise seeded by study_peer_common.SAMPLE_SEED, tile i asking for di
 
 usage: PYTHONPATH=.cache/study-peers python3 bench/study_peer_kinyugo.py --out DIR --seed S
        [--variant published|corrected] [--steps 2800] [--batch 32] [--classes 10] [--sigma-max 20]
-       [--second-sigma 0.821] [--samples 400]
+       [--second-sigma 0.821] [--samples 400] [--loss per-element|per-sample]
 """
 import importlib.metadata
 import json
@@ -71,6 +71,9 @@ def per_sample_pseudo_huber(a, b):
 
 def main():
     a = parse_args("Kinyugo's consistency_models peer on MNIST", ['published', 'corrected'])
+    if a.steps < 8:
+        # The library's curriculum divides by floor(steps / (log2(s1 / s0) + 1)) = floor(steps / 8).
+        sys.exit('study peer: Kinyugo\'s curriculum needs --steps >= 8 (it divides by steps // 8)')
     torch.manual_seed(a.seed)
     model = Network(network(a.classes), a.variant)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.995))
@@ -82,7 +85,7 @@ def main():
     def loss_fn(step, x, labels):
         kwargs = {'class_labels': labels} if labels is not None else {}
         out = ict(model, x, step, a.steps, **kwargs)
-        if a.variant == 'published':
+        if a.loss == 'per-element':
             return (pseudo_huber_loss(out.predicted, out.target) * out.loss_weights).mean()
         return (per_sample_pseudo_huber(out.predicted, out.target) * out.loss_weights.flatten()).mean()
 
