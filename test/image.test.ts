@@ -214,3 +214,31 @@ test('line plot: log-y, gaps for non-finite and non-positive values, several ser
   assert.equal(flat.width, 200);
   assert.throws(() => renderPlot({ y: [1, 2], x: [1] }), /x has 1 values but y has 2/);
 });
+
+test('line plot: xRange widens the x axis beyond the data, and is checked', () => {
+  // Red pixel columns of a line over x in [0, 1].
+  const redColumns = (opts: { xRange?: [number, number] }): number[] => {
+    const p = renderPlot({ x: [0, 1], y: [0, 1], color: [200, 0, 0] }, { width: 320, height: 200, ...opts });
+    const cols: number[] = [];
+    for (let x = 0; x < p.width; x++)
+      for (let y = 0; y < p.height; y++) {
+        const o = (y * p.width + x) * 3;
+        if (p.pixels[o] === 200 && p.pixels[o + 1] === 0) {
+          cols.push(x);
+          break;
+        }
+      }
+    return cols;
+  };
+  const full = redColumns({});
+  const narrow = redColumns({ xRange: [0, 10] });
+  // Over [0, 1] of a [0, 10] axis the line spans about a tenth of the width it spans alone.
+  const span = (c: number[]): number => c[c.length - 1]! - c[0]!;
+  assert.ok(span(full) > 200, `alone the line spans the plot (${span(full)} px)`);
+  assert.ok(Math.abs(span(narrow) - span(full) / 10) <= 3, `${span(narrow)} px against ${span(full)} px`);
+  assert.equal(narrow[0], full[0], 'both start at the left edge of the plot');
+  // Points outside the range still widen the axis: a range inside the data changes nothing.
+  assert.deepEqual(redColumns({ xRange: [0.2, 0.4] }), full);
+  assert.throws(() => renderPlot({ y: [1, 2] }, { xRange: [3, 3] }), /xRange must be two finite numbers, lo < hi; got \[3, 3\]/);
+  assert.throws(() => renderPlot({ y: [1, 2] }, { xRange: [0, NaN] }), /xRange must be/);
+});

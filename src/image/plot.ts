@@ -26,6 +26,8 @@ export interface PlotOptions {
   height?: number;
   /** Logarithmic y axis (base 10). */
   logY?: boolean;
+  /** An x range the axis covers even where no point lies (points outside it widen the axis), e.g. room for the legend. */
+  xRange?: readonly [number, number];
   title?: string;
   /** Text scale of the bitmap font (pixels per font pixel); default 2. */
   fontScale?: number;
@@ -151,6 +153,13 @@ export function renderPlot(series: PlotSeries | PlotSeries[], opts: PlotOptions 
     }
     return p;
   });
+  if (opts.xRange) {
+    const [lo, hi] = opts.xRange;
+    if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo < hi))
+      throw new RangeError(`renderPlot: xRange must be two finite numbers, lo < hi; got [${lo}, ${hi}]`);
+    xmin = Math.min(xmin, lo);
+    xmax = Math.max(xmax, hi);
+  }
   if (xmin > xmax) [xmin, xmax] = [0, 1];
   if (ymin > ymax) [ymin, ymax] = [0, 1];
   const xa = linearAxis(xmin, xmax);
