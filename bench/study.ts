@@ -407,7 +407,7 @@ const fmt = (m: { mean: number; sd: number; n: number }, digits: number, scale =
   m.n > 1 ? `${(m.mean * scale).toFixed(digits)} ± ${(m.sd * scale).toFixed(digits)}` : (m.mean * scale).toFixed(digits);
 
 /** One error-bar plot: per setting, a vertical bar mean ± sd and a tick at the mean. */
-function errorBarPlot(names: string[], stats: { mean: number; sd: number }[], title: string): Uint8Array {
+function errorBarPlot(names: string[], stats: { mean: number; sd: number }[], title: string, logY = false): Uint8Array {
   const series: PlotSeries[] = [];
   names.forEach((name, i) => {
     const { mean, sd } = stats[i]!;
@@ -415,9 +415,9 @@ function errorBarPlot(names: string[], stats: { mean: number; sd: number }[], ti
     series.push({ x: [i + 1, i + 1], y: [mean - sd, mean + sd], color, label: `${i + 1} ${name}` });
     series.push({ x: [i + 0.8, i + 1.2], y: [mean, mean], color });
   });
-  // Invisible corners keep the bars off the plot's edges.
-  series.push({ x: [0.5, names.length + 0.5], y: [NaN, NaN] });
-  return plotPng(series, { title, width: 720, height: 420 });
+  // The x range keeps the bars off the plot's edges and leaves its right third to the legend (drawn
+  // top right), so that it covers no bar.
+  return plotPng(series, { title, width: 720, height: 420, logY, xRange: [0.5, 1.5 * (names.length + 0.5)] });
 }
 
 /** Writes docs/study.md and its plots from the results found. */
@@ -456,13 +456,14 @@ export function writeReport(results: string, mdPath: string, settings: readonly 
   if (names.length) {
     const plotDir = join(results);
     mkdirSync(plotDir, { recursive: true });
-    const specs: [string, { mean: number; sd: number }[], string][] = [
-      ['confident-1step.png', stats.one, 'one-step confident digits (%), mean +- sd over seeds'],
-      ['confident-2step.png', stats.two, 'two-step confident digits (%), mean +- sd over seeds'],
-      ['fd-1step.png', stats.fd, 'one-step Frechet distance (judge features), mean +- sd'],
+    // The fd axis is logarithmic: a collapsed run's fd (about 1,100) would flatten the others (30-200).
+    const specs: [string, { mean: number; sd: number }[], string, boolean][] = [
+      ['confident-1step.png', stats.one, 'one-step confident digits (%), mean +- sd over seeds', false],
+      ['confident-2step.png', stats.two, 'two-step confident digits (%), mean +- sd over seeds', false],
+      ['fd-1step.png', stats.fd, 'one-step Frechet distance (judge features, log scale), mean +- sd', true],
     ];
-    for (const [file, st, title] of specs) {
-      writeFileAtomic(join(plotDir, file), errorBarPlot(names, st, title));
+    for (const [file, st, title, logY] of specs) {
+      writeFileAtomic(join(plotDir, file), errorBarPlot(names, st, title, logY));
       plots.push(`![${title}](${relative(dir, join(plotDir, file))})`);
     }
   }
