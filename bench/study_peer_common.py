@@ -1,6 +1,7 @@
 """What the study's peers share (bench/study_peer_diffusers.py, bench/study_peer_kinyugo.py): their
 command line, MNIST with its labels, the diffusers UNet2DModel both train (about the mnist-quick
-network's size), a resumable training loop, and the judge's grids.
+network's size), the per-sample pseudo-Huber of their corrected variants, a resumable training loop,
+and the judge's grids.
 
 The study (bench/study.ts) passes every peer the preset's budget and task: --steps, --batch,
 --classes (class-conditional when > 0, as the preset is), --sigma-max and --second-sigma (the
@@ -30,6 +31,14 @@ except ImportError as e:
 SIGMA_MIN, SIGMA_DATA, RHO = 0.002, 0.5, 7.0
 # The judge's seed for the sample noise (bench/study.ts SAMPLE_SEED).
 SAMPLE_SEED = 1000
+
+
+def per_sample_pseudo_huber(a, b):
+    """iCT's pseudo-Huber on the whole sample (docs/method.md section 4), per sample:
+    sqrt(||a - b||^2 + c^2) - c with c = 0.00054 sqrt(d), d the values per sample. Both peers' corrected
+    variants use it."""
+    c = 0.00054 * math.sqrt(a[0].numel())
+    return torch.sqrt(((a - b) ** 2).flatten(1).sum(1) + c ** 2) - c
 
 
 def parse_args(description, variants):

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study_peer_common import RHO, SIGMA_DATA, SIGMA_MIN, network, parse_args, train, write_judge_grids  # noqa: E402
+from study_peer_common import RHO, SIGMA_DATA, SIGMA_MIN, network, parse_args, per_sample_pseudo_huber, train, write_judge_grids  # noqa: E402
 
 import diffusers  # noqa: E402  (study_peer_common has checked that the peers are installed)
 from diffusers import CMStochasticIterativeScheduler  # noqa: E402
@@ -81,9 +81,9 @@ class Consistency:
 
 
 def pseudo_huber(a, b, c, kind):
-    if kind == 'per-element':
+    if kind == 'per-element':  # the example's: the mean over values of sqrt(d^2 + c^2) - c
         return (torch.sqrt((a - b) ** 2 + c ** 2) - c).flatten(1).mean(1)
-    return torch.sqrt(((a - b) ** 2).flatten(1).sum(1) + c ** 2) - c
+    return per_sample_pseudo_huber(a, b)
 
 
 def main():

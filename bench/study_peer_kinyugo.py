@@ -27,7 +27,6 @@ usage: PYTHONPATH=.cache/study-peers python3 bench/study_peer_kinyugo.py --out D
 """
 import importlib.metadata
 import json
-import math
 import os
 import sys
 
@@ -35,7 +34,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study_peer_common import SIGMA_DATA, SIGMA_MIN, network, parse_args, train, write_judge_grids  # noqa: E402
+from study_peer_common import SIGMA_DATA, SIGMA_MIN, network, parse_args, per_sample_pseudo_huber, train, write_judge_grids  # noqa: E402
 
 try:
     from consistency_models import ConsistencySamplingAndEditing, ImprovedConsistencyTraining, pseudo_huber_loss
@@ -62,11 +61,6 @@ class Network(nn.Module):
             return self.unet(x, sigma, class_labels=class_labels).sample
         c_in = (sigma ** 2 + SIGMA_DATA ** 2).rsqrt().view(-1, 1, 1, 1)
         return self.unet(c_in * x, 250.0 * torch.log(sigma + 1e-44), class_labels=class_labels).sample
-
-
-def per_sample_pseudo_huber(a, b):
-    c = 0.00054 * math.sqrt(a[0].numel())
-    return torch.sqrt(((a - b) ** 2).flatten(1).sum(1) + c ** 2) - c
 
 
 def main():
