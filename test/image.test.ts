@@ -9,7 +9,7 @@ import pngjs from 'pngjs';
 import { crc32 } from '../src/image/crc32.js';
 import { encodePng, chwToHwc, type PngChannels } from '../src/image/png.js';
 import { makeGrid, gridPng, toByte } from '../src/image/grid.js';
-import { renderPlot, plotPng, niceTicks, formatTick } from '../src/image/plot.js';
+import { renderPlot, plotPng, niceTicks, formatTick, type PlotImage } from '../src/image/plot.js';
 import { drawText, textWidth } from '../src/image/font.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -30,6 +30,21 @@ function toRgba(px: Uint8Array, channels: PngChannels): Uint8Array {
     out.set([r, g, b, channels === 4 ? px[i * channels + 3]! : 255], i * 4);
   }
   return out;
+}
+
+/** The rows of column x where a plot drew its test colour, [200, 0, 0]. */
+function redRows(p: PlotImage, x: number): number[] {
+  const rows: number[] = [];
+  for (let y = 0; y < p.height; y++) {
+    const o = (y * p.width + x) * 3;
+    if (p.pixels[o] === 200 && p.pixels[o + 1] === 0) rows.push(y);
+  }
+  return rows;
+}
+
+/** The columns where a plot drew its test colour. */
+function redColumns(p: PlotImage): number[] {
+  return Array.from({ length: p.width }, (_, x) => x).filter((x) => redRows(p, x).length > 0);
 }
 
 /** A pseudo-random test image mixing noise, gradients and flat areas (so every filter is used). */
@@ -182,16 +197,8 @@ test('line plot: a PNG of the requested size with axes, labels and the series co
 
   // The curve falls: its first red pixel column is higher up than its last.
   const p = renderPlot({ y, color: [200, 0, 0] }, { width: 320, height: 200 });
-  const redRows = (x: number): number[] => {
-    const rows: number[] = [];
-    for (let yy = 0; yy < p.height; yy++) {
-      const o = (yy * p.width + x) * 3;
-      if (p.pixels[o] === 200 && p.pixels[o + 1] === 0) rows.push(yy);
-    }
-    return rows;
-  };
-  const cols = Array.from({ length: p.width }, (_, x) => x).filter((x) => redRows(x).length > 0);
-  assert.ok(Math.min(...redRows(cols[0]!)) < Math.min(...redRows(cols[cols.length - 1]!)));
+  const cols = redColumns(p);
+  assert.ok(Math.min(...redRows(p, cols[0]!)) < Math.min(...redRows(p, cols[cols.length - 1]!)));
   // Deterministic.
   assert.ok(Buffer.from(plotPng({ y }, { width: 320, height: 200 })).equals(Buffer.from(plotPng({ y }, { width: 320, height: 200 }))));
 });
@@ -216,29 +223,18 @@ test('line plot: log-y, gaps for non-finite and non-positive values, several ser
 });
 
 test('line plot: xRange widens the x axis beyond the data, and is checked', () => {
-  // Red pixel columns of a line over x in [0, 1].
-  const redColumns = (opts: { xRange?: [number, number] }): number[] => {
-    const p = renderPlot({ x: [0, 1], y: [0, 1], color: [200, 0, 0] }, { width: 320, height: 200, ...opts });
-    const cols: number[] = [];
-    for (let x = 0; x < p.width; x++)
-      for (let y = 0; y < p.height; y++) {
-        const o = (y * p.width + x) * 3;
-        if (p.pixels[o] === 200 && p.pixels[o + 1] === 0) {
-          cols.push(x);
-          break;
-        }
-      }
-    return cols;
-  };
-  const full = redColumns({});
-  const narrow = redColumns({ xRange: [0, 10] });
+  // The red pixel columns of a line over x in [0, 1].
+  const lineColumns = (opts: { xRange?: [number, number] }): number[] =>
+    redColumns(renderPlot({ x: [0, 1], y: [0, 1], color: [200, 0, 0] }, { width: 320, height: 200, ...opts }));
+  const full = lineColumns({});
+  const narrow = lineColumns({ xRange: [0, 10] });
   // Over [0, 1] of a [0, 10] axis the line spans about a tenth of the width it spans alone.
   const span = (c: number[]): number => c[c.length - 1]! - c[0]!;
   assert.ok(span(full) > 200, `alone the line spans the plot (${span(full)} px)`);
   assert.ok(Math.abs(span(narrow) - span(full) / 10) <= 3, `${span(narrow)} px against ${span(full)} px`);
   assert.equal(narrow[0], full[0], 'both start at the left edge of the plot');
   // Points outside the range still widen the axis: a range inside the data changes nothing.
-  assert.deepEqual(redColumns({ xRange: [0.2, 0.4] }), full);
+  assert.deepEqual(lineColumns({ xRange: [0.2, 0.4] }), full);
   assert.throws(() => renderPlot({ y: [1, 2] }, { xRange: [3, 3] }), /xRange must be two finite numbers, lo < hi; got \[3, 3\]/);
   assert.throws(() => renderPlot({ y: [1, 2] }, { xRange: [0, NaN] }), /xRange must be/);
 });
